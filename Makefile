@@ -1,0 +1,43 @@
+# SwAV pipeline. On a fresh Debian machine: `make quickstart` runs the main job,
+# `make test` runs the tests; each installs what it needs first (`make deps`).
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/pipeline
+export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
+
+.PHONY: deps build test test-race bench bench-ingest bench-augment bench-train bench-extract quickstart gpu-check clean
+
+deps: ## install apt packages, versitygw and Go modules (idempotent)
+	bash .ci/deps.sh
+
+build:
+	$(GO) build -o $(BIN) ./cmd/pipeline
+
+test: deps ## the test suite (what CI runs)
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-race: deps
+	$(GO) test -count=1 -race -timeout 30m ./pipeline/... ./ingest/... ./stages/...
+
+quickstart: deps build ## the main job on its embedded default
+	$(BIN) run
+
+bench: bench-ingest bench-augment bench-train bench-extract
+
+bench-ingest: deps build
+	$(BIN) bench ingest
+
+bench-augment: deps build
+	$(BIN) bench augment
+
+bench-train: deps build
+	$(BIN) bench train
+
+bench-extract: deps build
+	$(BIN) bench extract
+
+gpu-check: ## on the GPU machine: build, conformance test and SwAV step benchmark against PyTorch
+	bash .ci/gpu-check.sh
+
+clean:
+	rm -rf bin

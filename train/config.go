@@ -1,0 +1,173 @@
+package train
+
+import (
+	"github.com/swavgo/swav/pipeline"
+)
+
+// ModelConfig describes the network: a ResNet trunk, the projection head and
+// the prototypes (SPEC §6).
+type ModelConfig struct {
+	// Arch is "small" (the benchmark's small network), "resnet18",
+	// "resnet34" or "resnet50".
+	Arch string `yaml:"arch"`
+	// SmallStem replaces the 7x7/2 stem and max-pool by a 3x3/1 conv without
+	// max-pool, for 28-32 px data.
+	SmallStem bool `yaml:"small_stem"`
+	// HiddenMLP is the projection head's hidden width; 0 means a single
+	// linear layer.
+	HiddenMLP int `yaml:"hidden_mlp"`
+	// FeatDim is the embedding size D.
+	FeatDim int `yaml:"feat_dim"`
+	// Prototypes is K.
+	Prototypes int `yaml:"prototypes"`
+}
+
+// SwAVConfig holds the SwAV loss settings (SPEC §1-3).
+type SwAVConfig struct {
+	Temperature           float64 `yaml:"temperature"`
+	Epsilon               float64 `yaml:"epsilon"`
+	SinkhornIterations    int     `yaml:"sinkhorn_iterations"`
+	CropsForAssign        []int   `yaml:"crops_for_assign"`
+	QueueLength           int     `yaml:"queue_length"`
+	EpochQueueStarts      int     `yaml:"epoch_queue_starts"`
+	FreezePrototypesIters int     `yaml:"freeze_prototypes_iters"`
+}
+
+// OptimConfig holds the LR schedule and LARS settings (SPEC §4-5).
+type OptimConfig struct {
+	BaseLR           float64 `yaml:"base_lr"`
+	FinalLR          float64 `yaml:"final_lr"`
+	WarmupEpochs     int     `yaml:"warmup_epochs"`
+	StartWarmup      float64 `yaml:"start_warmup"`
+	WeightDecay      float64 `yaml:"weight_decay"`
+	Momentum         float64 `yaml:"momentum"`
+	TrustCoefficient float64 `yaml:"trust_coefficient"`
+}
+
+// CheckpointConfig says where and how often the training stage checkpoints.
+type CheckpointConfig struct {
+	// Dir is a local folder or an s3:// prefix; empty means <out>/checkpoints.
+	Dir string `yaml:"dir"`
+	// EveryIters checkpoints every N iterations (0: only at epoch ends and on stop).
+	EveryIters int `yaml:"every_iters"`
+	// Keep is how many checkpoints to keep (the latest ones).
+	Keep int `yaml:"keep"`
+	// Resume continues from the latest checkpoint in Dir when there is one.
+	Resume bool `yaml:"resume"`
+}
+
+// Config is the train section of a job.
+type Config struct {
+	// Backend is "cpu" (gorgonia) or "xla" (GoMLX through a PJRT plugin).
+	Backend string `yaml:"backend"`
+	// Precision is "float32" or "bf16" (xla only; float32 master weights).
+	Precision string `yaml:"precision"`
+	// PJRTPlugin is the path of the PJRT plugin for the xla backend (or the
+	// PJRT_PLUGIN environment variable).
+	PJRTPlugin string `yaml:"pjrt_plugin"`
+	// BatchSize is B, images per step.
+	BatchSize int `yaml:"batch_size"`
+	// Epochs is the schedule's length in epochs.
+	Epochs int `yaml:"epochs"`
+	// ItersPerEpoch overrides the number of iterations per epoch (0: derived
+	// from the data's sample count).
+	ItersPerEpoch int `yaml:"iters_per_epoch"`
+	// MaxSeconds stops training after this wall time (0: no limit),
+	// checkpointing first.
+	MaxSeconds float64 `yaml:"max_seconds"`
+	// MaxIters stops training after this many iterations (0: no limit).
+	MaxIters int `yaml:"max_iters"`
+	// Threads is the number of CPU threads for the cpu backend (0: all cores).
+	Threads int `yaml:"threads"`
+
+	Model      ModelConfig      `yaml:"model"`
+	SwAV       SwAVConfig       `yaml:"swav"`
+	Optim      OptimConfig      `yaml:"optim"`
+	Checkpoint CheckpointConfig `yaml:"checkpoint"`
+}
+
+// DefaultConfig is the swav_800ep ImageNet recipe per GPU (SPEC §8).
+func DefaultConfig() Config {
+	return Config{
+		Backend:   "cpu",
+		Precision: "float32",
+		BatchSize: 64,
+		Epochs:    100,
+		Model:     ModelConfig{Arch: "resnet50", HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000},
+		SwAV: SwAVConfig{
+			Temperature: 0.1, Epsilon: 0.05, SinkhornIterations: 3, CropsForAssign: []int{0, 1},
+			EpochQueueStarts: 15, FreezePrototypesIters: 313,
+		},
+		Optim: OptimConfig{
+			BaseLR: 4.8, FinalLR: 0.0048, WarmupEpochs: 10, StartWarmup: 0.3,
+			WeightDecay: 1e-6, Momentum: 0.9, TrustCoefficient: 0.001,
+		},
+		Checkpoint: CheckpointConfig{Keep: 3, Resume: true},
+	}
+}
+
+// Validate checks ranges and names the first bad field (relative to "train").
+func (c *Config) Validate() error {
+	switch c.Backend {
+	case "cpu", "xla":
+	default:
+		return pipeline.FieldErrorf("backend", "must be cpu or xla, got %q", c.Backend)
+	}
+	switch c.Precision {
+	case "float32", "bf16":
+	default:
+		return pipeline.FieldErrorf("precision", "must be float32 or bf16, got %q", c.Precision)
+	}
+	if c.Precision == "bf16" && c.Backend != "xla" {
+		return pipeline.FieldErrorf("precision", "bf16 needs backend xla")
+	}
+	switch c.Model.Arch {
+	case "small", "resnet18", "resnet34", "resnet50":
+	default:
+		return pipeline.FieldErrorf("model.arch", "must be small, resnet18, resnet34 or resnet50, got %q", c.Model.Arch)
+	}
+	checks := []struct {
+		ok    bool
+		field string
+		msg   string
+	}{
+		{c.BatchSize >= 1, "batch_size", "must be at least 1"},
+		{c.Epochs >= 1, "epochs", "must be at least 1"},
+		{c.ItersPerEpoch >= 0, "iters_per_epoch", "must not be negative"},
+		{c.MaxSeconds >= 0, "max_seconds", "must not be negative"},
+		{c.MaxIters >= 0, "max_iters", "must not be negative"},
+		{c.Threads >= 0, "threads", "must not be negative"},
+		{c.Model.HiddenMLP >= 0, "model.hidden_mlp", "must not be negative"},
+		{c.Model.FeatDim >= 1, "model.feat_dim", "must be at least 1"},
+		{c.Model.Prototypes >= 2, "model.prototypes", "must be at least 2"},
+		{c.SwAV.Temperature > 0, "swav.temperature", "must be positive"},
+		{c.SwAV.Epsilon > 0, "swav.epsilon", "must be positive"},
+		{c.SwAV.SinkhornIterations >= 1, "swav.sinkhorn_iterations", "must be at least 1"},
+		{len(c.SwAV.CropsForAssign) >= 1, "swav.crops_for_assign", "must name at least one crop"},
+		{c.SwAV.QueueLength >= 0, "swav.queue_length", "must not be negative"},
+		{c.SwAV.EpochQueueStarts >= 0, "swav.epoch_queue_starts", "must not be negative"},
+		{c.SwAV.FreezePrototypesIters >= 0, "swav.freeze_prototypes_iters", "must not be negative"},
+		{c.Optim.BaseLR > 0, "optim.base_lr", "must be positive"},
+		{c.Optim.FinalLR >= 0, "optim.final_lr", "must not be negative"},
+		{c.Optim.WarmupEpochs >= 0 && c.Optim.WarmupEpochs < c.Epochs, "optim.warmup_epochs", "must be in [0, epochs)"},
+		{c.Optim.StartWarmup >= 0, "optim.start_warmup", "must not be negative"},
+		{c.Optim.WeightDecay >= 0, "optim.weight_decay", "must not be negative"},
+		{c.Optim.Momentum >= 0 && c.Optim.Momentum < 1, "optim.momentum", "must be in [0, 1)"},
+		{c.Optim.TrustCoefficient > 0, "optim.trust_coefficient", "must be positive"},
+		{c.Checkpoint.EveryIters >= 0, "checkpoint.every_iters", "must not be negative"},
+		{c.Checkpoint.Keep >= 1, "checkpoint.keep", "must be at least 1"},
+	}
+	for _, ch := range checks {
+		if !ch.ok {
+			return pipeline.FieldErrorf(ch.field, "%s", ch.msg)
+		}
+	}
+	seen := map[int]bool{}
+	for i, c := range c.SwAV.CropsForAssign {
+		if c < 0 || seen[c] {
+			return pipeline.FieldErrorf("swav.crops_for_assign", "entry %d (%d) is negative or repeated", i, c)
+		}
+		seen[c] = true
+	}
+	return nil
+}
