@@ -4,8 +4,15 @@
 package configs
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/train"
 )
@@ -22,18 +29,153 @@ type Job struct {
 	// Progress is "auto" (bars on a terminal, log lines otherwise), "bar",
 	// "log" or "off".
 	Progress string `yaml:"progress"`
+	// ProgressInterval is how often progress is refreshed (bars) or logged
+	// (log lines), e.g. "2s" or "1m".
+	ProgressInterval time.Duration `yaml:"progress_interval"`
 
 	Data    ingest.Config       `yaml:"data"`
 	Augment augment.Config      `yaml:"augment"`
 	Train   train.Config        `yaml:"train"`
 	Extract sinks.ExtractConfig `yaml:"extract"`
+	Demo    DemoConfig          `yaml:"demo"`
+
+	// src locates the fields of the file and --set overrides the job was
+	// loaded from (nil for a Job built in code).
+	src *sourceMap
 }
 
 // Default returns a Job with every section's typed defaults.
 func Default() Job {
 	return Job{
-		Job: "train", Seed: 31, Out: "runs/latest", Progress: "auto",
+		Job: "train", Seed: 31, Out: "runs/latest", Progress: "auto", ProgressInterval: 10 * time.Second,
 		Data: ingest.DefaultConfig(), Augment: augment.DefaultConfig(),
 		Train: train.DefaultConfig(), Extract: sinks.DefaultExtractConfig(),
+		Demo: DefaultDemoConfig(),
+	}
+}
+
+// Sections of a Job, by YAML key.
+const (
+	SectionData    = "data"
+	SectionAugment = "augment"
+	SectionTrain   = "train"
+	SectionExtract = "extract"
+	SectionDemo    = "demo"
+)
+
+var (
+	kindsMu sync.RWMutex
+	// kindSections says which sections a job kind reads; Validate checks only
+	// those (a demo job has no shards). Kinds not listed validate every section.
+	kindSections = map[string][]string{
+		"train":      {SectionData, SectionAugment, SectionTrain},
+		"extract":    {SectionData, SectionAugment, SectionTrain, SectionExtract},
+		"quickstart": {SectionAugment, SectionTrain, SectionExtract},
+		"demo":       {SectionDemo},
+	}
+)
+
+// DeclareKind says which sections a job kind reads, so that Validate checks
+// exactly those (replacing any earlier declaration). Call it from the init
+// function that registers the kind.
+func DeclareKind(kind string, sections ...string) {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	kindSections[kind] = slices.Clone(sections)
+}
+
+// sections returns the validators of the sections kind reads.
+func (j *Job) sections() []section {
+	all := []section{
+		{SectionData, j.Data.Validate},
+		{SectionAugment, j.Augment.Validate},
+		{SectionTrain, j.Train.Validate},
+		{SectionExtract, j.Extract.Validate},
+		{SectionDemo, j.Demo.Validate},
+	}
+	kindsMu.RLock()
+	names, ok := kindSections[j.Job]
+	kindsMu.RUnlock()
+	if !ok {
+		return all
+	}
+	return slices.DeleteFunc(all, func(s section) bool { return !slices.Contains(names, s.name) })
+}
+
+type section struct {
+	name     string
+	validate func() error
+}
+
+// Validate checks the top-level fields and every section the job kind reads
+// (see DeclareKind). It returns every problem found (errors.Join), each a
+// *pipeline.FieldError whose Field is the full dotted path ("train.optim.base_lr")
+// and, for a loaded Job, whose File and Line locate it.
+func (j *Job) Validate() error {
+	var errs []error
+	switch {
+	case j.Job == "":
+		errs = append(errs, pipeline.FieldErrorf("job", "must name the job kind (train, extract, quickstart, demo)"))
+	case j.Out == "":
+		errs = append(errs, pipeline.FieldErrorf("out", "must name the output folder"))
+	}
+	switch j.Progress {
+	case pipeline.ProgressAuto, pipeline.ProgressBar, pipeline.ProgressLog, pipeline.ProgressOff:
+	default:
+		errs = append(errs, pipeline.FieldErrorf("progress", "must be auto, bar, log or off, got %q", j.Progress))
+	}
+	if j.ProgressInterval <= 0 {
+		errs = append(errs, pipeline.FieldErrorf("progress_interval", "must be positive, got %s", j.ProgressInterval))
+	}
+	for i, err := range errs {
+		errs[i] = j.locate("", err)
+	}
+	for _, s := range j.sections() {
+		if err := s.validate(); err != nil {
+			errs = append(errs, j.locate(s.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// locate prefixes the section to the field of a FieldError (also of each
+// error of an errors.Join) and fills File and Line from the loaded source.
+// Other errors are wrapped with the section name.
+func (j *Job) locate(prefix string, err error) error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range joined.Unwrap() {
+			out = append(out, j.locate(prefix, e))
+		}
+		return errors.Join(out...)
+	}
+	fe, ok := err.(*pipeline.FieldError)
+	if !ok {
+		if prefix == "" {
+			return err
+		}
+		return fmt.Errorf("%s: %w", prefix, err)
+	}
+	located := *fe
+	if prefix != "" {
+		located.Field = joinPath(prefix, fe.Field)
+	}
+	if located.File == "" && j.src != nil {
+		located.File, located.Line = j.src.lookup(located.Field)
+	}
+	return &located
+}
+
+// joinPath appends a field path to a prefix ("train" + "optim.lr").
+func joinPath(prefix, field string) string {
+	switch {
+	case prefix == "":
+		return field
+	case field == "":
+		return prefix
+	case field[0] == '[':
+		return prefix + field
+	default:
+		return prefix + "." + field
 	}
 }

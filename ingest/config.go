@@ -1,6 +1,13 @@
 package ingest
 
-import "github.com/swavgo/swav/pipeline"
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/swavgo/swav/pipeline"
+)
 
 // Config is the data section of a job. (Owned by the ingest package; the
 // fields below are the contract other packages rely on.)
@@ -10,15 +17,184 @@ type Config struct {
 	Shards []string `yaml:"shards"`
 	// Format is "wds", "parquet", "folder" or "auto" (from the extension).
 	Format string `yaml:"format"`
+	// S3 configures s3:// shard URLs (and any s3:// output of the run).
+	S3 S3Config `yaml:"s3"`
+	// Prefetch is the number of shards each worker opens and reads ahead
+	// concurrently with the one being consumed (0: none).
+	Prefetch int `yaml:"prefetch"`
+	// ShuffleBuffer is the per-worker sample shuffle buffer size in samples
+	// (0 or 1: no sample shuffle). Memory is about ShuffleBuffer x sample size
+	// per worker.
+	ShuffleBuffer int `yaml:"shuffle_buffer"`
+	// Workers is the number of shard readers per process (the order depends on
+	// it; a resumed run must use the same value).
+	Workers int `yaml:"workers"`
+	// SkipBudget is how many corrupt samples a run skips (counting each, with
+	// its key and reason) before it fails; -1 means unlimited.
+	SkipBudget int `yaml:"skip_budget"`
+	// Rank and WorldSize split the shards across processes. Rank -1 and
+	// WorldSize 0 take them from the environment (RANK/WORLD_SIZE,
+	// JOB_COMPLETION_INDEX, SLURM_PROCID/SLURM_NTASKS), else 0 and 1.
+	Rank      int `yaml:"rank"`
+	WorldSize int `yaml:"world_size"`
+	// ImageColumn and LabelColumn name the Parquet columns: the image is a
+	// struct {bytes, path} (or plain binary) column, the label an integer one.
+	ImageColumn string `yaml:"image_column"`
+	LabelColumn string `yaml:"label_column"`
+	// FolderShardSize is the number of files per virtual shard of an image
+	// folder (the unit of shuffling and splitting).
+	FolderShardSize int `yaml:"folder_shard_size"`
+	// Retries is the number of attempts for each S3 request and for resuming
+	// a cut body at the same byte offset.
+	Retries int `yaml:"retries"`
 }
 
+// S3Config configures the S3 client. Empty fields fall back to the standard
+// AWS chain: AWS_ENDPOINT_URL(_S3), AWS_REGION, AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared config files.
+type S3Config struct {
+	Endpoint string `yaml:"endpoint"`
+	Region   string `yaml:"region"`
+	// PathStyle forces path-style (true) or virtual-host (false) addressing;
+	// unset means path-style when a custom endpoint is set.
+	PathStyle       *bool  `yaml:"path_style"`
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+	Profile         string `yaml:"profile"`
+}
+
+// String prints the settings with the secret key redacted.
+func (c S3Config) String() string {
+	ps := "auto"
+	if c.PathStyle != nil {
+		ps = strconv.FormatBool(*c.PathStyle)
+	}
+	return fmt.Sprintf("{endpoint:%q region:%q path_style:%s access_key_id:%q secret_access_key:%s profile:%q}",
+		c.Endpoint, c.Region, ps, c.AccessKeyID, redact(c.SecretAccessKey), c.Profile)
+}
+
+// LogValue keeps the secret out of slog output.
+func (c S3Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+func redact(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "<redacted>"
+}
+
+// StoreConfig is what OpenBucket needs to reach a store.
+type StoreConfig struct {
+	S3 S3Config
+	// Retries is the number of attempts per S3 request (0: 10).
+	Retries int
+}
+
+// StoreConfig returns the store settings of the data section.
+func (c *Config) StoreConfig() StoreConfig { return StoreConfig{S3: c.S3, Retries: c.Retries} }
+
 // DefaultConfig returns the typed defaults.
-func DefaultConfig() Config { return Config{Format: "auto"} }
+func DefaultConfig() Config {
+	return Config{
+		Format: "auto", Prefetch: 2, ShuffleBuffer: 1000, Workers: 1, SkipBudget: 0,
+		Rank: -1, WorldSize: 0, ImageColumn: "image", LabelColumn: "label",
+		FolderShardSize: 1000, Retries: 10,
+	}
+}
 
 // Validate checks the section and names the first bad field (relative to "data").
 func (c *Config) Validate() error {
 	if len(c.Shards) == 0 {
 		return pipeline.FieldErrorf("shards", "must list at least one shard")
 	}
+	for i, s := range c.Shards {
+		if s == "" {
+			return pipeline.FieldErrorf(fmt.Sprintf("shards[%d]", i), "empty shard URL")
+		}
+	}
+	switch c.Format {
+	case "auto", "wds", "parquet", "folder":
+	default:
+		return pipeline.FieldErrorf("format", "unknown format %q (want auto, wds, parquet or folder)", c.Format)
+	}
+	switch {
+	case c.Prefetch < 0:
+		return pipeline.FieldErrorf("prefetch", "must be >= 0, got %d", c.Prefetch)
+	case c.ShuffleBuffer < 0:
+		return pipeline.FieldErrorf("shuffle_buffer", "must be >= 0, got %d", c.ShuffleBuffer)
+	case c.Workers < 1:
+		return pipeline.FieldErrorf("workers", "must be >= 1, got %d", c.Workers)
+	case c.SkipBudget < -1:
+		return pipeline.FieldErrorf("skip_budget", "must be >= -1 (-1: unlimited), got %d", c.SkipBudget)
+	case c.Rank < -1:
+		return pipeline.FieldErrorf("rank", "must be >= 0 (or -1: from the environment), got %d", c.Rank)
+	case c.WorldSize < 0:
+		return pipeline.FieldErrorf("world_size", "must be >= 1 (or 0: from the environment), got %d", c.WorldSize)
+	case c.WorldSize > 0 && c.Rank >= c.WorldSize:
+		return pipeline.FieldErrorf("rank", "rank %d is not below world_size %d", c.Rank, c.WorldSize)
+	case c.FolderShardSize < 1:
+		return pipeline.FieldErrorf("folder_shard_size", "must be >= 1, got %d", c.FolderShardSize)
+	case c.Retries < 1:
+		return pipeline.FieldErrorf("retries", "must be >= 1, got %d", c.Retries)
+	case c.Format == "parquet" && c.ImageColumn == "":
+		return pipeline.FieldErrorf("image_column", "must name the Parquet image column")
+	}
+	if (c.S3.AccessKeyID == "") != (c.S3.SecretAccessKey == "") {
+		return pipeline.FieldErrorf("s3.access_key_id", "access_key_id and secret_access_key must be set together")
+	}
 	return nil
+}
+
+// RankWorld returns this process's rank and the world size: from the config
+// when set, else from the environment (RANK/WORLD_SIZE,
+// JOB_COMPLETION_INDEX with WORLD_SIZE, SLURM_PROCID/SLURM_NTASKS), else 0, 1.
+func (c *Config) RankWorld() (rank, world int, err error) {
+	return rankWorld(c.Rank, c.WorldSize, os.Getenv)
+}
+
+func rankWorld(rank, world int, env func(string) string) (int, int, error) {
+	num := func(key string) (int, bool, error) {
+		v := env(key)
+		if v == "" {
+			return 0, false, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, false, fmt.Errorf("environment %s=%q: not a non-negative integer", key, v)
+		}
+		return n, true, nil
+	}
+	pairs := [][2]string{{"RANK", "WORLD_SIZE"}, {"JOB_COMPLETION_INDEX", "WORLD_SIZE"}, {"SLURM_PROCID", "SLURM_NTASKS"}}
+	if rank < 0 || world == 0 {
+		for _, p := range pairs {
+			r, okR, err := num(p[0])
+			if err != nil {
+				return 0, 0, err
+			}
+			w, okW, err := num(p[1])
+			if err != nil {
+				return 0, 0, err
+			}
+			if !okR && !okW {
+				continue
+			}
+			if rank < 0 && okR {
+				rank = r
+			}
+			if world == 0 && okW {
+				world = w
+			}
+			break
+		}
+	}
+	if rank < 0 {
+		rank = 0
+	}
+	if world == 0 {
+		world = 1
+	}
+	if rank >= world {
+		return 0, 0, pipeline.FieldErrorf("rank", "rank %d is not below world size %d", rank, world)
+	}
+	return rank, world, nil
 }

@@ -16,7 +16,11 @@ import (
 
 // Emit hands one item to the next stage. It blocks while the next stage's
 // input channel is full (backpressure) and returns ctx.Err() when the run is
-// cancelled. After Emit returns nil the item belongs to the next stage.
+// cancelled (or, for a Source, when intake stops on a graceful stop). Emit
+// takes ownership of the item whatever it returns: after a nil return the item
+// belongs to the next stage; on an error the engine has already released it
+// (Releaser), so the caller must not release it again. Call Emit only from the
+// goroutine running the stage's Run/Process/Flush call.
 type Emit func(ctx context.Context, item any) error
 
 // Source produces the items of a run. Run returns nil when the source is
@@ -43,6 +47,16 @@ type Sink interface {
 // can flush or checkpoint.
 type Drainer interface {
 	Drain(ctx context.Context) error
+}
+
+// Flusher is an optional hook for stages that hold items back (batchers):
+// Flush is called once per stage, from one goroutine, after the stage's input
+// is exhausted and every worker has returned (on a normal end and on a
+// graceful stop, never after an error), before the next stage sees the end of
+// its input. A Processor may emit the items it still holds; a Sink receives a
+// nil emit and writes its final output.
+type Flusher interface {
+	Flush(ctx context.Context, emit Emit) error
 }
 
 // Closer is an optional hook called once when the run ends, whatever the

@@ -1,0 +1,100 @@
+package augment
+
+import "math"
+
+// Pillow 9.4's GaussianBlur(radius=sigma) (libImaging/BoxBlur.c): three
+// passes of an "extended box" filter per axis, all horizontal passes, then
+// all vertical ones (via a transpose), edges replicated, 24-bit fixed point,
+// uint8 between passes (SPEC §9).
+
+// gaussianBoxRadius is _gaussian_blur_radius(sigma, 3) in float32/float64
+// steps as C evaluates them.
+func gaussianBoxRadius(sigma float32, passes int) float32 {
+	sigma2 := float32(sigma*sigma) / float32(passes)
+	L := float32(math.Sqrt(12.0*float64(sigma2) + 1.0))
+	l := float32(math.Floor((float64(L) - 1.0) / 2.0))
+	a := float32(float32(2*l+1) * float32(l*(l+1)-float32(3*sigma2)))
+	a = float32(a / float32(6*float32(sigma2-float32((l+1)*(l+1)))))
+	return l + a
+}
+
+// boxWeights are ImagingHorizontalBoxBlur's integer radius and weights.
+func boxWeights(radius float32) (r int, ww, fw uint32) {
+	r = int(radius)
+	ww = uint32(float32(1<<24) / float32(radius*2+1))
+	fw = ((1 << 24) - uint32(r*2+1)*ww) / 2
+	return r, ww, fw
+}
+
+// boxBlurRows runs one extended-box pass along every row of an RGB image
+// (w x h) from src into dst (distinct buffers): out[x] = (ww * sum of
+// in[x-r..x+r] + fw * (in[x-r-1] + in[x+r+1]) + 2^23) >> 24 with indices
+// clamped to the row, per channel.
+func boxBlurRows(dst, src []uint8, w, h, r int, ww, fw uint32) {
+	last := w - 1
+	clamp := func(x int) int {
+		if x < 0 {
+			return 0
+		}
+		if x > last {
+			return last
+		}
+		return x
+	}
+	for y := 0; y < h; y++ {
+		in := src[3*w*y : 3*w*(y+1)]
+		out := dst[3*w*y : 3*w*(y+1)]
+		// Window sum for x = 0: in[-r..r] clamped.
+		var a0, a1, a2 uint32
+		for k := -r; k <= r; k++ {
+			j := 3 * clamp(k)
+			a0 += uint32(in[j])
+			a1 += uint32(in[j+1])
+			a2 += uint32(in[j+2])
+		}
+		for x := 0; x < w; x++ {
+			lo, hi := 3*clamp(x-r-1), 3*clamp(x+r+1)
+			o := out[3*x : 3*x+3 : 3*x+3]
+			o[0] = uint8((a0*ww + (uint32(in[lo])+uint32(in[hi]))*fw + (1 << 23)) >> 24)
+			o[1] = uint8((a1*ww + (uint32(in[lo+1])+uint32(in[hi+1]))*fw + (1 << 23)) >> 24)
+			o[2] = uint8((a2*ww + (uint32(in[lo+2])+uint32(in[hi+2]))*fw + (1 << 23)) >> 24)
+			// Slide: drop in[x-r], add in[x+r+1].
+			sub, add := 3*clamp(x-r), 3*clamp(x+r+1)
+			a0 += uint32(in[add]) - uint32(in[sub])
+			a1 += uint32(in[add+1]) - uint32(in[sub+1])
+			a2 += uint32(in[add+2]) - uint32(in[sub+2])
+		}
+	}
+}
+
+// transposeRGB writes the transpose of src (w x h) into dst (h x w).
+func transposeRGB(dst, src []uint8, w, h int) {
+	for y := 0; y < h; y++ {
+		row := src[3*w*y : 3*w*(y+1)]
+		for x := 0; x < w; x++ {
+			o := 3 * (x*h + y)
+			dst[o], dst[o+1], dst[o+2] = row[3*x], row[3*x+1], row[3*x+2]
+		}
+	}
+}
+
+// gaussianBlur blurs pix (w x h RGB) in place with Pillow's GaussianBlur of
+// the given sigma; scratch must hold len(pix) bytes.
+func gaussianBlur(pix, scratch []uint8, w, h int, sigma float32) {
+	radius := gaussianBoxRadius(sigma, 3)
+	if radius == 0 {
+		return
+	}
+	r, ww, fw := boxWeights(radius)
+	a, b := pix, scratch[:len(pix)]
+	// Horizontal: 3 passes pix->b->a->b, then transpose into a.
+	boxBlurRows(b, a, w, h, r, ww, fw)
+	boxBlurRows(a, b, w, h, r, ww, fw)
+	boxBlurRows(b, a, w, h, r, ww, fw)
+	transposeRGB(a, b, w, h)
+	// Vertical (rows of the transpose, h wide): a->b->a->b, transpose back.
+	boxBlurRows(b, a, h, w, r, ww, fw)
+	boxBlurRows(a, b, h, w, r, ww, fw)
+	boxBlurRows(b, a, h, w, r, ww, fw)
+	transposeRGB(a, b, h, w)
+}

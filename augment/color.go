@@ -1,0 +1,172 @@
+package augment
+
+import "math"
+
+// Colour operations with Pillow 9.4's integer maths, as torchvision 0.14's
+// ColorJitter and RandomGrayscale run them on PIL images (SPEC §9). Each works
+// in place on packed RGB.
+
+// luma is Pillow's RGB -> L: (19595 R + 38470 G + 7471 B + 0x8000) >> 16.
+func luma(r, g, b uint8) uint8 {
+	return uint8((19595*uint32(r) + 38470*uint32(g) + 7471*uint32(b) + 0x8000) >> 16)
+}
+
+// blend is ImagingBlend for one channel: float32 deg + f*(v-deg), truncated
+// toward zero and clamped to [0, 255]. The explicit float32 conversions keep
+// the compiler from fusing the multiply-add (Pillow rounds twice).
+func blend(deg, v int32, f float32) uint8 {
+	t := float32(f * float32(v-deg))
+	r := float32(float32(deg) + t)
+	if r <= 0 {
+		return 0
+	}
+	if r >= 255 {
+		return 255
+	}
+	return uint8(r)
+}
+
+// blendLUT is blend against a constant degenerate value for every v.
+func blendLUT(lut *[256]uint8, deg int32, f float32) {
+	for v := range lut {
+		lut[v] = blend(deg, int32(v), f)
+	}
+}
+
+func applyLUT(pix []uint8, lut *[256]uint8) {
+	for i, v := range pix {
+		pix[i] = lut[v]
+	}
+}
+
+// adjustBrightness is ImageEnhance.Brightness(img).enhance(f): blend with black.
+func adjustBrightness(pix []uint8, f float32) {
+	var lut [256]uint8
+	blendLUT(&lut, 0, f)
+	applyLUT(pix, &lut)
+}
+
+// meanLuma is int(mean(L) + 0.5) over the image, as ImageEnhance.Contrast.
+func meanLuma(pix []uint8) int32 {
+	var sum uint64
+	for i := 0; i+2 < len(pix); i += 3 {
+		sum += uint64(luma(pix[i], pix[i+1], pix[i+2]))
+	}
+	n := len(pix) / 3
+	if n == 0 {
+		return 0
+	}
+	return int32(float64(sum)/float64(n) + 0.5)
+}
+
+// adjustContrast is ImageEnhance.Contrast(img).enhance(f): blend with the
+// constant grey of the mean luma.
+func adjustContrast(pix []uint8, f float32) {
+	var lut [256]uint8
+	blendLUT(&lut, meanLuma(pix), f)
+	applyLUT(pix, &lut)
+}
+
+// adjustSaturation is ImageEnhance.Color(img).enhance(f): blend with the
+// pixel's own luma.
+func adjustSaturation(pix []uint8, f float32) {
+	for i := 0; i+2 < len(pix); i += 3 {
+		p := pix[i : i+3 : i+3]
+		l := int32(luma(p[0], p[1], p[2]))
+		p[0], p[1], p[2] = blend(l, int32(p[0]), f), blend(l, int32(p[1]), f), blend(l, int32(p[2]), f)
+	}
+}
+
+// toGrayscale replaces each pixel by its luma on 3 channels.
+func toGrayscale(pix []uint8) {
+	for i := 0; i+2 < len(pix); i += 3 {
+		p := pix[i : i+3 : i+3]
+		l := luma(p[0], p[1], p[2])
+		p[0], p[1], p[2] = l, l, l
+	}
+}
+
+// hueShift is torchvision's uint8 hue offset: np.uint8(hue_factor * 255),
+// i.e. trunc(h*255) wrapped modulo 256.
+func hueShift(f float32) uint8 {
+	return uint8(int64(float64(f) * 255.0))
+}
+
+// adjustHue is torchvision's PIL adjust_hue: RGB -> Pillow's 8-bit HSV, add
+// the shift to H with uint8 wrap-around, HSV -> RGB. Grey pixels (max == min)
+// come back unchanged.
+func adjustHue(pix []uint8, f float32) {
+	shift := hueShift(f)
+	if shift == 0 {
+		return
+	}
+	for i := 0; i+2 < len(pix); i += 3 {
+		p := pix[i : i+3 : i+3]
+		h, s, v := rgbToHSV(p[0], p[1], p[2])
+		if s == 0 {
+			continue // hsv2rgb returns (v, v, v) = the grey pixel itself
+		}
+		p[0], p[1], p[2] = hsvToRGB(h+shift, s, v)
+	}
+}
+
+// rgbToHSV is Pillow's rgb2hsv (Convert.c), float32 and float64 steps as C
+// evaluates them.
+func rgbToHSV(r, g, b uint8) (uh, us, uv uint8) {
+	maxc := max(r, g, b)
+	minc := min(r, g, b)
+	if maxc == minc {
+		return 0, 0, maxc
+	}
+	cr := float32(maxc - minc)
+	s := float32(cr / float32(maxc))
+	rc := float32(float32(maxc-r) / cr)
+	gc := float32(float32(maxc-g) / cr)
+	bc := float32(float32(maxc-b) / cr)
+	var h float32
+	switch {
+	case r == maxc:
+		h = float32(bc - gc)
+	case g == maxc:
+		h = float32(2.0 + float64(rc) - float64(bc))
+	default:
+		h = float32(4.0 + float64(gc) - float64(rc))
+	}
+	h = float32(math.Mod(float64(h)/6.0+1.0, 1.0))
+	return clip8int(int(float64(h) * 255.0)), clip8int(int(float64(s) * 255.0)), maxc
+}
+
+func clip8int(v int) uint8 {
+	if v <= 0 {
+		return 0
+	}
+	if v >= 255 {
+		return 255
+	}
+	return uint8(v)
+}
+
+// hsvToRGB is Pillow's hsv2rgb for s != 0.
+func hsvToRGB(h, s, v uint8) (uint8, uint8, uint8) {
+	i := int(math.Floor(float64(float32(h)) * 6.0 / 255.0))
+	f := float32(float64(float32(h))*6.0/255.0 - float64(float32(i)))
+	fs := float32(float64(float32(s)) / 255.0)
+	fv := float64(float32(v))
+	p := clip8int(int(math.Round(fv * (1.0 - float64(fs)))))
+	q := clip8int(int(math.Round(fv * (1.0 - float64(float32(fs*f))))))
+	t := clip8int(int(math.Round(fv * (1.0 - float64(fs)*(1.0-float64(f))))))
+	switch i % 6 {
+	case 0:
+		return v, t, p
+	case 1:
+		return q, v, p
+	case 2:
+		return p, v, t
+	case 3:
+		return p, q, v
+	case 4:
+		return t, p, v
+	default:
+		return v, p, q
+	}
+}

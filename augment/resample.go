@@ -1,0 +1,200 @@
+package augment
+
+import "math"
+
+// Pillow's antialiased BILINEAR resample (libImaging/Resample.c, Pillow 9.4),
+// reproduced bit for bit: separable, horizontal pass then vertical pass, with
+// 22-bit fixed-point weights and uint8 storage between the passes.
+
+const precisionBits = 32 - 8 - 2
+
+// resampleCoeffs holds, for each output pixel, the first input tap, the tap
+// count and ksize fixed-point weights.
+type resampleCoeffs struct {
+	ksize  int
+	bounds []int32 // 2 per output pixel: xmin, count
+	kk     []int32 // ksize per output pixel
+}
+
+// computeCoeffs is precompute_coeffs + normalize_coeffs_8bpc for an input
+// span [0, inSize) resized to outSize (the crop is cropped before the resize,
+// as torchvision's resized_crop does). It reuses c's slices.
+func (c *resampleCoeffs) compute(inSize, outSize int) {
+	scale := float64(inSize) / float64(outSize)
+	filterscale := math.Max(scale, 1.0)
+	support := 1.0 * filterscale
+	ksize := int(math.Ceil(support))*2 + 1
+	c.ksize = ksize
+	c.bounds = grow(c.bounds, 2*outSize)
+	c.kk = grow(c.kk, ksize*outSize)
+	var pre [64]float64
+	var prek []float64
+	if ksize <= len(pre) {
+		prek = pre[:ksize]
+	} else {
+		prek = make([]float64, ksize)
+	}
+	ss := 1.0 / filterscale
+	for xx := 0; xx < outSize; xx++ {
+		center := (float64(xx) + 0.5) * scale
+		xmin := int(center - support + 0.5)
+		if xmin < 0 {
+			xmin = 0
+		}
+		xmax := int(center + support + 0.5)
+		if xmax > inSize {
+			xmax = inSize
+		}
+		xmax -= xmin
+		ww := 0.0
+		for x := 0; x < ksize; x++ {
+			prek[x] = 0
+		}
+		for x := 0; x < xmax; x++ {
+			w := bilinearFilter((float64(x+xmin) - center + 0.5) * ss)
+			prek[x] = w
+			ww += w
+		}
+		k := c.kk[xx*ksize : (xx+1)*ksize]
+		for x := 0; x < ksize; x++ {
+			v := prek[x]
+			if ww != 0 && x < xmax {
+				v /= ww
+			}
+			if v < 0 {
+				k[x] = int32(-0.5 + v*(1<<precisionBits))
+			} else {
+				k[x] = int32(0.5 + v*(1<<precisionBits))
+			}
+		}
+		c.bounds[2*xx] = int32(xmin)
+		c.bounds[2*xx+1] = int32(xmax)
+	}
+}
+
+func bilinearFilter(x float64) float64 {
+	if x < 0 {
+		x = -x
+	}
+	if x < 1 {
+		return 1 - x
+	}
+	return 0
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+func clip8(v int32) uint8 {
+	if v >= 1<<precisionBits<<8 {
+		return 255
+	}
+	if v <= 0 {
+		return 0
+	}
+	return uint8(v >> precisionBits)
+}
+
+// resizer holds the scratch buffers of one resize; reuse it across crops of
+// one goroutine.
+type resizer struct {
+	hc, vc resampleCoeffs
+	tmp    []uint8
+	acc    []int32
+}
+
+// resizeCrop writes into dst (outW*outH*3, RGB) the crop box of src resized
+// to outW x outH with Pillow's BILINEAR, mirrored horizontally when flip is
+// set (the same as a flip after the resize, at no cost).
+func (z *resizer) resizeCrop(dst []uint8, src *Image, box cropBox, outW, outH int, flip bool) {
+	z.hc.compute(box.W, outW)
+	z.vc.compute(box.H, outH)
+	needH := outW != box.W
+	needV := outH != box.H
+	// Rows of the crop that the vertical pass reads.
+	yFirst := int(z.vc.bounds[0])
+	yLast := int(z.vc.bounds[2*outH-2] + z.vc.bounds[2*outH-1])
+	if !needV {
+		yFirst, yLast = 0, box.H
+	}
+	rows := yLast - yFirst
+	srcStride := 3 * src.W
+	// Horizontal pass: rows [yFirst, yLast) of the crop -> tmp (outW wide).
+	var mid []uint8
+	midStride := 3 * outW
+	if needH {
+		z.tmp = grow(z.tmp, rows*midStride)
+		mid = z.tmp
+		ks := z.hc.ksize
+		for y := 0; y < rows; y++ {
+			in := src.Pix[(box.Top+yFirst+y)*srcStride+3*box.Left : (box.Top+yFirst+y)*srcStride+3*(box.Left+box.W)]
+			out := mid[y*midStride : (y+1)*midStride]
+			for xx := 0; xx < outW; xx++ {
+				xmin := int(z.hc.bounds[2*xx])
+				n := int(z.hc.bounds[2*xx+1])
+				k := z.hc.kk[xx*ks : xx*ks+n]
+				p := in[3*xmin : 3*(xmin+n)]
+				s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
+				for x, w := range k {
+					q := p[3*x : 3*x+3 : 3*x+3]
+					s0 += int32(q[0]) * w
+					s1 += int32(q[1]) * w
+					s2 += int32(q[2]) * w
+				}
+				o := 3 * xx
+				if flip {
+					o = 3 * (outW - 1 - xx)
+				}
+				out[o], out[o+1], out[o+2] = clip8(s0), clip8(s1), clip8(s2)
+			}
+		}
+	} else {
+		// No horizontal resampling: copy (and mirror) the crop's rows.
+		z.tmp = grow(z.tmp, rows*midStride)
+		mid = z.tmp
+		for y := 0; y < rows; y++ {
+			in := src.Pix[(box.Top+yFirst+y)*srcStride+3*box.Left : (box.Top+yFirst+y)*srcStride+3*(box.Left+box.W)]
+			out := mid[y*midStride : (y+1)*midStride]
+			if !flip {
+				copy(out, in)
+				continue
+			}
+			for x := 0; x < outW; x++ {
+				o := 3 * (outW - 1 - x)
+				out[o], out[o+1], out[o+2] = in[3*x], in[3*x+1], in[3*x+2]
+			}
+		}
+	}
+	if !needV {
+		copy(dst, mid[:outH*midStride])
+		return
+	}
+	// Vertical pass, row by row: acc[i] = sum over taps of mid[y][i] * k.
+	z.acc = grow(z.acc, midStride)
+	acc := z.acc
+	ks := z.vc.ksize
+	for yy := 0; yy < outH; yy++ {
+		ymin := int(z.vc.bounds[2*yy]) - yFirst
+		n := int(z.vc.bounds[2*yy+1])
+		k := z.vc.kk[yy*ks : yy*ks+n]
+		for i := range acc {
+			acc[i] = 1 << (precisionBits - 1)
+		}
+		for y, w := range k {
+			row := mid[(ymin+y)*midStride : (ymin+y+1)*midStride]
+			row = row[:len(acc)]
+			for i, v := range row {
+				acc[i] += int32(v) * w
+			}
+		}
+		out := dst[yy*midStride : (yy+1)*midStride]
+		out = out[:len(acc)]
+		for i, v := range acc {
+			out[i] = clip8(v)
+		}
+	}
+}

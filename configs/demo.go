@@ -1,0 +1,35 @@
+package configs
+
+import "github.com/swavgo/swav/pipeline"
+
+// DemoConfig is the demo section: the `demo` job walks a folder of images,
+// reads, hashes and decodes them in parallel and writes a summary JSON to
+// <out>/demo_summary.json. It exercises the engine on local files.
+type DemoConfig struct {
+	// Dir is the folder walked (recursively) for files.
+	Dir string `yaml:"dir"`
+	// Workers is the number of decode goroutines (0: GOMAXPROCS).
+	Workers int `yaml:"workers"`
+	// Passes is how many times the folder is read (a longer run).
+	Passes int `yaml:"passes"`
+	// Decode decodes every image fully (false: only its header).
+	Decode bool `yaml:"decode"`
+}
+
+// DefaultDemoConfig reads the benchmark JPEGs of the shared folder once.
+func DefaultDemoConfig() DemoConfig {
+	return DemoConfig{Dir: "../shared/bench/images", Passes: 1, Decode: true}
+}
+
+// Validate checks the section and names the first bad field (relative to "demo").
+func (c *DemoConfig) Validate() error {
+	switch {
+	case c.Dir == "":
+		return pipeline.FieldErrorf("dir", "must name a folder")
+	case c.Workers < 0:
+		return pipeline.FieldErrorf("workers", "must not be negative, got %d", c.Workers)
+	case c.Passes < 1:
+		return pipeline.FieldErrorf("passes", "must be at least 1, got %d", c.Passes)
+	}
+	return nil
+}

@@ -1,0 +1,425 @@
+package configs
+
+import (
+	"bytes"
+	"embed"
+	"encoding"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/swavgo/swav/pipeline"
+)
+
+//go:embed *.yaml
+var examples embed.FS
+
+// Examples returns the embedded example configs by file name.
+func Examples() map[string][]byte {
+	out := map[string][]byte{}
+	entries, _ := examples.ReadDir(".")
+	for _, e := range entries {
+		data, err := examples.ReadFile(e.Name())
+		if err == nil {
+			out[e.Name()] = data
+		}
+	}
+	return out
+}
+
+// Example returns one embedded example config ("demo.yaml").
+func Example(name string) ([]byte, error) {
+	data, err := examples.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("no embedded config %q (have %v): %w", name, slices.Sorted(maps.Keys(Examples())), err)
+	}
+	return data, nil
+}
+
+// DefaultExampleName is the embedded config `pipeline run` uses without a
+// CONFIG argument: quickstart.yaml when embedded, else demo.yaml.
+func DefaultExampleName() string {
+	if _, err := examples.ReadFile("quickstart.yaml"); err == nil {
+		return "quickstart.yaml"
+	}
+	return "demo.yaml"
+}
+
+// Load reads the YAML file at path (see LoadBytes).
+func Load(path string, sets []string) (*Job, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return LoadBytes(path, data, sets)
+}
+
+// LoadBytes builds a Job: it starts from Default(), lays the YAML document
+// over it (a key present in the file replaces the default, lists as a
+// whole), applies the --set overrides ("train.optim.base_lr=0.6",
+// "augment.crops.1.size=128", values parsed as YAML: `[0, 1]`, `true`,
+// `"text"`), checks every key and value type against the Job struct (an
+// unknown key or a wrong type is a *pipeline.FieldError naming the file, line
+// and dotted field path) and finally runs Validate. name is used in errors.
+// All problems found are returned together (errors.Join).
+func LoadBytes(name string, data []byte, sets []string) (*Job, error) {
+	def := Default()
+	var tree yaml.Node
+	if err := tree.Encode(&def); err != nil {
+		return nil, fmt.Errorf("encode defaults: %w", err)
+	}
+	forget(&tree)
+
+	src := &sourceMap{file: name, lines: map[string]int{}, sets: map[string]bool{}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(doc.Content) > 0 {
+		root := doc.Content[0]
+		if isNull(root) {
+			root = nil
+		} else if root.Kind != yaml.MappingNode {
+			return nil, &pipeline.FieldError{File: name, Line: root.Line, Field: "(document)", Msg: "must be a mapping of sections"}
+		}
+		if root != nil {
+			src.record(root, "")
+			tree = *merge(&tree, root)
+		}
+	}
+	var errs []error
+	for _, set := range sets {
+		if err := applySet(&tree, set, src); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if errs = check(&tree, reflect.TypeFor[Job](), "", src); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	// The tree is known good; decode it strictly as a last safety net.
+	text, err := yaml.Marshal(&tree)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	job := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	dec.KnownFields(true)
+	if err := dec.Decode(&job); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	job.src = src
+	if err := job.Validate(); err != nil {
+		return nil, err
+	}
+	return &job, nil
+}
+
+// sourceMap remembers where each field of a loaded Job came from.
+type sourceMap struct {
+	file  string
+	lines map[string]int  // dotted path -> line in file
+	sets  map[string]bool // dotted paths set by --set
+}
+
+// record notes the line of every key and list item under node.
+func (s *sourceMap) record(node *yaml.Node, path string) {
+	switch node.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			p := joinPath(path, node.Content[i].Value)
+			s.lines[p] = node.Content[i].Line
+			s.record(node.Content[i+1], p)
+		}
+	case yaml.SequenceNode:
+		for i, item := range node.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			s.lines[p] = item.Line
+			s.record(item, p)
+		}
+	}
+}
+
+// lookup returns the file and line of field ("--set" for an override), or of
+// its closest ancestor found in the file. Both are empty for a default value.
+func (s *sourceMap) lookup(field string) (string, int) {
+	for p := canonical(field); p != ""; p = parent(p) {
+		if s.sets[p] {
+			return "--set " + p, 0
+		}
+		if line, ok := s.lines[p]; ok {
+			return s.file, line
+		}
+	}
+	return s.file, 0
+}
+
+// canonical turns "crops.1.size" into "crops[1].size".
+func canonical(path string) string {
+	parts := strings.Split(path, ".")
+	var b strings.Builder
+	for i, p := range parts {
+		if _, err := strconv.Atoi(p); err == nil && i > 0 {
+			b.WriteString("[" + p + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// parent drops the last element of a dotted path.
+func parent(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+// forget clears the positions of a generated tree so that errors never
+// point into it.
+func forget(n *yaml.Node) {
+	n.Line, n.Column = 0, 0
+	for _, c := range n.Content {
+		forget(c)
+	}
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// merge lays src over dst: mappings merge key by key, anything else replaces.
+func merge(dst, src *yaml.Node) *yaml.Node {
+	if dst.Kind != yaml.MappingNode || src.Kind != yaml.MappingNode {
+		return src
+	}
+	out := *dst
+	out.Content = slices.Clone(dst.Content)
+	for i := 0; i+1 < len(src.Content); i += 2 {
+		key, val := src.Content[i], src.Content[i+1]
+		if j := keyIndex(&out, key.Value); j >= 0 {
+			out.Content[j+1] = merge(out.Content[j+1], val)
+		} else {
+			out.Content = append(out.Content, key, val)
+		}
+	}
+	return &out
+}
+
+// keyIndex is the index of key's key node in a mapping, or -1.
+func keyIndex(m *yaml.Node, key string) int {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// applySet applies one "a.b.c=value" override to the tree.
+func applySet(tree *yaml.Node, set string, src *sourceMap) error {
+	key, value, ok := strings.Cut(set, "=")
+	key = strings.TrimSpace(key)
+	if !ok || key == "" {
+		return &pipeline.FieldError{File: "--set", Field: set, Msg: "want key=value, e.g. train.optim.base_lr=0.6"}
+	}
+	path := canonical(key)
+	fail := func(format string, args ...any) error {
+		return &pipeline.FieldError{File: "--set " + key, Field: path, Msg: fmt.Sprintf(format, args...)}
+	}
+	var parsed yaml.Node
+	if err := yaml.Unmarshal([]byte(value), &parsed); err != nil {
+		return fail("value %q is not YAML: %v", value, err)
+	}
+	val := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: ""}
+	if len(parsed.Content) > 0 {
+		val = parsed.Content[0]
+	}
+	forget(val)
+
+	cur := tree
+	parts := strings.Split(key, ".")
+	for i, part := range parts {
+		last := i == len(parts)-1
+		if isNull(cur) {
+			*cur = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		}
+		switch cur.Kind {
+		case yaml.MappingNode:
+			j := keyIndex(cur, part)
+			if j < 0 {
+				// Unknown keys are reported by the type check, with the path.
+				next := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+				cur.Content = append(cur.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: part}, next)
+				j = len(cur.Content) - 2
+			}
+			if last {
+				cur.Content[j+1] = val
+			}
+			cur = cur.Content[j+1]
+		case yaml.SequenceNode:
+			idx, err := strconv.Atoi(part)
+			if err != nil || idx < 0 || idx > len(cur.Content) {
+				return fail("%q is not an index of this list (0..%d)", part, len(cur.Content))
+			}
+			if idx == len(cur.Content) {
+				cur.Content = append(cur.Content, &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"})
+			}
+			if last {
+				cur.Content[idx] = val
+			}
+			cur = cur.Content[idx]
+		default:
+			return fail("%s is a single value; it has no field %q", strings.Join(parts[:i], "."), part)
+		}
+	}
+	src.sets[path] = true
+	return nil
+}
+
+var (
+	unmarshalerType     = reflect.TypeFor[yaml.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	durationType        = reflect.TypeFor[time.Duration]()
+)
+
+// check walks the tree against type t and reports every unknown key and
+// every value of the wrong shape or type, naming the dotted path and line.
+func check(node *yaml.Node, t reflect.Type, path string, src *sourceMap) []error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if node.Kind == yaml.AliasNode && node.Alias != nil {
+		node = node.Alias
+	}
+	if isNull(node) || t.Kind() == reflect.Interface {
+		return nil
+	}
+	fail := func(format string, args ...any) []error {
+		fe := &pipeline.FieldError{Field: path, Msg: fmt.Sprintf(format, args...), File: src.file, Line: node.Line}
+		if node.Line == 0 {
+			fe.File, fe.Line = src.lookup(path)
+		}
+		return []error{fe}
+	}
+	pt := reflect.PointerTo(t)
+	custom := pt.Implements(unmarshalerType) || pt.Implements(textUnmarshalerType) || t == durationType
+	switch {
+	case custom || (t.Kind() != reflect.Struct && t.Kind() != reflect.Map && t.Kind() != reflect.Slice && t.Kind() != reflect.Array):
+		if !custom && node.Kind != yaml.ScalarNode {
+			return fail("want a single %s value, got %s", typeName(t), kindName(node))
+		}
+		if err := node.Decode(reflect.New(t).Interface()); err != nil {
+			return fail("%q is not a valid %s", node.Value, typeName(t))
+		}
+		return nil
+	case t.Kind() == reflect.Struct:
+		if node.Kind != yaml.MappingNode {
+			return fail("want a mapping (section), got %s", kindName(node))
+		}
+		fields := yamlFields(t)
+		var errs []error
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			k, v := node.Content[i], node.Content[i+1]
+			p := joinPath(path, k.Value)
+			f, ok := fields[k.Value]
+			if !ok {
+				fe := &pipeline.FieldError{Field: p, File: src.file, Line: k.Line,
+					Msg: fmt.Sprintf("unknown field (known here: %s)", strings.Join(slices.Sorted(maps.Keys(fields)), ", "))}
+				if k.Line == 0 {
+					fe.File, fe.Line = src.lookup(p)
+				}
+				errs = append(errs, fe)
+				continue
+			}
+			errs = append(errs, check(v, f.Type, p, src)...)
+		}
+		return errs
+	case t.Kind() == reflect.Map:
+		if node.Kind != yaml.MappingNode {
+			return fail("want a mapping, got %s", kindName(node))
+		}
+		var errs []error
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			errs = append(errs, check(node.Content[i+1], t.Elem(), joinPath(path, node.Content[i].Value), src)...)
+		}
+		return errs
+	default: // slice, array
+		if node.Kind != yaml.SequenceNode {
+			return fail("want a list, got %s", kindName(node))
+		}
+		var errs []error
+		for i, item := range node.Content {
+			errs = append(errs, check(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), src)...)
+		}
+		return errs
+	}
+}
+
+// yamlFields maps the YAML keys of a struct to its fields, as yaml.v3 does
+// (tag name, else the lower-cased field name; inline structs flattened).
+func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || len(f.Index) > 1 {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(opts, "inline") {
+			maps.Copy(out, yamlFields(f.Type))
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f
+	}
+	return out
+}
+
+func typeName(t reflect.Type) string {
+	switch {
+	case t == durationType:
+		return "duration (e.g. 1.5s, 2m)"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
+		return "integer"
+	case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr:
+		return "non-negative integer"
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return "number"
+	case t.Kind() == reflect.Bool:
+		return "boolean (true/false)"
+	default:
+		return t.String()
+	}
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return fmt.Sprintf("%q", n.Value)
+	}
+}

@@ -1,0 +1,265 @@
+package configs_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/pipeline"
+)
+
+const demoYAML = `job: demo
+out: runs/t
+demo:
+  dir: /tmp
+  workers: 2
+augment:
+  crops:
+    - {size: 224, count: 2, min_scale: 0.14, max_scale: 1.0}
+    - {size: 96, count: 6, min_scale: 0.05, max_scale: 0.14}
+`
+
+func TestExamplesLoadAndValidate(t *testing.T) {
+	ex := configs.Examples()
+	for _, want := range []string{"imagenet_swav_bs4096.yaml", "imagenet_swav_bs256.yaml", "demo.yaml", "fashion_mnist_train.yaml"} {
+		if _, ok := ex[want]; !ok {
+			t.Errorf("example %s is not embedded", want)
+		}
+	}
+	for name, data := range ex {
+		t.Run(name, func(t *testing.T) {
+			if _, err := configs.LoadBytes(name, data, nil); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestImageNetRecipes(t *testing.T) {
+	for _, tc := range []struct {
+		file                  string
+		batch, world, epochs  int
+		baseLR, finalLR       float64
+		warmup, queue, freeze int
+	}{
+		{"imagenet_swav_bs4096.yaml", 64, 64, 800, 4.8, 0.0048, 10, 0, 313},
+		{"imagenet_swav_bs256.yaml", 64, 4, 200, 0.6, 0.0006, 0, 3840, 5005},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			data, err := configs.Example(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := configs.LoadBytes(tc.file, data, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := j.Train
+			if tr.BatchSize != tc.batch || j.Data.WorldSize != tc.world || tr.Epochs != tc.epochs ||
+				tr.Optim.BaseLR != tc.baseLR || tr.Optim.FinalLR != tc.finalLR || tr.Optim.WarmupEpochs != tc.warmup ||
+				tr.SwAV.QueueLength != tc.queue || tr.SwAV.FreezePrototypesIters != tc.freeze {
+				t.Fatalf("recipe differs from SPEC §8: %+v world %d", tr, j.Data.WorldSize)
+			}
+			if tr.Model.Arch != "resnet50" || tr.Model.Prototypes != 3000 || tr.Model.FeatDim != 128 || tr.Model.HiddenMLP != 2048 {
+				t.Fatalf("model %+v", tr.Model)
+			}
+			c := j.Augment.Crops
+			if len(c) != 2 || c[0].Size != 224 || c[0].Count != 2 || c[1].Size != 96 || c[1].Count != 6 ||
+				c[0].MinScale != 0.14 || c[1].MinScale != 0.05 || c[1].MaxScale != 0.14 {
+				t.Fatalf("crops %+v", c)
+			}
+		})
+	}
+}
+
+func TestDefaultsFillWhatTheFileOmits(t *testing.T) {
+	j, err := configs.LoadBytes("t.yaml", []byte(demoYAML), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := configs.Default()
+	if j.Seed != def.Seed || j.Progress != "auto" || j.ProgressInterval != def.ProgressInterval || j.Demo.Passes != 1 {
+		t.Fatalf("defaults lost: %+v", j)
+	}
+	if j.Demo.Dir != "/tmp" || j.Demo.Workers != 2 {
+		t.Fatalf("file values lost: %+v", j.Demo)
+	}
+	if j.Train.Optim.BaseLR != def.Train.Optim.BaseLR {
+		t.Fatal("nested defaults lost")
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	j, err := configs.LoadBytes("t.yaml", []byte(demoYAML), []string{
+		"demo.workers=7",
+		"augment.crops.1.size=128",
+		"train.swav.crops_for_assign=[0, 2]",
+		"progress_interval=250ms",
+		"data.shards=[a.tar, b.tar]",
+		"data.s3.path_style=true",
+		"out=",
+	})
+	if err == nil {
+		t.Fatal("out= (empty) should fail validation")
+	}
+	j, err = configs.LoadBytes("t.yaml", []byte(demoYAML), []string{
+		"demo.workers=7",
+		"augment.crops.1.size=128",
+		"augment.crops.2={size: 32, count: 1, min_scale: 0.1, max_scale: 0.2}",
+		"train.swav.crops_for_assign=[0, 2]",
+		"progress_interval=250ms",
+		"data.shards=[a.tar, b.tar]",
+		"data.s3.path_style=true",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case j.Demo.Workers != 7:
+		t.Errorf("demo.workers %d", j.Demo.Workers)
+	case j.Augment.Crops[1].Size != 128 || j.Augment.Crops[1].Count != 6:
+		t.Errorf("crops[1] %+v", j.Augment.Crops[1])
+	case len(j.Augment.Crops) != 3 || j.Augment.Crops[2].Size != 32:
+		t.Errorf("appended crop %+v", j.Augment.Crops)
+	case len(j.Train.SwAV.CropsForAssign) != 2 || j.Train.SwAV.CropsForAssign[1] != 2:
+		t.Errorf("crops_for_assign %v", j.Train.SwAV.CropsForAssign)
+	case j.ProgressInterval != 250*time.Millisecond:
+		t.Errorf("interval %v", j.ProgressInterval)
+	case len(j.Data.Shards) != 2 || j.Data.S3.PathStyle == nil || !*j.Data.S3.PathStyle:
+		t.Errorf("data %+v", j.Data)
+	}
+}
+
+// fieldErrors returns the FieldErrors inside err (joined or not).
+func fieldErrors(err error) []*pipeline.FieldError {
+	var out []*pipeline.FieldError
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		var fe *pipeline.FieldError
+		if errors.As(e, &fe) {
+			out = append(out, fe)
+		}
+	}
+	walk(err)
+	return out
+}
+
+func TestBadConfigsNameTheField(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		yaml  string
+		sets  []string
+		field string
+		file  string
+		line  int
+		msg   string
+	}{
+		{"unknown key", "job: demo\ndemo:\n  dir: x\n  wokers: 3\n", nil, "demo.wokers", "t.yaml", 4, "unknown field"},
+		{"unknown section", "job: demo\ndemoo: {}\n", nil, "demoo", "t.yaml", 2, "unknown field"},
+		{"unknown nested key in list", demoYAML + "    - {size: 1, cnt: 1}\n", nil, "augment.crops[2].cnt", "t.yaml", 10, "unknown field"},
+		{"wrong type", "job: demo\ndemo:\n  workers: many\n", nil, "demo.workers", "t.yaml", 3, "not a valid integer"},
+		{"wrong shape", "job: demo\ndemo: [1, 2]\n", nil, "demo", "t.yaml", 2, "want a mapping"},
+		{"list wanted", "job: train\ndata:\n  shards: {a: 1}\n", nil, "data.shards", "t.yaml", 3, "want a list"},
+		{"bad duration", "job: demo\nprogress_interval: soon\n", nil, "progress_interval", "t.yaml", 2, "duration"},
+		{"out of range", "job: demo\ndemo:\n  dir: x\n  passes: 0\n", nil, "demo.passes", "t.yaml", 4, "at least 1"},
+		{"out of range in section", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  optim:\n    momentum: 1.5\n", nil, "train.optim.momentum", "t.yaml", 5, "[0, 1)"},
+		{"out of range in list", demoYAML, []string{"augment.crops.0.size=0", "job=train", "data.shards=[a]"}, "augment.crops[0].size", "--set augment.crops[0].size", 0, "1..4096"},
+		{"top-level value", "job: demo\nprogress: loud\n", nil, "progress", "t.yaml", 2, "auto, bar, log or off"},
+		{"set unknown key", "job: demo\n", []string{"demo.speed=3"}, "demo.speed", "--set demo.speed", 0, "unknown field"},
+		{"set wrong type", "job: demo\n", []string{"demo.workers=lots"}, "demo.workers", "--set demo.workers", 0, "not a valid integer"},
+		{"set into a value", "job: demo\n", []string{"seed.x=1"}, "seed.x", "--set seed.x", 0, "single value"},
+		{"set bad index", "job: demo\n", []string{"augment.crops.9.size=1"}, "augment.crops[9].size", "--set augment.crops.9.size", 0, "not an index"},
+		{"set without value", "job: demo\n", []string{"demo.workers"}, "demo.workers", "--set", 0, "key=value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := configs.LoadBytes("t.yaml", []byte(tc.yaml), tc.sets)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			fes := fieldErrors(err)
+			if len(fes) == 0 {
+				t.Fatalf("not a FieldError: %v", err)
+			}
+			fe := fes[0]
+			if fe.Field != tc.field || fe.File != tc.file || fe.Line != tc.line || !strings.Contains(fe.Msg, tc.msg) {
+				t.Fatalf("got %q (field %q file %q line %d), want field %q file %q line %d msg ~ %q",
+					fe.Error(), fe.Field, fe.File, fe.Line, tc.field, tc.file, tc.line, tc.msg)
+			}
+		})
+	}
+}
+
+func TestAllProblemsReportedTogether(t *testing.T) {
+	_, err := configs.LoadBytes("t.yaml", []byte("job: demo\nfoo: 1\ndemo:\n  bar: 2\n  workers: x\n"), nil)
+	if got := len(fieldErrors(err)); got != 3 {
+		t.Fatalf("%d errors, want 3: %v", got, err)
+	}
+}
+
+func TestSyntaxAndDocumentErrors(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"syntax", "job: [demo\n", "t.yaml: yaml: line"},
+		{"not a mapping", "- a\n- b\n", "must be a mapping"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := configs.LoadBytes("t.yaml", []byte(tc.yaml), nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEmptyFileIsTheDefaultJob(t *testing.T) {
+	_, err := configs.LoadBytes("empty.yaml", nil, nil)
+	// The default job trains and so needs shards: the error says which.
+	if fes := fieldErrors(err); len(fes) == 0 || fes[0].Field != "data.shards" {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := configs.LoadBytes("empty.yaml", nil, []string{"job=demo"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	if _, err := configs.Load("/nonexistent/x.yaml", nil); err == nil || !strings.Contains(err.Error(), "/nonexistent/x.yaml") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestDeclareKindChoosesTheSections(t *testing.T) {
+	configs.DeclareKind("test-kind-demo-only", configs.SectionDemo)
+	j := configs.Default()
+	j.Job = "test-kind-demo-only"
+	if err := j.Validate(); err != nil { // data.shards is empty but not read
+		t.Fatal(err)
+	}
+	j.Job = "unknown-kind" // undeclared: every section is checked
+	if err := j.Validate(); err == nil {
+		t.Fatal("undeclared kind should validate data too")
+	}
+}
+
+func ExampleLoadBytes() {
+	data := []byte("job: demo\ndemo:\n  dir: images\n")
+	job, err := configs.LoadBytes("demo.yaml", data, []string{"demo.workers=4"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(job.Job, job.Demo.Dir, job.Demo.Workers, job.Seed)
+
+	_, err = configs.LoadBytes("demo.yaml", []byte("job: demo\ndemo:\n  dri: images\n"), nil)
+	fmt.Println(err)
+	// Output:
+	// demo images 4 31
+	// demo.yaml:3: demo.dri: unknown field (known here: decode, dir, passes, workers)
+}

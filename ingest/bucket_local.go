@@ -1,0 +1,217 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// LocalBucket is a Bucket over a directory of the local filesystem.
+type LocalBucket struct {
+	root string
+}
+
+// NewLocalBucket returns a Bucket rooted at dir (which need not exist yet).
+func NewLocalBucket(dir string) (*LocalBucket, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("local bucket %q: %w", dir, err)
+	}
+	return &LocalBucket{root: abs}, nil
+}
+
+// Name implements Bucket.
+func (b *LocalBucket) Name() string { return "file://" + filepath.ToSlash(b.root) }
+
+// path maps an object name to a file path, refusing names that escape root.
+func (b *LocalBucket) path(name string) (string, error) {
+	if name == "" || strings.HasPrefix(name, "/") || path.Clean(name) != name ||
+		name == ".." || strings.HasPrefix(name, "../") || strings.Contains(name, "\x00") {
+		return "", fmt.Errorf("object %q in %s: invalid name (empty, absolute or not clean)", name, b.Name())
+	}
+	return filepath.Join(b.root, filepath.FromSlash(name)), nil
+}
+
+func (b *LocalBucket) notExist(name string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", ObjectURL(b, name), ErrNotExist)
+	}
+	return fmt.Errorf("%s: %w", ObjectURL(b, name), err)
+}
+
+// Get implements Bucket.
+func (b *LocalBucket) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+	return b.GetRange(ctx, name, 0, -1)
+}
+
+// GetRange implements Bucket.
+func (b *LocalBucket) GetRange(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
+	p, err := b.path(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, b.notExist(name, err)
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s: is a directory: %w", ObjectURL(b, name), ErrNotExist)
+	}
+	if off == 0 && length < 0 {
+		return f, nil
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: seek %d: %w", ObjectURL(b, name), off, err)
+	}
+	if length < 0 {
+		return f, nil
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(f, length), f}, nil
+}
+
+// Exists implements Bucket.
+func (b *LocalBucket) Exists(ctx context.Context, name string) (bool, error) {
+	_, err := b.Attributes(ctx, name)
+	if IsNotExist(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Attributes implements Bucket.
+func (b *LocalBucket) Attributes(_ context.Context, name string) (ObjectAttributes, error) {
+	p, err := b.path(name)
+	if err != nil {
+		return ObjectAttributes{}, err
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return ObjectAttributes{}, b.notExist(name, err)
+	}
+	if st.IsDir() {
+		return ObjectAttributes{}, fmt.Errorf("%s: is a directory: %w", ObjectURL(b, name), ErrNotExist)
+	}
+	return ObjectAttributes{Size: st.Size()}, nil
+}
+
+// Iter implements Bucket. Temporary upload files are not listed.
+func (b *LocalBucket) Iter(ctx context.Context, prefix string, f func(ObjectInfo) error) error {
+	dir := prefix
+	if !strings.HasSuffix(dir, "/") {
+		dir = path.Dir("/" + dir)
+	}
+	start := filepath.Join(b.root, filepath.FromSlash(path.Clean("/"+dir)))
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // nothing under this prefix
+			}
+			return err
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		rel, rerr := filepath.Rel(b.root, p)
+		if rerr != nil {
+			return rerr
+		}
+		name := filepath.ToSlash(rel)
+		if d.IsDir() {
+			// Prune directories that cannot contain a match.
+			if name != "." && !strings.HasPrefix(name+"/", prefix) && !strings.HasPrefix(prefix, name+"/") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasPrefix(name, prefix) || strings.Contains(path.Base(name), tmpMarker) {
+			return nil
+		}
+		info, ierr := d.Info()
+		if ierr != nil {
+			return ierr
+		}
+		return f(ObjectInfo{Name: name, Size: info.Size()})
+	})
+	if err != nil {
+		return fmt.Errorf("list %s prefix %q: %w", b.Name(), prefix, err)
+	}
+	return nil
+}
+
+const tmpMarker = ".tmp-upload-"
+
+// Upload implements Bucket: it writes a temporary file next to the target,
+// syncs it and renames it into place.
+func (b *LocalBucket) Upload(ctx context.Context, name string, r io.Reader) error {
+	p, err := b.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+tmpMarker+"*")
+	if err != nil {
+		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("upload %s: sync: %w", ObjectURL(b, name), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
+	}
+	ok = true
+	return nil
+}
+
+// Delete implements Bucket.
+func (b *LocalBucket) Delete(_ context.Context, name string) error {
+	p, err := b.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", ObjectURL(b, name), err)
+	}
+	return nil
+}
+
+// Close implements Bucket.
+func (b *LocalBucket) Close() error { return nil }
+
+// ctxReader stops a copy once ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -1,0 +1,334 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+// S3Bucket is a Bucket over one S3 bucket (AWS or any S3-compatible server).
+type S3Bucket struct {
+	client   *s3.Client
+	bucket   string
+	attempts int
+}
+
+// NewS3Bucket builds a client for bucket from opts and the standard AWS
+// chain. Checksums are computed and validated only when an operation requires
+// them (RequestChecksumCalculation/ResponseChecksumValidation WhenRequired),
+// which S3-compatible servers handle. Each request is retried up to
+// opts.Retries times with jittered exponential backoff on 5xx, SlowDown,
+// throttling and connection errors. No secret is ever logged.
+func NewS3Bucket(ctx context.Context, bucket string, opts StoreConfig) (*S3Bucket, error) {
+	attempts := opts.Retries
+	if attempts <= 0 {
+		attempts = 10
+	}
+	c := opts.S3
+	loadOpts := []func(*config.LoadOptions) error{
+		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = attempts
+				o.MaxBackoff = 5 * time.Second
+				o.RateLimiter = noRateLimit{}
+			})
+		}),
+	}
+	if c.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(c.Region))
+	}
+	if c.Profile != "" {
+		loadOpts = append(loadOpts, config.WithSharedConfigProfile(c.Profile))
+	}
+	if c.AccessKeyID != "" {
+		loadOpts = append(loadOpts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3://%s: load AWS configuration: %w", bucket, err)
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	customEndpoint := c.Endpoint != "" || awsCfg.BaseEndpoint != nil ||
+		os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+	pathStyle := customEndpoint
+	if c.PathStyle != nil {
+		pathStyle = *c.PathStyle
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if c.Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.Endpoint)
+		}
+		o.UsePathStyle = pathStyle
+	})
+	return &S3Bucket{client: client, bucket: bucket, attempts: attempts}, nil
+}
+
+// noRateLimit disables the SDK's client-side retry token bucket: a shard
+// reader must keep retrying a flaky server for as long as its budget allows.
+type noRateLimit struct{}
+
+func (noRateLimit) GetToken(context.Context, uint) (func() error, error) {
+	return func() error { return nil }, nil
+}
+func (noRateLimit) AddTokens(uint) error { return nil }
+
+// Client exposes the underlying SDK client (benchmarks compare against it).
+func (b *S3Bucket) Client() *s3.Client { return b.client }
+
+// Bucket returns the bucket name.
+func (b *S3Bucket) Bucket() string { return b.bucket }
+
+// Name implements Bucket.
+func (b *S3Bucket) Name() string { return "s3://" + b.bucket }
+
+// wrap turns SDK errors into messages naming the object, mapping missing
+// keys to ErrNotExist and spelling out missing buckets and bad credentials.
+func (b *S3Bucket) wrap(op, name string, err error) error {
+	where := ObjectURL(b, name)
+	if name == "" {
+		where = b.Name()
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NoSuchKey", "NotFound":
+			return fmt.Errorf("%s %s: %w", op, where, ErrNotExist)
+		case "NoSuchBucket":
+			return fmt.Errorf("%s %s: bucket %q does not exist: %w", op, where, b.bucket, err)
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken":
+			return fmt.Errorf("%s %s: credentials rejected (%s): %w", op, where, ae.ErrorCode(), err)
+		}
+	}
+	return fmt.Errorf("%s %s: %w", op, where, err)
+}
+
+// Get implements Bucket.
+func (b *S3Bucket) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+	return b.GetRange(ctx, name, 0, -1)
+}
+
+// GetRange implements Bucket. The returned reader resumes by byte range when
+// the body is cut short or the connection fails, up to the retry budget, so
+// its bytes are exactly the object's bytes or the read fails.
+func (b *S3Bucket) GetRange(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
+	r := &resumingReader{ctx: ctx, b: b, name: name, off: off, end: -1}
+	if length >= 0 {
+		r.end = off + length
+	}
+	if err := r.open(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// resumingReader streams one object and reopens it at the current offset
+// after a reset or a truncated body, with backoff.
+type resumingReader struct {
+	ctx   context.Context
+	b     *S3Bucket
+	name  string
+	off   int64 // next byte to read
+	end   int64 // exclusive end, -1 until known
+	body  io.ReadCloser
+	fails int // consecutive failures without progress
+}
+
+func (r *resumingReader) open() error {
+	in := &s3.GetObjectInput{Bucket: &r.b.bucket, Key: &r.name}
+	switch {
+	case r.end >= 0:
+		if r.end == r.off {
+			r.body = io.NopCloser(bytes.NewReader(nil))
+			return nil
+		}
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", r.off, r.end-1))
+	case r.off > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", r.off))
+	}
+	out, err := r.b.client.GetObject(r.ctx, in)
+	if err != nil {
+		return r.b.wrap("get", r.name, err)
+	}
+	if r.end < 0 && out.ContentLength != nil {
+		r.end = r.off + *out.ContentLength
+	}
+	r.body = out.Body
+	return nil
+}
+
+func (r *resumingReader) Read(p []byte) (int, error) {
+	for {
+		if r.body == nil {
+			if err := r.open(); err != nil {
+				return 0, err
+			}
+		}
+		n, err := r.body.Read(p)
+		r.off += int64(n)
+		if n > 0 {
+			r.fails = 0
+		}
+		if err == nil || (err == io.EOF && (r.end < 0 || r.off >= r.end)) {
+			if err == io.EOF && n > 0 {
+				return n, nil // report EOF on the next call
+			}
+			return n, err
+		}
+		// A cut body (EOF before the end, unexpected EOF) or a connection error.
+		r.body.Close()
+		r.body = nil
+		if ctxErr := r.ctx.Err(); ctxErr != nil {
+			return n, ctxErr
+		}
+		r.fails++
+		if r.fails >= r.b.attempts {
+			return n, fmt.Errorf("read %s at byte %d: giving up after %d attempts: %w",
+				ObjectURL(r.b, r.name), r.off, r.fails, err)
+		}
+		if n > 0 {
+			return n, nil
+		}
+		if err := sleepBackoff(r.ctx, r.fails); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (r *resumingReader) Close() error {
+	if r.body == nil {
+		return nil
+	}
+	err := r.body.Close()
+	r.body = nil
+	return err
+}
+
+// sleepBackoff waits a jittered exponential delay (20 ms doubling, at most 2 s).
+func sleepBackoff(ctx context.Context, attempt int) error {
+	d := 20 * time.Millisecond << min(attempt-1, 7)
+	d = min(d, 2*time.Second)
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Exists implements Bucket.
+func (b *S3Bucket) Exists(ctx context.Context, name string) (bool, error) {
+	_, err := b.Attributes(ctx, name)
+	if IsNotExist(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Attributes implements Bucket.
+func (b *S3Bucket) Attributes(ctx context.Context, name string) (ObjectAttributes, error) {
+	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &name})
+	if err != nil {
+		var re interface{ HTTPStatusCode() int }
+		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+			// HEAD has no body: a missing bucket and a missing key look alike.
+			if _, berr := b.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &b.bucket}); berr != nil {
+				return ObjectAttributes{}, fmt.Errorf("head %s: bucket %q does not exist or is not reachable: %w", ObjectURL(b, name), b.bucket, berr)
+			}
+			return ObjectAttributes{}, fmt.Errorf("head %s: %w", ObjectURL(b, name), ErrNotExist)
+		}
+		return ObjectAttributes{}, b.wrap("head", name, err)
+	}
+	return ObjectAttributes{Size: aws.ToInt64(out.ContentLength)}, nil
+}
+
+// Iter implements Bucket (ListObjectsV2, lexical order).
+func (b *S3Bucket) Iter(ctx context.Context, prefix string, f func(ObjectInfo) error) error {
+	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return b.wrap("list", prefix, err)
+		}
+		for _, o := range page.Contents {
+			if err := f(ObjectInfo{Name: aws.ToString(o.Key), Size: aws.ToInt64(o.Size)}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Upload implements Bucket with one PutObject (atomic on S3). A reader that
+// cannot seek is spooled to a temporary file first so that the SDK can sign
+// and retry it without holding the object in memory.
+func (b *S3Bucket) Upload(ctx context.Context, name string, r io.Reader) error {
+	body, ok := r.(io.ReadSeeker)
+	if !ok {
+		tmp, err := os.CreateTemp("", "swav-upload-*")
+		if err != nil {
+			return fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+			return fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
+		}
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
+		}
+		body = tmp
+	}
+	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &name, Body: body})
+	if err != nil {
+		return b.wrap("put", name, err)
+	}
+	return nil
+}
+
+// Delete implements Bucket.
+func (b *S3Bucket) Delete(ctx context.Context, name string) error {
+	_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.bucket, Key: &name})
+	if err != nil && !IsNotExist(b.wrap("delete", name, err)) {
+		return b.wrap("delete", name, err)
+	}
+	return nil
+}
+
+// CreateBucket creates the bucket (tests, the local S3 server, `shards make`).
+// An existing bucket owned by the caller is not an error.
+func (b *S3Bucket) CreateBucket(ctx context.Context) error {
+	_, err := b.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &b.bucket})
+	var ae smithy.APIError
+	if err != nil && errors.As(err, &ae) && (ae.ErrorCode() == "BucketAlreadyOwnedByYou" || ae.ErrorCode() == "BucketAlreadyExists") {
+		return nil
+	}
+	if err != nil {
+		return b.wrap("create bucket", "", err)
+	}
+	return nil
+}
+
+// Close implements Bucket.
+func (b *S3Bucket) Close() error { return nil }
+

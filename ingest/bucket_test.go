@@ -1,0 +1,99 @@
+package ingest_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/buckettest"
+)
+
+func TestBucketAcceptance(t *testing.T) {
+	t.Run("local", func(t *testing.T) {
+		b, err := ingest.NewLocalBucket(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		buckettest.Run(t, b, "")
+	})
+	t.Run("local-via-OpenBucket", func(t *testing.T) {
+		b, prefix, err := ingest.OpenBucket(context.Background(), t.TempDir()+"/", ingest.StoreConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		buckettest.Run(t, b, prefix)
+	})
+	t.Run("s3-versitygw", func(t *testing.T) {
+		srv := needS3(t)
+		ctx := context.Background()
+		if _, err := srv.CreateBucket(ctx, "accept"); err != nil {
+			t.Fatal(err)
+		}
+		b, prefix, err := ingest.OpenBucket(ctx, "s3://accept/run1/", srv.StoreConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		buckettest.Run(t, b, prefix)
+	})
+}
+
+func TestOpenBucketURLs(t *testing.T) {
+	for _, tc := range []struct {
+		url, name, prefix, err string
+	}{
+		{url: "/data/shards", name: "file:///", prefix: "data/shards"},
+		{url: "file:///data/shards/", name: "file:///", prefix: "data/shards/"},
+		{url: "s3://bkt/some/prefix-", name: "s3://bkt", prefix: "some/prefix-"},
+		{url: "s3://", err: "no bucket name"},
+		{url: "gs://x/y", err: "unsupported scheme"},
+	} {
+		b, prefix, err := ingest.OpenBucket(context.Background(), tc.url, ingest.StoreConfig{S3: ingest.S3Config{Region: "us-east-1", AccessKeyID: "k", SecretAccessKey: "s"}})
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("OpenBucket(%q) error %v, want %q", tc.url, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("OpenBucket(%q): %v", tc.url, err)
+		}
+		if b.Name() != tc.name || prefix != tc.prefix {
+			t.Errorf("OpenBucket(%q) = %s, %q; want %s, %q", tc.url, b.Name(), prefix, tc.name, tc.prefix)
+		}
+	}
+}
+
+func TestS3BadInput(t *testing.T) {
+	srv := needS3(t)
+	ctx := context.Background()
+	if _, err := srv.CreateBucket(ctx, "badinput"); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("missing bucket", func(t *testing.T) {
+		b, _ := ingest.NewS3Bucket(ctx, "no-such-bucket", srv.StoreConfig())
+		_, err := b.Get(ctx, "x.tar")
+		if err == nil || !strings.Contains(err.Error(), "no-such-bucket") || !strings.Contains(err.Error(), "does not exist") {
+			t.Fatalf("error %v should name the missing bucket", err)
+		}
+	})
+	t.Run("bad credentials", func(t *testing.T) {
+		cfg := srv.StoreConfig()
+		cfg.S3.SecretAccessKey = "wrong-secret"
+		cfg.Retries = 1
+		b, _ := ingest.NewS3Bucket(ctx, "badinput", cfg)
+		_, err := b.Get(ctx, "x.tar")
+		if err == nil || !strings.Contains(err.Error(), "credentials rejected") || !strings.Contains(err.Error(), "s3://badinput/x.tar") {
+			t.Fatalf("error %v should say credentials were rejected for s3://badinput/x.tar", err)
+		}
+		if strings.Contains(err.Error(), "wrong-secret") {
+			t.Fatalf("error leaks the secret: %v", err)
+		}
+	})
+	t.Run("secret redacted", func(t *testing.T) {
+		s := srv.S3Config().String()
+		if strings.Contains(s, srv.SecretKey) {
+			t.Fatalf("S3Config.String leaks the secret: %s", s)
+		}
+	})
+}

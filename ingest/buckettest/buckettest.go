@@ -1,0 +1,146 @@
+// Package buckettest is the acceptance suite every ingest.Bucket
+// implementation passes. Other packages writing through a Bucket may run it on
+// the buckets they construct.
+package buckettest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/swavgo/swav/ingest"
+)
+
+// Run checks b's behaviour under prefix (which should be empty of objects).
+func Run(t *testing.T, b ingest.Bucket, prefix string) {
+	ctx := context.Background()
+	name := func(s string) string { return prefix + s }
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+
+	t.Run("UploadGet", func(t *testing.T) {
+		if err := b.Upload(ctx, name("a/obj.bin"), bytes.NewReader(payload)); err != nil {
+			t.Fatal(err)
+		}
+		got := readAll(t, b, name("a/obj.bin"))
+		if !bytes.Equal(got, payload) {
+			t.Fatalf("Get returned %d bytes, want %d equal bytes", len(got), len(payload))
+		}
+	})
+	t.Run("UploadNonSeekableOverwrites", func(t *testing.T) {
+		r := io.MultiReader(strings.NewReader("new "), strings.NewReader("content"))
+		if err := b.Upload(ctx, name("a/over.txt"), r); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Upload(ctx, name("a/over.txt"), strings.NewReader("second")); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(readAll(t, b, name("a/over.txt"))); got != "second" {
+			t.Fatalf("after overwrite got %q", got)
+		}
+	})
+	t.Run("GetRange", func(t *testing.T) {
+		for _, tc := range []struct{ off, n int64 }{{0, 10}, {100, 1000}, {65530, 6}, {65000, -1}, {5, 0}} {
+			rc, err := b.GetRange(ctx, name("a/obj.bin"), tc.off, tc.n)
+			if err != nil {
+				t.Fatalf("GetRange(%d,%d): %v", tc.off, tc.n, err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				t.Fatalf("GetRange(%d,%d) read: %v", tc.off, tc.n, err)
+			}
+			end := int64(len(payload))
+			if tc.n >= 0 {
+				end = tc.off + tc.n
+			}
+			if !bytes.Equal(got, payload[tc.off:end]) {
+				t.Fatalf("GetRange(%d,%d): got %d bytes, want %d", tc.off, tc.n, len(got), end-tc.off)
+			}
+		}
+	})
+	t.Run("ExistsAttributes", func(t *testing.T) {
+		ok, err := b.Exists(ctx, name("a/obj.bin"))
+		if err != nil || !ok {
+			t.Fatalf("Exists(existing) = %v, %v", ok, err)
+		}
+		ok, err = b.Exists(ctx, name("a/missing.bin"))
+		if err != nil || ok {
+			t.Fatalf("Exists(missing) = %v, %v", ok, err)
+		}
+		attr, err := b.Attributes(ctx, name("a/obj.bin"))
+		if err != nil || attr.Size != int64(len(payload)) {
+			t.Fatalf("Attributes = %+v, %v; want size %d", attr, err, len(payload))
+		}
+		if _, err := b.Attributes(ctx, name("a/missing.bin")); !ingest.IsNotExist(err) {
+			t.Fatalf("Attributes(missing) error %v does not wrap ErrNotExist", err)
+		}
+	})
+	t.Run("MissingObjectNamed", func(t *testing.T) {
+		_, err := b.Get(ctx, name("a/missing.bin"))
+		if !errors.Is(err, ingest.ErrNotExist) {
+			t.Fatalf("Get(missing) error %v does not wrap ErrNotExist", err)
+		}
+		if !strings.Contains(err.Error(), "a/missing.bin") {
+			t.Fatalf("error %q does not name the object", err)
+		}
+	})
+	t.Run("Iter", func(t *testing.T) {
+		for _, n := range []string{"list/x-000001.tar", "list/x-000000.tar", "list/sub/y.tar", "listing.txt"} {
+			if err := b.Upload(ctx, name(n), strings.NewReader(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			prefix string
+			want   []string
+		}{
+			{"list/", []string{"list/sub/y.tar", "list/x-000000.tar", "list/x-000001.tar"}},
+			{"list/x-", []string{"list/x-000000.tar", "list/x-000001.tar"}},
+			{"list", []string{"list/sub/y.tar", "list/x-000000.tar", "list/x-000001.tar", "listing.txt"}},
+			{"nothing/", nil},
+		} {
+			objs, err := ingest.List(ctx, b, name(tc.prefix))
+			if err != nil {
+				t.Fatalf("List(%q): %v", tc.prefix, err)
+			}
+			var got []string
+			for _, o := range objs {
+				got = append(got, strings.TrimPrefix(o.Name, prefix))
+				if o.Size != int64(len(strings.TrimPrefix(o.Name, prefix))) {
+					t.Errorf("List(%q): %s has size %d", tc.prefix, o.Name, o.Size)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("List(%q) = %v, want %v", tc.prefix, got, tc.want)
+			}
+		}
+	})
+	t.Run("Delete", func(t *testing.T) {
+		if err := b.Delete(ctx, name("listing.txt")); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := b.Exists(ctx, name("listing.txt")); ok {
+			t.Fatal("object still exists after Delete")
+		}
+		if err := b.Delete(ctx, name("listing.txt")); err != nil {
+			t.Fatalf("deleting a missing object: %v", err)
+		}
+	})
+}
+
+func readAll(t *testing.T, b ingest.Bucket, name string) []byte {
+	t.Helper()
+	rc, err := b.Get(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}

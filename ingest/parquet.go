@@ -1,0 +1,256 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// parquetBatchRows is the number of rows decoded at a time: memory is about
+// this many images, not a whole row group.
+const parquetBatchRows = 64
+
+// bucketReaderAt gives the Parquet reader random access to an object through
+// ranged reads (the footer first, then the column chunks it needs).
+type bucketReaderAt struct {
+	ctx  context.Context
+	b    Bucket
+	name string
+	size int64
+	pos  int64
+}
+
+func (r *bucketReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	n := min(int64(len(p)), r.size-off)
+	rc, err := r.b.GetRange(r.ctx, r.name, off, n)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	got, err := io.ReadFull(rc, p[:n])
+	if err == nil && n < int64(len(p)) {
+		err = io.EOF
+	}
+	return got, err
+}
+
+func (r *bucketReaderAt) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		off += r.pos
+	case io.SeekEnd:
+		off += r.size
+	}
+	if off < 0 {
+		return 0, errors.New("seek before start")
+	}
+	r.pos = off
+	return off, nil
+}
+
+// parquetReader reads Hugging Face-style rows: an image column that is a
+// struct {bytes, path} (or plain binary) and an integer label column.
+type parquetReader struct {
+	shard    string
+	pf       *file.Reader
+	rr       pqarrow.RecordReader
+	imageCol string
+	labelCol string
+	batch    arrow.RecordBatch
+	i        int   // row inside batch
+	row      int64 // row inside the file
+}
+
+func openParquet(ctx context.Context, s *shardRef, cfg *Config) (recordReader, error) {
+	size := s.size
+	if size < 0 {
+		attr, err := s.bucket.Attributes(ctx, s.name)
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: %w", s.url, err)
+		}
+		size = attr.Size
+	}
+	pf, err := file.NewParquetReader(&bucketReaderAt{ctx: ctx, b: s.bucket, name: s.name, size: size})
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: not a readable Parquet file: %w", s.url, err)
+	}
+	imageCol, labelCol := orDefault(cfg.ImageColumn, "image"), cfg.LabelColumn
+	sc := pf.MetaData().Schema
+	var leaves []int
+	var names []string
+	foundImage := false
+	for i := 0; i < sc.NumColumns(); i++ {
+		top := strings.Split(sc.Column(i).Path(), ".")[0]
+		names = append(names, sc.Column(i).Path())
+		switch {
+		case top == imageCol:
+			foundImage = true
+			leaves = append(leaves, i)
+		case labelCol != "" && top == labelCol:
+			leaves = append(leaves, i)
+		}
+	}
+	if !foundImage {
+		pf.Close()
+		return nil, fmt.Errorf("shard %s: no image column %q (columns: %s); set data.image_column", s.url, imageCol, strings.Join(names, ", "))
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, memory.DefaultAllocator)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("shard %s: %w", s.url, err)
+	}
+	rr, err := fr.GetRecordReader(ctx, leaves, nil)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("shard %s: %w", s.url, err)
+	}
+	return &parquetReader{shard: s.url, pf: pf, rr: rr, imageCol: imageCol, labelCol: labelCol}, nil
+}
+
+func (p *parquetReader) next() (record, error) {
+	for p.batch == nil || p.i >= int(p.batch.NumRows()) {
+		if !p.rr.Next() {
+			if err := p.rr.Err(); err != nil && err != io.EOF {
+				return record{}, fmt.Errorf("shard %s: read near row %d: %w", p.shard, p.row, err)
+			}
+			return record{}, io.EOF
+		}
+		p.batch, p.i = p.rr.RecordBatch(), 0
+	}
+	rec, err := p.rowRecord(p.batch, p.i)
+	p.i++
+	p.row++
+	return rec, err
+}
+
+// rowRecord extracts row i of batch. The image bytes are copied out so that
+// the Sample does not pin the batch's buffers.
+func (p *parquetReader) rowRecord(b arrow.RecordBatch, i int) (record, error) {
+	rec := record{key: fmt.Sprintf("row%08d", p.row), shard: p.shard, where: fmt.Sprintf("row %d", p.row)}
+	s := &Sample{Shard: p.shard, Label: -1}
+	sch := b.Schema()
+	for c := 0; c < int(b.NumCols()); c++ {
+		col := b.Column(c)
+		switch sch.Field(c).Name {
+		case p.imageCol:
+			data, pth, ok := imageCell(col, i)
+			if !ok {
+				rec.bad = fmt.Sprintf("null or unsupported image cell (type %s)", col.DataType())
+				return rec, nil
+			}
+			s.Data = append([]byte(nil), data...)
+			if pth != "" {
+				rec.key = strings.TrimSuffix(pth, "."+extOf(pth))
+				s.Ext = normImageExt(extOf(pth))
+			}
+		case p.labelCol:
+			v, ok := intCell(col, i)
+			if !ok {
+				rec.bad = fmt.Sprintf("label column %q: null or non-integer cell (type %s)", p.labelCol, col.DataType())
+				return rec, nil
+			}
+			s.Label = v
+		}
+	}
+	if s.Ext == "" || !isImageExt(s.Ext) {
+		s.Ext = sniffImageExt(s.Data)
+	}
+	s.Key = rec.key
+	rec.sample = s
+	return rec, nil
+}
+
+func imageCell(col arrow.Array, i int) (data []byte, path string, ok bool) {
+	if col.IsNull(i) {
+		return nil, "", false
+	}
+	switch a := col.(type) {
+	case *array.Struct:
+		st := a.DataType().(*arrow.StructType)
+		for f := 0; f < st.NumFields(); f++ {
+			child := a.Field(f)
+			switch st.Field(f).Name {
+			case "bytes":
+				data, ok = binaryCell(child, i)
+			case "path":
+				if s, isStr := child.(*array.String); isStr && !s.IsNull(i) {
+					path = s.Value(i)
+				}
+			}
+		}
+		return data, path, ok
+	default:
+		data, ok = binaryCell(col, i)
+		return data, "", ok
+	}
+}
+
+func binaryCell(col arrow.Array, i int) ([]byte, bool) {
+	if col.IsNull(i) {
+		return nil, false
+	}
+	switch a := col.(type) {
+	case *array.Binary:
+		return a.Value(i), true
+	case *array.LargeBinary:
+		return a.Value(i), true
+	case *array.BinaryView:
+		return a.Value(i), true
+	}
+	return nil, false
+}
+
+func intCell(col arrow.Array, i int) (int64, bool) {
+	if col.IsNull(i) {
+		return 0, false
+	}
+	switch a := col.(type) {
+	case *array.Int64:
+		return a.Value(i), true
+	case *array.Int32:
+		return int64(a.Value(i)), true
+	case *array.Int16:
+		return int64(a.Value(i)), true
+	case *array.Int8:
+		return int64(a.Value(i)), true
+	case *array.Uint8:
+		return int64(a.Value(i)), true
+	case *array.Uint16:
+		return int64(a.Value(i)), true
+	case *array.Uint32:
+		return int64(a.Value(i)), true
+	case *array.Uint64:
+		return int64(a.Value(i)), true
+	}
+	return 0, false
+}
+
+// sniffImageExt names the image format from its magic bytes ("" if unknown).
+func sniffImageExt(b []byte) string {
+	switch {
+	case len(b) >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff:
+		return "jpg"
+	case len(b) >= 8 && string(b[:8]) == "\x89PNG\r\n\x1a\n":
+		return "png"
+	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
+		return "webp"
+	}
+	return ""
+}
+
+func (p *parquetReader) Close() error {
+	p.rr.Release()
+	return p.pf.Close()
+}

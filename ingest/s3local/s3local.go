@@ -1,0 +1,191 @@
+// Package s3local starts a real S3-compatible server (versitygw) on a free
+// loopback port over a local directory, for tests, benchmarks and the
+// quickstart's "serve the shards from S3" mode.
+package s3local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/swavgo/swav/ingest"
+)
+
+// Region is the region the server is started with.
+const Region = "us-east-1"
+
+// ErrNoBinary is returned when the versitygw binary cannot be found.
+var ErrNoBinary = errors.New("versitygw not found on PATH or in $(go env GOPATH)/bin: run `make deps` " +
+	"(or go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)")
+
+// Server is one running versitygw process.
+type Server struct {
+	// Endpoint is the server URL ("http://127.0.0.1:PORT").
+	Endpoint string
+	// Dir is the POSIX root: each subdirectory is a bucket.
+	Dir string
+	// AccessKey and SecretKey are the root credentials.
+	AccessKey, SecretKey string
+
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	done   chan struct{}
+	once   sync.Once
+	err    error
+}
+
+// Binary returns the path of versitygw: $VERSITYGW, then PATH, then
+// $(go env GOPATH)/bin (or ~/go/bin).
+func Binary() (string, error) {
+	if p := os.Getenv("VERSITYGW"); p != "" {
+		return p, nil
+	}
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p, nil
+	}
+	var dirs []string
+	if gp := os.Getenv("GOPATH"); gp != "" {
+		dirs = append(dirs, filepath.SplitList(gp)...)
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		dirs = append(dirs, strings.TrimSpace(string(out)))
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, "go"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, "bin", "versitygw")
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	return "", ErrNoBinary
+}
+
+// Start launches versitygw on a free 127.0.0.1 port serving dir (created if
+// needed) with fresh root credentials, and waits (up to 30 s) until it
+// answers. The caller must Stop it. The process is also killed when ctx ends.
+func Start(ctx context.Context, dir string) (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("s3local: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, fmt.Errorf("s3local: free port: %w", err)
+	}
+	s := &Server{
+		Endpoint:  fmt.Sprintf("http://127.0.0.1:%d", port),
+		Dir:       dir,
+		AccessKey: "swavlocal",
+		SecretKey: "swavlocal-secret-key",
+		stderr:    &lockedBuffer{},
+		done:      make(chan struct{}),
+	}
+	s.cmd = exec.CommandContext(ctx, bin, "--port", fmt.Sprintf("127.0.0.1:%d", port), "--region", Region,
+		"posix", "--nometa", dir)
+	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
+	s.cmd.Stdout = s.stderr
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("s3local: start %s: %w", bin, err)
+	}
+	go func() { // owned by s: Stop waits on s.done
+		s.err = s.cmd.Wait()
+		close(s.done)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-s.done:
+			return nil, fmt.Errorf("s3local: versitygw exited early (%v): %s", s.err, s.stderr.String())
+		default:
+		}
+		resp, err := http.Get(s.Endpoint + "/")
+		if err == nil {
+			resp.Body.Close()
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("s3local: versitygw not ready on %s after 30 s: %s", s.Endpoint, s.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// StoreConfig returns the settings that reach this server.
+func (s *Server) StoreConfig() ingest.StoreConfig {
+	return ingest.StoreConfig{S3: s.S3Config(), Retries: 10}
+}
+
+// S3Config returns the S3 section that reaches this server.
+func (s *Server) S3Config() ingest.S3Config {
+	return ingest.S3Config{Endpoint: s.Endpoint, Region: Region, AccessKeyID: s.AccessKey, SecretAccessKey: s.SecretKey}
+}
+
+// CreateBucket creates a bucket on the server and returns it opened.
+func (s *Server) CreateBucket(ctx context.Context, name string) (*ingest.S3Bucket, error) {
+	b, err := ingest.NewS3Bucket(ctx, name, s.StoreConfig())
+	if err != nil {
+		return nil, err
+	}
+	if err := b.CreateBucket(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Stop kills the server and waits for it to exit. It is safe to call twice.
+func (s *Server) Stop() {
+	s.once.Do(func() {
+		if s.cmd.Process != nil {
+			_ = s.cmd.Process.Kill()
+		}
+		<-s.done
+	})
+}
+
+// Log returns what the server printed so far (for test failure messages).
+func (s *Server) Log() string { return s.stderr.String() }
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() > 1<<20 {
+		return len(p), nil // keep the first MiB only
+	}
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

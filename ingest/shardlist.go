@@ -1,0 +1,344 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// IndexName is the sidecar `shards make` writes next to its shards: sample
+// counts and sizes per shard, so that counting and resuming need no reads.
+const IndexName = "index.json"
+
+// ShardIndex is the content of an index sidecar.
+type ShardIndex struct {
+	Version int                   `json:"version"`
+	Shards  map[string]IndexEntry `json:"shards"` // by base name
+}
+
+// IndexEntry describes one shard in an index sidecar.
+type IndexEntry struct {
+	Samples int64 `json:"samples"`
+	Bytes   int64 `json:"bytes"`
+}
+
+// shardRef is one resolved shard.
+type shardRef struct {
+	bucket Bucket
+	name   string // object name in bucket (folder shards: the folder prefix)
+	url    string // for messages
+	format string // "wds", "parquet" or "folder"
+	size   int64  // bytes, -1 unknown
+	count  int64  // samples, -1 unknown
+	files  []folderFile
+}
+
+// shardSet is the resolved shard list of a Config and the buckets it opened.
+type shardSet struct {
+	shards  []*shardRef
+	buckets []Bucket
+}
+
+func (s *shardSet) Close() error {
+	var errs []error
+	for _, b := range s.buckets {
+		errs = append(errs, b.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ExpandBraces expands brace ranges and lists: "a-{000..002}.tar" gives
+// a-000.tar, a-001.tar, a-002.tar (zero-padded to the width of the bounds);
+// "x.{tar,parquet}" gives x.tar, x.parquet. Braces nest and repeat.
+func ExpandBraces(s string) ([]string, error) {
+	open := strings.IndexByte(s, '{')
+	if open < 0 {
+		return []string{s}, nil
+	}
+	depth, closeAt := 0, -1
+	for i := open; i < len(s) && closeAt < 0; i++ {
+		switch s[i] {
+		case '{':
+			depth++
+		case '}':
+			if depth--; depth == 0 {
+				closeAt = i
+			}
+		}
+	}
+	if closeAt < 0 {
+		return nil, fmt.Errorf("shard pattern %q: unclosed '{' at byte %d", s, open)
+	}
+	head, body, tail := s[:open], s[open+1:closeAt], s[closeAt+1:]
+	var alts []string
+	if lo, hi, ok := strings.Cut(body, ".."); ok && !strings.ContainsAny(body, "{,") {
+		a, errA := strconv.Atoi(lo)
+		b, errB := strconv.Atoi(hi)
+		if errA != nil || errB != nil || a > b || a < 0 {
+			return nil, fmt.Errorf("shard pattern %q: bad range {%s}", s, body)
+		}
+		if b-a > 10_000_000 {
+			return nil, fmt.Errorf("shard pattern %q: range {%s} too large", s, body)
+		}
+		width := 0
+		if len(lo) > 1 && lo[0] == '0' || len(lo) == len(hi) {
+			width = len(lo)
+		}
+		for i := a; i <= b; i++ {
+			alts = append(alts, fmt.Sprintf("%0*d", width, i))
+		}
+	} else {
+		alts = splitTopLevel(body)
+	}
+	var out []string
+	for _, alt := range alts {
+		exp, err := ExpandBraces(head + alt + tail)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, exp...)
+	}
+	return out, nil
+}
+
+// splitTopLevel splits on commas outside nested braces.
+func splitTopLevel(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
+}
+
+// shardFormat returns the format of an object name from its extension ("" if
+// it is no shard).
+func shardFormat(name string) string {
+	l := strings.ToLower(name)
+	switch {
+	case strings.HasSuffix(l, ".tar"):
+		return "wds"
+	case strings.HasSuffix(l, ".parquet"):
+		return "parquet"
+	}
+	return ""
+}
+
+func hasGlobMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
+
+// resolveShards expands cfg.Shards into the shard list, in the order given
+// (a pattern's matches sorted by name). It opens one Bucket per distinct
+// store and reads the index sidecars of the folders involved.
+func resolveShards(ctx context.Context, cfg *Config) (*shardSet, error) {
+	set := &shardSet{}
+	buckets := map[string]Bucket{}
+	open := func(u string) (Bucket, string, error) {
+		b, prefix, err := OpenBucket(ctx, u, cfg.StoreConfig())
+		if err != nil {
+			return nil, "", err
+		}
+		if old, ok := buckets[b.Name()]; ok {
+			b.Close()
+			return old, prefix, nil
+		}
+		buckets[b.Name()] = b
+		set.buckets = append(set.buckets, b)
+		return b, prefix, nil
+	}
+	fail := func(err error) (*shardSet, error) {
+		set.Close()
+		return nil, err
+	}
+	for i, entry := range cfg.Shards {
+		urls, err := ExpandBraces(entry)
+		if err != nil {
+			return fail(fmt.Errorf("data.shards[%d]: %w", i, err))
+		}
+		for _, u := range urls {
+			b, key, err := open(u)
+			if err != nil {
+				return fail(fmt.Errorf("data.shards[%d]: %w", i, err))
+			}
+			refs, err := resolveOne(ctx, cfg, b, key)
+			if err != nil {
+				return fail(fmt.Errorf("data.shards[%d] %q: %w", i, u, err))
+			}
+			set.shards = append(set.shards, refs...)
+		}
+	}
+	if len(set.shards) == 0 {
+		return fail(fmt.Errorf("data.shards %v: no shard found", cfg.Shards))
+	}
+	if err := applyIndexes(ctx, set.shards); err != nil {
+		return fail(err)
+	}
+	return set, nil
+}
+
+// resolveOne resolves one expanded URL: a glob, a folder, a prefix or one
+// explicit shard.
+func resolveOne(ctx context.Context, cfg *Config, b Bucket, key string) ([]*shardRef, error) {
+	ref := func(name string, size int64, format string) *shardRef {
+		return &shardRef{bucket: b, name: name, url: ObjectURL(b, name), format: format, size: size, count: -1}
+	}
+	if cfg.Format == "folder" {
+		return resolveFolder(ctx, b, key, cfg.FolderShardSize)
+	}
+	want := func(name string) string {
+		f := shardFormat(name)
+		if cfg.Format != "auto" && f != "" {
+			return cfg.Format
+		}
+		return f
+	}
+	if hasGlobMeta(key) {
+		pat := key
+		listPrefix := key[:strings.IndexAny(key, "*?[")]
+		if _, err := path.Match(pat, ""); err != nil {
+			return nil, fmt.Errorf("bad glob: %w", err)
+		}
+		var out []*shardRef
+		err := b.Iter(ctx, listPrefix, func(o ObjectInfo) error {
+			if ok, _ := path.Match(pat, o.Name); ok && path.Base(o.Name) != IndexName {
+				out = append(out, ref(o.Name, o.Size, orDefault(want(o.Name), cfg.Format)))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("glob matches no object under %s", ObjectURL(b, listPrefix))
+		}
+		return out, nil
+	}
+	if f := want(key); f != "" {
+		return []*shardRef{ref(key, -1, f)}, nil // explicit shard: errors surface when read
+	}
+	// A prefix: every shard under it; an image folder when there is none.
+	var out []*shardRef
+	images := 0
+	err := b.Iter(ctx, key, func(o ObjectInfo) error {
+		if f := want(o.Name); f != "" {
+			out = append(out, ref(o.Name, o.Size, f))
+		} else if isImageExt(extOf(o.Name)) {
+			images++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 && images > 0 && cfg.Format == "auto" {
+		return resolveFolder(ctx, b, key, cfg.FolderShardSize)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no .tar or .parquet shard under %s: %w", ObjectURL(b, key), ErrNotExist)
+	}
+	return out, nil
+}
+
+func orDefault(f, d string) string {
+	if f == "" {
+		return d
+	}
+	return f
+}
+
+// applyIndexes fills counts from the index sidecars of the shards' folders.
+// An entry whose recorded size disagrees with a listed size is ignored.
+func applyIndexes(ctx context.Context, shards []*shardRef) error {
+	type dirKey struct{ bucket, dir string }
+	cache := map[dirKey]*ShardIndex{}
+	for _, s := range shards {
+		if s.format == "folder" {
+			continue
+		}
+		dir := path.Dir(s.name)
+		k := dirKey{s.bucket.Name(), dir}
+		idx, seen := cache[k]
+		if !seen {
+			var err error
+			idx, err = readIndex(ctx, s.bucket, path.Join(dir, IndexName))
+			if err != nil {
+				return err
+			}
+			cache[k] = idx
+		}
+		if idx == nil {
+			continue
+		}
+		if e, ok := idx.Shards[path.Base(s.name)]; ok && (s.size < 0 || s.size == e.Bytes) {
+			s.count = e.Samples
+		}
+	}
+	return nil
+}
+
+// readIndex reads an index sidecar; a missing one gives nil, nil.
+func readIndex(ctx context.Context, b Bucket, name string) (*ShardIndex, error) {
+	rc, err := b.Get(ctx, name)
+	if IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", ObjectURL(b, name), err)
+	}
+	var idx ShardIndex
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("index sidecar %s: %w", ObjectURL(b, name), err)
+	}
+	return &idx, nil
+}
+
+// WriteIndex merges entries into the index sidecar of folder dir in b
+// (written atomically), keeping the entries of other shards.
+func WriteIndex(ctx context.Context, b Bucket, dir string, entries map[string]IndexEntry) error {
+	name := path.Join(dir, IndexName)
+	idx, err := readIndex(ctx, b, name)
+	if err != nil {
+		return err
+	}
+	if idx == nil {
+		idx = &ShardIndex{Version: 1, Shards: map[string]IndexEntry{}}
+	}
+	for k, v := range entries {
+		idx.Shards[k] = v
+	}
+	data, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return err
+	}
+	return b.Upload(ctx, name, strings.NewReader(string(data)+"\n"))
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

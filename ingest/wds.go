@@ -1,0 +1,303 @@
+package ingest
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// maxMemberSize bounds one tar member held in memory (a larger member is a
+// corrupt sample, not an out-of-memory).
+const maxMemberSize = 256 << 20
+
+// record is one sample slot read from a shard: a sample, or the key and the
+// reason of a corrupt one (which still takes its slot in the order).
+type record struct {
+	sample *Sample
+	key    string
+	bad    string
+	where  string // "byte 1536" or "row 12"
+	shard  string
+}
+
+// recordReader reads the records of one shard in order. next returns io.EOF
+// at the end; any other error is fatal for the run and names the shard.
+type recordReader interface {
+	next() (record, error)
+	Close() error
+}
+
+// openShard opens a reader for one shard of any format.
+func openShard(ctx context.Context, s *shardRef, cfg *Config) (recordReader, error) {
+	switch s.format {
+	case "wds":
+		rc, err := s.bucket.Get(ctx, s.name)
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: %w", s.url, err)
+		}
+		return newWDSReader(rc, s.url), nil
+	case "parquet":
+		return openParquet(ctx, s, cfg)
+	case "folder":
+		return newFolderReader(ctx, s), nil
+	default:
+		return nil, fmt.Errorf("shard %s: unknown format %q", s.url, s.format)
+	}
+}
+
+// wdsReader groups consecutive tar members by WebDataset key.
+type wdsReader struct {
+	rc      io.ReadCloser
+	count   *countingReader
+	tr      *tar.Reader
+	shard   string
+	pending *member
+	done    bool
+}
+
+type member struct {
+	key, ext string
+	data     []byte
+	offset   int64
+	bad      string
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func newWDSReader(rc io.ReadCloser, shard string) *wdsReader {
+	cr := &countingReader{r: bufio.NewReaderSize(rc, 256<<10)}
+	return &wdsReader{rc: rc, count: cr, tr: tar.NewReader(cr), shard: shard}
+}
+
+func (w *wdsReader) Close() error { return w.rc.Close() }
+
+// splitKey applies the WebDataset convention: the key is the member path up
+// to the first dot of its base name, the extension is the rest, lower-cased.
+func splitKey(name string) (key, ext string) {
+	dir, base := path.Split(name)
+	if i := strings.IndexByte(base, '.'); i >= 0 {
+		return dir + base[:i], strings.ToLower(base[i+1:])
+	}
+	return dir + base, ""
+}
+
+// escapes reports whether a member path is absolute or leaves the archive.
+func escapes(name string) bool {
+	if strings.HasPrefix(name, "/") {
+		return true
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// nextMember reads the next regular member (nil at the end).
+func (w *wdsReader) nextMember() (*member, error) {
+	for {
+		hdr, err := w.tr.Next()
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("shard %s: truncated tar at byte %d: %w", w.shard, w.count.n, err)
+			}
+			return nil, fmt.Errorf("shard %s: corrupt tar header near byte %d: %w", w.shard, w.count.n, err)
+		}
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+			continue
+		}
+		offset := w.count.n - 512
+		key, ext := splitKey(hdr.Name)
+		base := path.Base(key)
+		if strings.HasPrefix(base, "__") && strings.HasSuffix(base, "__") {
+			continue // __key__-style metadata members
+		}
+		m := &member{key: key, ext: ext, offset: offset}
+		switch {
+		case escapes(hdr.Name):
+			m.bad = fmt.Sprintf("member path %q escapes the archive", hdr.Name)
+		case hdr.Size > maxMemberSize:
+			m.bad = fmt.Sprintf("member %q is %d bytes (limit %d)", hdr.Name, hdr.Size, maxMemberSize)
+		}
+		if m.bad != "" {
+			return m, nil // its data is skipped by the next tr.Next
+		}
+		m.data = make([]byte, hdr.Size)
+		if _, err := io.ReadFull(w.tr, m.data); err != nil {
+			return nil, fmt.Errorf("shard %s: truncated tar in member %q at byte %d: %w", w.shard, hdr.Name, w.count.n, err)
+		}
+		return m, nil
+	}
+}
+
+func (w *wdsReader) next() (record, error) {
+	for {
+		if w.pending == nil && !w.done {
+			m, err := w.nextMember()
+			if err != nil {
+				return record{}, err
+			}
+			if m == nil {
+				w.done = true
+			}
+			w.pending = m
+		}
+		if w.pending == nil {
+			return record{}, io.EOF
+		}
+		group := []*member{w.pending}
+		w.pending = nil
+		for !w.done {
+			m, err := w.nextMember()
+			if err != nil {
+				return record{}, err
+			}
+			if m == nil {
+				w.done = true
+				break
+			}
+			if m.key != group[0].key {
+				w.pending = m
+				break
+			}
+			group = append(group, m)
+		}
+		return assembleSample(group, w.shard), nil
+	}
+}
+
+// assembleSample builds the Sample of one key's members, or a corrupt record.
+func assembleSample(group []*member, shard string) record {
+	first := group[0]
+	rec := record{key: first.key, shard: shard, where: fmt.Sprintf("byte %d", first.offset)}
+	s := &Sample{Key: first.key, Shard: shard, Label: -1}
+	for _, m := range group {
+		if m.bad != "" {
+			rec.bad = m.bad
+			return rec
+		}
+		switch ext := m.ext; {
+		case isImageExt(lastExt(ext)) && s.Data == nil:
+			s.Data, s.Ext = m.data, normImageExt(lastExt(ext))
+		case ext == "cls":
+			v, err := strconv.ParseInt(string(bytes.TrimSpace(m.data)), 10, 64)
+			if err != nil {
+				rec.bad = fmt.Sprintf("bad .%s label %q", ext, truncate(m.data, 32))
+				return rec
+			}
+			s.Label = v
+		case ext == "json":
+			s.Meta = m.data
+		}
+	}
+	if s.Data == nil {
+		exts := make([]string, len(group))
+		for i, m := range group {
+			exts[i] = m.ext
+		}
+		rec.bad = fmt.Sprintf("no image member (have %v)", exts)
+		return rec
+	}
+	rec.sample = s
+	return rec
+}
+
+func lastExt(ext string) string {
+	if i := strings.LastIndexByte(ext, '.'); i >= 0 {
+		return ext[i+1:]
+	}
+	return ext
+}
+
+func extOf(name string) string { return lastExt(strings.ToLower(path.Ext(name))) }
+
+func isImageExt(ext string) bool {
+	switch strings.TrimPrefix(ext, ".") {
+	case "jpg", "jpeg", "png", "webp":
+		return true
+	}
+	return false
+}
+
+func normImageExt(ext string) string {
+	if ext == "jpeg" {
+		return "jpg"
+	}
+	return ext
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}
+
+// WDSWriter writes a WebDataset tar shard: one member per field of each
+// sample ("<key>.png", "<key>.cls", "<key>.json"), consecutive per key.
+type WDSWriter struct {
+	tw      *tar.Writer
+	samples int64
+}
+
+// NewWDSWriter writes the shard to w; Close finishes the archive (it does not
+// close w).
+func NewWDSWriter(w io.Writer) *WDSWriter { return &WDSWriter{tw: tar.NewWriter(w)} }
+
+// Write appends one sample (label < 0 writes no .cls member).
+func (w *WDSWriter) Write(s *Sample) error {
+	if s.Key == "" || strings.Contains(s.Key, ".") || escapes(s.Key) {
+		return fmt.Errorf("wds writer: invalid sample key %q (no dots, no ..)", s.Key)
+	}
+	put := func(ext string, data []byte) error {
+		hdr := &tar.Header{Name: s.Key + "." + ext, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
+		if err := w.tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("wds writer: sample %q: %w", s.Key, err)
+		}
+		if _, err := w.tw.Write(data); err != nil {
+			return fmt.Errorf("wds writer: sample %q: %w", s.Key, err)
+		}
+		return nil
+	}
+	if err := put(s.Ext, s.Data); err != nil {
+		return err
+	}
+	if s.Label >= 0 {
+		if err := put("cls", []byte(strconv.FormatInt(s.Label, 10))); err != nil {
+			return err
+		}
+	}
+	if s.Meta != nil {
+		if err := put("json", s.Meta); err != nil {
+			return err
+		}
+	}
+	w.samples++
+	return nil
+}
+
+// Samples returns the number of samples written.
+func (w *WDSWriter) Samples() int64 { return w.samples }
+
+// Close writes the tar footer.
+func (w *WDSWriter) Close() error { return w.tw.Close() }

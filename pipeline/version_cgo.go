@@ -1,0 +1,5 @@
+//go:build cgo
+
+package pipeline
+
+func init() { AddBuildFeature("cgo") }

@@ -1,0 +1,227 @@
+package parquet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/swavgo/swav/ingest"
+)
+
+// Output is where feature files go: a local folder or an object-store
+// prefix. Files are first written to a temp file and then committed
+// atomically, so an Output never holds a partial feature file.
+type Output struct {
+	url string
+	// dir is the local folder, "" for an object store.
+	dir string
+	// store is the object store (nil for a local folder); dir is then the
+	// key prefix inside it.
+	store ingest.Bucket
+}
+
+// OpenOutput opens url (a local folder, file:// or s3://bucket/prefix) for
+// writing feature files; sc configures s3:// (ingest.Config.StoreConfig). A
+// local folder is created when missing; an error names the folder when it
+// cannot be created or written. The caller closes the Output.
+func OpenOutput(ctx context.Context, url string, sc ingest.StoreConfig) (*Output, error) {
+	if url == "" {
+		return nil, errors.New("feature output: empty location")
+	}
+	if isRemote(url) {
+		return openStore(ctx, url, sc)
+	}
+	dir := strings.TrimPrefix(url, "file://")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("feature output %s: cannot create the folder: %w", dir, err)
+	}
+	// Probe writability now rather than after a shard's worth of work.
+	probe, err := os.CreateTemp(dir, ".write-probe-*")
+	if err != nil {
+		return nil, fmt.Errorf("feature output %s: cannot write there: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return &Output{url: url, dir: dir}, nil
+}
+
+func isRemote(url string) bool {
+	return strings.Contains(url, "://") && !strings.HasPrefix(url, "file://")
+}
+
+func openStore(ctx context.Context, url string, sc ingest.StoreConfig) (*Output, error) {
+	b, prefix, err := ingest.OpenBucket(ctx, url, sc)
+	if err != nil {
+		return nil, fmt.Errorf("feature output %s: %w", url, err)
+	}
+	return &Output{url: url, dir: prefix, store: b}, nil
+}
+
+// Close releases the object-store client, if any.
+func (o *Output) Close() error {
+	if o.store != nil {
+		return o.store.Close()
+	}
+	return nil
+}
+
+// URL is the location the Output was opened with.
+func (o *Output) URL() string { return o.url }
+
+// Path is the URL of file name inside the output.
+func (o *Output) Path(name string) string {
+	if o.store == nil {
+		return filepath.Join(o.dir, name)
+	}
+	return strings.TrimSuffix(o.url, "/") + "/" + name
+}
+
+func (o *Output) key(name string) string {
+	if o.dir == "" {
+		return name
+	}
+	return strings.TrimSuffix(o.dir, "/") + "/" + name
+}
+
+// tempFile creates the temp file a feature file is written to before commit:
+// beside the target for a local folder (so rename is atomic), in the system
+// temp folder for an object store.
+func (o *Output) tempFile(name string) (*os.File, error) {
+	dir := o.dir
+	if o.store != nil {
+		dir = ""
+	}
+	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("feature output %s: create temp file: %w", o.Path(name), err)
+	}
+	return f, nil
+}
+
+// commit moves the finished temp file into place as name. The temp file is
+// closed and removed whatever the outcome.
+func (o *Output) commit(ctx context.Context, tmp *os.File, name string) error {
+	if o.store == nil {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			return fmt.Errorf("sync %s: %w", tmp.Name(), err)
+		}
+		if err := tmp.Close(); err != nil {
+			os.Remove(tmp.Name())
+			return fmt.Errorf("close %s: %w", tmp.Name(), err)
+		}
+		if err := os.Rename(tmp.Name(), o.Path(name)); err != nil {
+			os.Remove(tmp.Name())
+			return fmt.Errorf("commit %s: %w", o.Path(name), err)
+		}
+		return nil
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("rewind %s: %w", tmp.Name(), err)
+	}
+	if err := o.store.Upload(ctx, o.key(name), tmp); err != nil {
+		return fmt.Errorf("upload %s: %w", o.Path(name), err)
+	}
+	return nil
+}
+
+// abort drops an unfinished temp file.
+func (o *Output) abort(tmp *os.File) {
+	tmp.Close()
+	os.Remove(tmp.Name())
+}
+
+// exists says whether the output holds file name.
+func (o *Output) exists(ctx context.Context, name string) (bool, error) {
+	if o.store == nil {
+		_, err := os.Stat(o.Path(name))
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, os.ErrNotExist):
+			return false, nil
+		default:
+			return false, fmt.Errorf("stat %s: %w", o.Path(name), err)
+		}
+	}
+	ok, err := o.store.Exists(ctx, o.key(name))
+	if err != nil {
+		return false, fmt.Errorf("check %s: %w", o.Path(name), err)
+	}
+	return ok, nil
+}
+
+// readAll returns file name's bytes (feature files are read whole: the
+// Parquet reader needs random access and object stores serve ranges poorly
+// for many small reads).
+func (o *Output) readAll(ctx context.Context, name string) ([]byte, error) {
+	if o.store == nil {
+		return os.ReadFile(o.Path(name))
+	}
+	rc, err := o.store.Get(ctx, o.key(name))
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, rc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// featureFiles lists the *.parquet files of the output, sorted.
+func (o *Output) featureFiles(ctx context.Context) ([]string, error) {
+	var names []string
+	if o.store == nil {
+		ents, err := os.ReadDir(o.dir)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", o.dir, err)
+		}
+		for _, e := range ents {
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".parquet") && !strings.HasPrefix(e.Name(), ".") {
+				names = append(names, e.Name())
+			}
+		}
+	} else {
+		prefix := o.key("")
+		objs, err := ingest.List(ctx, o.store, prefix)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", o.url, err)
+		}
+		for _, obj := range objs {
+			rel := strings.TrimPrefix(obj.Name, prefix)
+			if strings.HasSuffix(rel, ".parquet") && !strings.Contains(rel, "/") {
+				names = append(names, rel)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// FileName is the feature file name for an input shard URL: the shard's base
+// name with its extension replaced by .parquet ("s3://b/train-000003.tar" →
+// "train-000003.parquet").
+func FileName(shard string) string {
+	base := shard
+	if i := strings.LastIndexAny(base, "/\\"); i >= 0 {
+		base = base[i+1:]
+	}
+	if i := strings.Index(base, "."); i > 0 {
+		base = base[:i]
+	}
+	if base == "" {
+		base = "features"
+	}
+	return base + ".parquet"
+}

@@ -1,0 +1,370 @@
+// Package train is the training stage: it registers the job kind "train"
+// (read shards -> multi-crop augment -> batch -> Trainer) and implements the
+// Trainer, the chain's Sink, which runs one SwAV step per batch on a
+// train.Backend, writes metrics, checkpoints, resumes, and guards against
+// non-finite losses and collapse.
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/swavgo/swav/augment"
+	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/sinks/metrics"
+	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/checkpoint"
+	"github.com/swavgo/swav/train/swav"
+)
+
+// Options configure a Trainer.
+type Options struct {
+	// Config is the job's train section (validated).
+	Config train.Config
+	// Seed is the job's root seed; JobYAML the job as it ran (stored in
+	// checkpoints).
+	Seed    int64
+	JobYAML []byte
+	// Out is the run's output folder: metrics.jsonl, loss.png and, when
+	// Config.Checkpoint.Dir is empty, checkpoints/.
+	Out string
+	// ItersPerEpoch is the schedule's iterations per epoch (>= 1).
+	ItersPerEpoch int
+	// Backend runs the steps. The Trainer owns it and closes it in Close.
+	Backend train.Backend
+	// Store reaches the checkpoint folder (S3 settings).
+	Store checkpoint.Store
+	// Resume, when set, is the checkpoint the run continues from; its state
+	// must already be loaded into Backend (see Resume).
+	Resume *checkpoint.Checkpoint
+	// Stop asks the chain's source to stop; the Trainer calls it once the
+	// run's budget (epochs, max_iters, max_seconds) is spent. Nil: the
+	// Trainer ignores the batches that still arrive.
+	Stop func()
+	// Logger receives warnings and checkpoint notes (nil: slog.Default()).
+	Logger *slog.Logger
+	// CollapseWindow is how many consecutive steps (after the prototypes
+	// are unfrozen) with a loss within 1% of ln(K) raise the collapse
+	// warning (0: max(ItersPerEpoch, 100)).
+	CollapseWindow int
+}
+
+// Trainer is the train chain's Sink: one SwAV step per *augment.Batch. It
+// is used by one worker (its Consume is not concurrent). It owns the
+// backend and the metrics file; Close releases them.
+type Trainer struct {
+	opts    Options
+	cfg     train.Config
+	ipe     int
+	ckptDir string
+	log     *slog.Logger
+
+	// Position of the next step: epoch, step within the epoch, global
+	// iteration (epoch*ipe + it) and steps taken so far in this process.
+	epoch, itInEpoch, iter, steps int
+	cursor                        ingest.Position
+	losses                        []float64
+	lastSaved                     int // iteration of the newest checkpoint (-1: none)
+	lastSavedURL                  string
+
+	conv     converter
+	metrics  *metrics.Writer
+	collapse collapseGuard
+	start    time.Time
+	idleFrom time.Time // when the previous Consume returned
+
+	done     bool // budget spent: later batches are released unseen
+	failed   bool // a step failed: no checkpoint at the end
+	finished bool
+	closed   bool
+}
+
+// NewTrainer opens the metrics file (keeping the steps before a resumed
+// checkpoint) and sets the Trainer at the resumed position or at
+// iteration 0. It does not load the checkpoint's state into the backend.
+func NewTrainer(opts Options) (*Trainer, error) {
+	if opts.Backend == nil {
+		return nil, errors.New("train: no backend")
+	}
+	if opts.ItersPerEpoch < 1 {
+		return nil, fmt.Errorf("train: iterations per epoch must be at least 1, got %d", opts.ItersPerEpoch)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	t := &Trainer{opts: opts, cfg: opts.Config, ipe: opts.ItersPerEpoch, log: opts.Logger, lastSaved: -1}
+	t.ckptDir = CheckpointDir(opts.Config, opts.Out)
+	if ck := opts.Resume; ck != nil {
+		t.epoch, t.iter, t.cursor = ck.Epoch, ck.Iter, ck.Cursor
+		t.itInEpoch = ck.Iter - ck.Epoch*t.ipe
+		t.losses = append([]float64(nil), ck.Losses...)
+		t.lastSaved = ck.Iter
+		if t.itInEpoch < 0 || t.itInEpoch > t.ipe {
+			return nil, fmt.Errorf("train: checkpoint at iteration %d, epoch %d does not fit %d iterations per epoch", ck.Iter, ck.Epoch, t.ipe)
+		}
+	}
+	w, err := metrics.Open(filepath.Join(opts.Out, "metrics.jsonl"), t.iter)
+	if err != nil {
+		return nil, err
+	}
+	t.metrics = w
+	window := opts.CollapseWindow
+	if window <= 0 {
+		window = max(t.ipe, 100)
+	}
+	t.collapse = collapseGuard{lnK: math.Log(float64(t.cfg.Model.Prototypes)), window: window}
+	t.start = time.Now()
+	t.idleFrom = t.start
+	if t.budgetSpent() {
+		t.stop()
+	}
+	return t, nil
+}
+
+// CheckpointDir is where a run's checkpoints go: train.checkpoint.dir, or
+// <out>/checkpoints when that is empty.
+func CheckpointDir(cfg train.Config, out string) string {
+	if cfg.Checkpoint.Dir != "" {
+		return cfg.Checkpoint.Dir
+	}
+	return filepath.Join(out, "checkpoints")
+}
+
+// Iter is the global iteration of the next step (= steps taken in the
+// whole run, resumed ones included).
+func (t *Trainer) Iter() int { return t.iter }
+
+// Losses returns the loss of every step of the run so far, in order
+// (resumed ones included). The slice is shared: do not modify it.
+func (t *Trainer) Losses() []float64 { return t.losses }
+
+// budgetSpent reports whether the run must not take another step.
+func (t *Trainer) budgetSpent() bool {
+	switch {
+	case t.epoch >= t.cfg.Epochs, t.epoch == t.cfg.Epochs-1 && t.itInEpoch >= t.ipe:
+		return true
+	case t.cfg.MaxIters > 0 && t.iter >= t.cfg.MaxIters:
+		return true
+	case t.cfg.MaxSeconds > 0 && time.Since(t.start).Seconds() >= t.cfg.MaxSeconds:
+		return true
+	}
+	return false
+}
+
+// stop marks the run done and asks the source to stop.
+func (t *Trainer) stop() {
+	if !t.done && t.opts.Stop != nil {
+		t.opts.Stop()
+	}
+	t.done = true
+}
+
+// Consume runs one step on a batch and releases it. It blocks for the step
+// (the whole forward/backward/LARS update) and, on a checkpoint iteration,
+// for the checkpoint write. Batches with fewer rows than batch_size (the
+// last partial batch; the reference drops it), batches beyond the epoch's
+// iteration count and batches after the budget is spent advance the data
+// cursor but take no step. A non-finite loss ends the run with an error
+// naming the iteration (wrapping train.ErrNonFinite); the newest checkpoint
+// stays the last good one.
+func (t *Trainer) Consume(ctx context.Context, item any) error {
+	waited := time.Since(t.idleFrom)
+	defer func() { t.idleFrom = time.Now() }()
+	b, ok := item.(*augment.Batch)
+	if !ok {
+		if r, ok := item.(pipeline.Releaser); ok {
+			r.Release()
+		}
+		return fmt.Errorf("train: got %T, want *augment.Batch", item)
+	}
+	defer b.Release()
+	if t.done || t.failed {
+		return nil
+	}
+	cursor, err := batchCursor(b)
+	if err != nil {
+		return err
+	}
+	switch {
+	case b.Epoch < t.epoch:
+		return fmt.Errorf("train: batch of epoch %d after epoch %d (the source went backwards; last sample %+v)", b.Epoch, t.epoch, cursor)
+	case b.Epoch > t.epoch:
+		t.epoch, t.itInEpoch = b.Epoch, 0
+		t.iter = t.epoch * t.ipe
+	}
+	if t.budgetSpent() {
+		t.stop()
+		return nil
+	}
+	if b.Rows() != t.cfg.BatchSize || t.itInEpoch >= t.ipe {
+		if b.Rows() > t.cfg.BatchSize {
+			return fmt.Errorf("train: batch of %d rows, batch_size is %d", b.Rows(), t.cfg.BatchSize)
+		}
+		t.cursor = cursor
+		return nil
+	}
+
+	began := time.Now()
+	groups, err := t.conv.groups(b)
+	if err != nil {
+		return fmt.Errorf("train: iteration %d: %w", t.iter, err)
+	}
+	in := &train.StepInput{
+		Iter:     t.iter,
+		LR:       swav.LRAt(t.cfg.Optim, t.ipe, t.cfg.Epochs, t.iter),
+		UseQueue: t.cfg.SwAV.QueueLength > 0 && t.epoch >= t.cfg.SwAV.EpochQueueStarts,
+		Batch:    b.Rows(),
+		Groups:   groups,
+	}
+	res, err := t.opts.Backend.Step(ctx, in)
+	if err == nil && (math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0)) {
+		err = fmt.Errorf("%w: loss %v", train.ErrNonFinite, res.Loss)
+	}
+	if err != nil {
+		t.failed = true
+		if errors.Is(err, train.ErrNonFinite) {
+			return t.nonFinite(in, err)
+		}
+		return fmt.Errorf("train: iteration %d (epoch %d): %w", t.iter, t.epoch, err)
+	}
+	stepTime := time.Since(began)
+
+	t.losses = append(t.losses, res.Loss)
+	cycle := (stepTime + waited).Seconds()
+	rec := metrics.Record{
+		Iter: t.iter, Epoch: t.epoch, Loss: res.Loss, LR: in.LR,
+		StepSeconds: stepTime.Seconds(), ImagesPerSec: float64(in.Batch) / cycle,
+		WaitFraction: waited.Seconds() / cycle, Time: time.Now().UTC(),
+	}
+	if err := t.metrics.Write(rec); err != nil {
+		return err
+	}
+	t.report(ctx, rec)
+	if t.iter >= t.cfg.SwAV.FreezePrototypesIters {
+		if t.collapse.observe(res.Loss) {
+			t.log.Warn(collapseWarning(t.iter, res.Loss, t.collapse.lnK, t.collapse.window, t.cfg.Model.Prototypes))
+		}
+	}
+
+	t.iter++
+	t.itInEpoch++
+	t.steps++
+	t.cursor = cursor
+	epochEnd := t.itInEpoch == t.ipe
+	every := t.cfg.Checkpoint.EveryIters > 0 && t.iter%t.cfg.Checkpoint.EveryIters == 0
+	spent := t.budgetSpent()
+	if epochEnd || every || spent {
+		if err := t.save(ctx); err != nil {
+			return err
+		}
+	}
+	if spent {
+		t.stop()
+	}
+	return nil
+}
+
+// nonFinite builds the error of a step whose loss was NaN or Inf.
+func (t *Trainer) nonFinite(in *train.StepInput, err error) error {
+	keep := "no checkpoint was written in this run's folder yet"
+	if t.lastSaved >= 0 {
+		keep = fmt.Sprintf("the last good checkpoint is iteration %d", t.lastSaved)
+		if t.lastSavedURL != "" {
+			keep += " (" + t.lastSavedURL + ")"
+		}
+	}
+	return fmt.Errorf("train: iteration %d (epoch %d, lr %g): the loss is not finite, stopping; %s, it was not overwritten. "+
+		"Lower the learning rate, raise swav.epsilon, or check the data: %w", in.Iter, t.epoch, in.LR, keep, err)
+}
+
+// report publishes the step to the engine's progress display.
+func (t *Trainer) report(ctx context.Context, r metrics.Record) {
+	pipeline.SetStatus(ctx, fmt.Sprintf("epoch %d/%d iter %d loss %.4f lr %.4g %.1f img/s",
+		r.Epoch+1, t.cfg.Epochs, r.Iter, r.Loss, r.LR, r.ImagesPerSec))
+	pipeline.SetGauge(ctx, "loss", r.Loss)
+	pipeline.SetGauge(ctx, "lr", r.LR)
+	pipeline.SetGauge(ctx, "images_per_s", r.ImagesPerSec)
+	pipeline.SetGauge(ctx, "wait_fraction", r.WaitFraction)
+}
+
+// batchCursor reads the batch's last ingest position.
+func batchCursor(b *augment.Batch) (ingest.Position, error) {
+	switch p := b.Last.(type) {
+	case ingest.Position:
+		return p, nil
+	case *ingest.Position:
+		if p != nil {
+			return *p, nil
+		}
+	}
+	return ingest.Position{}, fmt.Errorf("train: batch of epoch %d has no ingest position (Last is %T)", b.Epoch, b.Last)
+}
+
+// save writes a checkpoint of the current state, unless one exists at this
+// iteration already. It blocks for State() and the write.
+func (t *Trainer) save(ctx context.Context) error {
+	if t.lastSaved == t.iter {
+		return nil
+	}
+	st, err := t.opts.Backend.State()
+	if err != nil {
+		return fmt.Errorf("train: checkpoint at iteration %d: %w", t.iter, err)
+	}
+	ck := &checkpoint.Checkpoint{
+		Iter: t.iter, Epoch: t.epoch, ItersPerEpoch: t.ipe, Cursor: t.cursor,
+		Seed: t.opts.Seed, Backend: t.opts.Backend.Name(), Model: t.cfg.Model,
+		Config: t.opts.JobYAML, RNG: map[string]uint64{"seed": uint64(t.opts.Seed)},
+		Losses: t.losses, State: st,
+	}
+	url, err := t.opts.Store.Save(ctx, t.ckptDir, ck, t.cfg.Checkpoint.Keep)
+	if err != nil {
+		return fmt.Errorf("train: iteration %d: %w", t.iter, err)
+	}
+	t.lastSaved, t.lastSavedURL = t.iter, url
+	t.log.Info("checkpoint saved", "iter", t.iter, "epoch", t.epoch, "url", url)
+	return nil
+}
+
+// finish checkpoints (unless a step failed or nothing changed), flushes the
+// metrics and draws the plot. It runs once, from Flush or Drain.
+func (t *Trainer) finish(ctx context.Context) error {
+	if t.finished || t.failed {
+		return nil
+	}
+	t.finished = true
+	var errs []error
+	if t.steps > 0 {
+		errs = append(errs, t.save(ctx))
+	}
+	errs = append(errs, t.metrics.Flush())
+	if recs := t.metrics.Records(); len(recs) > 0 {
+		title := fmt.Sprintf("SwAV %s, K=%d, batch %d", t.cfg.Model.Arch, t.cfg.Model.Prototypes, t.cfg.BatchSize)
+		errs = append(errs, metrics.PlotPNG(recs, title, filepath.Join(t.opts.Out, "loss.png")))
+	}
+	return errors.Join(errs...)
+}
+
+// Flush implements pipeline.Flusher: at the end of the input (data
+// exhausted or the budget spent) it writes the final checkpoint, the
+// metrics and the plot.
+func (t *Trainer) Flush(ctx context.Context, _ pipeline.Emit) error { return t.finish(ctx) }
+
+// Drain implements pipeline.Drainer: on a graceful stop it checkpoints the
+// state of the last completed step, so a resumed run continues there.
+func (t *Trainer) Drain(ctx context.Context) error { return t.finish(ctx) }
+
+// Close implements pipeline.Closer: it closes the metrics file and the
+// backend. It does not checkpoint (an error ended the run, or finish did).
+func (t *Trainer) Close() error {
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	return errors.Join(t.metrics.Close(), t.opts.Backend.Close())
+}

@@ -1,0 +1,186 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sourcegraph/conc"
+
+	"github.com/swavgo/swav/ingest"
+)
+
+// Store reaches checkpoint folders through ingest's buckets: local folders
+// (plain paths or file://) and s3:// prefixes. The zero Store takes S3
+// settings from the standard AWS environment; set Config to use a job's
+// data.s3 section (ingest.Config.StoreConfig()). A Store is a value and safe
+// for concurrent use; each call opens and closes its bucket.
+type Store struct {
+	Config ingest.StoreConfig
+}
+
+// Save is Store{}.Save: S3 settings from the environment.
+func Save(ctx context.Context, dir string, ck *Checkpoint, keep int) (url string, err error) {
+	return Store{}.Save(ctx, dir, ck, keep)
+}
+
+// Load is Store{}.Load: S3 settings from the environment.
+func Load(ctx context.Context, url string) (*Checkpoint, error) { return Store{}.Load(ctx, url) }
+
+// Latest is Store{}.Latest: S3 settings from the environment.
+func Latest(ctx context.Context, dir string) (url string, found bool, err error) {
+	return Store{}.Latest(ctx, dir)
+}
+
+// FileName is the name of the checkpoint at iteration iter.
+func FileName(iter int) string { return fmt.Sprintf("ckpt-%010d%s", iter, Extension) }
+
+// parseFileName returns the iteration of a checkpoint file name.
+func parseFileName(name string) (int, bool) {
+	s, ok := strings.CutPrefix(name, "ckpt-")
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, Extension)
+	if !ok || len(s) != 10 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= 0
+}
+
+// folder is one opened checkpoint folder.
+type folder struct {
+	dir    string // as the caller wrote it; URLs are built from it
+	bucket ingest.Bucket
+	prefix string // key prefix inside the bucket, "" or ending in "/"
+}
+
+func (s Store) open(ctx context.Context, dir string) (*folder, error) {
+	if dir == "" {
+		return nil, errors.New("checkpoint: empty checkpoint folder")
+	}
+	b, prefix, err := ingest.OpenBucket(ctx, dir, s.Config)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	return &folder{dir: dir, bucket: b, prefix: prefix}, nil
+}
+
+func (f *folder) url(name string) string { return strings.TrimSuffix(f.dir, "/") + "/" + name }
+
+// iters returns the iterations of the folder's checkpoint files, ascending
+// (files in sub-folders and foreign files are ignored).
+func (f *folder) iters(ctx context.Context) ([]int, error) {
+	objs, err := ingest.List(ctx, f.bucket, f.prefix)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: list %s: %w", f.dir, err)
+	}
+	var iters []int
+	for _, o := range objs {
+		rel := strings.TrimPrefix(o.Name, f.prefix)
+		if it, ok := parseFileName(rel); ok && path.Base(rel) == rel {
+			iters = append(iters, it)
+		}
+	}
+	sort.Ints(iters)
+	return iters, nil
+}
+
+// Save writes ck to dir (a local folder, created if missing, or an s3://
+// prefix) as FileName(ck.Iter), atomically (local: temporary file, sync,
+// rename; S3: one PutObject), then deletes the oldest checkpoints of dir
+// beyond the newest keep (keep <= 0 keeps all). It sets ck.Version,
+// ck.Created (when zero) and ck.ConfigHash (when empty). It refuses a state
+// holding NaN/Inf (ErrNonFinite), so a bad state never replaces a good
+// checkpoint. It blocks for the whole write (a ResNet-50 state with momentum
+// is about 200 MB; the encoder streams it, one goroutine, waited for); the
+// caller must not modify ck.State meanwhile. It returns the new file's URL.
+func (s Store) Save(ctx context.Context, dir string, ck *Checkpoint, keep int) (string, error) {
+	if ck == nil {
+		return "", errors.New("checkpoint: nil checkpoint")
+	}
+	if err := checkFinite(ck.State); err != nil {
+		return "", fmt.Errorf("checkpoint: not saving iteration %d: %w", ck.Iter, err)
+	}
+	f, err := s.open(ctx, dir)
+	if err != nil {
+		return "", err
+	}
+	defer f.bucket.Close()
+	if ck.Created.IsZero() {
+		ck.Created = time.Now().UTC()
+	}
+	name := FileName(ck.Iter)
+	pr, pw := io.Pipe()
+	var wg conc.WaitGroup
+	wg.Go(func() { pw.CloseWithError(Encode(pw, ck)) })
+	upErr := f.bucket.Upload(ctx, f.prefix+name, pr)
+	pr.CloseWithError(errors.New("upload ended")) // unblocks the encoder if Upload stopped early
+	wg.Wait()
+	if upErr != nil {
+		return "", fmt.Errorf("checkpoint: save %s: %w", f.url(name), upErr)
+	}
+	if keep > 0 {
+		iters, err := f.iters(ctx)
+		if err != nil {
+			return f.url(name), err
+		}
+		for i := 0; i < len(iters)-keep; i++ {
+			if err := f.bucket.Delete(ctx, f.prefix+FileName(iters[i])); err != nil {
+				return f.url(name), fmt.Errorf("checkpoint: prune %s: %w", f.url(FileName(iters[i])), err)
+			}
+		}
+	}
+	return f.url(name), nil
+}
+
+// Latest returns the URL of the newest checkpoint (highest iteration) in
+// dir; found is false (and err nil) when dir is missing or holds none. It
+// lists dir only; Load verifies the file.
+func (s Store) Latest(ctx context.Context, dir string) (url string, found bool, err error) {
+	f, err := s.open(ctx, dir)
+	if err != nil {
+		return "", false, err
+	}
+	defer f.bucket.Close()
+	iters, err := f.iters(ctx)
+	if err != nil || len(iters) == 0 {
+		return "", false, err
+	}
+	return f.url(FileName(iters[len(iters)-1])), true, nil
+}
+
+// Load reads and verifies the checkpoint at url (a local path, file:// or
+// s3:// URL): magic, version and both checksums. Errors name the file and
+// wrap ErrCorrupt, ErrVersion or ingest.ErrNotExist. It blocks while reading
+// (streaming) and allocates the whole state.
+func (s Store) Load(ctx context.Context, url string) (*Checkpoint, error) {
+	dir, name := ".", url
+	if i := strings.LastIndex(url, "/"); i >= 0 {
+		dir, name = url[:i+1], url[i+1:]
+	}
+	if name == "" {
+		return nil, fmt.Errorf("checkpoint: %s: a folder, not a checkpoint file (use Latest)", url)
+	}
+	f, err := s.open(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.bucket.Close()
+	rc, err := f.bucket.Get(ctx, f.prefix+name)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: open %s: %w", url, err)
+	}
+	defer rc.Close()
+	return Decode(rc, url)
+}

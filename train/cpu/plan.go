@@ -1,0 +1,191 @@
+package cpu
+
+import (
+	"fmt"
+
+	"github.com/swavgo/swav/train/model"
+)
+
+// value is one activation of a plan in NHWC order (2-D values [N, C] have
+// H = W = 1), with its gradient buffer. Row r of the [N*H*W, C] matrix is one
+// pixel of one image.
+type value struct {
+	n, h, w, c int
+	data       []float32
+	// grad is dL/dvalue (nil in evaluation plans); gradSet says whether a
+	// consumer has written it during the current backward pass (the first
+	// writer overwrites, later ones add).
+	grad    []float32
+	gradSet bool
+}
+
+func (v *value) rows() int { return v.n * v.h * v.w }
+
+// param is one trainable tensor: data in PyTorch layout (the canonical
+// layout of train.State), its gradient, and for convolutions a GEMM copy of
+// the weight ("work", [Out, Kh, Kw, In]) and of its gradient.
+type param struct {
+	name     string
+	shape    []int
+	data     []float32
+	grad     []float32
+	work     []float32 // conv only: data permuted to [Out][Kh][Kw][In]
+	workGrad []float32 // conv only: gradient in the work layout
+}
+
+// bnState is one BatchNorm layer's running statistics and the batch
+// statistics of its last training forward of each plan.
+type bnState struct {
+	runningMean, runningVar []float32
+}
+
+// layerBinding ties a model layer to its tensors.
+type layerBinding struct {
+	layer      *model.Layer
+	weight     *param // conv/linear weight, BatchNorm gamma
+	bias       *param // linear bias, BatchNorm beta
+	batchNorm  *bnState
+	fusedRelu  bool // batchnorm or add whose only consumer is the next layer, a relu, applied in place
+	foldedRelu bool // relu folded into the previous layer
+}
+
+// section is one of the Arch's sections bound to the backend's tensors.
+type section struct {
+	name     string
+	bindings []layerBinding
+}
+
+// bindSection binds the layers of sec to params and batch norms by name and
+// marks the relus that fold into their producer.
+func bindSection(name string, sec []model.Layer, params map[string]*param, bns map[string]*bnState) (*section, error) {
+	s := &section{name: name, bindings: make([]layerBinding, len(sec))}
+	consumers := make([]int, len(sec))
+	for i := range sec {
+		for _, in := range sec[i].Inputs {
+			if in >= i || in < model.InputOfSection {
+				return nil, fmt.Errorf("cpu: %s layer %d (%s) reads value %d", name, i, sec[i].Op, in)
+			}
+			if in >= 0 {
+				consumers[in]++
+			}
+		}
+	}
+	for i := range sec {
+		l := &sec[i]
+		b := &s.bindings[i]
+		b.layer = l
+		switch l.Op {
+		case model.OpConv, model.OpLinear:
+			b.weight = params[l.Name+".weight"]
+			if l.Op == model.OpLinear && l.Bias {
+				b.bias = params[l.Name+".bias"]
+			}
+		case model.OpBatchNorm:
+			b.weight, b.bias, b.batchNorm = params[l.Name+".weight"], params[l.Name+".bias"], bns[l.Name]
+		}
+		if (l.Op == model.OpConv || l.Op == model.OpLinear || l.Op == model.OpBatchNorm) && b.weight == nil {
+			return nil, fmt.Errorf("cpu: %s layer %d (%s %s) has no weight tensor", name, i, l.Op, l.Name)
+		}
+		if l.Op == model.OpReLU && i > 0 && l.Inputs[0] == i-1 && consumers[i-1] == 1 {
+			prev := &s.bindings[i-1]
+			if prev.layer.Op == model.OpBatchNorm || prev.layer.Op == model.OpAdd {
+				prev.fusedRelu, b.foldedRelu = true, true
+			}
+		}
+	}
+	return s, nil
+}
+
+// plan holds the activations of one section for one input shape, reused
+// from step to step while the shape stays the same. It is owned by the
+// backend's goroutine.
+type plan struct {
+	sec   *section
+	input *value
+	vals  []*value
+	// batch statistics of the last training forward, per layer (batchnorm only)
+	mean, invStd, varUnbiased [][]float32
+	argmax                    [][]int32 // maxpool only
+	train                     bool
+}
+
+// newPlan sizes every value of sec for an n x h x w x c input. Training plans
+// also get gradient buffers (the input's only when inputGrad).
+func newPlan(sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error) {
+	p := &plan{sec: sec, train: train}
+	p.input = &value{n: n, h: h, w: w, c: c, data: make([]float32, n*h*w*c)}
+	if train && inputGrad {
+		p.input.grad = make([]float32, len(p.input.data))
+	}
+	k := len(sec.bindings)
+	p.vals = make([]*value, k)
+	p.mean, p.invStd, p.varUnbiased = make([][]float32, k), make([][]float32, k), make([][]float32, k)
+	p.argmax = make([][]int32, k)
+	for i := range sec.bindings {
+		b := &sec.bindings[i]
+		l := b.layer
+		in := p.valueOf(l.Inputs[0])
+		if b.foldedRelu {
+			p.vals[i] = in
+			continue
+		}
+		out := &value{n: in.n, h: in.h, w: in.w, c: in.c}
+		switch l.Op {
+		case model.OpConv, model.OpMaxPool:
+			if l.Op == model.OpConv {
+				if in.c != l.In {
+					return nil, fmt.Errorf("cpu: %s layer %s: input has %d channels, want %d", sec.name, l.Name, in.c, l.In)
+				}
+				out.c = l.Out
+			}
+			out.h, out.w = l.OutSize(in.h), l.OutSize(in.w)
+			if out.h < 1 || out.w < 1 {
+				return nil, fmt.Errorf("cpu: %s layer %d (%s %s): input %dx%d is too small", sec.name, i, l.Op, l.Name, in.h, in.w)
+			}
+			if l.Op == model.OpMaxPool {
+				p.argmax[i] = make([]int32, out.n*out.h*out.w*out.c)
+			}
+		case model.OpBatchNorm:
+			if in.c != l.Out {
+				return nil, fmt.Errorf("cpu: %s layer %s: input has %d channels, want %d", sec.name, l.Name, in.c, l.Out)
+			}
+			p.mean[i], p.invStd[i], p.varUnbiased[i] = make([]float32, l.Out), make([]float32, l.Out), make([]float32, l.Out)
+		case model.OpAdd:
+			o := p.valueOf(l.Inputs[1])
+			if o.n != in.n || o.h != in.h || o.w != in.w || o.c != in.c {
+				return nil, fmt.Errorf("cpu: %s layer %d: adds %dx%dx%d to %dx%dx%d", sec.name, i, in.h, in.w, in.c, o.h, o.w, o.c)
+			}
+		case model.OpGlobalAvgPool:
+			out.h, out.w = 1, 1
+		case model.OpLinear:
+			if in.h != 1 || in.w != 1 || in.c != l.In {
+				return nil, fmt.Errorf("cpu: %s layer %s: input %dx%dx%d, want %d features", sec.name, l.Name, in.h, in.w, in.c, l.In)
+			}
+			out.c = l.Out
+		case model.OpReLU:
+		default:
+			return nil, fmt.Errorf("cpu: %s layer %d: unknown op %q", sec.name, i, l.Op)
+		}
+		out.data = make([]float32, out.n*out.h*out.w*out.c)
+		if train {
+			out.grad = make([]float32, len(out.data))
+		}
+		p.vals[i] = out
+	}
+	return p, nil
+}
+
+func (p *plan) valueOf(i int) *value {
+	if i == model.InputOfSection {
+		return p.input
+	}
+	return p.vals[i]
+}
+
+// output is the section's result (the last layer's value).
+func (p *plan) output() *value { return p.vals[len(p.vals)-1] }
+
+// matches says whether the plan was built for this input shape and mode.
+func (p *plan) matches(n, h, w, c int, train bool) bool {
+	return p != nil && p.input.n == n && p.input.h == h && p.input.w == w && p.input.c == c && p.train == train
+}

@@ -1,0 +1,170 @@
+package swav
+
+import (
+	"fmt"
+
+	"github.com/swavgo/swav/train"
+)
+
+// LARCEpsilon is apex LARC's eps in the adaptive rate's denominator.
+const LARCEpsilon = 1e-8
+
+// Param is one parameter tensor handed to LARS.Step. Data is updated in
+// place; Grad is the raw gradient (nil = no gradient: skipped entirely, as
+// PyTorch skips p.grad None); Frozen skips it the same way (no update, no
+// weight decay, no momentum buffer). Shape is only used to label the momentum
+// buffer in Buffers (nil = [len(Data)]).
+type Param[T Float] struct {
+	Name       string
+	Shape      []int
+	Data, Grad []T
+	Frozen     bool
+}
+
+// LARS is apex LARC(trust_coefficient, clip=False, eps=1e-8) around
+// SGD(momentum, dampening 0, no nesterov) with weight decay applied inside
+// LARC (SPEC §5), exactly the reference's optimiser. Per tensor with a
+// gradient: pn = ||p||, gn = ||g||; if both are non-zero,
+// g = (g + wd p) * trust*pn/(gn + wd*pn + eps), else g is left unchanged with
+// no weight decay; then buf = g on the tensor's first step, else
+// buf = momentum*buf + g; p -= lr*buf. It keeps one momentum buffer per
+// parameter name; it is used by one goroutine at a time.
+type LARS[T Float] struct {
+	weightDecay, momentum, trust float64
+	bufs                         map[string]*momentumBuffer[T]
+	order                        []string // buffer creation order, for Buffers
+}
+
+type momentumBuffer[T Float] struct {
+	shape []int
+	data  []T
+}
+
+// NewLARS returns the optimiser with cfg's weight decay, momentum and trust
+// coefficient and no momentum buffers.
+func NewLARS[T Float](cfg train.OptimConfig) *LARS[T] {
+	return &LARS[T]{
+		weightDecay: cfg.WeightDecay, momentum: cfg.Momentum, trust: cfg.TrustCoefficient,
+		bufs: map[string]*momentumBuffer[T]{},
+	}
+}
+
+// AdaptiveLR is LARC's per-tensor factor trust*pn/(gn + wd*pn + eps) for
+// parameter norm pn and gradient norm gn, and false when pn or gn is zero
+// (the gradient is then used unscaled, without weight decay).
+func (o *LARS[T]) AdaptiveLR(pn, gn float64) (float64, bool) {
+	if pn == 0 || gn == 0 {
+		return 0, false
+	}
+	return o.trust * pn / (gn + o.weightDecay*pn + LARCEpsilon), true
+}
+
+// Step applies one update at learning rate lr to every parameter with a
+// gradient that is not frozen. Arithmetic is float64, stored as T. Cost:
+// about 6 passes over each tensor; a buffer is allocated on a tensor's first
+// step. It panics when a gradient's or an existing buffer's length differs
+// from the parameter's (a programming error; SetBuffers checks loaded ones
+// against Validate).
+func (o *LARS[T]) Step(params []Param[T], lr float64) {
+	for _, p := range params {
+		if p.Frozen || p.Grad == nil {
+			continue
+		}
+		checkLen("LARS.Step", p.Name+" grad", p.Grad, len(p.Data))
+		a, scaled := o.AdaptiveLR(rowNorm(p.Data), rowNorm(p.Grad))
+		b, ok := o.bufs[p.Name]
+		first := !ok
+		if first {
+			shape := p.Shape
+			if shape == nil {
+				shape = []int{len(p.Data)}
+			}
+			b = &momentumBuffer[T]{shape: append([]int(nil), shape...), data: make([]T, len(p.Data))}
+			o.bufs[p.Name] = b
+			o.order = append(o.order, p.Name)
+		}
+		checkLen("LARS.Step", p.Name+" momentum buffer", b.data, len(p.Data))
+		for j, g := range p.Grad {
+			x := float64(p.Data[j])
+			d := float64(g)
+			if scaled {
+				d = (d + o.weightDecay*x) * a
+			}
+			buf := d
+			if !first {
+				buf = o.momentum*float64(b.data[j]) + d
+			}
+			b.data[j] = T(buf)
+			p.Data[j] = T(x - lr*buf)
+		}
+	}
+}
+
+// Buffer returns the momentum buffer of the named parameter (aliased), or
+// nil when it has none yet.
+func (o *LARS[T]) Buffer(name string) []T {
+	if b, ok := o.bufs[name]; ok {
+		return b.data
+	}
+	return nil
+}
+
+// Buffers returns float32 copies of the momentum buffers in creation order,
+// named like their parameters (train.State.Momentum).
+func (o *LARS[T]) Buffers() []train.Tensor {
+	out := make([]train.Tensor, 0, len(o.order))
+	for _, name := range o.order {
+		b := o.bufs[name]
+		d := make([]float32, len(b.data))
+		for i, v := range b.data {
+			d[i] = float32(v)
+		}
+		out = append(out, train.Tensor{Name: name, Shape: append([]int(nil), b.shape...), Data: d})
+	}
+	return out
+}
+
+// SetBuffers replaces every momentum buffer by ts (a parameter absent from ts
+// has no buffer, so its next step starts one). It fails, changing nothing,
+// on a repeated name or a tensor whose data does not match its shape.
+func (o *LARS[T]) SetBuffers(ts []train.Tensor) error {
+	bufs := make(map[string]*momentumBuffer[T], len(ts))
+	order := make([]string, 0, len(ts))
+	for i := range ts {
+		t := &ts[i]
+		if _, dup := bufs[t.Name]; dup {
+			return fmt.Errorf("swav: momentum buffer %d: name %q repeated", i, t.Name)
+		}
+		if t.Numel() != len(t.Data) {
+			return fmt.Errorf("swav: momentum buffer %q: shape %v needs %d values, has %d", t.Name, t.Shape, t.Numel(), len(t.Data))
+		}
+		d := make([]T, len(t.Data))
+		for j, v := range t.Data {
+			d[j] = T(v)
+		}
+		bufs[t.Name] = &momentumBuffer[T]{shape: append([]int(nil), t.Shape...), data: d}
+		order = append(order, t.Name)
+	}
+	o.bufs, o.order = bufs, order
+	return nil
+}
+
+// Validate checks that every momentum buffer belongs to one of params and
+// has its length, naming the first that does not (call it after SetBuffers
+// from a checkpoint).
+func (o *LARS[T]) Validate(params []Param[T]) error {
+	size := make(map[string]int, len(params))
+	for _, p := range params {
+		size[p.Name] = len(p.Data)
+	}
+	for _, name := range o.order {
+		n, ok := size[name]
+		switch {
+		case !ok:
+			return fmt.Errorf("swav: momentum buffer %q has no parameter", name)
+		case n != len(o.bufs[name].data):
+			return fmt.Errorf("swav: momentum buffer %q has %d values, parameter has %d", name, len(o.bufs[name].data), n)
+		}
+	}
+	return nil
+}

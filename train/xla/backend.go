@@ -1,0 +1,543 @@
+package xla
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph code reads like maths with the dot import
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/model"
+	"github.com/swavgo/swav/train/swav"
+)
+
+func init() {
+	train.RegisterBackend("xla", func(cfg train.Config, seed int64) (train.Backend, error) {
+		return New(cfg, seed)
+	})
+}
+
+// Options are the xla backend's settings beyond train.Config.
+type Options struct {
+	// Plugin is the PJRT plugin's path or EngineGo; empty means
+	// cfg.PJRTPlugin, then $PJRT_PLUGIN.
+	Plugin string
+	// KeepCodes makes Step fill StepResult.Codes (one more device-to-host
+	// copy of |A| x B x K floats per step); conformance tests use it.
+	KeepCodes bool
+}
+
+// Backend is the SwAV model on GoMLX: the whole iteration (prototype
+// normalisation, forward per crop group, Sinkhorn under stop-gradient, the
+// swapped loss, autodiff, freezing, LARS, queue and BatchNorm running
+// statistics) is one compiled graph, run by a PJRT plugin (GPU) or GoMLX's
+// pure-Go engine. The state lives on the device between steps; each step
+// donates it to the next. One goroutine at a time (train.Backend).
+type Backend struct {
+	cfg     train.Config
+	opts    Options
+	arch    *model.Arch
+	engine  compute.Backend
+	builder *stepBuilder
+
+	// Device state in canonical order (arch.Params / arch.Buffers).
+	params, buffers, momentum []*tensors.Tensor
+	hasMomentum               []bool
+	// queue is [A, L, D] once the first step with UseQueue ran (or a state
+	// with a queue was loaded); nil before.
+	queue    *tensors.Tensor
+	queueLen int // L: queue_length rounded down to a multiple of B; fixed by the first batch
+
+	steps  map[string]*Exec
+	embeds map[train.Feature]*Exec
+	closed bool
+}
+
+// New builds the xla backend for cfg with model.Init(cfg.Model, seed)
+// weights. The engine is the PJRT plugin of cfg.PJRTPlugin or $PJRT_PLUGIN
+// (EngineGo for the pure-Go engine); a missing or unloadable plugin is an
+// error wrapping ErrNoPlugin or ErrPluginLoad. Loading a CUDA plugin takes a
+// few seconds; the first Step compiles the graph (seconds on the go engine,
+// about a minute for ResNet-50 on a GPU).
+func New(cfg train.Config, seed int64) (*Backend, error) {
+	return NewWithOptions(cfg, seed, Options{})
+}
+
+// NewWithOptions is New with Options.
+func NewWithOptions(cfg train.Config, seed int64, opts Options) (*Backend, error) {
+	if cfg.Precision == "" {
+		cfg.Precision = "float32"
+	}
+	if cfg.Precision != "float32" && cfg.Precision != "bf16" {
+		return nil, fmt.Errorf("xla: train.precision: must be float32 or bf16, got %q", cfg.Precision)
+	}
+	arch, err := model.Build(cfg.Model)
+	if err != nil {
+		return nil, fmt.Errorf("xla: %w", err)
+	}
+	if err := checkSwAV(&cfg); err != nil {
+		return nil, err
+	}
+	plugin := opts.Plugin
+	if plugin == "" {
+		if plugin, err = resolvePlugin(&cfg); err != nil {
+			return nil, fmt.Errorf("xla: %w", err)
+		}
+	}
+	st, err := model.Init(cfg.Model, seed)
+	if err != nil {
+		return nil, fmt.Errorf("xla: %w", err)
+	}
+	engine, err := newEngine(plugin, cfg.Precision)
+	if err != nil {
+		return nil, err
+	}
+	computeType := dtypes.Float32
+	if cfg.Precision == "bf16" {
+		computeType = dtypes.BFloat16
+	}
+	b := &Backend{
+		cfg: cfg, opts: opts, arch: arch, engine: engine,
+		builder: &stepBuilder{cfg: cfg, arch: arch, params: arch.Params(), buffers: arch.Buffers(), compute: computeType},
+		steps:   map[string]*Exec{},
+		embeds:  map[train.Feature]*Exec{},
+	}
+	if err := b.Load(st); err != nil {
+		engine.Finalize()
+		return nil, err
+	}
+	return b, nil
+}
+
+// checkSwAV rejects SwAV settings the graph cannot build, naming the field.
+func checkSwAV(cfg *train.Config) error {
+	s := cfg.SwAV
+	switch {
+	case len(s.CropsForAssign) == 0:
+		return fmt.Errorf("xla: train.swav.crops_for_assign: must name at least one crop")
+	case s.Temperature <= 0:
+		return fmt.Errorf("xla: train.swav.temperature: must be positive, got %g", s.Temperature)
+	case s.Epsilon <= 0:
+		return fmt.Errorf("xla: train.swav.epsilon: must be positive, got %g", s.Epsilon)
+	case s.SinkhornIterations < 1:
+		return fmt.Errorf("xla: train.swav.sinkhorn_iterations: must be at least 1, got %d", s.SinkhornIterations)
+	}
+	return nil
+}
+
+// Name is "xla".
+func (b *Backend) Name() string { return "xla" }
+
+// Engine describes the compute engine and its first device, e.g.
+// "xla (cuda): NVIDIA H100 80GB HBM3" or "go: ...".
+func (b *Backend) Engine() string {
+	return fmt.Sprintf("%s: %s", b.engine.Description(), b.engine.DeviceDescription(0))
+}
+
+// SetKeepCodes switches StepResult.Codes on or off (see Options.KeepCodes).
+func (b *Backend) SetKeepCodes(on bool) { b.opts.KeepCodes = on }
+
+// validate checks a step input against the model and config, naming the
+// first bad field; nothing is touched before it passes.
+func (b *Backend) validate(in *StepInputView) error {
+	if in.Batch < 1 {
+		return fmt.Errorf("xla: step input: batch %d, want at least 1", in.Batch)
+	}
+	if len(in.Groups) == 0 {
+		return fmt.Errorf("xla: step input: no crop groups")
+	}
+	views := 0
+	for i, g := range in.Groups {
+		if g.Count < 1 || g.Size < 1 {
+			return fmt.Errorf("xla: step input: group %d: count %d and size %d must be positive", i, g.Count, g.Size)
+		}
+		if want := g.Count * in.Batch * 3 * g.Size * g.Size; len(g.Data) != want {
+			return fmt.Errorf("xla: step input: group %d (%dx%d px x %d crops, batch %d): %d values, want %d",
+				i, g.Size, g.Size, g.Count, in.Batch, len(g.Data), want)
+		}
+		if b.arch.TrunkOutSize(g.Size) < 1 {
+			return fmt.Errorf("xla: step input: group %d: %d px is too small for %s", i, g.Size, b.cfg.Model.Arch)
+		}
+		views += g.Count
+	}
+	if views < 2 {
+		return fmt.Errorf("xla: step input: %d crops per image, SwAV needs at least 2", views)
+	}
+	for i, c := range b.cfg.SwAV.CropsForAssign {
+		if c < 0 || c >= views {
+			return fmt.Errorf("xla: train.swav.crops_for_assign[%d] = %d: only %d crops per image", i, c, views)
+		}
+	}
+	if math.IsNaN(in.LR) || math.IsInf(in.LR, 0) {
+		return fmt.Errorf("xla: step input: learning rate %v is not finite", in.LR)
+	}
+	return nil
+}
+
+// StepInputView is train.StepInput (an alias kept so validate reads well).
+type StepInputView = train.StepInput
+
+// Step runs one SwAV iteration (see train.Backend). The first call per input
+// layout compiles the graph. A non-finite loss returns an error wrapping
+// train.ErrNonFinite with the state unchanged (the graph selects the old
+// state on device).
+func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResult, error) {
+	if b.closed {
+		return train.StepResult{}, errors.New("xla: step on a closed backend")
+	}
+	if err := ctx.Err(); err != nil {
+		return train.StepResult{}, err
+	}
+	if err := b.validate(in); err != nil {
+		return train.StepResult{}, err
+	}
+	spec := stepSpec{batch: in.Batch, keepCodes: b.opts.KeepCodes}
+	for _, g := range in.Groups {
+		spec.groups = append(spec.groups, groupSpec{Size: g.Size, Count: g.Count})
+	}
+	if in.UseQueue {
+		if err := b.ensureQueue(in.Batch); err != nil {
+			return train.StepResult{}, err
+		}
+		spec.useQueue = b.queue != nil
+	}
+	exec, err := b.stepExec(spec)
+	if err != nil {
+		return train.StepResult{}, err
+	}
+	frozen := in.Iter < b.cfg.SwAV.FreezePrototypesIters
+	args, err := b.stepArgs(spec, in, frozen)
+	if err != nil {
+		return train.StepResult{}, err
+	}
+	outs, err := exec.Call(args...)
+	if err != nil {
+		return train.StepResult{}, fmt.Errorf("xla: step %d: %w", in.Iter, err)
+	}
+	return b.takeStepOutputs(spec, in, frozen, outs)
+}
+
+// ensureQueue creates the zero queue [A, L, D] on the first queue step; L is
+// queue_length rounded down to a multiple of the batch (no queue when 0).
+func (b *Backend) ensureQueue(batch int) error {
+	if b.queue != nil {
+		if b.queueLen%batch != 0 {
+			return fmt.Errorf("xla: queue of %d rows is not a multiple of batch %d", b.queueLen, batch)
+		}
+		return nil
+	}
+	length := b.cfg.SwAV.QueueLength - b.cfg.SwAV.QueueLength%batch
+	if length <= 0 {
+		return nil
+	}
+	a := len(b.cfg.SwAV.CropsForAssign)
+	b.queueLen = length
+	b.queue = tensors.FromFlatDataAndDimensions(make([]float32, a*length*b.arch.FeatDim), a, length, b.arch.FeatDim)
+	return nil
+}
+
+// stepExec returns the compiled step for spec, creating its executor.
+func (b *Backend) stepExec(spec stepSpec) (*Exec, error) {
+	key := fmt.Sprintf("%+v", spec)
+	if e, ok := b.steps[key]; ok {
+		return e, nil
+	}
+	e, err := NewExec(b.engine, b.builder.build(spec))
+	if err != nil {
+		return nil, fmt.Errorf("xla: step graph: %w", err)
+	}
+	e.SetMaxCache(4)
+	b.steps[key] = e
+	return e, nil
+}
+
+// stepArgs lays out the step's inputs (stepLayout); the state tensors are
+// donated, so the device reuses their memory for the new state.
+func (b *Backend) stepArgs(spec stepSpec, in *train.StepInput, frozen bool) ([]any, error) {
+	args := make([]any, 0, 2*len(b.params)+len(b.buffers)+4+len(in.Groups))
+	donate := func(t *tensors.Tensor) error {
+		d, err := DonateTensorBuffer(t, b.engine, 0)
+		if err != nil {
+			return fmt.Errorf("xla: donate state: %w", err)
+		}
+		args = append(args, d)
+		return nil
+	}
+	for _, list := range [][]*tensors.Tensor{b.params, b.buffers, b.momentum} {
+		for _, t := range list {
+			if err := donate(t); err != nil {
+				return nil, err
+			}
+		}
+	}
+	args = append(args, tensors.FromValue(append([]bool(nil), b.hasMomentum...)), frozen, float32(in.LR))
+	if spec.useQueue {
+		if err := donate(b.queue); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range in.Groups {
+		args = append(args, tensors.FromFlatDataAndDimensions(g.Data, g.Count*in.Batch, 3, g.Size, g.Size))
+	}
+	return args, nil
+}
+
+// takeStepOutputs installs the new state and reads the loss (and codes).
+func (b *Backend) takeStepOutputs(spec stepSpec, in *train.StepInput, frozen bool, outs []*tensors.Tensor) (train.StepResult, error) {
+	np, nb := len(b.params), len(b.buffers)
+	// The old tensors were donated; free their host copies.
+	for _, list := range [][]*tensors.Tensor{b.params, b.buffers, b.momentum} {
+		for _, t := range list {
+			_ = t.FinalizeAll()
+		}
+	}
+	if spec.useQueue {
+		_ = b.queue.FinalizeAll()
+	}
+	b.params = append(b.params[:0], outs[:np]...)
+	b.buffers = append(b.buffers[:0], outs[np:np+nb]...)
+	b.momentum = append(b.momentum[:0], outs[np+nb:2*np+nb]...)
+	rest := outs[2*np+nb:]
+	lossT, rest := rest[0], rest[1:]
+	if spec.useQueue {
+		b.queue, rest = rest[0], rest[1:]
+	}
+	loss := float64(tensors.ToScalar[float32](lossT))
+	lossT.FinalizeAll()
+	var res train.StepResult
+	res.Loss = loss
+	if spec.keepCodes {
+		for _, c := range rest {
+			data, err := tensors.CopyFlatData[float32](c)
+			if err != nil {
+				return res, fmt.Errorf("xla: read codes: %w", err)
+			}
+			res.Codes = append(res.Codes, data)
+			c.FinalizeAll()
+		}
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return res, fmt.Errorf("xla: step %d: loss %v: %w", in.Iter, loss, train.ErrNonFinite)
+	}
+	for i, p := range b.builder.params {
+		if p.Name == prototypesName && frozen {
+			continue
+		}
+		b.hasMomentum[i] = true
+	}
+	return res, nil
+}
+
+// Embed runs the model in evaluation mode (running statistics) on n images
+// of size x size and returns n rows of the feature f and the row width.
+// FeatureScores uses the prototype weights as they are (the model's forward,
+// no re-normalisation). Each (n, size, f) compiles once.
+func (b *Backend) Embed(ctx context.Context, images []float32, n, size int, f train.Feature) ([]float32, int, error) {
+	if b.closed {
+		return nil, 0, errors.New("xla: embed on a closed backend")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	if n < 1 || size < 1 || len(images) != n*3*size*size {
+		return nil, 0, fmt.Errorf("xla: embed: %d values for %d images of %dx%d (want %d)", len(images), n, size, size, n*3*size*size)
+	}
+	if b.arch.TrunkOutSize(size) < 1 {
+		return nil, 0, fmt.Errorf("xla: embed: %d px is too small for %s", size, b.cfg.Model.Arch)
+	}
+	switch f {
+	case train.FeatureTrunk, train.FeatureProjection, train.FeatureScores:
+	default:
+		return nil, 0, fmt.Errorf("xla: embed: unknown feature %q", f)
+	}
+	exec, ok := b.embeds[f]
+	if !ok {
+		var err error
+		if exec, err = NewExec(b.engine, b.embedGraph(f)); err != nil {
+			return nil, 0, fmt.Errorf("xla: embed graph: %w", err)
+		}
+		b.embeds[f] = exec
+	}
+	args := make([]any, 0, len(b.params)+len(b.buffers)+1)
+	for _, t := range b.params {
+		args = append(args, t)
+	}
+	for _, t := range b.buffers {
+		args = append(args, t)
+	}
+	args = append(args, tensors.FromFlatDataAndDimensions(images, n, 3, size, size))
+	outs, err := exec.Call(args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("xla: embed: %w", err)
+	}
+	defer outs[0].FinalizeAll()
+	data, err := tensors.CopyFlatData[float32](outs[0])
+	if err != nil {
+		return nil, 0, fmt.Errorf("xla: embed: read result: %w", err)
+	}
+	return data, outs[0].Shape().Dimensions[1], nil
+}
+
+// embedGraph is the evaluation-mode forward: inputs params, buffers, images;
+// output [n, width] float32.
+func (b *Backend) embedGraph(f train.Feature) func(g *Graph, in []*Node) []*Node {
+	sb := b.builder
+	return func(g *Graph, in []*Node) []*Node {
+		net := &netGraph{arch: sb.arch, params: map[string]*Node{}, buffers: map[string]*Node{}, compute: sb.compute}
+		for i, p := range sb.params {
+			net.params[p.Name] = in[i]
+		}
+		for i, s := range sb.buffers {
+			net.buffers[s.Name] = in[len(sb.params)+i]
+		}
+		feats, z := net.embed([]*Node{in[len(in)-1]})
+		switch f {
+		case train.FeatureTrunk:
+			return []*Node{convertTo(feats, dtypes.Float32)}
+		case train.FeatureProjection:
+			return []*Node{z}
+		default:
+			return []*Node{DotGeneral(z, []int{1}, nil, net.params[prototypesName], []int{1}, nil)}
+		}
+	}
+}
+
+// State copies the full training state to the host: params, buffers, the
+// momentum of every param that has one, and the queue once it exists.
+func (b *Backend) State() (*train.State, error) {
+	if b.closed {
+		return nil, errors.New("xla: state of a closed backend")
+	}
+	st := &train.State{}
+	var err error
+	if st.Params, err = copyOut(b.params, b.builder.params); err != nil {
+		return nil, err
+	}
+	if st.Buffers, err = copyOut(b.buffers, b.builder.buffers); err != nil {
+		return nil, err
+	}
+	for i, spec := range b.builder.params {
+		if !b.hasMomentum[i] {
+			continue
+		}
+		ts, err := copyOut(b.momentum[i:i+1], []model.TensorSpec{spec})
+		if err != nil {
+			return nil, err
+		}
+		st.Momentum = append(st.Momentum, ts[0])
+	}
+	if b.queue != nil {
+		ts, err := copyOut([]*tensors.Tensor{b.queue}, []model.TensorSpec{{Name: swav.QueueTensorName, Shape: b.queue.Shape().Dimensions}})
+		if err != nil {
+			return nil, err
+		}
+		st.Queue = &ts[0]
+	}
+	return st, nil
+}
+
+func copyOut(ts []*tensors.Tensor, specs []model.TensorSpec) ([]train.Tensor, error) {
+	out := make([]train.Tensor, len(ts))
+	for i, t := range ts {
+		data, err := tensors.CopyFlatData[float32](t)
+		if err != nil {
+			return nil, fmt.Errorf("xla: copy %s to host: %w", specs[i].Name, err)
+		}
+		out[i] = train.Tensor{Name: specs[i].Name, Shape: append([]int(nil), specs[i].Shape...), Data: data}
+	}
+	return out, nil
+}
+
+// Load replaces the state; names and shapes must match the model (the error
+// names the first mismatch). Params without a momentum tensor start without
+// a buffer, as in PyTorch. A queue must be [len(crops_for_assign), L, D].
+func (b *Backend) Load(st *train.State) error {
+	if b.closed {
+		return errors.New("xla: load into a closed backend")
+	}
+	if err := b.arch.CheckState(st); err != nil {
+		return fmt.Errorf("xla: load: %w", err)
+	}
+	var queue *tensors.Tensor
+	queueLen := 0
+	if st.Queue != nil {
+		q := st.Queue
+		a, d := len(b.cfg.SwAV.CropsForAssign), b.arch.FeatDim
+		if len(q.Shape) != 3 || q.Shape[0] != a || q.Shape[2] != d || q.Shape[1] < 1 || len(q.Data) != q.Numel() {
+			return fmt.Errorf("xla: load: queue %q has shape %v with %d values, want [%d, L, %d]", q.Name, q.Shape, len(q.Data), a, d)
+		}
+		queue = tensors.FromFlatDataAndDimensions(append([]float32(nil), q.Data...), q.Shape...)
+		queueLen = q.Shape[1]
+	}
+	moms := map[string]*train.Tensor{}
+	for i := range st.Momentum {
+		moms[st.Momentum[i].Name] = &st.Momentum[i]
+	}
+	b.release()
+	specs := b.builder.params
+	b.params = make([]*tensors.Tensor, len(specs))
+	b.momentum = make([]*tensors.Tensor, len(specs))
+	b.hasMomentum = make([]bool, len(specs))
+	for i, spec := range specs {
+		b.params[i] = hostTensor(st.Params[i].Data, spec.Shape)
+		if m, ok := moms[spec.Name]; ok {
+			b.momentum[i] = hostTensor(m.Data, spec.Shape)
+			b.hasMomentum[i] = true
+		} else {
+			b.momentum[i] = hostTensor(make([]float32, st.Params[i].Numel()), spec.Shape)
+		}
+	}
+	b.buffers = make([]*tensors.Tensor, len(b.builder.buffers))
+	for i, spec := range b.builder.buffers {
+		b.buffers[i] = hostTensor(st.Buffers[i].Data, spec.Shape)
+	}
+	b.queue, b.queueLen = queue, queueLen
+	return nil
+}
+
+// hostTensor copies data into a new host tensor of shape dims.
+func hostTensor(data []float32, dims []int) *tensors.Tensor {
+	return tensors.FromFlatDataAndDimensions(append([]float32(nil), data...), dims...)
+}
+
+// release frees the state tensors (host and device).
+func (b *Backend) release() {
+	for _, list := range [][]*tensors.Tensor{b.params, b.buffers, b.momentum} {
+		for _, t := range list {
+			if t != nil {
+				t.FinalizeAll()
+			}
+		}
+	}
+	if b.queue != nil {
+		b.queue.FinalizeAll()
+	}
+	b.params, b.buffers, b.momentum, b.queue = nil, nil, nil, nil
+}
+
+// Close frees the state, the compiled graphs and the engine.
+func (b *Backend) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	b.release()
+	for _, e := range b.steps {
+		e.Finalize()
+	}
+	for _, e := range b.embeds {
+		e.Finalize()
+	}
+	b.engine.Finalize()
+	return nil
+}
+
+// String describes the backend for logs.
+func (b *Backend) String() string {
+	return strings.Join([]string{"xla", b.cfg.Model.Arch, b.cfg.Precision, b.engine.Name()}, "/")
+}

@@ -1,0 +1,72 @@
+package xla
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/swavgo/swav/train"
+)
+
+// tinyConfig is the small model at test size: 8 px crops, K 10, D 8.
+func tinyConfig() train.Config {
+	cfg := train.DefaultConfig()
+	cfg.Backend = "xla"
+	cfg.PJRTPlugin = EngineGo
+	cfg.BatchSize = 4
+	cfg.Model = train.ModelConfig{Arch: "small", HiddenMLP: 16, FeatDim: 8, Prototypes: 10}
+	cfg.SwAV.FreezePrototypesIters = 0
+	cfg.SwAV.QueueLength = 0
+	return cfg
+}
+
+// randomInput is a step input of B images, 2 crops of 8 px and 2 of 6 px.
+func randomInput(seed uint64, batch int, sizes ...[2]int) *train.StepInput {
+	r := rand.New(rand.NewPCG(seed, 7))
+	in := &train.StepInput{Iter: 5, LR: 0.5, Batch: batch}
+	for _, sc := range sizes {
+		g := train.CropGroup{Size: sc[0], Count: sc[1]}
+		g.Data = make([]float32, sc[1]*batch*3*sc[0]*sc[0])
+		for i := range g.Data {
+			g.Data[i] = float32(r.NormFloat64())
+		}
+		in.Groups = append(in.Groups, g)
+	}
+	return in
+}
+
+func TestStepRunsAndUpdates(t *testing.T) {
+	cfg := tinyConfig()
+	b, err := NewWithOptions(cfg, 1, Options{KeepCodes: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	before, err := b.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Step(context.Background(), randomInput(1, 4, [2]int{8, 2}, [2]int{6, 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("loss %v (ln K = %v)", res.Loss, math.Log(10))
+	if len(res.Codes) != 2 || len(res.Codes[0]) != 4*10 {
+		t.Fatalf("codes: %d x %d", len(res.Codes), len(res.Codes[0]))
+	}
+	after, err := b.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Momentum) != len(after.Params) {
+		t.Fatalf("momentum for %d of %d params", len(after.Momentum), len(after.Params))
+	}
+	changed := 0
+	for i := range before.Params {
+		if before.Params[i].Data[0] != after.Params[i].Data[0] {
+			changed++
+		}
+	}
+	t.Logf("%d of %d params changed", changed, len(before.Params))
+}
