@@ -1,6 +1,9 @@
 package augment
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // Colour operations with Pillow 9.4's integer maths, as torchvision 0.14's
 // ColorJitter and RandomGrayscale run them on PIL images (SPEC §9). Each works
@@ -94,19 +97,122 @@ func hueShift(f float32) uint8 {
 
 // adjustHue is torchvision's PIL adjust_hue: RGB -> Pillow's 8-bit HSV, add
 // the shift to H with uint8 wrap-around, HSV -> RGB. Grey pixels (max == min)
-// come back unchanged.
+// come back unchanged. The RGB -> HSV step reads tables equal to rgbToHSV
+// (see hsvTables); HSV -> RGB uses per-call tables over H and S.
 func adjustHue(pix []uint8, f float32) {
 	shift := hueShift(f)
 	if shift == 0 {
 		return
 	}
+	t := getHSVTables()
+	// Per shifted hue: the sector and the float32 fraction of hsv2rgb.
+	var sector [256]uint8
+	var frac [256]float32
+	for h := range 256 {
+		sector[h], frac[h] = hsvSector(uint8(h))
+	}
 	for i := 0; i+2 < len(pix); i += 3 {
 		p := pix[i : i+3 : i+3]
-		h, s, v := rgbToHSV(p[0], p[1], p[2])
-		if s == 0 {
+		r, g, b := p[0], p[1], p[2]
+		maxc := max(r, g, b)
+		minc := min(r, g, b)
+		if maxc == minc {
 			continue // hsv2rgb returns (v, v, v) = the grey pixel itself
 		}
-		p[0], p[1], p[2] = hsvToRGB(h+shift, s, v)
+		cr := int(maxc - minc)
+		var h uint8
+		// The branch order of rgb2hsv: r == max first, then g == max.
+		switch {
+		case r == maxc && b == minc:
+			h = t.h[0][cr][maxc-g]
+		case r == maxc:
+			h = t.h[1][cr][maxc-b]
+		case g == maxc && r == minc:
+			h = t.h[2][cr][maxc-b]
+		case g == maxc:
+			h = t.h[3][cr][maxc-r]
+		case b == maxc && g == minc:
+			h = t.h[4][cr][maxc-r]
+		default:
+			h = t.h[5][cr][maxc-g]
+		}
+		s := t.s[cr][maxc]
+		if s == 0 {
+			// Nearly grey (cr/max < 1/255): hsv2rgb gives (v, v, v).
+			p[0], p[1], p[2] = maxc, maxc, maxc
+			continue
+		}
+		h += shift
+		p[0], p[1], p[2] = hsvToRGBFast(sector[h], frac[h], s, maxc)
+	}
+}
+
+// hsvTables hold rgb2hsv's H and S: H depends only on which channel is the
+// maximum and which the minimum (in rgb2hsv's branch order), on
+// cr = max - min and on max - mid; S on cr and max. Built once from rgbToHSV
+// itself (so equal to it by construction; TestHueTables checks all 2^24
+// colours).
+type hsvTables struct {
+	h [6][256][256]uint8 // [case][cr][max - mid]
+	s [256][256]uint8    // [cr][max]
+}
+
+var (
+	hsvOnce sync.Once
+	hsvTab  *hsvTables
+)
+
+func getHSVTables() *hsvTables {
+	hsvOnce.Do(func() {
+		t := new(hsvTables)
+		for cr := 1; cr < 256; cr++ {
+			for d := 0; d <= cr; d++ {
+				mid := uint8(cr - d)
+				c := uint8(cr)
+				// A representative colour of each case with max = cr, min = 0.
+				reps := [6][3]uint8{{c, mid, 0}, {c, 0, mid}, {0, c, mid}, {mid, c, 0}, {mid, 0, c}, {0, mid, c}}
+				for k, rgb := range reps {
+					h, _, _ := rgbToHSV(rgb[0], rgb[1], rgb[2])
+					t.h[k][cr][d] = h
+				}
+			}
+			for m := cr; m < 256; m++ {
+				_, s, _ := rgbToHSV(uint8(m), uint8(m-cr), uint8(m-cr))
+				t.s[cr][m] = s
+			}
+		}
+		hsvTab = t
+	})
+	return hsvTab
+}
+
+// hsvSector is hsv2rgb's i = floor(h*6/255) and f = h*6/255 - i (float32).
+func hsvSector(h uint8) (uint8, float32) {
+	i := int(math.Floor(float64(float32(h)) * 6.0 / 255.0))
+	f := float32(float64(float32(h))*6.0/255.0 - float64(float32(i)))
+	return uint8(i % 6), f
+}
+
+// hsvToRGBFast is hsv2rgb for s != 0 given the hue's sector and fraction.
+func hsvToRGBFast(i uint8, f float32, s, v uint8) (uint8, uint8, uint8) {
+	fs := float32(float64(float32(s)) / 255.0)
+	fv := float64(float32(v))
+	p := clip8int(int(math.Round(fv * (1.0 - float64(fs)))))
+	q := clip8int(int(math.Round(fv * (1.0 - float64(float32(fs*f))))))
+	t := clip8int(int(math.Round(fv * (1.0 - float64(fs)*(1.0-float64(f))))))
+	switch i {
+	case 0:
+		return v, t, p
+	case 1:
+		return q, v, p
+	case 2:
+		return p, v, t
+	case 3:
+		return p, q, v
+	case 4:
+		return t, p, v
+	default:
+		return v, p, q
 	}
 }
 
@@ -148,25 +254,6 @@ func clip8int(v int) uint8 {
 
 // hsvToRGB is Pillow's hsv2rgb for s != 0.
 func hsvToRGB(h, s, v uint8) (uint8, uint8, uint8) {
-	i := int(math.Floor(float64(float32(h)) * 6.0 / 255.0))
-	f := float32(float64(float32(h))*6.0/255.0 - float64(float32(i)))
-	fs := float32(float64(float32(s)) / 255.0)
-	fv := float64(float32(v))
-	p := clip8int(int(math.Round(fv * (1.0 - float64(fs)))))
-	q := clip8int(int(math.Round(fv * (1.0 - float64(float32(fs*f))))))
-	t := clip8int(int(math.Round(fv * (1.0 - float64(fs)*(1.0-float64(f))))))
-	switch i % 6 {
-	case 0:
-		return v, t, p
-	case 1:
-		return q, v, p
-	case 2:
-		return p, v, t
-	case 3:
-		return p, q, v
-	case 4:
-		return t, p, v
-	default:
-		return v, p, q
-	}
+	i, f := hsvSector(h)
+	return hsvToRGBFast(i, f, s, v)
 }

@@ -20,6 +20,7 @@ type vectors struct {
 		Op     string
 		Factor float32
 		File   string
+		Src    string
 	}
 	Blur []struct {
 		Sigma float32
@@ -122,7 +123,11 @@ func TestColorOpsMatchPillow(t *testing.T) {
 	v := loadVectors(t)
 	for _, c := range v.Color {
 		t.Run(c.File, func(t *testing.T) {
-			pix := append([]uint8(nil), loadImage(t, "color_src.png").Pix...)
+			src := "color_src.png"
+			if c.Src != "" {
+				src = c.Src
+			}
+			pix := append([]uint8(nil), loadImage(t, src).Pix...)
 			switch c.Op {
 			case "brightness":
 				adjustBrightness(pix, c.Factor)
@@ -280,5 +285,35 @@ func TestEvalTransformMatchesTorchvision(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHueTables: the table-driven hue path equals Pillow's per-pixel maths
+// (rgbToHSV, shift, hsvToRGB) on every RGB colour for a few shifts.
+func TestHueTables(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2^24 colours")
+	}
+	pix := make([]uint8, 3<<16)
+	for _, f := range []float32{-0.0371, 0.2} {
+		shift := hueShift(f)
+		for r := range 256 {
+			for i := range 1 << 16 {
+				pix[3*i], pix[3*i+1], pix[3*i+2] = uint8(r), uint8(i>>8), uint8(i)
+			}
+			adjustHue(pix, f)
+			for i := range 1 << 16 {
+				g, b := uint8(i>>8), uint8(i)
+				h, s, v := rgbToHSV(uint8(r), g, b)
+				// Pillow's hsv2rgb: s == 0 gives (v, v, v).
+				wr, wg, wb := v, v, v
+				if s != 0 {
+					wr, wg, wb = hsvToRGB(h+shift, s, v)
+				}
+				if pix[3*i] != wr || pix[3*i+1] != wg || pix[3*i+2] != wb {
+					t.Fatalf("hue %v on (%d,%d,%d): got (%d,%d,%d) want (%d,%d,%d)", f, r, g, b, pix[3*i], pix[3*i+1], pix[3*i+2], wr, wg, wb)
+				}
+			}
+		}
 	}
 }

@@ -136,15 +136,7 @@ func (z *resizer) resizeCrop(dst []uint8, src *Image, box cropBox, outW, outH in
 			for xx := 0; xx < outW; xx++ {
 				xmin := int(z.hc.bounds[2*xx])
 				n := int(z.hc.bounds[2*xx+1])
-				k := z.hc.kk[xx*ks : xx*ks+n]
-				p := in[3*xmin : 3*(xmin+n)]
-				s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
-				for x, w := range k {
-					q := p[3*x : 3*x+3 : 3*x+3]
-					s0 += int32(q[0]) * w
-					s1 += int32(q[1]) * w
-					s2 += int32(q[2]) * w
-				}
+				s0, s1, s2 := hTaps(in[3*xmin:3*(xmin+n)], z.hc.kk[xx*ks:xx*ks+n])
 				o := 3 * xx
 				if flip {
 					o = 3 * (outW - 1 - xx)
@@ -173,28 +165,20 @@ func (z *resizer) resizeCrop(dst []uint8, src *Image, box cropBox, outW, outH in
 		copy(dst, mid[:outH*midStride])
 		return
 	}
-	// Vertical pass, row by row: acc[i] = sum over taps of mid[y][i] * k.
+	// Vertical pass, row by row, all taps of an output value at once.
 	z.acc = grow(z.acc, midStride)
-	acc := z.acc
 	ks := z.vc.ksize
+	var rowsBuf [16][]uint8
 	for yy := 0; yy < outH; yy++ {
 		ymin := int(z.vc.bounds[2*yy]) - yFirst
 		n := int(z.vc.bounds[2*yy+1])
-		k := z.vc.kk[yy*ks : yy*ks+n]
-		for i := range acc {
-			acc[i] = 1 << (precisionBits - 1)
+		rows := rowsBuf[:0]
+		if n > len(rowsBuf) {
+			rows = make([][]uint8, 0, n)
 		}
-		for y, w := range k {
-			row := mid[(ymin+y)*midStride : (ymin+y+1)*midStride]
-			row = row[:len(acc)]
-			for i, v := range row {
-				acc[i] += int32(v) * w
-			}
+		for y := range n {
+			rows = append(rows, mid[(ymin+y)*midStride:(ymin+y+1)*midStride])
 		}
-		out := dst[yy*midStride : (yy+1)*midStride]
-		out = out[:len(acc)]
-		for i, v := range acc {
-			out[i] = clip8(v)
-		}
+		vTaps(dst[yy*midStride:(yy+1)*midStride], rows, z.vc.kk[yy*ks:yy*ks+n], z.acc)
 	}
 }

@@ -123,3 +123,27 @@ func OpenBucket(ctx context.Context, rawURL string, opts StoreConfig) (Bucket, s
 		return nil, "", fmt.Errorf("open bucket %q: unsupported scheme %q (want a path, file:// or s3://)", rawURL, scheme)
 	}
 }
+
+// Copy copies every object under srcPrefix in src to dst, replacing
+// srcPrefix by dstPrefix in the names, one streamed object at a time. It
+// returns the number of objects and bytes copied.
+func Copy(ctx context.Context, src Bucket, srcPrefix string, dst Bucket, dstPrefix string) (int, int64, error) {
+	objs, err := List(ctx, src, srcPrefix)
+	if err != nil {
+		return 0, 0, err
+	}
+	var total int64
+	for i, o := range objs {
+		rc, err := src.Get(ctx, o.Name)
+		if err != nil {
+			return i, total, err
+		}
+		err = dst.Upload(ctx, dstPrefix+strings.TrimPrefix(o.Name, srcPrefix), rc)
+		rc.Close()
+		if err != nil {
+			return i, total, err
+		}
+		total += o.Size
+	}
+	return len(objs), total, nil
+}

@@ -175,6 +175,9 @@ func (b *LocalBucket) Upload(ctx context.Context, name string, r io.Reader) erro
 	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
 		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
+	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("upload %s: sync: %w", ObjectURL(b, name), err)
 	}

@@ -46,6 +46,9 @@ func NewS3Bucket(ctx context.Context, bucket string, opts StoreConfig) (*S3Bucke
 				o.MaxAttempts = attempts
 				o.MaxBackoff = 5 * time.Second
 				o.RateLimiter = noRateLimit{}
+				o.Backoff = retry.BackoffDelayerFunc(func(attempt int, _ error) (time.Duration, error) {
+					return backoffDelay(attempt), nil
+				})
 			})
 		}),
 	}
@@ -148,11 +151,12 @@ type resumingReader struct {
 	off   int64 // next byte to read
 	end   int64 // exclusive end, -1 until known
 	body  io.ReadCloser
-	fails int // consecutive failures without progress
+	etag  *string // of the first response: a resumed read must see the same object
+	fails int     // consecutive failures without progress
 }
 
 func (r *resumingReader) open() error {
-	in := &s3.GetObjectInput{Bucket: &r.b.bucket, Key: &r.name}
+	in := &s3.GetObjectInput{Bucket: &r.b.bucket, Key: &r.name, IfMatch: r.etag}
 	switch {
 	case r.end >= 0:
 		if r.end == r.off {
@@ -166,6 +170,9 @@ func (r *resumingReader) open() error {
 	out, err := r.b.client.GetObject(r.ctx, in)
 	if err != nil {
 		return r.b.wrap("get", r.name, err)
+	}
+	if r.etag == nil && out.ETag != nil {
+		r.etag = out.ETag
 	}
 	if r.end < 0 && out.ContentLength != nil {
 		r.end = r.off + *out.ContentLength
@@ -221,12 +228,17 @@ func (r *resumingReader) Close() error {
 	return err
 }
 
-// sleepBackoff waits a jittered exponential delay (20 ms doubling, at most 2 s).
-func sleepBackoff(ctx context.Context, attempt int) error {
-	d := 20 * time.Millisecond << min(attempt-1, 7)
+// backoffDelay is a jittered exponential delay: 20 ms doubling per attempt,
+// at most 2 s.
+func backoffDelay(attempt int) time.Duration {
+	d := 20 * time.Millisecond << min(max(attempt-1, 0), 7)
 	d = min(d, 2*time.Second)
-	d = d/2 + rand.N(d/2+1)
-	t := time.NewTimer(d)
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleepBackoff waits backoffDelay(attempt) or until ctx ends.
+func sleepBackoff(ctx context.Context, attempt int) error {
+	t := time.NewTimer(backoffDelay(attempt))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -331,4 +343,3 @@ func (b *S3Bucket) CreateBucket(ctx context.Context) error {
 
 // Close implements Bucket.
 func (b *S3Bucket) Close() error { return nil }
-

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"io"
 )
 
 // CountSamples returns the number of sample slots in the whole shard list of
@@ -44,4 +45,82 @@ func (s *Source) EpochSamples(ctx context.Context, epoch int) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// CountsKnown reports whether every shard's sample count is known without
+// reading it (index sidecars, image folders).
+func (s *Source) CountsKnown() bool {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	for _, sh := range s.set.shards {
+		if sh.count < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ShardReport is what InspectShards learns about one shard.
+type ShardReport struct {
+	URL     string
+	Format  string
+	Samples int64 // readable samples
+	Corrupt int64 // corrupt samples (skipped by a run, within its budget)
+	Bytes   int64 // -1 when unknown
+	Err     error // non-nil when the shard is unreadable
+}
+
+// InspectShards reads every shard of cfg in list order and calls f with its
+// report; an unreadable shard gets a report with Err set and does not stop
+// the walk. Only a listing error or an error from f stops it.
+func InspectShards(ctx context.Context, cfg Config, f func(ShardReport) error) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	set, err := resolveShards(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	for _, sh := range set.shards {
+		rep := ShardReport{URL: sh.url, Format: sh.format, Bytes: sh.size}
+		if rep.Bytes < 0 && sh.format != "folder" {
+			if attr, err := sh.bucket.Attributes(ctx, sh.name); err == nil {
+				rep.Bytes = attr.Size
+			}
+		}
+		rep.Samples, rep.Corrupt, rep.Err = inspectShard(ctx, sh, &cfg)
+		if rep.Err == nil && sh.count >= 0 && sh.count != rep.Samples+rep.Corrupt {
+			rep.Err = fmt.Errorf("shard %s: holds %d samples but its index says %d", sh.url, rep.Samples+rep.Corrupt, sh.count)
+		}
+		if err := f(rep); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func inspectShard(ctx context.Context, sh *shardRef, cfg *Config) (good, bad int64, err error) {
+	rd, err := openShard(ctx, sh, cfg)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rd.Close()
+	for {
+		rec, err := rd.next()
+		if err == io.EOF {
+			return good, bad, nil
+		}
+		if err != nil {
+			return good, bad, err
+		}
+		if rec.sample == nil {
+			bad++
+		} else {
+			good++
+		}
+	}
 }

@@ -34,3 +34,8 @@ type Position struct {
 
 // SizeBytes implements pipeline.Sizer.
 func (s *Sample) SizeBytes() int64 { return int64(len(s.Data)) }
+
+// Next returns the position that follows p in the same epoch: a source
+// opened at p.Next() resumes right after the sample at p (Source rolls over
+// to the next epoch when the epoch has no more samples).
+func (p Position) Next() Position { return Position{Epoch: p.Epoch, Seq: p.Seq + 1} }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/swavgo/swav/ingest"
@@ -84,7 +83,7 @@ func TestSourceEpochCoversEverySampleOnce(t *testing.T) {
 	b, _ := ingest.NewLocalBucket(dir)
 	writeShards(t, b, "", 10, 13, true)
 	for _, tc := range []struct {
-		name                             string
+		name                              string
 		world, workers, shuffle, prefetch int
 	}{
 		{"plain", 1, 1, 0, 0},

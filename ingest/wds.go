@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -81,7 +80,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func newWDSReader(rc io.ReadCloser, shard string) *wdsReader {
-	cr := &countingReader{r: bufio.NewReaderSize(rc, 256<<10)}
+	cr := &countingReader{r: rc}
 	return &wdsReader{rc: rc, count: cr, tr: tar.NewReader(cr), shard: shard}
 }
 

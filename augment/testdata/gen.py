@@ -46,6 +46,17 @@ for op, fs in [("brightness", [0.2, 0.61803, 1.0, 1.37, 1.8]), ("contrast", [0.2
         name = "color_%s_%d.png" % (op, j)
         img.save(out(name))
         color.append({"op": op, "factor": f, "file": name})
+# Nearly grey colours (s rounds to 0 in Pillow's HSV) and every hue sector.
+rs = np.random.RandomState(3)
+m = rs.randint(1, 256, size=(32, 32))
+near = np.stack([m, np.maximum(m - rs.randint(0, 2, size=m.shape), 0), np.maximum(m - rs.randint(0, 3, size=m.shape), 0)], axis=2)
+near[16:] = rs.randint(0, 256, size=(16, 32, 3))
+Image.fromarray(near.astype(np.uint8), "RGB").save(out("color_near_grey.png"))
+for j, f in enumerate([0.2, -0.05]):
+    f = f32(f)
+    name = "color_huegrey_%d.png" % j
+    F.adjust_hue(Image.open(out("color_near_grey.png")), f).save(out(name))
+    color.append({"op": "hue", "factor": f, "file": name, "src": "color_near_grey.png"})
 g = F.rgb_to_grayscale(base, num_output_channels=3)
 g.save(out("color_grayscale.png"))
 color.append({"op": "grayscale", "factor": 0, "file": "color_grayscale.png"})

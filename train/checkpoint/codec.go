@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"unsafe"
 
 	"github.com/swavgo/swav/train"
 )
@@ -81,15 +82,12 @@ func Encode(w io.Writer, ck *Checkpoint) error {
 	bw.Write(binary.LittleEndian.AppendUint32(nil, crc32.Checksum(js, castagnoli)))
 	crc := crc32.New(castagnoli)
 	out := io.MultiWriter(bw, crc)
-	var buf [4096 * 4]byte
+	var buf [chunkFloats * 4]byte
 	var werr error
 	eachTensor(ck.State, func(_ string, t *train.Tensor) bool {
-		for start := 0; start < len(t.Data); start += 4096 {
-			chunk := t.Data[start:min(start+4096, len(t.Data))]
-			for i, v := range chunk {
-				binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
-			}
-			if _, werr = out.Write(buf[:4*len(chunk)]); werr != nil {
+		for start := 0; start < len(t.Data); start += chunkFloats {
+			chunk := t.Data[start:min(start+chunkFloats, len(t.Data))]
+			if _, werr = out.Write(floatBytes(chunk, buf[:])); werr != nil {
 				return false
 			}
 		}
@@ -240,21 +238,49 @@ func allocState(index []tensorEntry) (*train.State, error) {
 
 // readTensors fills st's tensors from r in file order, feeding crc.
 func readTensors(r io.Reader, crc hash.Hash32, st *train.State, readFull func([]byte, string) error) error {
-	var buf [4096 * 4]byte
+	var buf [chunkFloats * 4]byte
 	var err error
 	eachTensor(st, func(kind string, t *train.Tensor) bool {
-		for start := 0; start < len(t.Data); start += 4096 {
-			chunk := t.Data[start:min(start+4096, len(t.Data))]
+		for start := 0; start < len(t.Data); start += chunkFloats {
+			chunk := t.Data[start:min(start+chunkFloats, len(t.Data))]
 			b := buf[:4*len(chunk)]
+			if littleEndianHost {
+				b = unsafe.Slice((*byte)(unsafe.Pointer(&chunk[0])), 4*len(chunk))
+			}
 			if err = readFull(b, kind+" "+t.Name); err != nil {
 				return false
 			}
 			crc.Write(b)
-			for i := range chunk {
-				chunk[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+			if !littleEndianHost {
+				for i := range chunk {
+					chunk[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+				}
 			}
 		}
 		return true
 	})
 	return err
+}
+
+// chunkFloats is how many float32 values are converted and checksummed at a
+// time (256 KiB).
+const chunkFloats = 64 << 10
+
+// littleEndianHost is true when float32 memory already has the file's byte
+// order, so tensors are written and read without conversion.
+var littleEndianHost = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// floatBytes returns vs as little-endian bytes: a view of vs itself on a
+// little-endian host, else converted into buf (len >= 4*len(vs)).
+func floatBytes(vs []float32, buf []byte) []byte {
+	if len(vs) == 0 {
+		return nil
+	}
+	if littleEndianHost {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&vs[0])), 4*len(vs))
+	}
+	for i, v := range vs {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+	}
+	return buf[:4*len(vs)]
 }

@@ -3,6 +3,8 @@ package swav_test
 import (
 	"testing"
 
+	"github.com/swavgo/swav/train/swav"
+
 	"github.com/swavgo/swav/train/swav/goldenfile"
 )
 
@@ -31,12 +33,24 @@ const (
 	float32DefaultTolerance = 5e-7
 )
 
-// TestGolden runs every case and table of the shared golden file (codes,
+// TestGolden runs, through both Sinkhorn paths, every case and table of the shared golden file (codes,
 // loss, every gradient down to the raw head output, queue use and contents,
 // the log-domain codes where the reference is NaN, LR tables and headline
 // values, LARC two-step and one-step cases with momentum buffers and traces)
 // at float64 and float32.
 func TestGolden(t *testing.T) {
+	for _, path := range []struct {
+		name string
+		log  bool
+	}{{"scaled", false}, {"log_domain", true}} {
+		t.Run(path.name, func(t *testing.T) {
+			defer swav.SetForceLogDomain(path.log)()
+			testGolden(t)
+		})
+	}
+}
+
+func testGolden(t *testing.T) {
 	f := loadGolden(t)
 	want := len(f.SwAVCases) + len(f.LRSchedule.Cases) + len(f.LRSchedule.RealRecipes) + len(f.LARC.TwoStep) + 1
 	if want < 13 {

@@ -87,15 +87,17 @@ func (o *LARS[T]) Step(params []Param[T], lr float64) {
 		for j, g := range p.Grad {
 			x := float64(p.Data[j])
 			d := float64(g)
+			// The float64 conversions round every product as PyTorch's
+			// separate in-place ops do (no fused multiply-add on any arch).
 			if scaled {
-				d = (d + o.weightDecay*x) * a
+				d = (d + float64(o.weightDecay*x)) * a
 			}
 			buf := d
 			if !first {
-				buf = o.momentum*float64(b.data[j]) + d
+				buf = float64(o.momentum*float64(b.data[j])) + d
 			}
 			b.data[j] = T(buf)
-			p.Data[j] = T(x - lr*buf)
+			p.Data[j] = T(x - float64(lr*buf))
 		}
 	}
 }

@@ -33,6 +33,7 @@ func SwappedLoss[T Float](scores []T, codes [][]T, assign []int, v, b, k int, te
 	}
 	grad := make([]T, len(scores))
 	logp := make([]float64, k)
+	p := make([]float64, k)
 	g := make([]float64, k)
 	invT := 1 / temperature
 	pairWeight := 1 / (float64(b) * float64(v-1) * float64(len(assign)))
@@ -42,6 +43,9 @@ func SwappedLoss[T Float](scores []T, codes [][]T, assign []int, v, b, k int, te
 			r := view*b + bi
 			s := scores[r*k : (r+1)*k]
 			logSoftmax(s, invT, logp)
+			for j, x := range logp {
+				p[j] = math.Exp(x)
+			}
 			clear(g)
 			for i, c := range assign {
 				if c == view {
@@ -55,7 +59,7 @@ func SwappedLoss[T Float](scores []T, codes [][]T, assign []int, v, b, k int, te
 				}
 				loss -= dot * pairWeight
 				for j, qv := range q {
-					g[j] += math.Exp(logp[j])*qsum - float64(qv)
+					g[j] += p[j]*qsum - float64(qv)
 				}
 			}
 			gs := grad[r*k : (r+1)*k]

@@ -135,3 +135,68 @@ func TestL2NormalizeRows(t *testing.T) {
 		}
 	}
 }
+
+// TestSwappedLossArbitraryCodes: the gradient is exact also for code rows
+// that do not sum to 1 (softmax * sum(q) - q), e.g. hard or damaged codes.
+func TestSwappedLossArbitraryCodes(t *testing.T) {
+	const v, b, k = 3, 2, 4
+	rng := newRng(9)
+	scores := make([]float64, v*b*k)
+	for i := range scores {
+		scores[i] = rng.NormFloat64()
+	}
+	codes := [][]float64{make([]float64, b*k), make([]float64, b*k)}
+	for _, c := range codes {
+		for i := range c {
+			c[i] = rng.Float64() * 2
+		}
+	}
+	assign := []int{2, 0}
+	loss, grad := SwappedLoss(scores, codes, assign, v, b, k, 0.3)
+	if want := naiveLoss(scores, codes, assign, v, b, k, 0.3); math.Abs(loss-want) > 1e-12 {
+		t.Fatalf("loss %v, naive %v", loss, want)
+	}
+	const step = 1e-6
+	for i := range scores {
+		old := scores[i]
+		scores[i] = old + step
+		up, _ := SwappedLoss(scores, codes, assign, v, b, k, 0.3)
+		scores[i] = old - step
+		down, _ := SwappedLoss(scores, codes, assign, v, b, k, 0.3)
+		scores[i] = old
+		if fd := (up - down) / (2 * step); math.Abs(fd-grad[i]) > 1e-7 {
+			t.Fatalf("score %d: analytic %v, finite differences %v", i, grad[i], fd)
+		}
+	}
+}
+
+// TestCodesWithoutQueueIgnoresEmbeddings: with no queue the codes are the
+// plain Sinkhorn codes of each assigned crop and embeddings may be nil.
+func TestCodesWithoutQueueIgnoresEmbeddings(t *testing.T) {
+	const v, b, k, d = 3, 4, 5, 2
+	scores := cosineScores(61, v*b, k, d, 1)
+	protos := unitRows(newRng(62), k, d, 1)
+	codes := Codes(scores, nil, protos, nil, []int{2, 1}, b, k, d, 0.05, 3)
+	for i, c := range []int{2, 1} {
+		want := Sinkhorn(scores[c*b*k:(c+1)*b*k], b, k, 0.05, 3)
+		if dd := maxAbsDiff(codes[i], want); dd != 0 {
+			t.Fatalf("crop %d: differs by %g", c, dd)
+		}
+	}
+}
+
+// TestNonFiniteInputsPropagate: a NaN or infinite score is not an error
+// here: it reaches the loss as NaN (the backend turns that into
+// train.ErrNonFinite), without a panic.
+func TestNonFiniteInputsPropagate(t *testing.T) {
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		const v, b, k = 2, 2, 3
+		scores := cosineScores(71, v*b, k, 4, 1)
+		scores[1] = bad
+		codes := Codes(scores, nil, make([]float64, k*4), nil, []int{0, 1}, b, k, 4, 0.05, 3)
+		loss, _ := SwappedLoss(scores, codes, []int{0, 1}, v, b, k, 0.1)
+		if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
+			t.Errorf("score %v: loss %v, want non-finite", bad, loss)
+		}
+	}
+}

@@ -9,12 +9,7 @@ func MulABt[T Float](a, b []T, m, n, d int) []T {
 	for i := 0; i < m; i++ {
 		ai := a[i*d : (i+1)*d]
 		for j := 0; j < n; j++ {
-			bj := b[j*d : (j+1)*d]
-			s := 0.0
-			for l, v := range ai {
-				s += float64(v) * float64(bj[l])
-			}
-			out[i*n+j] = T(s)
+			out[i*n+j] = T(dot(ai, b[j*d:(j+1)*d]))
 		}
 	}
 	return out
@@ -70,4 +65,22 @@ func MulAtB[T Float](a, b []T, m, n, d int) []T {
 		out[i] = T(v)
 	}
 	return out
+}
+
+// dot is the float64 dot product of two equal-length rows, with four
+// independent accumulators so that the additions pipeline.
+func dot[T Float](a, b []T) float64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	l := 0
+	for ; l+4 <= len(a); l += 4 {
+		s0 += float64(a[l]) * float64(b[l])
+		s1 += float64(a[l+1]) * float64(b[l+1])
+		s2 += float64(a[l+2]) * float64(b[l+2])
+		s3 += float64(a[l+3]) * float64(b[l+3])
+	}
+	for ; l < len(a); l++ {
+		s0 += float64(a[l]) * float64(b[l])
+	}
+	return (s0 + s1) + (s2 + s3)
 }

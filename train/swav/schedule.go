@@ -38,7 +38,8 @@ func LRAt(cfg train.OptimConfig, itersPerEpoch, epochs, iter int) float64 {
 	}
 	t := iter - warm
 	cosT := float64(itersPerEpoch * (epochs - cfg.WarmupEpochs))
-	return cfg.FinalLR + float64(0.5*(cfg.BaseLR-cfg.FinalLR))*(1+math.Cos(math.Pi*float64(t)/cosT))
+	// Conversions round each product as Python does (no fused multiply-add).
+	return cfg.FinalLR + float64(float64(0.5*(cfg.BaseLR-cfg.FinalLR))*(1+math.Cos(math.Pi*float64(t)/cosT)))
 }
 
 // LRSchedule is the whole per-iteration table of LRAt, itersPerEpoch*epochs

@@ -11,9 +11,9 @@ import "math"
 // It is the same algorithm in exact arithmetic (the total, /K, /N and *N
 // factors cancel) computed so that it stays finite for any finite scores,
 // where the float32 reference overflows at s/eps > 88.7 and float64 at 709.8
-// (SPEC §7, §12): normally as scaling factors on the kernel exp(s/eps - m_n)
-// stabilised by each sample's maximum m_n; when that kernel spans more than
-// 30 orders of magnitude for some prototype (tiny eps, unnormalised scores),
+// (SPEC §7, §12): normally as scaling factors on the kernel exp(s/eps - M)
+// stabilised by the largest s/eps; when some prototype's or sample's best
+// entry is more than 30 orders of magnitude below (tiny eps, unnormalised scores),
 // in the log domain, Q = exp(s/eps + a_k + b_n) with potentials updated by
 // log-sum-exp. Arithmetic is float64 whatever T is.
 //
@@ -35,16 +35,20 @@ func SinkhornTail[T Float](scores []T, n, k int, eps float64, iters, keep int) [
 	return sinkhornTail(scores, n, k, eps, iters, keep)
 }
 
-// scaledRangeLimit bounds the fast path: when some prototype's largest
-// kernel entry exp(s/eps - max over its sample's row) is below it, the
+// scaledRangeLimit bounds the fast path: when some prototype's or some
+// sample's largest kernel entry exp(s/eps - max(s/eps)) is below it, the
 // scaling factors would span too many orders of magnitude for plain float64
 // products, and the log-domain path runs instead. With L2-normalised
 // embeddings and prototypes (|s| <= 1) this only happens for eps < 1/35.
 const scaledRangeLimit = 1e-30
 
+// forceLogDomain makes every call take the log-domain path (tests compare
+// the two paths).
+var forceLogDomain = false
+
 func sinkhornTail[T Float](scores []T, n, k int, eps float64, iters, keep int) []T {
 	checkLen("Sinkhorn", "scores", scores, n*k)
-	if iters > 0 {
+	if iters > 0 && !forceLogDomain {
 		if out, ok := sinkhornScaled(scores, n, k, 1/eps, iters, keep); ok {
 			return out
 		}
@@ -52,35 +56,44 @@ func sinkhornTail[T Float](scores []T, n, k int, eps float64, iters, keep int) [
 	return sinkhornLog(scores, n, k, eps, iters, keep)
 }
 
-// sinkhornScaled is the fast path: the kernel exp(s/eps - m_n), stabilised
-// by each sample's maximum m_n (which cancels in the column normalisation),
-// scaled by prototype factors u and sample factors v. It costs N*K
-// exponentials, 2*iters*N*K multiply-adds and N*K float64 of scratch, and
-// reports false (having computed nothing usable) when the kernel's range is
-// too wide or a factor is not finite; the caller then uses the log domain.
+// sinkhornScaled is the fast path: the kernel exp(s/eps - M), stabilised by
+// the global maximum M (a constant factor, which cancels), scaled by
+// prototype factors u and sample factors v. It costs N*K exponentials,
+// 2*iters*N*K multiply-adds and N*K float64 of scratch, and reports false
+// (having computed nothing usable) when some prototype's or some sample's
+// largest kernel entry is below scaledRangeLimit or a factor is not finite;
+// the caller then uses the log domain.
 func sinkhornScaled[T Float](scores []T, n, k int, inv float64, iters, keep int) ([]T, bool) {
+	top := math.Inf(-1)
+	for _, v := range scores {
+		if x := float64(v) * inv; x > top {
+			top = x
+		}
+	}
+	if math.IsInf(top, 0) || math.IsNaN(top) {
+		return nil, false
+	}
 	kern := make([]float64, n*k)
 	colMax := make([]float64, k)
 	for i := 0; i < n; i++ {
-		s := scores[i*k : (i+1)*k]
-		m := math.Inf(-1)
-		for _, v := range s {
-			m = math.Max(m, float64(v)*inv)
-		}
-		if math.IsInf(m, 0) || math.IsNaN(m) {
-			return nil, false
-		}
 		r := kern[i*k : (i+1)*k]
-		for j, v := range s {
-			e := math.Exp(float64(v)*inv - m)
+		rowMax := 0.0
+		for j, v := range scores[i*k : (i+1)*k] {
+			e := math.Exp(float64(v)*inv - top)
 			r[j] = e
 			if e > colMax[j] {
 				colMax[j] = e
 			}
+			if e > rowMax {
+				rowMax = e
+			}
+		}
+		if !(rowMax >= scaledRangeLimit) { // NaN fails too
+			return nil, false
 		}
 	}
 	for _, c := range colMax {
-		if !(c >= scaledRangeLimit) { // NaN fails too
+		if !(c >= scaledRangeLimit) {
 			return nil, false
 		}
 	}

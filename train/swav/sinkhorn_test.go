@@ -150,6 +150,7 @@ func TestSinkhornMatchesReference(t *testing.T) {
 		{6, 16, 64, 16, 0.01, 3},
 		{7, 1, 7, 5, 0.05, 3},
 		{8, 40, 1, 5, 0.05, 3},
+		{9, 6, 5, 4, 0.05, 0},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("seed%d_%dx%d_eps%g_it%d", tc.seed, tc.n, tc.k, tc.eps, tc.iters), func(t *testing.T) {
@@ -158,6 +159,9 @@ func TestSinkhornMatchesReference(t *testing.T) {
 			got := Sinkhorn(s, tc.n, tc.k, tc.eps, tc.iters)
 			if d := maxAbsDiff(got, ref); !(d < 1e-12) {
 				t.Fatalf("max |ours - reference| = %g", d)
+			}
+			if tc.iters == 0 {
+				return // no normalisation at all: rows need not sum to 1
 			}
 			rows, _ := sums(got, tc.n, tc.k)
 			for i, r := range rows {
@@ -343,3 +347,35 @@ func TestShapeMismatchPanicsNamingTheArgument(t *testing.T) {
 }
 
 func newRng(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 7)) }
+
+// TestSinkhornPathsAgree: the scaled kernel and the log domain give the same
+// codes wherever the scaled path applies, and the scaled path declines the
+// wide-range inputs.
+func TestSinkhornPathsAgree(t *testing.T) {
+	cases := []struct {
+		name   string
+		scores []float64
+		n, k   int
+		eps    float64
+		scaled bool
+	}{
+		{"eps0.05", cosineScores(51, 64, 300, 16, 1), 64, 300, 0.05, true},
+		{"eps0.03", cosineScores(52, 40, 50, 8, 1), 40, 50, 0.03, true},
+		{"eps0.01", cosineScores(53, 32, 20, 4, 1), 32, 20, 0.01, true},
+		{"unnormalised_x10_eps0.01", cosineScores(55, 32, 20, 4, 10), 32, 20, 0.01, false},
+		{"unnormalised_x80", cosineScores(54, 16, 10, 16, 80), 16, 10, 0.05, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ok := sinkhornScaled(tc.scores, tc.n, tc.k, 1/tc.eps, 3, tc.n)
+			if ok != tc.scaled {
+				t.Fatalf("scaled path taken = %v, want %v", ok, tc.scaled)
+			}
+			logd := sinkhornLog(tc.scores, tc.n, tc.k, tc.eps, 3, tc.n)
+			got := Sinkhorn(tc.scores, tc.n, tc.k, tc.eps, 3)
+			if d := maxAbsDiff(got, logd); !(d < 1e-13) {
+				t.Fatalf("paths differ by %g", d)
+			}
+		})
+	}
+}

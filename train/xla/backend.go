@@ -39,11 +39,14 @@ type Options struct {
 // pure-Go engine. The state lives on the device between steps; each step
 // donates it to the next. One goroutine at a time (train.Backend).
 type Backend struct {
-	cfg     train.Config
-	opts    Options
-	arch    *model.Arch
-	engine  compute.Backend
-	builder *stepBuilder
+	cfg    train.Config
+	opts   Options
+	arch   *model.Arch
+	engine compute.Backend
+	// sharedEngine is true for a PJRT client shared by the process (not
+	// finalised by Close).
+	sharedEngine bool
+	builder      *stepBuilder
 
 	// Device state in canonical order (arch.Params / arch.Buffers).
 	params, buffers, momentum []*tensors.Tensor
@@ -93,7 +96,7 @@ func NewWithOptions(cfg train.Config, seed int64, opts Options) (*Backend, error
 	if err != nil {
 		return nil, fmt.Errorf("xla: %w", err)
 	}
-	engine, err := newEngine(plugin, cfg.Precision)
+	engine, shared, err := newEngine(plugin, cfg.Precision)
 	if err != nil {
 		return nil, err
 	}
@@ -102,13 +105,13 @@ func NewWithOptions(cfg train.Config, seed int64, opts Options) (*Backend, error
 		computeType = dtypes.BFloat16
 	}
 	b := &Backend{
-		cfg: cfg, opts: opts, arch: arch, engine: engine,
+		cfg: cfg, opts: opts, arch: arch, engine: engine, sharedEngine: shared,
 		builder: &stepBuilder{cfg: cfg, arch: arch, params: arch.Params(), buffers: arch.Buffers(), compute: computeType},
 		steps:   map[string]*Exec{},
 		embeds:  map[train.Feature]*Exec{},
 	}
 	if err := b.Load(st); err != nil {
-		engine.Finalize()
+		b.Close()
 		return nil, err
 	}
 	return b, nil
@@ -139,8 +142,8 @@ func (b *Backend) Engine() string {
 	return fmt.Sprintf("%s: %s", b.engine.Description(), b.engine.DeviceDescription(0))
 }
 
-// SetKeepCodes switches StepResult.Codes on or off (see Options.KeepCodes).
-func (b *Backend) SetKeepCodes(on bool) { b.opts.KeepCodes = on }
+// KeepCodes switches StepResult.Codes on or off (see Options.KeepCodes).
+func (b *Backend) KeepCodes(on bool) { b.opts.KeepCodes = on }
 
 // validate checks a step input against the model and config, naming the
 // first bad field; nothing is touched before it passes.
@@ -533,7 +536,9 @@ func (b *Backend) Close() error {
 	for _, e := range b.embeds {
 		e.Finalize()
 	}
-	b.engine.Finalize()
+	if !b.sharedEngine {
+		b.engine.Finalize()
+	}
 	return nil
 }
 

@@ -86,10 +86,11 @@ func (n *netGraph) section(layers []model.Layer, x *Node) *Node {
 	return values[len(values)-1]
 }
 
-// relu is max(x, 0) with PyTorch's gradient (0 at x == 0).
+// relu is max(x, 0) with PyTorch's gradient (0 at x == 0) and NaN
+// propagation (a NaN must reach the loss so the step reports it).
 func relu(x *Node) *Node {
 	zero := ScalarZero(x.Graph(), x.DType())
-	return Where(GreaterThan(x, zero), x, ZerosLike(x))
+	return Where(LessOrEqual(x, zero), ZerosLike(x), x)
 }
 
 // globalAvgPool averages NCHW over H and W, accumulating in float32.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/gobackend"
@@ -52,19 +53,35 @@ func resolvePlugin(cfg *train.Config) (string, error) {
 		"or to %q for GoMLX's pure-Go CPU engine", ErrNoPlugin, EnvPlugin, EngineGo)
 }
 
+// pjrtEngines keeps one PJRT client per (plugin, options) for the process:
+// a CUDA client costs seconds and GPU memory to create, and several backends
+// (tests, a trainer and an evaluator) share it. They are never finalised.
+var (
+	pjrtEnginesMu sync.Mutex
+	pjrtEngines   = map[string]compute.Backend{}
+)
+
 // newEngine creates the compute backend for plugin: GoMLX's pure-Go engine
-// for EngineGo, otherwise the PJRT plugin at that path. GoMLX's automatic
-// plugin download is never used: the path must be absolute after cleaning and
-// the installer is switched off (see pjrt.go). In float32 precision TF32 is
-// disabled so results match the CPU backend.
-func newEngine(plugin, precision string) (compute.Backend, error) {
+// for EngineGo (owned by the caller: shared is false), otherwise the PJRT
+// plugin at that path (shared by the process: the caller must not finalise
+// it). GoMLX's automatic plugin download is never used: the path is made
+// absolute and the installer is switched off (see pjrt.go). In float32
+// precision TF32 is disabled so results match the CPU backend.
+func newEngine(plugin, precision string) (be compute.Backend, shared bool, err error) {
 	if plugin == EngineGo {
 		be, err := gobackend.New("")
 		if err != nil {
-			return nil, fmt.Errorf("xla: GoMLX go engine: %w", err)
+			return nil, false, fmt.Errorf("xla: GoMLX go engine: %w", err)
 		}
-		return be, nil
+		return be, false, nil
 	}
+	be, err = loadPJRT(plugin, precision)
+	return be, true, err
+}
+
+// loadPJRT returns the process's client for the plugin at path, creating it
+// on first use (seconds: the plugin initialises CUDA).
+func loadPJRT(plugin, precision string) (compute.Backend, error) {
 	abs, err := filepath.Abs(plugin)
 	if err != nil {
 		return nil, fmt.Errorf("xla: plugin %q: %w: %v", plugin, ErrPluginLoad, err)
@@ -88,10 +105,16 @@ func newEngine(plugin, precision string) (compute.Backend, error) {
 	if precision != "bf16" {
 		options = ",notf32"
 	}
+	pjrtEnginesMu.Lock()
+	defer pjrtEnginesMu.Unlock()
+	if be, ok := pjrtEngines[abs+options]; ok {
+		return be, nil
+	}
 	be, err := pjrtLoader(abs, options)
 	if err != nil {
 		return nil, fmt.Errorf("xla: plugin %q: %w: %v", abs, ErrPluginLoad, err)
 	}
+	pjrtEngines[abs+options] = be
 	return be, nil
 }
 

@@ -14,8 +14,9 @@ import (
 	"github.com/swavgo/swav/train/model"
 )
 
-// torchPython is Debian's interpreter, where python3-torch installs.
-const torchPython = "/usr/bin/python3"
+// torchPython is the interpreter holding PyTorch: $SWAV_TORCH_PYTHON, else
+// Debian's /usr/bin/python3 (where python3-torch installs).
+var torchPython = envOr("SWAV_TORCH_PYTHON", "/usr/bin/python3")
 
 // torchTensor is one tensor in torch_step.py's input.
 type torchTensor struct {
@@ -58,11 +59,16 @@ type torchInput struct {
 	Steps          []torchStep   `json:"steps"`
 }
 
+// torchStepResult is one step's loss and codes.
+type torchStepResult struct {
+	Loss  float64     `json:"loss"`
+	Codes [][]float64 `json:"codes"`
+}
+
+// torchOutput is torch_step.py's result; runs of other backends are put in
+// the same form (refOf) to be compared the same way.
 type torchOutput struct {
-	Steps []struct {
-		Loss  float64     `json:"loss"`
-		Codes [][]float64 `json:"codes"`
-	} `json:"steps"`
+	Steps    []torchStepResult    `json:"steps"`
 	Params   map[string][]float64 `json:"params"`
 	Buffers  map[string][]float64 `json:"buffers"`
 	Momentum map[string][]float64 `json:"momentum"`
@@ -157,8 +163,38 @@ type tolerances struct {
 	loss, codes, params, buffers, momentum, queue float64
 }
 
+// refOf puts a backend's run in torch_step.py's output form.
+func refOf(results []train.StepResult, st *train.State) *torchOutput {
+	widen := func(x []float32) []float64 {
+		out := make([]float64, len(x))
+		for i, v := range x {
+			out[i] = float64(v)
+		}
+		return out
+	}
+	asMap := func(ts []train.Tensor) map[string][]float64 {
+		m := map[string][]float64{}
+		for _, t := range ts {
+			m[t.Name] = widen(t.Data)
+		}
+		return m
+	}
+	ref := &torchOutput{Params: asMap(st.Params), Buffers: asMap(st.Buffers), Momentum: asMap(st.Momentum)}
+	for _, r := range results {
+		sr := torchStepResult{Loss: r.Loss}
+		for _, c := range r.Codes {
+			sr.Codes = append(sr.Codes, widen(c))
+		}
+		ref.Steps = append(ref.Steps, sr)
+	}
+	if st.Queue != nil {
+		ref.Queue = widen(st.Queue.Data)
+	}
+	return ref
+}
+
 // compareWithTorch checks the backend's results and final state against
-// torch_step.py's.
+// torch_step.py's (or another backend's, see refOf).
 func compareWithTorch(t *testing.T, cfg train.Config, results []train.StepResult, st *train.State, want *torchOutput, tol tolerances) {
 	t.Helper()
 	skip := noiseDetermined(t, cfg)
@@ -166,6 +202,10 @@ func compareWithTorch(t *testing.T, cfg train.Config, results []train.StepResult
 		w := want.Steps[i]
 		if d := math.Abs(r.Loss-w.Loss) / math.Max(1, math.Abs(w.Loss)); d > tol.loss {
 			t.Errorf("step %d: loss %.7f, torch %.7f (rel %.2g)", i, r.Loss, w.Loss, d)
+		}
+		if len(r.Codes) != len(w.Codes) {
+			t.Errorf("step %d: %d codes, reference %d", i, len(r.Codes), len(w.Codes))
+			continue
 		}
 		for c := range w.Codes {
 			if d := relErr(r.Codes[c], w.Codes[c], 1); d > tol.codes {
@@ -257,10 +297,10 @@ func runSteps(t *testing.T, b train.Backend, steps []*train.StepInput) ([]train.
 	return results, st
 }
 
-// float32Tolerances: SPEC's 1e-4 relative for loss, codes and weights; the
-// momentum buffers are LARS-scaled gradients, which float32 autodiff through
-// BatchNorm reproduces to about 1e-4 of their largest entry.
-var float32Tolerances = tolerances{loss: 1e-4, codes: 1e-4, params: 1e-4, buffers: 1e-4, momentum: 1e-3, queue: 1e-5}
+// float32Tolerances: the issue's 1e-4 relative for loss, codes, weights and
+// statistics (measured: about 2e-5 at worst), tighter for the queue (copied
+// embeddings).
+var float32Tolerances = tolerances{loss: 1e-4, codes: 1e-4, params: 1e-4, buffers: 1e-4, momentum: 1e-4, queue: 1e-5}
 
 func TestStepMatchesPyTorch(t *testing.T) {
 	cases := []struct {
@@ -298,6 +338,7 @@ func TestStepMatchesPyTorch(t *testing.T) {
 	var backends []*Backend
 	for _, tc := range cases {
 		cfg := tinyConfig()
+		cfg.PJRTPlugin = conformanceEngine()
 		tc.setup(&cfg)
 		b, err := NewWithOptions(cfg, 7, Options{KeepCodes: true})
 		if err != nil {

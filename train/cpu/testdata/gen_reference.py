@@ -14,6 +14,7 @@ freezing, LARC(SGD) by hand (SPEC §5), BatchNorm running statistics.
 Run: /usr/bin/python3 train/cpu/testdata/gen_reference.py
 """
 import json, math, os
+import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F, torchvision
 
 torch.set_num_threads(1)
@@ -30,16 +31,15 @@ def fnv1a32(s):
 
 
 def test_values(name, n):
-    """n values in [-0.5, 0.5) from the integer hash of (name, i)."""
-    h = fnv1a32(name)
-    out = []
-    for i in range(n):
-        x = (h + i * 2654435761) & M32
-        x ^= x >> 15
-        x = (x * 2246822519) & M32
-        x ^= x >> 13
-        out.append(x / 4294967296.0 - 0.5)
-    return torch.tensor(out, dtype=torch.float64)
+    """n values in [-0.5, 0.5) from the integer hash of (name, i) (uint64
+    arithmetic wraps, and only the low 32 bits are kept, as in Go's uint32)."""
+    h = np.uint64(fnv1a32(name))
+    m = np.uint64(M32)
+    x = (h + np.arange(n, dtype=np.uint64) * np.uint64(2654435761)) & m
+    x ^= x >> np.uint64(15)
+    x = (x * np.uint64(2246822519)) & m
+    x ^= x >> np.uint64(13)
+    return torch.from_numpy(x.astype(np.float64) / 4294967296.0 - 0.5)
 
 
 class Block(nn.Module):  # ref_train_step.py's block
@@ -237,7 +237,7 @@ cases = [
     dict(base, name="resnet18_linear_head", arch="resnet18", small_stem=False, hidden_mlp=0, feat_dim=16,
          prototypes=12, batch=3, groups=[[32, 2]], queue_length=0, crops_for_assign=[1, 0]),
     dict(base, name="resnet50_small_stem", arch="resnet50", small_stem=True, hidden_mlp=24, feat_dim=8,
-         prototypes=10, batch=2, groups=[[8, 2], [4, 1]], queue_length=0, crops_for_assign=[0]),
+         prototypes=10, batch=3, groups=[[16, 2], [8, 2]], queue_length=0, crops_for_assign=[0]),
 ]
 res = dict(torch=torch.__version__, torchvision=torchvision.__version__, cases=[run_case(c) for c in cases])
 with open(os.path.join(here, "reference.json"), "w") as f:

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/stages"
+)
+
+func init() {
+	var sets []string
+	var embedded bool
+	cmd := &cobra.Command{
+		Use:   "validate CONFIG...",
+		Short: "Check configs without running them",
+		Long: `Validate loads each CONFIG as 'run' would (strict keys, types, --set overrides,
+ranges, a registered job kind) and prints "OK <file>" or one line per problem,
+"<file>:<line>: <field>: <message>". It exits 1 when any config is invalid.
+--embedded checks the configs compiled into the binary.`,
+		Example: `  pipeline validate configs/*.yaml
+  pipeline validate configs/demo.yaml --set demo.workers=-1
+  pipeline validate --embedded`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && !embedded {
+				return usageError{errors.New("validate: name at least one CONFIG (or --embedded)")}
+			}
+			out := cmd.OutOrStdout()
+			bad := 0
+			check := func(name string, job *configs.Job, err error) {
+				if err == nil && !slices.Contains(stages.Kinds(), job.Job) {
+					err = pipeline.FieldErrorf("job", "unknown job kind %q (known: %v)", job.Job, stages.Kinds())
+				}
+				if err == nil {
+					fmt.Fprintln(out, "OK", name)
+					return
+				}
+				bad++
+				for _, e := range flatten(err) {
+					fmt.Fprintln(out, e)
+				}
+			}
+			for _, path := range args {
+				job, err := configs.Load(path, sets)
+				check(path, job, err)
+			}
+			if embedded {
+				ex := configs.Examples()
+				for _, name := range sortedKeys(ex) {
+					job, err := configs.LoadBytes("embedded:"+name, ex[name], sets)
+					check("embedded:"+name, job, err)
+				}
+			}
+			if bad > 0 {
+				return fmt.Errorf("%d config(s) invalid", bad)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a config key before validating (repeatable)")
+	cmd.Flags().BoolVar(&embedded, "embedded", false, "also validate the configs embedded in the binary")
+	addCommand(nil, cmd)
+}
+
+// flatten lists the errors of an errors.Join tree, one per problem.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

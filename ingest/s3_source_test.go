@@ -1,0 +1,91 @@
+package ingest_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/faultproxy"
+)
+
+// s3Shards uploads 10 shards x 40 samples (with index) to bucket/prefix on
+// the shared versitygw and returns a local copy's directory for comparison.
+func s3Shards(t *testing.T, bucket string) string {
+	srv := needS3(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	local, _ := ingest.NewLocalBucket(dir)
+	writeShards(t, local, "", 10, 40, true)
+	b, err := srv.CreateBucket(ctx, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ingest.Copy(ctx, local, "", b, "wds/"); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestS3SourceMatchesLocal(t *testing.T) {
+	dir := s3Shards(t, "clean")
+	cfg := localConfig(t, dir)
+	cfg.ShuffleBuffer, cfg.Prefetch = 16, 3
+	opts := ingest.SourceOptions{Seed: 11, World: 1, Workers: 2, Epochs: 1}
+	want, err := collect(t, cfg, opts, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Shards = []string{"s3://clean/wds/"} // a prefix
+	cfg.S3 = s3srv.S3Config()
+	gotS3, err := collect(t, cfg, opts, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gotS3, want) {
+		t.Fatalf("S3 run differs from the local run (%d vs %d samples)", len(gotS3), len(want))
+	}
+	n, err := ingest.CountSamples(context.Background(), cfg)
+	if err != nil || n != 400 {
+		t.Fatalf("CountSamples over S3 = %d, %v", n, err)
+	}
+}
+
+// TestS3FaultsLoseNothing reads through a proxy that resets connections,
+// answers 503 SlowDown, cuts bodies mid-shard and delays responses: the run
+// must yield exactly the samples, in the same order, of a clean run.
+func TestS3FaultsLoseNothing(t *testing.T) {
+	dir := s3Shards(t, "faulty")
+	cfg := localConfig(t, dir)
+	cfg.ShuffleBuffer, cfg.Prefetch = 16, 2
+	opts := ingest.SourceOptions{Seed: 5, World: 1, Workers: 2, Epochs: 1}
+	want, err := collect(t, cfg, opts, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := faultproxy.Start(s3srv.Endpoint, faultproxy.Faults{
+		ResetEvery: 3, SlowDownEvery: 5, CutEvery: 2, SlowEvery: 7, SlowDelay: 30 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	cfg.Shards = []string{"s3://faulty/wds/part-{000000..000009}.tar"}
+	cfg.S3 = s3srv.S3Config()
+	cfg.S3.Endpoint = proxy.URL
+	got, err := collect(t, cfg, opts, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inj := proxy.Injected()
+	for _, k := range []string{"reset", "slowdown", "cut", "slow"} {
+		if inj[k] == 0 {
+			t.Errorf("no %s fault was injected (%v)", k, inj)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("faulty run yields %d samples, clean run %d, or a different order", len(got), len(want))
+	}
+	t.Logf("faults injected: %v", inj)
+}

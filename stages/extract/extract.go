@@ -1,0 +1,438 @@
+// Package extract builds the "extract" job: a checkpoint's network embeds
+// every sample of the data section and the features land in Parquet, one
+// file per input shard (sinks/parquet). The chain is
+//
+//	read (ingest, one reader, no shuffle) → select (skip finished shards)
+//	  → transform (decode, resize shorter side, centre crop; parallel, ordered)
+//	  → batch → embed (Backend.Embed, evaluation mode) → write (Parquet)
+//
+// A shard's file is committed atomically when its last sample has been
+// written, so a run killed or stopped halfway leaves only whole files; the
+// next run skips them (same checkpoint, config hash and layout) and redoes
+// the rest, without duplicates. The engine's per-stage metrics give the stall
+// breakdown.
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/swavgo/swav/augment"
+	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/stages"
+	"github.com/swavgo/swav/stages/source"
+	"github.com/swavgo/swav/train"
+)
+
+// JobKind is the job kind this package registers.
+const JobKind = "extract"
+
+func init() {
+	stages.Register(JobKind, func(ctx context.Context, job *configs.Job) ([]pipeline.Spec, error) {
+		m, err := OpenModel(ctx, job)
+		if err != nil {
+			return nil, err
+		}
+		return Build(ctx, job, m)
+	})
+}
+
+// ErrSkipBudget is wrapped when more images fail to decode than
+// augment.skip_budget allows.
+var ErrSkipBudget = errors.New("skip budget exceeded")
+
+// Build returns the extraction chain for job with model m. The chain owns m
+// (its last stage closes it); on error m is closed here. Errors before
+// anything runs: an output location that cannot be written, an empty or
+// unreadable shard list, shard names that would share an output file.
+func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Spec, err error) {
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	ex := job.Extract
+	if ex.Output == "" {
+		return nil, pipeline.FieldErrorf("extract.output", "must name a folder or s3:// prefix")
+	}
+	out, err := parquet.OpenOutput(ctx, ex.Output, job.Data.StoreConfig())
+	if err != nil {
+		return nil, err
+	}
+	writer := &writeStage{
+		out: out, model: m,
+		md:   parquet.Metadata{Checkpoint: m.Checkpoint, ConfigHash: configHash(job, m), Layout: m.Layout},
+		opts: parquet.WriterOptions{RowGroupRows: ex.RowGroupRows, Compression: ex.Compression},
+		open: map[string]*parquet.FileWriter{},
+	}
+	defer func() {
+		if err != nil {
+			out.Close()
+		}
+	}()
+
+	// One reader and no sample shuffle: each shard's samples arrive together,
+	// so a shard is finished when the next one starts.
+	data := *job
+	data.Data.Workers = 1
+	data.Data.ShuffleBuffer = 0
+	read, err := source.New(&data, ingest.Position{}, 1)
+	if err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	sel := &selectStage{src: read.Source, out: out, want: writer.md, names: map[string]string{}, done: map[string]bool{}}
+	read.Source = sel
+	read.Name = "read"
+
+	workers := ex.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	tf := augment.NewEvalTransform(job.Augment)
+	return []pipeline.Spec{
+		read,
+		{Name: "transform", Processor: &transformStage{tf: tf, raw: m.Feature == FeatureRaw, budget: job.Augment.SkipBudget},
+			Workers: workers, Ordered: true, Buffer: 2 * workers, Total: read.Total},
+		{Name: "batch", Processor: &batchStage{size: ex.BatchSize, imgLen: pixelsPerImage(tf, m)}, Buffer: 2},
+		{Name: "embed", Processor: &embedStage{model: m, size: tf.Crop}, Buffer: 2},
+		{Name: "write", Sink: writer},
+	}, nil
+}
+
+func pixelsPerImage(tf augment.EvalTransform, m *Model) int {
+	if m.Feature == FeatureRaw {
+		return tf.Crop * tf.Crop
+	}
+	return tf.Len()
+}
+
+// shardEnd follows the last sample of a shard through the chain: the writer
+// commits the shard's file when it arrives. It is only emitted once the shard
+// has been read to its end, so a stopped run never commits a partial shard.
+type shardEnd struct{ shard string }
+
+// selectStage wraps the ingest source: it drops the samples of shards whose
+// feature file is already done and emits shardEnd after each shard.
+type selectStage struct {
+	src   pipeline.Source
+	out   *parquet.Output
+	want  parquet.Metadata
+	names map[string]string // output file name -> shard, to catch collisions
+	done  map[string]bool   // shard -> file already finished
+
+	shard   string
+	skipped int
+}
+
+func (s *selectStage) Run(ctx context.Context, emit pipeline.Emit) error {
+	err := s.src.Run(ctx, func(ctx context.Context, item any) error {
+		smp, ok := item.(*ingest.Sample)
+		if !ok {
+			return emit(ctx, item)
+		}
+		if smp.Shard != s.shard {
+			if err := s.endShard(ctx, emit); err != nil {
+				return err
+			}
+			if err := s.startShard(ctx, smp.Shard); err != nil {
+				return err
+			}
+		}
+		if s.done[smp.Shard] {
+			return nil
+		}
+		return emit(ctx, smp)
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.endShard(ctx, emit); err != nil {
+		return err
+	}
+	if s.skipped > 0 {
+		pipeline.SetStatus(ctx, fmt.Sprintf("%d shards already done, skipped", s.skipped))
+	}
+	return nil
+}
+
+func (s *selectStage) startShard(ctx context.Context, shard string) error {
+	s.shard = shard
+	if _, seen := s.done[shard]; seen {
+		return fmt.Errorf("extract: shard %s came back after another one: the reader interleaves shards", shard)
+	}
+	name := parquet.FileName(shard)
+	if other, dup := s.names[name]; dup {
+		return fmt.Errorf("extract: shards %s and %s would both write %s: rename one", other, shard, s.out.Path(name))
+	}
+	s.names[name] = shard
+	done, err := s.out.Done(ctx, name, s.want)
+	if err != nil {
+		return fmt.Errorf("extract: shard %s: %w", shard, err)
+	}
+	s.done[shard] = done
+	if done {
+		s.skipped++
+		pipeline.SetStatus(ctx, "skip finished shard "+shard)
+	}
+	return nil
+}
+
+func (s *selectStage) endShard(ctx context.Context, emit pipeline.Emit) error {
+	if s.shard == "" || s.done[s.shard] {
+		return nil
+	}
+	return emit(ctx, &shardEnd{shard: s.shard})
+}
+
+// Close closes the wrapped source.
+func (s *selectStage) Close() error {
+	if c, ok := s.src.(pipeline.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// transformed is one transformed sample.
+type transformed struct {
+	key, shard string
+	label      int64
+	pix        []float32
+}
+
+// transformStage decodes and transforms samples (parallel, order kept).
+// Images that do not decode are skipped and counted; past the budget
+// (augment.skip_budget; -1 unlimited) the run fails naming the sample.
+type transformStage struct {
+	tf     augment.EvalTransform
+	raw    bool
+	budget int
+
+	mu      sync.Mutex
+	skipped []string
+}
+
+func (t *transformStage) Process(ctx context.Context, item any, emit pipeline.Emit) error {
+	smp, ok := item.(*ingest.Sample)
+	if !ok {
+		return emit(ctx, item)
+	}
+	pix, err := t.tf.Apply(smp.Data, smp.Ext)
+	if err != nil {
+		return t.skip(ctx, smp, err)
+	}
+	if t.raw {
+		pix = channelMean(pix, t.tf.Crop*t.tf.Crop)
+	}
+	return emit(ctx, &transformed{key: smp.Key, shard: smp.Shard, label: smp.Label, pix: pix})
+}
+
+func (t *transformStage) skip(ctx context.Context, smp *ingest.Sample, err error) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.skipped = append(t.skipped, fmt.Sprintf("%s (%s): %v", smp.Key, smp.Shard, err))
+	pipeline.SetGauge(ctx, "skipped", float64(len(t.skipped)))
+	if t.budget >= 0 && len(t.skipped) > t.budget {
+		return fmt.Errorf("extract: %w (%d allowed): sample %q of %s: %v", ErrSkipBudget, t.budget, smp.Key, smp.Shard, err)
+	}
+	return nil
+}
+
+// channelMean averages the 3 planes of a CHW image.
+func channelMean(chw []float32, plane int) []float32 {
+	out := make([]float32, plane)
+	for i := range out {
+		out[i] = (chw[i] + chw[plane+i] + chw[2*plane+i]) / 3
+	}
+	return out
+}
+
+// imageBatch is up to B images of one shard.
+type imageBatch struct {
+	keys   []string
+	labels []int64
+	shard  string
+	pix    []float32
+}
+
+func (b *imageBatch) rows() int { return len(b.keys) }
+
+// batchStage groups images into batches of one shard; a shardEnd flushes the
+// shard's last, partial batch before passing on.
+type batchStage struct {
+	size, imgLen int
+	cur          *imageBatch
+}
+
+func (b *batchStage) Process(ctx context.Context, item any, emit pipeline.Emit) error {
+	switch it := item.(type) {
+	case *transformed:
+		if b.cur != nil && b.cur.shard != it.shard {
+			if err := b.flush(ctx, emit); err != nil {
+				return err
+			}
+		}
+		if b.cur == nil {
+			b.cur = &imageBatch{shard: it.shard, pix: make([]float32, 0, b.size*b.imgLen)}
+		}
+		b.cur.keys = append(b.cur.keys, it.key)
+		b.cur.labels = append(b.cur.labels, it.label)
+		b.cur.pix = append(b.cur.pix, it.pix...)
+		if b.cur.rows() == b.size {
+			return b.flush(ctx, emit)
+		}
+		return nil
+	case *shardEnd:
+		if err := b.flush(ctx, emit); err != nil {
+			return err
+		}
+		return emit(ctx, it)
+	default:
+		return fmt.Errorf("extract: batch stage got %T", item)
+	}
+}
+
+func (b *batchStage) flush(ctx context.Context, emit pipeline.Emit) error {
+	if b.cur == nil {
+		return nil
+	}
+	cur := b.cur
+	b.cur = nil
+	return emit(ctx, cur)
+}
+
+// features is one batch's embeddings.
+type features struct {
+	keys   []string
+	labels []int64
+	shard  string
+	data   []float32
+	dim    int
+}
+
+// embedStage runs the network on each batch (one goroutine: a Backend is
+// used by one goroutine at a time).
+type embedStage struct {
+	model *Model
+	size  int
+}
+
+func (e *embedStage) Process(ctx context.Context, item any, emit pipeline.Emit) error {
+	b, ok := item.(*imageBatch)
+	if !ok {
+		return emit(ctx, item)
+	}
+	f := &features{keys: b.keys, labels: b.labels, shard: b.shard}
+	if e.model.Backend == nil {
+		f.data, f.dim = b.pix, e.model.Layout.Dim
+	} else {
+		var err error
+		f.data, f.dim, err = e.model.Backend.Embed(ctx, b.pix, b.rows(), e.size, train.Feature(e.model.Feature))
+		if err != nil {
+			return fmt.Errorf("extract: embed %d images of %s: %w", b.rows(), b.shard, err)
+		}
+	}
+	if f.dim != e.model.Layout.Dim {
+		return fmt.Errorf("extract: the network returned rows of %d floats, its layout says %d", f.dim, e.model.Layout.Dim)
+	}
+	return emit(ctx, f)
+}
+
+// writeStage writes each shard's rows to its feature file and commits it on
+// the shard's shardEnd. Files still open when the run ends (error or stop)
+// are aborted: nothing partial is left. It owns the Output and the Model.
+type writeStage struct {
+	out   *parquet.Output
+	model *Model
+	md    parquet.Metadata
+	opts  parquet.WriterOptions
+	open  map[string]*parquet.FileWriter
+
+	mu        sync.Mutex
+	committed []string
+	rows      int64
+}
+
+func (w *writeStage) Consume(ctx context.Context, item any) error {
+	switch it := item.(type) {
+	case *features:
+		fw := w.open[it.shard]
+		if fw == nil {
+			md := w.md
+			md.Shard = it.shard
+			var err error
+			if fw, err = parquet.Create(ctx, w.out, parquet.FileName(it.shard), md, w.opts); err != nil {
+				return fmt.Errorf("extract: shard %s: %w", it.shard, err)
+			}
+			w.open[it.shard] = fw
+			pipeline.SetStatus(ctx, "writing "+fw.Path())
+		}
+		if err := fw.Append(it.keys, it.labels, it.data); err != nil {
+			return err
+		}
+		w.mu.Lock()
+		w.rows += int64(len(it.keys))
+		w.mu.Unlock()
+		return nil
+	case *shardEnd:
+		fw := w.open[it.shard]
+		if fw == nil {
+			return nil // no decodable sample in the shard: no file
+		}
+		delete(w.open, it.shard)
+		if err := fw.Commit(ctx); err != nil {
+			return fmt.Errorf("extract: shard %s: %w", it.shard, err)
+		}
+		w.mu.Lock()
+		w.committed = append(w.committed, fw.Path())
+		w.mu.Unlock()
+		return nil
+	default:
+		return fmt.Errorf("extract: write stage got %T", item)
+	}
+}
+
+// Close aborts unfinished files and releases the output and the model.
+func (w *writeStage) Close() error {
+	for shard, fw := range w.open {
+		fw.Abort()
+		delete(w.open, shard)
+	}
+	return errors.Join(w.out.Close(), w.model.Close())
+}
+
+// Written returns the feature files committed so far and the rows written.
+func (w *writeStage) Written() ([]string, int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.committed...), w.rows
+}
+
+// Result is what one extraction run produced.
+type Result struct {
+	// Files are the feature files committed by this run (shards already done
+	// are not listed).
+	Files []string
+	// Rows is the number of rows written by this run.
+	Rows int64
+	// Report is the engine's metrics (the per-stage stall breakdown).
+	Report *pipeline.Report
+}
+
+// Run builds the extraction chain for job with model m (which it owns and
+// closes) and runs it. It blocks until the run is over.
+func Run(ctx context.Context, job *configs.Job, m *Model, opts pipeline.Options) (*Result, error) {
+	specs, err := Build(ctx, job, m)
+	if err != nil {
+		return nil, err
+	}
+	w := specs[len(specs)-1].Sink.(*writeStage)
+	rep, err := pipeline.Run(ctx, specs, opts)
+	files, rows := w.Written()
+	return &Result{Files: files, Rows: rows, Report: rep}, err
+}

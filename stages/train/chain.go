@@ -1,0 +1,229 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/stages"
+	stagesaugment "github.com/swavgo/swav/stages/augment"
+	"github.com/swavgo/swav/stages/source"
+	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/checkpoint"
+	_ "github.com/swavgo/swav/train/cpu" // the "cpu" backend
+)
+
+// JobKind is the job kind this package registers.
+const JobKind = "train"
+
+// StageName is the name of the Trainer stage in the chain.
+const StageName = "train"
+
+func init() {
+	stages.Register(JobKind, Build)
+	configs.DeclareKind(JobKind, configs.SectionData, configs.SectionAugment, configs.SectionTrain)
+}
+
+// Build returns the train chain of job:
+//
+//	read (ingest source, from the resumed cursor) -> augment (multi-crop,
+//	parallel, ordered) -> batch (Arrow batches of train.batch_size) -> train
+//
+// It counts the data's samples when train.iters_per_epoch is 0, builds the
+// backend (train.NewBackend with job.Seed) and, when train.checkpoint.resume
+// is set and the checkpoint folder holds a checkpoint, loads it into the
+// backend and opens the source after its cursor. The returned stages own
+// their resources and release them in their Close hooks; on error nothing is
+// left open.
+func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err error) {
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				closers[i]()
+			}
+		}
+	}()
+	cfg := job.Train
+	jobYAML, err := yaml.Marshal(job)
+	if err != nil {
+		return nil, fmt.Errorf("train: encode the job: %w", err)
+	}
+	ipe, err := ItersPerEpoch(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	backend, err := train.NewBackend(cfg, job.Seed)
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, backend.Close)
+	store := checkpoint.Store{Config: job.Data.StoreConfig()}
+	resume, err := Resume(ctx, job, store, backend, ipe)
+	if err != nil {
+		return nil, err
+	}
+	var start ingest.Position
+	if resume != nil {
+		start = resume.Cursor.Next()
+	}
+	src, err := source.New(job, start, cfg.Epochs)
+	if err != nil {
+		return nil, err
+	}
+	stop := &stoppableSource{inner: src.Source}
+	src.Source = stop
+	closers = append(closers, stop.Close)
+	crops, batches, err := stagesaugment.New(job, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range []pipeline.Spec{crops, batches} {
+		if c, ok := s.Processor.(pipeline.Closer); ok {
+			closers = append(closers, c.Close)
+		}
+	}
+	tr, err := NewTrainer(Options{
+		Config: cfg, Seed: job.Seed, JobYAML: jobYAML, Out: job.Out, ItersPerEpoch: ipe,
+		Backend: backend, Store: store, Resume: resume, Stop: stop.Stop,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sink := pipeline.Spec{Name: StageName, Sink: tr, Workers: 1}
+	if cfg.MaxIters > 0 || cfg.MaxSeconds == 0 {
+		total := int64(cfg.Epochs * ipe)
+		if cfg.MaxIters > 0 {
+			total = int64(min(cfg.MaxIters, cfg.Epochs*ipe))
+		}
+		batches.Total = total - int64(tr.Iter())
+	}
+	return []pipeline.Spec{src, crops, batches, sink}, nil
+}
+
+// ItersPerEpoch is train.iters_per_epoch, or else the reference's
+// len(train_loader) = floor(ceil(N / world) / batch_size) for the N samples
+// of the data section (ingest.CountSamples: index sidecars or one counting
+// pass over the shards).
+func ItersPerEpoch(ctx context.Context, job *configs.Job) (int, error) {
+	if job.Train.ItersPerEpoch > 0 {
+		return job.Train.ItersPerEpoch, nil
+	}
+	n, err := ingest.CountSamples(ctx, job.Data)
+	if err != nil {
+		return 0, fmt.Errorf("train: count the samples for iters_per_epoch: %w", err)
+	}
+	_, world, err := job.Data.RankWorld()
+	if err != nil {
+		return 0, err
+	}
+	perRank := (n + int64(world) - 1) / int64(world)
+	ipe := perRank / int64(job.Train.BatchSize)
+	if ipe < 1 {
+		return 0, pipeline.FieldErrorf("train.batch_size", "%d is larger than the %d samples each of the %d ranks reads (%d in all): not one full batch per epoch",
+			job.Train.BatchSize, perRank, world, n)
+	}
+	return int(ipe), nil
+}
+
+// Resume finds the newest checkpoint of the job's checkpoint folder when
+// train.checkpoint.resume is set, checks that it belongs to this run
+// (model, seed, iterations per epoch), and loads its state into backend. It
+// returns nil (and no error) when resume is off or the folder holds none.
+// A corrupt newest checkpoint is an error naming it: delete it to resume
+// from the previous one.
+func Resume(ctx context.Context, job *configs.Job, store checkpoint.Store, backend train.Backend, ipe int) (*checkpoint.Checkpoint, error) {
+	cfg := job.Train
+	if !cfg.Checkpoint.Resume {
+		return nil, nil
+	}
+	dir := CheckpointDir(cfg, job.Out)
+	url, found, err := store.Latest(ctx, dir)
+	if err != nil || !found {
+		return nil, err
+	}
+	ck, err := store.Load(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("train: resume: %w (delete it to resume from an older checkpoint, or set train.checkpoint.resume: false)", err)
+	}
+	var problems []error
+	if err := ck.CheckModel(cfg.Model); err != nil {
+		problems = append(problems, err)
+	}
+	if ck.Seed != job.Seed {
+		problems = append(problems, fmt.Errorf("seed: checkpoint %d, job %d (the data order and crops would differ)", ck.Seed, job.Seed))
+	}
+	if ck.ItersPerEpoch != ipe {
+		problems = append(problems, fmt.Errorf("iterations per epoch: checkpoint %d, job %d (the schedule would differ)", ck.ItersPerEpoch, ipe))
+	}
+	if ck.State == nil {
+		problems = append(problems, errors.New("the checkpoint holds no state"))
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("train: cannot resume from %s: %w", url, errors.Join(problems...))
+	}
+	if err := backend.Load(ck.State); err != nil {
+		return nil, fmt.Errorf("train: resume from %s: %w", url, err)
+	}
+	slog.Info("resuming", "checkpoint", url, "iter", ck.Iter, "epoch", ck.Epoch, "cursor", ck.Cursor)
+	return ck, nil
+}
+
+// stoppableSource wraps the chain's source so that the Trainer can end the
+// run cleanly once its budget is spent: Stop cancels the inner source's
+// context and Run then returns nil, as if the data had ended; the batches in
+// flight reach the Trainer, which releases them, and the Flusher hooks run.
+type stoppableSource struct {
+	inner pipeline.Source
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	stopped bool
+}
+
+// Run runs the inner source until it ends or Stop is called.
+func (s *stoppableSource) Run(ctx context.Context, emit pipeline.Emit) error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	inner, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	s.mu.Unlock()
+	defer cancel()
+	err := s.inner.Run(inner, emit)
+	s.mu.Lock()
+	stopped := s.stopped
+	s.mu.Unlock()
+	if err != nil && stopped && ctx.Err() == nil {
+		return nil
+	}
+	return err
+}
+
+// Stop ends Run (now or, when it has not started, as soon as it does). Safe
+// to call from any goroutine, more than once.
+func (s *stoppableSource) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
+// Close closes the inner source when it is a pipeline.Closer.
+func (s *stoppableSource) Close() error {
+	if c, ok := s.inner.(pipeline.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/swavgo/swav/augment"
+	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/sinks/metrics"
+	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/checkpoint"
+)
+
+// fashionShards writes n real Fashion-MNIST test images as WebDataset
+// shards of perShard samples under dir and returns the shard URL pattern.
+func fashionShards(t *testing.T, dir string, n, perShard int) string {
+	t.Helper()
+	imgs, labels, err := ingest.ReadFashionMNIST("test")
+	if err != nil {
+		t.Skipf("Fashion-MNIST not installed: %v", err)
+	}
+	ctx := context.Background()
+	b, prefix, err := ingest.OpenBucket(ctx, dir+"/", ingest.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	w, err := ingest.NewShardWriter(ctx, b, prefix+"fm-%06d.tar", perShard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	for i := range n {
+		buf.Reset()
+		if err := png.Encode(&buf, imgs[i]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(&ingest.Sample{Key: fmt.Sprintf("t%05d", i), Ext: "png", Data: bytes.Clone(buf.Bytes()), Label: int64(labels[i])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, fmt.Sprintf("fm-{000000..%06d}.tar", (n+perShard-1)/perShard-1))
+}
+
+// tinyJob is a train job small enough for a test: a small network on 16-px
+// and 8-px crops of 40 Fashion-MNIST images, batch 8 (5 iterations per
+// epoch), a queue from epoch 1.
+func tinyJob(shards, out string) *configs.Job {
+	job := configs.Default()
+	job.Job, job.Out, job.Seed, job.Progress = JobKind, out, 5, "off"
+	job.Data.Shards = []string{shards}
+	job.Data.Format, job.Data.ShuffleBuffer, job.Data.Workers, job.Data.Prefetch = "wds", 16, 1, 0
+	job.Augment.Crops = []augment.CropGroupConfig{{Size: 16, Count: 2, MinScale: 0.3, MaxScale: 1}, {Size: 8, Count: 2, MinScale: 0.1, MaxScale: 0.3}}
+	job.Augment.Workers = 2
+	c := &job.Train
+	c.Backend, c.BatchSize, c.Epochs, c.Threads = "cpu", 8, 3, 1
+	c.Model = train.ModelConfig{Arch: "small", SmallStem: true, HiddenMLP: 0, FeatDim: 8, Prototypes: 10}
+	c.SwAV.QueueLength, c.SwAV.EpochQueueStarts, c.SwAV.FreezePrototypesIters = 16, 1, 3
+	c.Optim.BaseLR, c.Optim.FinalLR, c.Optim.WarmupEpochs, c.Optim.StartWarmup = 0.3, 0.003, 1, 0.05
+	c.Checkpoint.Keep, c.Checkpoint.Resume = 2, true
+	return &job
+}
+
+func runJob(t *testing.T, job *configs.Job) error {
+	t.Helper()
+	return runJobStop(t, job, 0)
+}
+
+// runJobStop runs job with the engine and, when stopAfter > 0, asks for a
+// graceful stop after stopAfter batches.
+func runJobStop(t *testing.T, job *configs.Job, stopAfter int) error {
+	t.Helper()
+	if err := job.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	specs, err := Build(ctx, job)
+	if err != nil {
+		return err
+	}
+	var stopCh <-chan struct{}
+	if stopAfter > 0 {
+		ch := make(chan struct{})
+		stopCh = ch
+		last := &specs[len(specs)-1]
+		last.Sink = &stopAfterSink{Trainer: last.Sink.(*Trainer), n: stopAfter, stop: ch}
+	}
+	_, err = pipeline.Run(ctx, specs, pipeline.Options{Stop: stopCh})
+	return err
+}
+
+// stopAfterSink asks for a graceful stop (as SIGINT does) once n batches
+// reached the Trainer; the batches already in flight still arrive.
+type stopAfterSink struct {
+	*Trainer
+	n    int
+	seen int
+	stop chan struct{}
+}
+
+func (s *stopAfterSink) Consume(ctx context.Context, item any) error {
+	if s.seen++; s.seen == s.n {
+		close(s.stop)
+	}
+	return s.Trainer.Consume(ctx, item)
+}
+
+func checkpointLosses(t *testing.T, out string) *checkpoint.Checkpoint {
+	t.Helper()
+	url, found, err := checkpoint.Latest(context.Background(), filepath.Join(out, "checkpoints"))
+	if err != nil || !found {
+		t.Fatalf("no checkpoint in %s: %v", out, err)
+	}
+	ck, err := checkpoint.Load(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ck
+}
+
+// TestResumeBitForBit is THE test: on the CPU backend with real images,
+// real multi-crop and the real source, N steps in one run and k steps, a
+// stop, and a resumed run of N-k steps give the same loss sequence, bit for
+// bit, across an epoch boundary and the start of the queue.
+func TestResumeBitForBit(t *testing.T) {
+	if _, err := train.NewBackend(train.Config{Backend: "cpu"}, 0); err != nil && strings.Contains(err.Error(), "not built") {
+		t.Skip(err)
+	}
+	shards := fashionShards(t, t.TempDir(), 40, 10)
+	const n = 15 // the whole schedule: 3 epochs of 5
+	full := tinyJob(shards, t.TempDir())
+	full.Train.MaxIters = n
+	if err := runJob(t, full); err != nil {
+		t.Fatal(err)
+	}
+	want := checkpointLosses(t, full.Out)
+	t.Logf("losses %v", want.Losses)
+	if want.Iter != n || len(want.Losses) != n {
+		t.Fatalf("uninterrupted run: checkpoint at %d with %d losses", want.Iter, len(want.Losses))
+	}
+	// k > 0: stop at max_iters k; k < 0: a graceful stop (SIGINT) after -k
+	// batches, with more batches in flight.
+	for _, k := range []int{3, 6, -2} {
+		out := t.TempDir()
+		first := tinyJob(shards, out)
+		if k > 0 {
+			first.Train.MaxIters = k
+			if err := runJob(t, first); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			first.Train.MaxIters = n
+			if err := runJobStop(t, first, -k); !errors.Is(err, pipeline.ErrInterrupted) {
+				t.Fatalf("graceful stop: err = %v", err)
+			}
+			if ck, _, _ := checkpoint.Latest(context.Background(), filepath.Join(out, "checkpoints")); ck != "" {
+				t.Logf("graceful stop left %s", filepath.Base(ck))
+			}
+		}
+		second := tinyJob(shards, out)
+		second.Train.MaxIters = n
+		if err := runJob(t, second); err != nil {
+			t.Fatal(err)
+		}
+		got := checkpointLosses(t, out)
+		if !equalBits(got.Losses, want.Losses) {
+			t.Fatalf("k=%d: resumed losses\n%v\nwant\n%v", k, got.Losses, want.Losses)
+		}
+		if got.Cursor != want.Cursor {
+			t.Fatalf("k=%d: cursor %+v, want %+v", k, got.Cursor, want.Cursor)
+		}
+		for i := range got.State.Params {
+			if !equalFloat32s(got.State.Params[i].Data, want.State.Params[i].Data) {
+				t.Fatalf("k=%d: parameter %s differs", k, got.State.Params[i].Name)
+			}
+		}
+		recs, err := metrics.ReadFile(filepath.Join(out, "metrics.jsonl"))
+		if err != nil || len(recs) != n {
+			t.Fatalf("k=%d: %d metric records (%v)", k, len(recs), err)
+		}
+		if _, err := os.Stat(filepath.Join(out, "loss.png")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestResumeRefusesAnotherRun(t *testing.T) {
+	if _, err := train.NewBackend(train.Config{Backend: "cpu"}, 0); err != nil && strings.Contains(err.Error(), "not built") {
+		t.Skip(err)
+	}
+	shards := fashionShards(t, t.TempDir(), 16, 8)
+	out := t.TempDir()
+	job := tinyJob(shards, out)
+	job.Train.MaxIters = 1
+	if err := runJob(t, job); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		edit func(j *configs.Job)
+		want string
+	}{
+		{"other architecture", func(j *configs.Job) { j.Train.Model.Prototypes = 20 }, "model.prototypes: checkpoint 10, config 20"},
+		{"other seed", func(j *configs.Job) { j.Seed = 6 }, "seed: checkpoint 5, job 6"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			j := tinyJob(shards, out)
+			c.edit(j)
+			_, err := Build(context.Background(), j)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+	// A corrupt newest checkpoint is named in the error.
+	url, _, _ := checkpoint.Latest(context.Background(), filepath.Join(out, "checkpoints"))
+	data, _ := os.ReadFile(url)
+	if err := os.WriteFile(url, data[:len(data)-100], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Build(context.Background(), tinyJob(shards, out))
+	if !errors.Is(err, checkpoint.ErrCorrupt) || !strings.Contains(err.Error(), filepath.Base(url)) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func equalFloat32s(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] && !(a[i] != a[i] && b[i] != b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestUint8CropsMatchFloat32: raw uint8 crops normalised by the Trainer give
+// the same losses, bit for bit, as crops the augment stage normalised.
+func TestUint8CropsMatchFloat32(t *testing.T) {
+	if _, err := train.NewBackend(train.Config{Backend: "cpu"}, 0); err != nil && strings.Contains(err.Error(), "not built") {
+		t.Skip(err)
+	}
+	shards := fashionShards(t, t.TempDir(), 24, 8)
+	var losses [][]float64
+	for _, dtype := range []string{augment.DTypeFloat32, augment.DTypeUint8} {
+		job := tinyJob(shards, t.TempDir())
+		job.Augment.DType = dtype
+		job.Train.MaxIters = 3
+		if err := runJob(t, job); err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, checkpointLosses(t, job.Out).Losses)
+	}
+	if len(losses[0]) != 3 || !equalBits(losses[0], losses[1]) {
+		t.Fatalf("float32 crops: %v\nuint8 crops:   %v", losses[0], losses[1])
+	}
+}
