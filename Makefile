@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/pipeline
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-.PHONY: deps build test test-race bench bench-ingest bench-augment bench-train bench-extract quickstart gpu-check clean
+.PHONY: deps build test test-race golden bench bench-ingest bench-augment bench-train bench-extract quickstart gpu-check clean
 
 deps: ## install apt packages, versitygw and Go modules (idempotent)
 	bash .ci/deps.sh
@@ -18,6 +18,9 @@ test: deps ## the test suite (what CI runs)
 
 test-race: deps
 	$(GO) test -count=1 -race -timeout 30m ./pipeline/... ./ingest/... ./stages/...
+
+golden: build ## check the SwAV maths against the reference's golden values
+	$(BIN) golden ../shared/swav/golden.json
 
 quickstart: deps build ## the main job on its embedded default
 	$(BIN) run

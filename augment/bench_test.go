@@ -98,7 +98,7 @@ func BenchmarkBlur224(b *testing.B) {
 	scratch := make([]uint8, len(pix))
 	defer reportCPU(b)()
 	for i := 0; i < b.N; i++ {
-		gaussianBlur(pix, scratch, 224, 224, 1.3)
+		gaussianBlur(pix, scratch, make([]uint32, 3*224), 224, 224, 1.3)
 	}
 }
 

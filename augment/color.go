@@ -194,26 +194,40 @@ func hsvSector(h uint8) (uint8, float32) {
 }
 
 // hsvToRGBFast is hsv2rgb for s != 0 given the hue's sector and fraction.
+// Only the two of p, q, t that the sector uses are computed.
 func hsvToRGBFast(i uint8, f float32, s, v uint8) (uint8, uint8, uint8) {
 	fs := float32(float64(float32(s)) / 255.0)
 	fv := float64(float32(v))
-	p := clip8int(int(math.Round(fv * (1.0 - float64(fs)))))
-	q := clip8int(int(math.Round(fv * (1.0 - float64(float32(fs*f))))))
-	t := clip8int(int(math.Round(fv * (1.0 - float64(fs)*(1.0-float64(f))))))
+	p := roundHalfUp8(fv * float64(1.0-float64(fs)))
 	switch i {
 	case 0:
-		return v, t, p
+		return v, roundHalfUp8(fv * float64(1.0-float64(float64(fs)*float64(1.0-float64(f))))), p
 	case 1:
-		return q, v, p
+		return roundHalfUp8(fv * float64(1.0-float64(float32(fs*f)))), v, p
 	case 2:
-		return p, v, t
+		return p, v, roundHalfUp8(fv * float64(1.0-float64(float64(fs)*float64(1.0-float64(f)))))
 	case 3:
-		return p, q, v
+		return p, roundHalfUp8(fv * float64(1.0-float64(float32(fs*f)))), v
 	case 4:
-		return t, p, v
+		return roundHalfUp8(fv * float64(1.0-float64(float64(fs)*float64(1.0-float64(f))))), p, v
 	default:
-		return v, p, q
+		return v, p, roundHalfUp8(fv * float64(1.0-float64(float32(fs*f))))
 	}
+}
+
+// roundHalfUp8 is CLIP8(round(x)) for 0 <= x <= 255 (C round: half away
+// from zero). int(x + 0.5) differs from round(x) only if x lies within
+// 2^-45 below a half-integer; x is v (8 bits) times a factor built from
+// float32 values, and TestHueTables checks every colour.
+func roundHalfUp8(x float64) uint8 {
+	r := int(x + 0.5)
+	if r > 255 {
+		return 255
+	}
+	if r < 0 {
+		return 0
+	}
+	return uint8(r)
 }
 
 // rgbToHSV is Pillow's rgb2hsv (Convert.c), float32 and float64 steps as C

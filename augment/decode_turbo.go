@@ -106,7 +106,14 @@ func (t *turboDecoder) get() (C.tjhandle, error) {
 	}
 }
 
-func (t *turboDecoder) put(h C.tjhandle) {
+// put returns a handle to the free list. A handle whose last call failed is
+// destroyed instead: libjpeg leaves its decompressor mid-way after an error,
+// and the next header read on it would see the old state (0x0 images).
+func (t *turboDecoder) put(h C.tjhandle, failed bool) {
+	if failed {
+		C.swav_tj_destroy(h)
+		return
+	}
 	select {
 	case t.handles <- h:
 	default:
@@ -119,7 +126,7 @@ func (t *turboDecoder) header(data []byte) (w, h int, ok bool, err error) {
 	if err != nil {
 		return 0, 0, false, err
 	}
-	defer t.put(hd)
+	defer func() { t.put(hd, err != nil) }()
 	var cw, ch, sub, cs C.int
 	if C.swav_tj_header(hd, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &cw, &ch, &sub, &cs) != 0 {
 		return 0, 0, false, turboError(hd, "header")
@@ -130,19 +137,25 @@ func (t *turboDecoder) header(data []byte) (w, h int, ok bool, err error) {
 	return int(cw), int(ch), true, nil
 }
 
-func (t *turboDecoder) decode(dst *Image, data []byte) error {
+func (t *turboDecoder) decode(dst *Image, data []byte) (err error) {
 	hd, err := t.get()
 	if err != nil {
 		return err
 	}
-	defer t.put(hd)
+	// A benign warning also leaves the handle mid-way: destroy it too.
+	warned := false
+	defer func() { t.put(hd, err != nil || warned) }()
 	rc := C.swav_tj_decompress(hd, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)),
 		(*C.uchar)(unsafe.Pointer(&dst.Pix[0])), C.int(dst.W), C.int(3*dst.W), C.int(dst.H), tjpfRGB, tjflagLimScan)
 	if rc != 0 {
 		msg := C.GoString(C.swav_tj_error(hd))
-		if C.swav_tj_error_code(hd) == tjerrWarning && !strings.Contains(msg, "Premature end") {
-			// Benign libjpeg warnings (extraneous bytes before a marker...):
-			// the image decoded completely, as Pillow accepts it.
+		if C.swav_tj_error_code(hd) == tjerrWarning && strings.Contains(msg, "extraneous bytes before marker") {
+			// The one benign libjpeg warning (junk between segments, common
+			// in real files): every pixel decoded, as Pillow accepts it.
+			// Other warnings (bad Huffman code, premature end of a data
+			// segment or of the file) mean lost pixels: the sample is
+			// corrupt or truncated.
+			warned = true
 			return nil
 		}
 		return turboError(hd, "decode")

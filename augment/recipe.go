@@ -115,6 +115,7 @@ type Cropper struct {
 	rs      resizer
 	pix     []uint8
 	scratch []uint8
+	blurAcc []uint32
 }
 
 var (
@@ -156,7 +157,8 @@ func (r *Recipe) renderUint8(c *Cropper, img *Image, p *CropParams, size int) []
 	}
 	if p.Blur {
 		c.scratch = grow(c.scratch, n)
-		gaussianBlur(pix, c.scratch, size, size, p.Sigma)
+		c.blurAcc = grow(c.blurAcc, 3*size)
+		gaussianBlur(pix, c.scratch, c.blurAcc, size, size, p.Sigma)
 	}
 	return pix
 }

@@ -14,6 +14,7 @@ type resampleCoeffs struct {
 	ksize  int
 	bounds []int32 // 2 per output pixel: xmin, count
 	kk     []int32 // ksize per output pixel
+
 }
 
 // computeCoeffs is precompute_coeffs + normalize_coeffs_8bpc for an input

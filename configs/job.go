@@ -179,3 +179,23 @@ func joinPath(prefix, field string) string {
 		return prefix + "." + field
 	}
 }
+
+// Position returns the file and line a field (dotted path, "train.optim.base_lr")
+// of a loaded Job came from: the line of the field or of its closest ancestor
+// in the file, "--set" with line 0 for an override, and "" for a Job
+// built in code.
+func (j *Job) Position(field string) (file string, line int) {
+	if j.src == nil {
+		return "", 0
+	}
+	return j.src.lookup(field)
+}
+
+// KindDeclared reports whether kind was declared (DeclareKind or built in:
+// train, extract, quickstart, demo).
+func KindDeclared(kind string) bool {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	_, ok := kindSections[kind]
+	return ok
+}

@@ -155,7 +155,7 @@ func (s *sourceMap) record(node *yaml.Node, path string) {
 func (s *sourceMap) lookup(field string) (string, int) {
 	for p := canonical(field); p != ""; p = parent(p) {
 		if s.sets[p] {
-			return "--set " + p, 0
+			return "--set", 0
 		}
 		if line, ok := s.lines[p]; ok {
 			return s.file, line
@@ -240,7 +240,7 @@ func applySet(tree *yaml.Node, set string, src *sourceMap) error {
 	}
 	path := canonical(key)
 	fail := func(format string, args ...any) error {
-		return &pipeline.FieldError{File: "--set " + key, Field: path, Msg: fmt.Sprintf(format, args...)}
+		return &pipeline.FieldError{File: "--set", Field: path, Msg: fmt.Sprintf(format, args...)}
 	}
 	var parsed yaml.Node
 	if err := yaml.Unmarshal([]byte(value), &parsed); err != nil {

@@ -172,12 +172,12 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		{"bad duration", "job: demo\nprogress_interval: soon\n", nil, "progress_interval", "t.yaml", 2, "duration"},
 		{"out of range", "job: demo\ndemo:\n  dir: x\n  passes: 0\n", nil, "demo.passes", "t.yaml", 4, "at least 1"},
 		{"out of range in section", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  optim:\n    momentum: 1.5\n", nil, "train.optim.momentum", "t.yaml", 5, "[0, 1)"},
-		{"out of range in list", demoYAML, []string{"augment.crops.0.size=0", "job=train", "data.shards=[a]"}, "augment.crops[0].size", "--set augment.crops[0].size", 0, "1..4096"},
+		{"out of range in list", demoYAML, []string{"augment.crops.0.size=0", "job=train", "data.shards=[a]"}, "augment.crops[0].size", "--set", 0, "1..4096"},
 		{"top-level value", "job: demo\nprogress: loud\n", nil, "progress", "t.yaml", 2, "auto, bar, log or off"},
-		{"set unknown key", "job: demo\n", []string{"demo.speed=3"}, "demo.speed", "--set demo.speed", 0, "unknown field"},
-		{"set wrong type", "job: demo\n", []string{"demo.workers=lots"}, "demo.workers", "--set demo.workers", 0, "not a valid integer"},
-		{"set into a value", "job: demo\n", []string{"seed.x=1"}, "seed.x", "--set seed.x", 0, "single value"},
-		{"set bad index", "job: demo\n", []string{"augment.crops.9.size=1"}, "augment.crops[9].size", "--set augment.crops.9.size", 0, "not an index"},
+		{"set unknown key", "job: demo\n", []string{"demo.speed=3"}, "demo.speed", "--set", 0, "unknown field"},
+		{"set wrong type", "job: demo\n", []string{"demo.workers=lots"}, "demo.workers", "--set", 0, "not a valid integer"},
+		{"set into a value", "job: demo\n", []string{"seed.x=1"}, "seed.x", "--set", 0, "single value"},
+		{"set bad index", "job: demo\n", []string{"augment.crops.9.size=1"}, "augment.crops[9].size", "--set", 0, "not an index"},
 		{"set without value", "job: demo\n", []string{"demo.workers"}, "demo.workers", "--set", 0, "key=value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

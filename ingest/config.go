@@ -164,8 +164,11 @@ func rankWorld(rank, world int, env func(string) string) (int, int, error) {
 		}
 		return n, true, nil
 	}
+	// The first rank variable found decides; its own world-size variable
+	// (or any other) gives the world size.
 	pairs := [][2]string{{"RANK", "WORLD_SIZE"}, {"JOB_COMPLETION_INDEX", "WORLD_SIZE"}, {"SLURM_PROCID", "SLURM_NTASKS"}}
 	if rank < 0 || world == 0 {
+		envRank, envWorld, found := -1, 0, false
 		for _, p := range pairs {
 			r, okR, err := num(p[0])
 			if err != nil {
@@ -175,16 +178,21 @@ func rankWorld(rank, world int, env func(string) string) (int, int, error) {
 			if err != nil {
 				return 0, 0, err
 			}
-			if !okR && !okW {
-				continue
+			if okW && envWorld == 0 {
+				envWorld = w
 			}
-			if rank < 0 && okR {
-				rank = r
+			if okR && !found {
+				envRank, found = r, true
+				if okW {
+					envWorld = w
+				}
 			}
-			if world == 0 && okW {
-				world = w
-			}
-			break
+		}
+		if rank < 0 {
+			rank = envRank
+		}
+		if world == 0 {
+			world = envWorld
 		}
 	}
 	if rank < 0 {

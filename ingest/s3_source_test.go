@@ -89,3 +89,33 @@ func TestS3FaultsLoseNothing(t *testing.T) {
 	}
 	t.Logf("faults injected: %v", inj)
 }
+
+// TestS3StandardEnvironment reaches the server with an empty S3 section:
+// endpoint, region and keys come from the standard AWS variables, and
+// path-style addressing is on because the endpoint is custom.
+func TestS3StandardEnvironment(t *testing.T) {
+	dir := s3Shards(t, "envbucket")
+	for _, endpointVar := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} {
+		t.Run(endpointVar, func(t *testing.T) {
+			t.Setenv(endpointVar, s3srv.Endpoint)
+			t.Setenv("AWS_REGION", "us-east-1")
+			t.Setenv("AWS_ACCESS_KEY_ID", s3srv.AccessKey)
+			t.Setenv("AWS_SECRET_ACCESS_KEY", s3srv.SecretKey)
+			t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+			cfg := localConfig(t, dir)
+			want, err := collect(t, cfg, ingest.SourceOptions{Seed: 1, World: 1, Epochs: 1}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Shards = []string{"s3://envbucket/wds/part-*.tar"}
+			got, err := collect(t, cfg, ingest.SourceOptions{Seed: 1, World: 1, Epochs: 1}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatal("S3 run via the AWS environment differs from the local run")
+			}
+		})
+	}
+}

@@ -39,3 +39,14 @@ func (s *Sample) SizeBytes() int64 { return int64(len(s.Data)) }
 // opened at p.Next() resumes right after the sample at p (Source rolls over
 // to the next epoch when the epoch has no more samples).
 func (p Position) Next() Position { return Position{Epoch: p.Epoch, Seq: p.Seq + 1} }
+
+// Release implements pipeline.Releaser: it hands Data back to the reader's
+// buffer pool. Call it once the bytes are no longer needed (after decoding);
+// neither Data nor any slice of it may be used afterwards. Not calling it is
+// correct too (the GC frees the buffer), only slower.
+func (s *Sample) Release() {
+	if s.Data != nil {
+		putData(s.Data)
+		s.Data = nil
+	}
+}

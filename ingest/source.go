@@ -297,6 +297,8 @@ func (s *Source) runWorker(ctx context.Context, epoch, w int, plan workerPlan, o
 		if i < readTo {
 			if slot, ok := need[i]; ok {
 				shuf.buf[slot] = rec
+			} else if rec.sample != nil {
+				rec.sample.Release() // read only to get past it
 			}
 			return nil
 		}
@@ -339,7 +341,7 @@ func (s *Source) readShards(ctx context.Context, shards []*shardRef, f func(reco
 	wg.Go(func() {
 		defer close(streams)
 		for _, sh := range shards {
-			st := &shardStream{items: make(chan item, 32)}
+			st := &shardStream{items: make(chan item, shardReadAhead)}
 			select {
 			case streams <- st:
 			case <-ctx.Done():
@@ -534,3 +536,8 @@ func (s *Source) fastForward(ctx context.Context, epoch int, plans []workerPlan,
 	}
 	return turn, nil
 }
+
+// shardReadAhead is how many records a shard reader may read ahead of the
+// consumer. Small keeps the bytes in flight cache-warm; the network overlap
+// comes from reading Prefetch shards concurrently.
+var shardReadAhead = 4

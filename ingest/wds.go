@@ -141,7 +141,11 @@ func (w *wdsReader) nextMember() (*member, error) {
 		if m.bad != "" {
 			return m, nil // its data is skipped by the next tr.Next
 		}
-		m.data = make([]byte, hdr.Size)
+		if isImageExt(lastExt(ext)) {
+			m.data = getData(int(hdr.Size)) // handed back by Sample.Release
+		} else {
+			m.data = make([]byte, hdr.Size)
+		}
 		if _, err := io.ReadFull(w.tr, m.data); err != nil {
 			return nil, fmt.Errorf("shard %s: truncated tar in member %q at byte %d: %w", w.shard, hdr.Name, w.count.n, err)
 		}

@@ -26,7 +26,8 @@ type Options struct {
 	// Progress receives the run's live metrics every Interval (nil: none).
 	// NewProgress picks bars or log lines from the output.
 	Progress Progress
-	// Interval is how often Progress.Update is called (0: one second).
+	// Interval is how often Progress.Update is called (0: one second). Bars
+	// (BarProgress) are updated at least every 250 ms.
 	Interval time.Duration
 	// Summary, when set, receives the end-of-run table (Report.WriteTable).
 	Summary io.Writer
@@ -198,6 +199,9 @@ func (r *runner) run() (*Report, error) {
 		if interval <= 0 {
 			interval = time.Second
 		}
+		if _, bars := r.opts.Progress.(*BarProgress); bars {
+			interval = min(interval, barRefresh)
+		}
 		aux.Go(func() {
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
@@ -231,9 +235,13 @@ func (r *runner) run() (*Report, error) {
 
 	err := r.firstErr()
 	if err == nil && r.parent.Err() != nil {
-		err = fmt.Errorf("run cancelled: %w", context.Cause(r.parent))
-		if r.stopped.Load() {
-			err = fmt.Errorf("%w (hard stop): %w", ErrInterrupted, err)
+		switch cause := context.Cause(r.parent); {
+		case errors.Is(cause, ErrInterrupted):
+			err = fmt.Errorf("hard stop, items in flight dropped: %w", cause)
+		case r.stopped.Load():
+			err = fmt.Errorf("%w: cancelled while draining: %w", ErrInterrupted, cause)
+		default:
+			err = fmt.Errorf("run cancelled: %w", cause)
 		}
 	}
 	if err == nil && r.stopped.Load() {

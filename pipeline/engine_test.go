@@ -537,3 +537,26 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+func sprintType(v any) string { return fmt.Sprintf("%T", v) }
+
+// Example shows a chain: a source of numbers, a processor squaring them with
+// four ordered workers, and a sink summing them.
+func ExampleRun() {
+	square := procFunc(func(ctx context.Context, item any, emit pipeline.Emit) error {
+		n := item.(int)
+		return emit(ctx, n*n)
+	})
+	sum := &collector{}
+	rep, err := pipeline.Run(context.Background(), []pipeline.Spec{
+		{Name: "numbers", Source: &counter{n: 10}, Total: 10},
+		{Name: "square", Processor: square, Workers: 4, Ordered: true, Buffer: 8},
+		{Name: "sum", Sink: sum},
+	}, pipeline.Options{})
+	if err != nil {
+		panic(err)
+	}
+	s, _ := rep.Stage("square")
+	fmt.Println(sum.items, s.ItemsIn, s.ItemsOut)
+	// Output: [0 1 4 9 16 25 36 49 64 81] 10 10
+}

@@ -141,12 +141,15 @@ type BarProgress struct {
 	last *Report
 }
 
+// barRefresh is the longest interval between two updates of the bars.
+const barRefresh = 250 * time.Millisecond
+
 // NewBarProgress draws on out.
 func NewBarProgress(out io.Writer) *BarProgress { return &BarProgress{out: out} }
 
 // Start creates the bars.
 func (b *BarProgress) Start(stages []StageInfo) {
-	b.p = mpb.New(mpb.WithOutput(b.out), mpb.WithWidth(32), mpb.WithRefreshRate(200*time.Millisecond))
+	b.p = mpb.New(mpb.WithOutput(b.out), mpb.WithWidth(32), mpb.WithRefreshRate(barRefresh))
 	for i, s := range stages {
 		info := decor.Any(func(decor.Statistics) string { return b.info(i) })
 		opts := []mpb.BarOption{

@@ -22,7 +22,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/sourcegraph/conc/pool"
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/ingest"
@@ -199,7 +198,7 @@ func runRecipe(ctx context.Context, blobs [][]byte, names []string, o Options, w
 	cfg.Workers = workers
 	cfg.DType = dtype
 	cfg.DropLast = false
-	crop, batch, err := stagesaugment.NewStages(stagesaugment.Options{Config: cfg, Seed: o.Seed, BatchSize: o.BatchSize, Mem: memory.NewGoAllocator()})
+	crop, batch, err := stagesaugment.NewStages(stagesaugment.Options{Config: cfg, Seed: o.Seed, BatchSize: o.BatchSize})
 	if err != nil {
 		return nil, err
 	}

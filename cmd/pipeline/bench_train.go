@@ -18,7 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/swavgo/swav/train"
-	_ "github.com/swavgo/swav/train/cpu" // registers the "cpu" backend
+	"github.com/swavgo/swav/train/cpu" // registers the "cpu" backend
 )
 
 // trainBenchOptions are the flags of `pipeline bench train`.
@@ -132,6 +132,9 @@ func runTrainBench(ctx context.Context, w io.Writer, o trainBenchOptions, cases 
 		return err
 	}
 	var firstRatio float64
+	if o.backend == "cpu" {
+		fmt.Fprintf(w, "cpu backend: %d threads, GEMM %s\n", o.threads, cpu.BLAS())
+	}
 	for i, c := range cases {
 		groups, err := parseCrops(c.crops)
 		if err != nil {

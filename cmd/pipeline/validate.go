@@ -32,11 +32,18 @@ ranges, a registered job kind) and prints "OK <file>" or one line per problem,
 			out := cmd.OutOrStdout()
 			bad := 0
 			check := func(name string, job *configs.Job, err error) {
+				note := ""
 				if err == nil && !slices.Contains(stages.Kinds(), job.Job) {
-					err = pipeline.FieldErrorf("job", "unknown job kind %q (known: %v)", job.Job, stages.Kinds())
+					if configs.KindDeclared(job.Job) {
+						note = fmt.Sprintf(" (job kind %q is not built into this binary yet)", job.Job)
+					} else {
+						fe := pipeline.FieldErrorf("job", "unknown job kind %q (known: %v)", job.Job, stages.Kinds())
+						fe.File, fe.Line = job.Position("job")
+						err = fe
+					}
 				}
 				if err == nil {
-					fmt.Fprintln(out, "OK", name)
+					fmt.Fprintln(out, "OK", name+note)
 					return
 				}
 				bad++

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sourcegraph/conc"
 	"github.com/swavgo/swav/ingest"
 )
 
@@ -36,11 +37,13 @@ type Server struct {
 	// AccessKey and SecretKey are the root credentials.
 	AccessKey, SecretKey string
 
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	done   chan struct{}
-	once   sync.Once
-	err    error
+	cmd     *exec.Cmd
+	stderr  *lockedBuffer
+	done    chan struct{}
+	wg      conc.WaitGroup
+	once    sync.Once
+	err     error
+	cleanup func()
 }
 
 // Binary returns the path of versitygw: $VERSITYGW, then PATH, then
@@ -75,6 +78,39 @@ func Binary() (string, error) {
 // needed) with fresh root credentials, and waits (up to 30 s) until it
 // answers. The caller must Stop it. The process is also killed when ctx ends.
 func Start(ctx context.Context, dir string) (*Server, error) {
+	return start(ctx, dir)
+}
+
+// ServeDir serves an existing local folder (e.g. the quickstart's
+// Fashion-MNIST shards) as bucket without copying it: the server's root is a
+// temporary folder holding a symlink named bucket to dir (versitygw
+// --bucketlinks). Its objects are then s3://bucket/<path inside dir>.
+func ServeDir(ctx context.Context, dir, bucket string) (*Server, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("s3local: %w", err)
+	}
+	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("s3local: serve %s: not a directory (%v)", dir, err)
+	}
+	root, err := os.MkdirTemp("", "s3local-root-*")
+	if err != nil {
+		return nil, fmt.Errorf("s3local: %w", err)
+	}
+	if err := os.Symlink(abs, filepath.Join(root, bucket)); err != nil {
+		os.RemoveAll(root)
+		return nil, fmt.Errorf("s3local: %w", err)
+	}
+	s, err := start(ctx, root, "--bucketlinks")
+	if err != nil {
+		os.RemoveAll(root)
+		return nil, err
+	}
+	s.cleanup = func() { os.RemoveAll(root) }
+	return s, nil
+}
+
+func start(ctx context.Context, dir string, posixFlags ...string) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -94,18 +130,19 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 		stderr:    &lockedBuffer{},
 		done:      make(chan struct{}),
 	}
-	s.cmd = exec.CommandContext(ctx, bin, "--port", fmt.Sprintf("127.0.0.1:%d", port), "--region", Region,
-		"posix", "--nometa", dir)
+	args := []string{"--port", fmt.Sprintf("127.0.0.1:%d", port), "--region", Region, "posix", "--nometa"}
+	args = append(append(args, posixFlags...), dir)
+	s.cmd = exec.CommandContext(ctx, bin, args...)
 	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
 	s.cmd.Stdout = s.stderr
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("s3local: start %s: %w", bin, err)
 	}
-	go func() { // owned by s: Stop waits on s.done
+	s.wg.Go(func() { // Stop waits for it
 		s.err = s.cmd.Wait()
 		close(s.done)
-	}()
+	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
@@ -154,7 +191,10 @@ func (s *Server) Stop() {
 		if s.cmd.Process != nil {
 			_ = s.cmd.Process.Kill()
 		}
-		<-s.done
+		s.wg.Wait()
+		if s.cleanup != nil {
+			s.cleanup()
+		}
 	})
 }
 

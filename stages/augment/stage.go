@@ -26,7 +26,8 @@ type Options struct {
 	Seed int64
 	// BatchSize is B, samples per batch.
 	BatchSize int
-	// Mem allocates the Arrow batches (nil: memory.DefaultAllocator).
+	// Mem allocates the Arrow batches (nil: an augment.RecyclingAllocator,
+	// which reuses the buffers of released batches).
 	Mem memory.Allocator
 }
 
@@ -49,7 +50,7 @@ func NewStages(o Options) (crops, batches pipeline.Spec, err error) {
 		return crops, batches, pipeline.FieldErrorf("train.batch_size", "must be at least 1, got %d", o.BatchSize)
 	}
 	if o.Mem == nil {
-		o.Mem = memory.DefaultAllocator
+		o.Mem = augment.NewRecyclingAllocator()
 	}
 	workers := o.Config.Workers
 	if workers == 0 {

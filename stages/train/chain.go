@@ -1,4 +1,4 @@
-package train
+package stagestrain
 
 import (
 	"context"
@@ -52,9 +52,9 @@ func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err er
 		}
 	}()
 	cfg := job.Train
-	jobYAML, err := yaml.Marshal(job)
+	jobYAML, err := JobYAML(job)
 	if err != nil {
-		return nil, fmt.Errorf("train: encode the job: %w", err)
+		return nil, err
 	}
 	ipe, err := ItersPerEpoch(ctx, job)
 	if err != nil {
@@ -98,14 +98,27 @@ func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err er
 		return nil, err
 	}
 	sink := pipeline.Spec{Name: StageName, Sink: tr, Workers: 1}
-	if cfg.MaxIters > 0 || cfg.MaxSeconds == 0 {
-		total := int64(cfg.Epochs * ipe)
-		if cfg.MaxIters > 0 {
-			total = int64(min(cfg.MaxIters, cfg.Epochs*ipe))
-		}
-		batches.Total = total - int64(tr.Iter())
+	// The progress bar's ETA: the steps left (max_seconds may end it sooner).
+	steps := cfg.Epochs * ipe
+	if cfg.MaxIters > 0 {
+		steps = min(steps, cfg.MaxIters)
 	}
+	batches.Total = int64(max(steps-tr.Iter(), 0))
 	return []pipeline.Spec{src, crops, batches, sink}, nil
+}
+
+// JobYAML is the job as checkpoints store it: its YAML with the S3 secret
+// key redacted (checkpoints get copied and shared).
+func JobYAML(job *configs.Job) ([]byte, error) {
+	redacted := *job
+	if redacted.Data.S3.SecretAccessKey != "" {
+		redacted.Data.S3.SecretAccessKey = "<redacted>"
+	}
+	out, err := yaml.Marshal(&redacted)
+	if err != nil {
+		return nil, fmt.Errorf("train: encode the job: %w", err)
+	}
+	return out, nil
 }
 
 // ItersPerEpoch is train.iters_per_epoch, or else the reference's

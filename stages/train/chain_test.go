@@ -1,4 +1,4 @@
-package train
+package stagestrain
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/s3local"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/metrics"
 	"github.com/swavgo/swav/train"
@@ -268,5 +269,66 @@ func TestUint8CropsMatchFloat32(t *testing.T) {
 	}
 	if len(losses[0]) != 3 || !equalBits(losses[0], losses[1]) {
 		t.Fatalf("float32 crops: %v\nuint8 crops:   %v", losses[0], losses[1])
+	}
+}
+
+// TestCheckpointsOnS3 keeps the checkpoints on a real S3 server (versitygw)
+// and resumes from there, matching a local uninterrupted run bit for bit.
+func TestCheckpointsOnS3(t *testing.T) {
+	if _, err := train.NewBackend(train.Config{Backend: "cpu"}, 0); err != nil && strings.Contains(err.Error(), "not built") {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	srv, err := s3local.Start(ctx, t.TempDir())
+	if errors.Is(err, s3local.ErrNoBinary) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	if _, err := srv.CreateBucket(ctx, "runs"); err != nil {
+		t.Fatal(err)
+	}
+	shards := fashionShards(t, t.TempDir(), 24, 8)
+	local := tinyJob(shards, t.TempDir())
+	local.Train.MaxIters = 4
+	if err := runJob(t, local); err != nil {
+		t.Fatal(err)
+	}
+	want := checkpointLosses(t, local.Out).Losses
+	out := t.TempDir()
+	for _, maxIters := range []int{2, 4} {
+		job := tinyJob(shards, out)
+		job.Data.S3 = srv.S3Config()
+		job.Train.Checkpoint.Dir = "s3://runs/tiny/checkpoints"
+		job.Train.MaxIters = maxIters
+		if err := runJob(t, job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := checkpoint.Store{Config: srv.StoreConfig()}
+	url, found, err := store.Latest(ctx, "s3://runs/tiny/checkpoints")
+	if err != nil || !found || url != "s3://runs/tiny/checkpoints/"+checkpoint.FileName(4) {
+		t.Fatalf("latest %q %v %v", url, found, err)
+	}
+	ck, err := store.Load(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalBits(ck.Losses, want) {
+		t.Fatalf("losses through S3 %v, want %v", ck.Losses, want)
+	}
+}
+
+func TestJobYAMLRedactsSecret(t *testing.T) {
+	job := tinyJob("x.tar", t.TempDir())
+	job.Data.S3.SecretAccessKey = "hunter2"
+	out, err := JobYAML(job)
+	if err != nil || bytes.Contains(out, []byte("hunter2")) || !bytes.Contains(out, []byte("max_iters")) {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if job.Data.S3.SecretAccessKey != "hunter2" {
+		t.Fatal("the job itself was modified")
 	}
 }

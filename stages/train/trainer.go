@@ -1,9 +1,9 @@
-// Package train is the training stage: it registers the job kind "train"
-// (read shards -> multi-crop augment -> batch -> Trainer) and implements the
-// Trainer, the chain's Sink, which runs one SwAV step per batch on a
-// train.Backend, writes metrics, checkpoints, resumes, and guards against
-// non-finite losses and collapse.
-package train
+// Package stagestrain (folder stages/train) is the training stage: it
+// registers the job kind "train" (read shards -> multi-crop augment ->
+// batch -> Trainer) and implements the Trainer, the chain's Sink, which
+// runs one SwAV step per batch on a train.Backend, writes metrics,
+// checkpoints, resumes, and guards against non-finite losses and collapse.
+package stagestrain
 
 import (
 	"context"
@@ -145,11 +145,15 @@ func (t *Trainer) Iter() int { return t.iter }
 func (t *Trainer) Losses() []float64 { return t.losses }
 
 // budgetSpent reports whether the run must not take another step.
-func (t *Trainer) budgetSpent() bool {
+func (t *Trainer) budgetSpent() bool { return t.budgetSpentAt(t.epoch, t.itInEpoch) }
+
+// budgetSpentAt reports whether a step at (epoch, step it of the epoch) is
+// outside the run's budget: the schedule, max_iters or max_seconds.
+func (t *Trainer) budgetSpentAt(epoch, it int) bool {
 	switch {
-	case t.epoch >= t.cfg.Epochs, t.epoch == t.cfg.Epochs-1 && t.itInEpoch >= t.ipe:
+	case epoch >= t.cfg.Epochs, epoch == t.cfg.Epochs-1 && it >= t.ipe:
 		return true
-	case t.cfg.MaxIters > 0 && t.iter >= t.cfg.MaxIters:
+	case t.cfg.MaxIters > 0 && epoch*t.ipe+it >= t.cfg.MaxIters:
 		return true
 	case t.cfg.MaxSeconds > 0 && time.Since(t.start).Seconds() >= t.cfg.MaxSeconds:
 		return true
@@ -191,17 +195,18 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 	if err != nil {
 		return err
 	}
+	epoch, it := t.epoch, t.itInEpoch
 	switch {
-	case b.Epoch < t.epoch:
-		return fmt.Errorf("train: batch of epoch %d after epoch %d (the source went backwards; last sample %+v)", b.Epoch, t.epoch, cursor)
-	case b.Epoch > t.epoch:
-		t.epoch, t.itInEpoch = b.Epoch, 0
-		t.iter = t.epoch * t.ipe
+	case b.Epoch < epoch:
+		return fmt.Errorf("train: batch of epoch %d after epoch %d (the source went backwards; last sample %+v)", b.Epoch, epoch, cursor)
+	case b.Epoch > epoch:
+		epoch, it = b.Epoch, 0
 	}
-	if t.budgetSpent() {
-		t.stop()
+	if t.budgetSpentAt(epoch, it) {
+		t.stop() // the position stays that of the last step, as the checkpoint must
 		return nil
 	}
+	t.epoch, t.itInEpoch, t.iter = epoch, it, epoch*t.ipe+it
 	if b.Rows() != t.cfg.BatchSize || t.itInEpoch >= t.ipe {
 		if b.Rows() > t.cfg.BatchSize {
 			return fmt.Errorf("train: batch of %d rows, batch_size is %d", b.Rows(), t.cfg.BatchSize)

@@ -1,4 +1,4 @@
-package train
+package stagestrain
 
 import (
 	"bytes"
@@ -316,4 +316,41 @@ func equalBits(a, b []float64) bool {
 		}
 	}
 	return true
+}
+
+// TestShortEpochsKeepTheSchedule: an epoch with fewer full batches than
+// iters_per_epoch (samples skipped) jumps to the next epoch's first
+// iteration, so the LR schedule stays aligned; a run stopped there resumes
+// exactly.
+func TestShortEpochsKeepTheSchedule(t *testing.T) {
+	cfg := testConfig()
+	const ipe = 4 // the data has 3 full batches per epoch
+	full := newFakeBackend(10)
+	fullTr, err := run(t, Options{Config: cfg, Out: t.TempDir(), ItersPerEpoch: ipe}, full, batchStream(3, 12, 4, []int{4}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{0, 1, 2, 4, 5, 6, 8, 9, 10}; !equalInts(full.seen, want) {
+		t.Fatalf("iterations %v, want %v", full.seen, want)
+	}
+	out := t.TempDir()
+	first := cfg
+	first.MaxIters = 4 // reached by the first batch of epoch 1
+	if _, err := run(t, Options{Config: first, Out: out, ItersPerEpoch: ipe}, newFakeBackend(10), batchStream(3, 12, 4, []int{4}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	url, _, _ := checkpoint.Latest(context.Background(), filepath.Join(out, "checkpoints"))
+	ck, err := checkpoint.Load(context.Background(), url)
+	if err != nil || ck.Iter != 3 || ck.Epoch != 0 || ck.Cursor.Epoch != 0 || ck.Cursor.Seq != 11 {
+		t.Fatalf("checkpoint %+v: %v", ck, err)
+	}
+	be := newFakeBackend(10)
+	be.Load(ck.State)
+	resumed, err := run(t, Options{Config: cfg, Out: out, ItersPerEpoch: ipe, Resume: ck}, be, batchStream(3, 12, 4, []int{4}, &ck.Cursor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalBits(resumed.Losses(), fullTr.Losses()) {
+		t.Fatalf("resumed %v, want %v", resumed.Losses(), fullTr.Losses())
+	}
 }

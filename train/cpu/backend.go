@@ -3,8 +3,9 @@
 // SGEMM per image chunk, fused BatchNorm+ReLU, buffers reused across steps),
 // parallel over images on cfg.Threads goroutines, with the SwAV maths,
 // queue and LARS of train/swav. GEMM is Debian's OpenBLAS through cgo
-// (-lopenblas, linked by this package), or gonum's pure-Go GEMM when built
-// with CGO_ENABLED=0 or -tags noblas.
+// (opened with dlopen at first use, AVX-512 kernels where the CPU has them),
+// or gonum's pure-Go GEMM when built with CGO_ENABLED=0 or -tags noblas or
+// when libopenblas.so.0 is missing.
 //
 // Import it for its side effect of registering the backend:
 //
@@ -33,9 +34,10 @@ func init() {
 	})
 }
 
-// BLAS names the GEMM this binary was built with ("openblas" or
-// "gonum (pure Go)").
-const BLAS = blasName
+// BLAS names the GEMM this process uses: "openblas (SkylakeX)" (OpenBLAS
+// opened at run time, with its AVX-512 kernels where the CPU has AVX-512),
+// or "gonum (pure Go)" without cgo, with -tags noblas or without OpenBLAS.
+func BLAS() string { return blasName() }
 
 // embedChunk bounds the images Embed runs through the network at once.
 const embedChunk = 256

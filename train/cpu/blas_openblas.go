@@ -3,22 +3,91 @@
 package cpu
 
 /*
-#cgo LDFLAGS: -lopenblas
-#include <cblas.h>
-extern void openblas_set_num_threads(int num_threads);
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stdlib.h>
+
+// OpenBLAS is opened at run time rather than linked, so that the kernel set
+// can be chosen before its constructor runs: Debian's OpenBLAS 0.3.21 does not
+// recognise AVX-512 Zen 4/5 cores and falls back to its Haswell (AVX2)
+// kernels, which run our GEMM shapes at half the speed of its SkylakeX ones.
+// A binary built with this file also runs (on gonum) where OpenBLAS is absent.
+
+typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float*, int,
+                         const float*, int, float, float*, int);
+static sgemm_fn swav_sgemm;
+static void (*swav_set_threads)(int);
+static char* (*swav_corename)(void);
+
+static int swav_avx512(void) {
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+}
+
+// swav_openblas_open returns 1 when OpenBLAS's cblas_sgemm was found.
+static int swav_openblas_open(void) {
+	int setCore = getenv("OPENBLAS_CORETYPE") == NULL && swav_avx512();
+	int setThreads = getenv("OPENBLAS_NUM_THREADS") == NULL;
+	if (setCore) setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+	if (setThreads) setenv("OPENBLAS_NUM_THREADS", "1", 1);
+	void* h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) h = dlopen("libopenblas.so", RTLD_NOW | RTLD_LOCAL);
+	if (setCore) unsetenv("OPENBLAS_CORETYPE");
+	if (setThreads) unsetenv("OPENBLAS_NUM_THREADS");
+	if (h == NULL) return 0;
+	swav_sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
+	swav_set_threads = (void (*)(int))dlsym(h, "openblas_set_num_threads");
+	swav_corename = (char* (*)(void))dlsym(h, "openblas_get_corename");
+	return swav_sgemm != NULL;
+}
+
+static void swav_set_num_threads(int n) { if (swav_set_threads) swav_set_threads(n); }
+static const char* swav_core(void) { return swav_corename ? swav_corename() : "unknown"; }
+
+// CBLAS: CblasRowMajor 101, CblasNoTrans 111, CblasTrans 112.
+static void swav_call_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float* a, int lda,
+                            const float* b, int ldb, float beta, float* c, int ldc) {
+	swav_sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
 */
 import "C"
 
-// blasName says which GEMM this binary uses.
-const blasName = "openblas"
+import "sync"
+
+var (
+	openblasOnce sync.Once
+	openblasOK   bool
+)
+
+// haveOpenBLAS opens OpenBLAS once (about a millisecond) and reports whether
+// it is usable.
+func haveOpenBLAS() bool {
+	openblasOnce.Do(func() { openblasOK = C.swav_openblas_open() == 1 })
+	return openblasOK
+}
+
+// blasName says which GEMM this process uses, e.g. "openblas (SkylakeX)" or
+// "gonum (pure Go): libopenblas.so.0 not found".
+func blasName() string {
+	if haveOpenBLAS() {
+		return "openblas (" + C.GoString(C.swav_core()) + ")"
+	}
+	return "gonum (pure Go): libopenblas.so.0 not found"
+}
 
 // setBLASThreads fixes OpenBLAS's own thread count (process-wide). The
 // backend parallelises over images itself, so it asks for 1.
-func setBLASThreads(n int) { C.openblas_set_num_threads(C.int(n)) }
+func setBLASThreads(n int) {
+	if haveOpenBLAS() {
+		C.swav_set_num_threads(C.int(n))
+	}
+}
 
 // sgemm computes C = alpha*op(A)*op(B) + beta*C on row-major matrices, op(X)
 // = X^T when the trans flag is set; op(A) is m x k, op(B) k x n, C m x n. It
 // blocks for the whole product (cost 2*m*n*k flops) and allocates nothing.
+// Without OpenBLAS it runs gonum's GEMM.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
@@ -27,14 +96,17 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleInPlace(c, m, n, ldc, beta)
 		return
 	}
-	ta, tb := uint32(C.CblasNoTrans), uint32(C.CblasNoTrans)
+	if !haveOpenBLAS() {
+		gonumSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	ta, tb := C.int(0), C.int(0)
 	if transA {
-		ta = uint32(C.CblasTrans)
+		ta = 1
 	}
 	if transB {
-		tb = uint32(C.CblasTrans)
+		tb = 1
 	}
-	C.cblas_sgemm(C.CblasRowMajor, ta, tb, C.blasint(m), C.blasint(n), C.blasint(k),
-		C.float(alpha), (*C.float)(&a[0]), C.blasint(lda), (*C.float)(&b[0]), C.blasint(ldb),
-		C.float(beta), (*C.float)(&c[0]), C.blasint(ldc))
+	C.swav_call_sgemm(ta, tb, C.int(m), C.int(n), C.int(k), C.float(alpha), (*C.float)(&a[0]), C.int(lda),
+		(*C.float)(&b[0]), C.int(ldb), C.float(beta), (*C.float)(&c[0]), C.int(ldc))
 }

@@ -36,7 +36,9 @@ func addFromWorkLayout(dst, src []float32, out, in, k int) {
 	}
 }
 
-func isPointwise(l *model.Layer) bool { return l.Kernel == 1 && l.Stride == 1 && l.Pad == 0 }
+func (e *engine) isPointwise(l *model.Layer) bool {
+	return !e.forceIm2col && l.Kernel == 1 && l.Stride == 1 && l.Pad == 0
+}
 
 // imagesPerChunk is how many images one GEMM covers so that the chunk's
 // columns stay within maxColFloats (at least one image).
@@ -116,7 +118,7 @@ func (e *engine) convForward(l *model.Layer, w []float32, x, y *value) {
 	pix := y.h * y.w
 	chunk := e.imagesPerChunk(l, y)
 	parallelFor(x.n, e.threads, func(worker, lo, hi int) {
-		if isPointwise(l) {
+		if e.isPointwise(l) {
 			rows := (hi - lo) * pix
 			sgemm(false, true, rows, l.Out, width, 1, x.data[lo*pix*l.In:], l.In, w, width, 0, y.data[lo*pix*l.Out:], l.Out)
 			return
@@ -143,7 +145,7 @@ func (e *engine) convBackward(l *model.Layer, p *param, x, y *value, wantIn bool
 	parallelFor(x.n, workers, func(worker, lo, hi int) {
 		e.partials[worker] = growFloats(e.partials[worker], l.Out*width)
 		dw := e.partials[worker]
-		if isPointwise(l) {
+		if e.isPointwise(l) {
 			rows := (hi - lo) * pix
 			dy := y.grad[lo*pix*l.Out:]
 			sgemm(true, false, l.Out, width, rows, 1, dy, l.Out, x.data[lo*pix*l.In:], l.In, 0, dw, width)

@@ -18,6 +18,8 @@ type engine struct {
 	cols         [][]float32 // per worker
 	partials     [][]float32 // per worker, weight-gradient partial sums
 	sums         [][]float64 // per worker, per-channel reductions
+	// forceIm2col disables the 1x1 fast path (tests compare the two).
+	forceIm2col bool
 }
 
 func newEngine(threads int) *engine {
@@ -198,35 +200,28 @@ func (e *engine) channelSums(rows, width int, fn func(acc []float64, lo, hi int)
 }
 
 // batchStats computes the per-channel mean, 1/sqrt(var+eps) (biased
-// variance) and the unbiased variance of x over its N*H*W rows, in two
-// float64 passes.
+// variance) and the unbiased variance of x over its N*H*W rows in one pass of
+// float64 sums of x and x² (float64 keeps E[x²]-E[x]² exact enough for
+// activations whose mean is within 1e6 standard deviations of zero).
 func (e *engine) batchStats(x *value, mean, invStd, varUnbiased []float32) {
 	c, rows := x.c, x.rows()
-	s := e.channelSums(rows, c, func(acc []float64, lo, hi int) {
+	s := e.channelSums(rows, 2*c, func(acc []float64, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			for j, v := range x.data[r*c : (r+1)*c] {
-				acc[j] += float64(v)
+				f := float64(v)
+				acc[j] += f
+				acc[c+j] += f * f
 			}
 		}
 	})
-	m := make([]float64, c)
-	for j := range m {
-		m[j] = s[j] / float64(rows)
-	}
-	sq := e.channelSums(rows, c, func(acc []float64, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			for j, v := range x.data[r*c : (r+1)*c] {
-				d := float64(v) - m[j]
-				acc[j] += d * d
-			}
-		}
-	})
-	for j := range m {
-		v := sq[j] / float64(rows)
-		mean[j] = float32(m[j])
-		invStd[j] = float32(1 / math.Sqrt(v+model.BNEpsilon))
+	n := float64(rows)
+	for j := 0; j < c; j++ {
+		m := s[j] / n
+		sq := max(s[c+j]-m*s[j], 0) // sum of squared deviations
+		mean[j] = float32(m)
+		invStd[j] = float32(1 / math.Sqrt(sq/n+model.BNEpsilon))
 		if rows > 1 {
-			varUnbiased[j] = float32(sq[j] / float64(rows-1))
+			varUnbiased[j] = float32(sq / (n - 1))
 		} else {
 			varUnbiased[j] = float32(math.Inf(1)) // PyTorch: running_var gets inf/nan with one value
 		}

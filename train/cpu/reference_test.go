@@ -167,16 +167,18 @@ func stats[T float32 | float64](name string, x []T) [3]float64 {
 }
 
 // tolerances gives a case's limit for stats deviations (relative to the
-// reference norm) and for the loss. The resnet50 case runs BatchNorm over 6
-// rows at layer4 and its gradients reach 1e4: PyTorch's own float32 and
-// float64 runs of it differ by 5e-5 in the loss and 3e-3 in the gradients, so
-// two float32 implementations legitimately differ more there, and after one
-// LARS step (which turns the rounding noise of the head bias's zero gradient
-// into a full-size update) the second loss differs by 7e-3: it is checked
-// for one step only; its job is to cover bottlenecks and pointwise convs.
+// reference norm) and for the loss. The resnet50 case (16 bottlenecks from
+// hashed weights, BatchNorm over few rows) is ill-conditioned: its gradients
+// reach 1e4 and PyTorch's own float32 and float64 runs of it differ by 5e-5
+// in the loss and 0.3-0.7% of the norm in the gradients, and our float32
+// result moves by 10% between OpenBLAS's Haswell and SkylakeX kernels. It is
+// there to catch wiring errors in bottlenecks and 1x1 convolutions (which
+// give deviations of order 1), checked for one step only (after one LARS
+// step the head bias's rounding noise, see embedTolerance, adds 7e-3 to the
+// second loss).
 func tolerances(name string) (stats, loss float64) {
 	if strings.HasPrefix(name, "resnet50") {
-		return 3e-2, 5e-4
+		return 0.3, 1e-3
 	}
 	return 2e-3, 1e-4
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph code reads like maths with the dot import
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/swavgo/swav/train"
@@ -59,6 +60,10 @@ type Backend struct {
 	steps  map[string]*Exec
 	embeds map[train.Feature]*Exec
 	closed bool
+	// lost is set when a step failed after donating the state to the
+	// device (e.g. out of device memory): the state is gone, only Load or
+	// Close help.
+	lost error
 }
 
 // New builds the xla backend for cfg with model.Init(cfg.Model, seed)
@@ -147,7 +152,10 @@ func (b *Backend) KeepCodes(on bool) { b.opts.KeepCodes = on }
 
 // validate checks a step input against the model and config, naming the
 // first bad field; nothing is touched before it passes.
-func (b *Backend) validate(in *StepInputView) error {
+func (b *Backend) validate(in *train.StepInput) error {
+	if in == nil {
+		return fmt.Errorf("xla: step input: nil")
+	}
 	if in.Batch < 1 {
 		return fmt.Errorf("xla: step input: batch %d, want at least 1", in.Batch)
 	}
@@ -182,9 +190,6 @@ func (b *Backend) validate(in *StepInputView) error {
 	return nil
 }
 
-// StepInputView is train.StepInput (an alias kept so validate reads well).
-type StepInputView = train.StepInput
-
 // Step runs one SwAV iteration (see train.Backend). The first call per input
 // layout compiles the graph. A non-finite loss returns an error wrapping
 // train.ErrNonFinite with the state unchanged (the graph selects the old
@@ -192,6 +197,9 @@ type StepInputView = train.StepInput
 func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResult, error) {
 	if b.closed {
 		return train.StepResult{}, errors.New("xla: step on a closed backend")
+	}
+	if b.lost != nil {
+		return train.StepResult{}, b.lost
 	}
 	if err := ctx.Err(); err != nil {
 		return train.StepResult{}, err
@@ -213,6 +221,11 @@ func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResu
 	if err != nil {
 		return train.StepResult{}, err
 	}
+	// Compile before the state is donated: a graph that fails to build or
+	// compile must not cost the state.
+	if _, err := exec.Compile(b.stepShapes(spec, in)...); err != nil {
+		return train.StepResult{}, fmt.Errorf("xla: step %d: %w", in.Iter, err)
+	}
 	frozen := in.Iter < b.cfg.SwAV.FreezePrototypesIters
 	args, err := b.stepArgs(spec, in, frozen)
 	if err != nil {
@@ -220,7 +233,8 @@ func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResu
 	}
 	outs, err := exec.Call(args...)
 	if err != nil {
-		return train.StepResult{}, fmt.Errorf("xla: step %d: %w", in.Iter, err)
+		b.lost = fmt.Errorf("xla: step %d failed on the device and took the donated state with it (Load a checkpoint): %w", in.Iter, err)
+		return train.StepResult{}, b.lost
 	}
 	return b.takeStepOutputs(spec, in, frozen, outs)
 }
@@ -257,6 +271,24 @@ func (b *Backend) stepExec(spec stepSpec) (*Exec, error) {
 	e.SetMaxCache(4)
 	b.steps[key] = e
 	return e, nil
+}
+
+// stepShapes are the shapes of stepArgs' values (stepLayout).
+func (b *Backend) stepShapes(spec stepSpec, in *train.StepInput) []shapes.Shape {
+	var out []shapes.Shape
+	for _, list := range [][]model.TensorSpec{b.builder.params, b.builder.buffers, b.builder.params} {
+		for _, t := range list {
+			out = append(out, shapes.Make(dtypes.Float32, t.Shape...))
+		}
+	}
+	out = append(out, shapes.Make(dtypes.Bool, len(b.builder.params)), shapes.Make(dtypes.Bool), shapes.Make(dtypes.Float32))
+	if spec.useQueue {
+		out = append(out, b.queue.Shape())
+	}
+	for _, g := range in.Groups {
+		out = append(out, shapes.Make(dtypes.Float32, g.Count*in.Batch, 3, g.Size, g.Size))
+	}
+	return out
 }
 
 // stepArgs lays out the step's inputs (stepLayout); the state tensors are
@@ -344,6 +376,9 @@ func (b *Backend) Embed(ctx context.Context, images []float32, n, size int, f tr
 	if b.closed {
 		return nil, 0, errors.New("xla: embed on a closed backend")
 	}
+	if b.lost != nil {
+		return nil, 0, b.lost
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
@@ -416,6 +451,9 @@ func (b *Backend) State() (*train.State, error) {
 	if b.closed {
 		return nil, errors.New("xla: state of a closed backend")
 	}
+	if b.lost != nil {
+		return nil, b.lost
+	}
 	st := &train.State{}
 	var err error
 	if st.Params, err = copyOut(b.params, b.builder.params); err != nil {
@@ -482,6 +520,7 @@ func (b *Backend) Load(st *train.State) error {
 		moms[st.Momentum[i].Name] = &st.Momentum[i]
 	}
 	b.release()
+	b.lost = nil
 	specs := b.builder.params
 	b.params = make([]*tensors.Tensor, len(specs))
 	b.momentum = make([]*tensors.Tensor, len(specs))

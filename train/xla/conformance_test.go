@@ -56,10 +56,10 @@ func TestConformsToCPUBackend(t *testing.T) {
 			name  string
 			setup func(*train.Config)
 			steps func() []*train.StepInput
-		}{"resnet18/2x32+2x16", func(c *train.Config) {
+		}{"resnet18/2x64+2x32", func(c *train.Config) {
 			c.Model = train.ModelConfig{Arch: "resnet18", HiddenMLP: 32, FeatDim: 16, Prototypes: 20}
 		}, func() []*train.StepInput {
-			return []*train.StepInput{randomInput(41, 2, [2]int{32, 2}, [2]int{16, 2})}
+			return []*train.StepInput{randomInput(41, 4, [2]int{64, 2}, [2]int{32, 2})}
 		}})
 	}
 	for _, tc := range cases {

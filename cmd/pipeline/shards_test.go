@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/swavgo/swav/ingest/s3local"
+)
+
+func runShards(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newShardsCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	cmd.SetContext(context.Background())
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// TestShardsMakeUploadLs makes shards from an image folder, lists them,
+// uploads them to a local S3 server and lists them there.
+func TestShardsMakeUploadLs(t *testing.T) {
+	src := t.TempDir()
+	for _, f := range []string{"a/1.png", "a/2.png", "b/1.jpg", "c/9.webp", "c/8.webp"} {
+		p := filepath.Join(src, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("img "+f), 0o644)
+	}
+	out := t.TempDir()
+	msg, err := runShards(t, "make", "--from", src, "--out", out, "--shard-size", "2", "--name", "toy")
+	if err != nil || !strings.Contains(msg, "wrote 3 shards, 5 samples") {
+		t.Fatalf("make: %s %v", msg, err)
+	}
+	msg, err = runShards(t, "ls", out+"/toy-{000000..000002}.tar")
+	if err != nil || !strings.Contains(msg, "total: 3 shards, 5 samples, 0 corrupt samples") {
+		t.Fatalf("ls: %s %v", msg, err)
+	}
+	// An unreadable shard is reported and makes ls fail.
+	os.WriteFile(filepath.Join(out, "toy-000003.tar"), []byte("garbage that is not a tar"), 0o644)
+	msg, err = runShards(t, "ls", out+"/")
+	if err == nil || !strings.Contains(msg, "UNREADABLE") || !strings.Contains(msg, "toy-000003.tar") {
+		t.Fatalf("ls with a bad shard: %s %v", msg, err)
+	}
+	os.Remove(filepath.Join(out, "toy-000003.tar"))
+
+	srv, err := s3local.Start(context.Background(), t.TempDir())
+	if errors.Is(err, s3local.ErrNoBinary) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_REGION", s3local.Region)
+	t.Setenv("AWS_ENDPOINT_URL", srv.Endpoint)
+	msg, err = runShards(t, "upload", out, "s3://uploads/toy/", "--create-bucket")
+	if err != nil || !strings.Contains(msg, "uploaded 4 objects") {
+		t.Fatalf("upload: %s %v", msg, err)
+	}
+	msg, err = runShards(t, "ls", "-q", "s3://uploads/toy/")
+	if err != nil || !strings.Contains(msg, "total: 3 shards, 5 samples") {
+		t.Fatalf("ls s3: %s %v", msg, err)
+	}
+	if _, err := runShards(t, "make", "--from", src); err == nil {
+		t.Fatal("make without --out accepted")
+	}
+}

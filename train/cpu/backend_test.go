@@ -1,0 +1,346 @@
+package cpu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/model"
+)
+
+// tinyConfig is the small network with a narrow head, fast enough for many
+// steps in a test.
+func tinyConfig() train.Config {
+	cfg := train.DefaultConfig()
+	cfg.Threads = 2
+	cfg.BatchSize = 4
+	cfg.Model = train.ModelConfig{Arch: "small", HiddenMLP: 16, FeatDim: 8, Prototypes: 10}
+	cfg.SwAV.FreezePrototypesIters = 0
+	return cfg
+}
+
+func tinyInput(batch int, sizes ...int) *train.StepInput {
+	in := &train.StepInput{LR: 0.3, Batch: batch}
+	for g, size := range sizes {
+		u := testValues(fmt.Sprintf("tiny.g%d", g), 2*batch*3*size*size)
+		data := make([]float32, len(u))
+		for i, v := range u {
+			data[i] = float32(2 * v)
+		}
+		in.Groups = append(in.Groups, train.CropGroup{Size: size, Count: 2, Data: data})
+	}
+	return in
+}
+
+func statesEqual(a, b *train.State) error {
+	lists := [][2][]train.Tensor{{a.Params, b.Params}, {a.Buffers, b.Buffers}, {a.Momentum, b.Momentum}}
+	for _, l := range lists {
+		if len(l[0]) != len(l[1]) {
+			return fmt.Errorf("%d tensors vs %d", len(l[0]), len(l[1]))
+		}
+		for i := range l[0] {
+			if l[0][i].Name != l[1][i].Name || fmt.Sprint(l[0][i].Data) != fmt.Sprint(l[1][i].Data) {
+				return fmt.Errorf("tensor %s differs", l[0][i].Name)
+			}
+		}
+	}
+	if (a.Queue == nil) != (b.Queue == nil) || (a.Queue != nil && fmt.Sprint(a.Queue.Data) != fmt.Sprint(b.Queue.Data)) {
+		return errors.New("queue differs")
+	}
+	return nil
+}
+
+func TestRegisteredAndDeterministic(t *testing.T) {
+	cfg := tinyConfig()
+	a, err := train.NewBackend(cfg, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := train.NewBackend(cfg, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Name() != "cpu" {
+		t.Errorf("Name() = %q", a.Name())
+	}
+	in := tinyInput(4, 16, 8)
+	for i := 0; i < 3; i++ {
+		in.Iter = i
+		ra, err := a.Step(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, _ := b.Step(context.Background(), in)
+		if ra.Loss != rb.Loss {
+			t.Fatalf("step %d: losses %v and %v from the same seed", i, ra.Loss, rb.Loss)
+		}
+	}
+	sa, _ := a.State()
+	sb, _ := b.State()
+	if err := statesEqual(sa, sb); err != nil {
+		t.Fatal(err)
+	}
+	if len(sa.Momentum) != len(sa.Params) {
+		t.Errorf("%d momentum buffers for %d params", len(sa.Momentum), len(sa.Params))
+	}
+}
+
+// TestStateRoundTripContinuesBitForBit checks that State then Load into a
+// fresh backend continues with the same losses (resume).
+func TestStateRoundTripContinuesBitForBit(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.SwAV.QueueLength = 8
+	a, _ := New(cfg, 1)
+	in := tinyInput(4, 16)
+	in.UseQueue = true
+	for i := 0; i < 2; i++ {
+		in.Iter = i
+		if _, err := a.Step(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := a.State()
+	if st.Queue == nil || fmt.Sprint(st.Queue.Shape) != "[2 8 8]" {
+		t.Fatalf("queue in state: %+v", st.Queue)
+	}
+	b, _ := New(cfg, 99)
+	if err := b.Load(st); err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i < 4; i++ {
+		in.Iter = i
+		ra, _ := a.Step(context.Background(), in)
+		rb, err := b.Step(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ra.Loss != rb.Loss {
+			t.Fatalf("step %d after resume: loss %v, uninterrupted %v", i, rb.Loss, ra.Loss)
+		}
+	}
+}
+
+func TestNonFiniteLossLeavesStateUntouched(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.SwAV.QueueLength = 4
+	b, _ := New(cfg, 1)
+	in := tinyInput(4, 16)
+	in.UseQueue = true
+	if _, err := b.Step(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := b.State()
+	bad := tinyInput(4, 16)
+	bad.UseQueue = true
+	bad.Groups[0].Data[7] = float32(math.NaN())
+	_, err := b.Step(context.Background(), bad)
+	if !errors.Is(err, train.ErrNonFinite) {
+		t.Fatalf("Step with a NaN pixel = %v, want ErrNonFinite", err)
+	}
+	after, _ := b.State()
+	if err := statesEqual(before, after); err != nil {
+		t.Fatalf("state changed by the failed step: %v", err)
+	}
+	if _, err := b.Step(context.Background(), in); err != nil {
+		t.Fatalf("step after the failed one: %v", err)
+	}
+}
+
+func TestBadInputsAreErrors(t *testing.T) {
+	b, _ := New(tinyConfig(), 1)
+	good := func() *train.StepInput { return tinyInput(4, 16) }
+	tests := []struct {
+		name   string
+		mutate func(in *train.StepInput)
+		want   string
+	}{
+		{"no groups", func(in *train.StepInput) { in.Groups = nil }, "no crop groups"},
+		{"zero batch", func(in *train.StepInput) { in.Batch = 0 }, "batch 0"},
+		{"short data", func(in *train.StepInput) { in.Groups[0].Data = in.Groups[0].Data[:10] }, "group 0 (16x16 px, 2 crops): 10 values"},
+		{"one crop", func(in *train.StepInput) {
+			in.Groups[0].Count = 1
+			in.Groups[0].Data = in.Groups[0].Data[:4*3*16*16]
+		}, "at least 2"},
+		{"zero count", func(in *train.StepInput) { in.Groups[0].Count = 0 }, "count 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := good()
+			tc.mutate(in)
+			_, err := b.Step(context.Background(), in)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Step = %v, want error containing %q", err, tc.want)
+			}
+		})
+	}
+	cfg := tinyConfig()
+	cfg.SwAV.CropsForAssign = []int{0, 5}
+	b2, _ := New(cfg, 1)
+	if _, err := b2.Step(context.Background(), good()); err == nil || !strings.Contains(err.Error(), "crops_for_assign[1] = 5") {
+		t.Errorf("assign beyond the crops: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := b.Step(ctx, good()); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
+	}
+	embedTests := []struct {
+		images  []float32
+		n, size int
+		f       train.Feature
+		want    string
+	}{
+		{make([]float32, 5), 1, 16, train.FeatureTrunk, "5 values for 1 images"},
+		{make([]float32, 3*16*16), 1, 16, "logits", "unknown feature"},
+		{make([]float32, 0), 0, 0, train.FeatureTrunk, "0 values for 0 images of 0x0"},
+	}
+	for _, tc := range embedTests {
+		if _, _, err := b.Embed(context.Background(), tc.images, tc.n, tc.size, tc.f); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Embed(%d values, n %d, size %d, %q) = %v, want %q", len(tc.images), tc.n, tc.size, tc.f, err, tc.want)
+		}
+	}
+	if _, err := New(train.Config{Model: train.ModelConfig{Arch: "vgg", FeatDim: 2, Prototypes: 2}, SwAV: tinyConfig().SwAV}, 1); err == nil {
+		t.Error("New accepted an unknown arch")
+	}
+	if _, err := train.NewBackend(train.Config{Backend: "cpu", Threads: -1}, 1); err == nil {
+		t.Error("NewBackend accepted negative threads")
+	}
+}
+
+func TestLoadNamesFirstMismatchAndChangesNothing(t *testing.T) {
+	b, _ := New(tinyConfig(), 1)
+	good, _ := b.State()
+	tests := []struct {
+		name   string
+		mutate func(st *train.State)
+		want   string
+	}{
+		{"param name", func(st *train.State) { st.Params[3].Name = "trunk.3.conv.weight" }, "params[3]: name trunk.3.conv.weight, want trunk.3.c1.weight"},
+		{"buffer shape", func(st *train.State) { st.Buffers[0].Shape = []int{31} }, "trunk.1.running_mean: shape [31], want [32]"},
+		{"momentum", func(st *train.State) {
+			st.Momentum = []train.Tensor{{Name: "head.0.weight", Shape: []int{2}, Data: []float32{1, 2}}}
+		}, "momentum[0] head.0.weight: shape [2]"},
+		{"queue", func(st *train.State) {
+			st.Queue = &train.Tensor{Name: "queue", Shape: []int{2, 4, 3}, Data: make([]float32, 24)}
+		}, "queue shape [2 4 3], want [2 L 8]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, _ := b.State()
+			for i := range st.Params {
+				st.Params[i].Data[0] += 1 // would show if Load half-applied
+			}
+			tc.mutate(st)
+			err := b.Load(st)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load = %v, want error containing %q", err, tc.want)
+			}
+			now, _ := b.State()
+			if err := statesEqual(good, now); err != nil {
+				t.Fatalf("failed Load changed the state: %v", err)
+			}
+		})
+	}
+}
+
+// TestEmbedIsEvaluationMode checks that Embed uses and keeps the running
+// statistics: the same images give the same rows alone or in a larger
+// batch, and the state does not change.
+func TestEmbedIsEvaluationMode(t *testing.T) {
+	b, _ := New(tinyConfig(), 1)
+	if _, err := b.Step(context.Background(), tinyInput(4, 16)); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := b.State()
+	imgs := tinyInput(4, 16).Groups[0].Data
+	all, width, err := b.Embed(context.Background(), imgs, 8, 16, train.FeatureProjection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, _, _ := b.Embed(context.Background(), imgs[:3*16*16], 1, 16, train.FeatureProjection)
+	for j := 0; j < width; j++ {
+		if math.Abs(float64(one[j]-all[j])) > 1e-5 {
+			t.Fatalf("row 0 alone %v, in a batch of 8 %v: BatchNorm used batch statistics", one[:width], all[:width])
+		}
+	}
+	after, _ := b.State()
+	if err := statesEqual(before, after); err != nil {
+		t.Fatal(err)
+	}
+	norm := 0.0
+	for _, v := range all[:width] {
+		norm += float64(v) * float64(v)
+	}
+	if math.Abs(norm-1) > 1e-5 {
+		t.Errorf("projection row norm² %v, want 1", norm)
+	}
+}
+
+// TestPointwiseConvMatchesIm2col checks the 1x1 fast path against the
+// general im2col path on the same layer, forward and backward.
+func TestPointwiseConvMatchesIm2col(t *testing.T) {
+	layers := []model.Layer{{Op: model.OpConv, Name: "c", Inputs: []int{model.InputOfSection}, In: 5, Out: 7, Kernel: 1, Stride: 1}}
+	w := &param{name: "c.weight", shape: []int{7, 5, 1, 1}}
+	w.data, w.work, w.workGrad = make([]float32, 35), make([]float32, 35), make([]float32, 35)
+	for i, v := range testValues("c.weight", 35) {
+		w.data[i] = float32(v)
+	}
+	sec, err := bindSection("test", layers, map[string]*param{"c.weight": w}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(force bool) (out, dx, dw []float32) {
+		e := newEngine(2)
+		e.forceIm2col = force
+		p, err := newPlan(sec, 3, 4, 5, 5, true, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range testValues("x", len(p.input.data)) {
+			p.input.data[i] = float32(v)
+		}
+		toWorkLayout(w.work, w.data, 7, 5, 1)
+		clear(w.workGrad)
+		e.forward(p)
+		for i, v := range testValues("dy", len(p.output().grad)) {
+			p.output().grad[i] = float32(v)
+		}
+		e.backward(p)
+		return append([]float32(nil), p.output().data...), append([]float32(nil), p.input.grad...), append([]float32(nil), w.workGrad...)
+	}
+	o1, dx1, dw1 := run(false)
+	o2, dx2, dw2 := run(true)
+	for _, pair := range [][2][]float32{{o1, o2}, {dx1, dx2}, {dw1, dw2}} {
+		for i := range pair[0] {
+			if math.Abs(float64(pair[0][i]-pair[1][i])) > 1e-5 {
+				t.Fatalf("value %d: pointwise %v, im2col %v", i, pair[0][i], pair[1][i])
+			}
+		}
+	}
+}
+
+// Example trains the small network for two steps and reads its features.
+func Example() {
+	cfg := train.DefaultConfig()
+	cfg.Threads = 2
+	cfg.Model = train.ModelConfig{Arch: "small", HiddenMLP: 16, FeatDim: 8, Prototypes: 10}
+	b, err := train.NewBackend(cfg, 31) // "cpu" registered by this package
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+	in := tinyInput(4, 16) // 4 images, two 16 px crops each
+	for it := 0; it < 2; it++ {
+		in.Iter = it
+		if _, err := b.Step(context.Background(), in); err != nil {
+			panic(err)
+		}
+	}
+	rows, width, _ := b.Embed(context.Background(), in.Groups[0].Data, 8, 16, train.FeatureTrunk)
+	fmt.Println(len(rows)/width, "rows of", width)
+	// Output: 8 rows of 64
+}
