@@ -121,7 +121,7 @@ func boxBlurCols(dst, src []uint8, acc []uint32, w, h, r int, ww, fw uint32) {
 	}
 	const half = 1 << 23
 	for y := 0; y < h; y++ {
-		lo, hi, sub := row(y-r-1)[:n], row(y+r+1)[:n], row(y-r)[:n]
+		lo, hi, sub := row(y - r - 1)[:n], row(y + r + 1)[:n], row(y - r)[:n]
 		out := dst[n*y : n*(y+1)][:n]
 		for i, a := range acc {
 			u := uint32(hi[i])

@@ -17,18 +17,33 @@ type PreviewSample struct {
 // ContactSheet renders every crop of each sample as the training stage
 // receives it (normalised float32, then de-normalised with the recipe's
 // mean/std back to 8-bit RGB), one row per sample: the source image scaled
-// to the row height, then the crops in order (large ones first), separated
-// by a grey gap. Cost: one full recipe per sample.
+// to the row height, then the crops in order (large ones first; small ones
+// stacked in columns), separated by a grey gap. Cost: one full recipe per sample.
 func ContactSheet(r *Recipe, samples []PreviewSample, epoch int) (*image.RGBA, error) {
 	if len(samples) == 0 {
 		return nil, fmt.Errorf("augment: contact sheet of no samples")
 	}
 	const gap = 6
 	rowH := 0
-	cropsW := 0
 	for i := range r.NumCrops() {
 		rowH = max(rowH, r.CropSize(i))
-		cropsW += r.CropSize(i) + gap
+	}
+	// Layout of the crops in a row: small crops stack in columns as many as
+	// fit in the row height.
+	type pos struct{ x, y int }
+	var at []pos
+	cropsW, x, slot, colW := 0, 0, 0, 0
+	for i := range r.NumCrops() {
+		size := r.CropSize(i)
+		perCol := max(1, (rowH+gap)/(size+gap))
+		if slot >= perCol || (i > 0 && size != r.CropSize(i-1) && slot > 0) {
+			x += colW + gap
+			slot, colW = 0, 0
+		}
+		at = append(at, pos{x, slot * (size + gap)})
+		colW = max(colW, size)
+		slot++
+		cropsW = x + colW + gap
 	}
 	thumbW := rowH * 4 / 3
 	width := gap + thumbW + gap + cropsW
@@ -50,7 +65,7 @@ func ContactSheet(r *Recipe, samples []PreviewSample, epoch int) (*image.RGBA, e
 		thumb := make([]uint8, 3*tw*th)
 		z.resizeCrop(thumb, s.Image, cropBox{W: s.Image.W, H: s.Image.H}, tw, th, false)
 		putRGB(sheet, gap, y0, tw, th, func(i, ch int) uint8 { return thumb[3*i+ch] })
-		x := gap + thumbW + gap
+		x0 := gap + thumbW + gap
 		for ci := range r.NumCrops() {
 			size := r.CropSize(ci)
 			vals := make([]float32, 3*size*size)
@@ -58,11 +73,10 @@ func ContactSheet(r *Recipe, samples []PreviewSample, epoch int) (*image.RGBA, e
 				return nil, err
 			}
 			plane := size * size
-			putRGB(sheet, x, y0, size, size, func(i, ch int) uint8 {
+			putRGB(sheet, x0+at[ci].x, y0+at[ci].y, size, size, func(i, ch int) uint8 {
 				v := (float64(vals[ch*plane+i])*cfg.Std[ch] + cfg.Mean[ch]) * 255
 				return uint8(math.Min(255, math.Max(0, math.Round(v))))
 			})
-			x += size + gap
 		}
 	}
 	return sheet, nil

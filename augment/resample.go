@@ -131,18 +131,23 @@ func (z *resizer) resizeCrop(dst []uint8, src *Image, box cropBox, outW, outH in
 		z.tmp = grow(z.tmp, rows*midStride)
 		mid = z.tmp
 		ks := z.hc.ksize
-		for y := 0; y < rows; y++ {
-			in := src.Pix[(box.Top+yFirst+y)*srcStride+3*box.Left : (box.Top+yFirst+y)*srcStride+3*(box.Left+box.W)]
-			out := mid[y*midStride : (y+1)*midStride]
-			for xx := 0; xx < outW; xx++ {
-				xmin := int(z.hc.bounds[2*xx])
-				n := int(z.hc.bounds[2*xx+1])
-				s0, s1, s2 := hTaps(in[3*xmin:3*(xmin+n)], z.hc.kk[xx*ks:xx*ks+n])
-				o := 3 * xx
-				if flip {
-					o = 3 * (outW - 1 - xx)
-				}
-				out[o], out[o+1], out[o+2] = clip8(s0), clip8(s1), clip8(s2)
+		rowOff := (box.Top+yFirst)*srcStride + 3*box.Left
+		for xx := 0; xx < outW; xx++ {
+			xmin := int(z.hc.bounds[2*xx])
+			n := int(z.hc.bounds[2*xx+1])
+			o := 3 * xx
+			if flip {
+				o = 3 * (outW - 1 - xx)
+			}
+			k := z.hc.kk[xx*ks : xx*ks+n]
+			if hCol(mid, o, midStride, src.Pix, rowOff+3*xmin, srcStride, rows, k) {
+				continue
+			}
+			for y := 0; y < rows; y++ {
+				in := src.Pix[rowOff+y*srcStride+3*xmin:]
+				s0, s1, s2 := hTaps(in[:3*n], k)
+				d := mid[y*midStride+o : y*midStride+o+3 : y*midStride+o+3]
+				d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
 			}
 		}
 	} else {

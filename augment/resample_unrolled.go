@@ -165,3 +165,108 @@ func vTaps(out []uint8, rows [][]uint8, k []int32, acc []int32) {
 		}
 	}
 }
+
+// hCols runs the horizontal pass column by column: for output column xx
+// (taps start[xx]..+n with weights k) every row of src (rows rows of stride
+// srcStride bytes from the crop's left edge) is resampled with the weights
+// held in registers. Output pixel xx of row y goes to out[y*outStride+o].
+func hCol(out []uint8, o, outStride int, src []uint8, off, srcStride, rows int, k []int32) bool {
+	switch len(k) {
+	case 1:
+		w := (*[1]int32)(k)
+		w0 := w[0]
+		for y := 0; y < rows; y++ {
+			q := (*[3]uint8)(src[off : off+3])
+			s0 := int32(1<<(precisionBits-1)) + int32(q[0])*w0
+			s1 := int32(1<<(precisionBits-1)) + int32(q[1])*w0
+			s2 := int32(1<<(precisionBits-1)) + int32(q[2])*w0
+			d := out[o : o+3 : o+3]
+			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+			off += srcStride
+			o += outStride
+		}
+	case 2:
+		w := (*[2]int32)(k)
+		w0 := w[0]
+		w1 := w[1]
+		for y := 0; y < rows; y++ {
+			q := (*[6]uint8)(src[off : off+6])
+			s0 := int32(1<<(precisionBits-1)) + int32(q[0])*w0 + int32(q[3])*w1
+			s1 := int32(1<<(precisionBits-1)) + int32(q[1])*w0 + int32(q[4])*w1
+			s2 := int32(1<<(precisionBits-1)) + int32(q[2])*w0 + int32(q[5])*w1
+			d := out[o : o+3 : o+3]
+			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+			off += srcStride
+			o += outStride
+		}
+	case 3:
+		w := (*[3]int32)(k)
+		w0 := w[0]
+		w1 := w[1]
+		w2 := w[2]
+		for y := 0; y < rows; y++ {
+			q := (*[9]uint8)(src[off : off+9])
+			s0 := int32(1<<(precisionBits-1)) + int32(q[0])*w0 + int32(q[3])*w1 + int32(q[6])*w2
+			s1 := int32(1<<(precisionBits-1)) + int32(q[1])*w0 + int32(q[4])*w1 + int32(q[7])*w2
+			s2 := int32(1<<(precisionBits-1)) + int32(q[2])*w0 + int32(q[5])*w1 + int32(q[8])*w2
+			d := out[o : o+3 : o+3]
+			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+			off += srcStride
+			o += outStride
+		}
+	case 4:
+		w := (*[4]int32)(k)
+		w0 := w[0]
+		w1 := w[1]
+		w2 := w[2]
+		w3 := w[3]
+		for y := 0; y < rows; y++ {
+			q := (*[12]uint8)(src[off : off+12])
+			s0 := int32(1<<(precisionBits-1)) + int32(q[0])*w0 + int32(q[3])*w1 + int32(q[6])*w2 + int32(q[9])*w3
+			s1 := int32(1<<(precisionBits-1)) + int32(q[1])*w0 + int32(q[4])*w1 + int32(q[7])*w2 + int32(q[10])*w3
+			s2 := int32(1<<(precisionBits-1)) + int32(q[2])*w0 + int32(q[5])*w1 + int32(q[8])*w2 + int32(q[11])*w3
+			d := out[o : o+3 : o+3]
+			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+			off += srcStride
+			o += outStride
+		}
+	case 5:
+		w := (*[5]int32)(k)
+		w0 := w[0]
+		w1 := w[1]
+		w2 := w[2]
+		w3 := w[3]
+		w4 := w[4]
+		for y := 0; y < rows; y++ {
+			q := (*[15]uint8)(src[off : off+15])
+			s0 := int32(1<<(precisionBits-1)) + int32(q[0])*w0 + int32(q[3])*w1 + int32(q[6])*w2 + int32(q[9])*w3 + int32(q[12])*w4
+			s1 := int32(1<<(precisionBits-1)) + int32(q[1])*w0 + int32(q[4])*w1 + int32(q[7])*w2 + int32(q[10])*w3 + int32(q[13])*w4
+			s2 := int32(1<<(precisionBits-1)) + int32(q[2])*w0 + int32(q[5])*w1 + int32(q[8])*w2 + int32(q[11])*w3 + int32(q[14])*w4
+			d := out[o : o+3 : o+3]
+			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+			off += srcStride
+			o += outStride
+		}
+	case 6:
+		w := (*[6]int32)(k)
+		w0 := w[0]
+		w1 := w[1]
+		w2 := w[2]
+		w3 := w[3]
+		w4 := w[4]
+		w5 := w[5]
+		for y := 0; y < rows; y++ {
+			q := (*[18]uint8)(src[off : off+18])
+			s0 := int32(1<<(precisionBits-1)) + int32(q[0])*w0 + int32(q[3])*w1 + int32(q[6])*w2 + int32(q[9])*w3 + int32(q[12])*w4 + int32(q[15])*w5
+			s1 := int32(1<<(precisionBits-1)) + int32(q[1])*w0 + int32(q[4])*w1 + int32(q[7])*w2 + int32(q[10])*w3 + int32(q[13])*w4 + int32(q[16])*w5
+			s2 := int32(1<<(precisionBits-1)) + int32(q[2])*w0 + int32(q[5])*w1 + int32(q[8])*w2 + int32(q[11])*w3 + int32(q[14])*w4 + int32(q[17])*w5
+			d := out[o : o+3 : o+3]
+			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+			off += srcStride
+			o += outStride
+		}
+	default:
+		return false
+	}
+	return true
+}

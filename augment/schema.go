@@ -1,5 +1,3 @@
-// Package augment decodes images and applies the SwAV multi-crop recipe,
-// assembling the crops of B samples into one Arrow record batch.
 package augment
 
 import (

@@ -124,3 +124,21 @@ func inspectShard(ctx context.Context, sh *shardRef, cfg *Config) (good, bad int
 		}
 	}
 }
+
+// RankEpochSamples returns the number of sample slots every rank yields in
+// epoch (index r: rank r), from the same shard split this source uses. Ranks
+// get whole shards, so the counts differ by up to a shard; data-parallel
+// training that needs equal step counts takes the minimum. It reads only
+// index sidecars when present.
+func (s *Source) RankEpochSamples(ctx context.Context, epoch int) ([]int64, error) {
+	order := epochShardOrder(s.opts.Seed, epoch, len(s.set.shards))
+	out := make([]int64, s.opts.World)
+	for i, idx := range order {
+		n, err := s.shardCount(ctx, s.set.shards[idx])
+		if err != nil {
+			return nil, err
+		}
+		out[i%s.opts.World] += n
+	}
+	return out, nil
+}

@@ -163,7 +163,7 @@ func makeFashionMNIST(ctx context.Context, split string, out Bucket, prefix stri
 		return MakeStats{}, err
 	}
 	var buf bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}}
 	for i, img := range imgs {
 		if err := ctx.Err(); err != nil {
 			w.Abort()
@@ -297,3 +297,10 @@ func MakeFromFolder(ctx context.Context, src Bucket, srcPrefix string, out Bucke
 	}
 	return w.Close()
 }
+
+// pngBuffers keeps one PNG encoder buffer (its zlib writer is the costly
+// part) for the sequential encoding loop.
+type pngBuffers struct{ b *png.EncoderBuffer }
+
+func (p *pngBuffers) Get() *png.EncoderBuffer  { return p.b }
+func (p *pngBuffers) Put(b *png.EncoderBuffer) { p.b = b }

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -117,5 +118,46 @@ func TestS3StandardEnvironment(t *testing.T) {
 				t.Fatal("S3 run via the AWS environment differs from the local run")
 			}
 		})
+	}
+}
+
+// TestS3ParquetRangedReadsSurviveFaults reads Parquet shards (footer and
+// column chunks by byte range) through the fault proxy.
+func TestS3ParquetRangedReadsSurviveFaults(t *testing.T) {
+	srv := needS3(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeParquet(t, filepath.Join(dir, "a.parquet"), "image", 30)
+	writeParquet(t, filepath.Join(dir, "b.parquet"), "image", 12)
+	local, _ := ingest.NewLocalBucket(dir)
+	b, err := srv.CreateBucket(ctx, "parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ingest.Copy(ctx, local, "", b, "hf/"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := oneShard(dir + "/*.parquet")
+	want, err := collect2(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := faultproxy.Start(srv.Endpoint, faultproxy.Faults{ResetEvery: 4, SlowDownEvery: 5, CutEvery: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	cfg.Shards = []string{"s3://parquet/hf/*.parquet"}
+	cfg.S3 = srv.S3Config()
+	cfg.S3.Endpoint = proxy.URL
+	got, err := collect2(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) || len(got) != 42 {
+		t.Fatalf("got %d rows through faults, want the %d of the local run", len(got), len(want))
+	}
+	if inj := proxy.Injected(); inj["cut"] == 0 || inj["reset"] == 0 {
+		t.Fatalf("faults not exercised: %v", inj)
 	}
 }

@@ -197,12 +197,11 @@ func (s *Source) runEpoch(ctx context.Context, epoch int, startSeq int64, emit p
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg conc.WaitGroup
-	defer wg.Wait() // after cancel (defers run last-in first-out)
+	defer func() { cancel(); wg.Wait() }() // stop the workers, then wait for them
 	outs := make([]chan item, len(plans))
 	for w := range plans {
-		outs[w] = make(chan item, 16)
+		outs[w] = make(chan item, shardReadAhead)
 		wg.Go(func() {
 			defer close(outs[w])
 			if err := s.runWorker(ctx, epoch, w, plans[w], outs[w]); err != nil {
@@ -334,9 +333,8 @@ type shardStream struct {
 // into a 32-record channel). It blocks until all its goroutines are done.
 func (s *Source) readShards(ctx context.Context, shards []*shardRef, f func(record) error) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg conc.WaitGroup
-	defer wg.Wait()
+	defer func() { cancel(); wg.Wait() }() // stop the readers, then wait for them
 	streams := make(chan *shardStream, s.cfg.Prefetch)
 	wg.Go(func() {
 		defer close(streams)

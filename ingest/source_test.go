@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"time"
 	"testing"
 
 	"github.com/swavgo/swav/ingest"
@@ -211,5 +213,77 @@ func TestCountSamples(t *testing.T) {
 		if err != nil || n != 70 {
 			t.Fatalf("index=%v: CountSamples = %d, %v; want 70", index, n, err)
 		}
+	}
+}
+
+func TestRankEpochSamples(t *testing.T) {
+	dir := t.TempDir()
+	b, _ := ingest.NewLocalBucket(dir)
+	writeShards(t, b, "", 10, 7, true)
+	cfg := localConfig(t, dir)
+	for epoch := 0; epoch < 2; epoch++ {
+		var counts []int64
+		for rank := 0; rank < 3; rank++ {
+			src, err := ingest.NewSource(context.Background(), cfg, ingest.SourceOptions{Seed: 9, Rank: rank, World: 3, Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, err := src.RankEpochSamples(context.Background(), epoch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mine, _ := src.EpochSamples(context.Background(), epoch)
+			src.Close()
+			if all[rank] != mine {
+				t.Fatalf("epoch %d rank %d: RankEpochSamples says %d, EpochSamples %d", epoch, rank, all[rank], mine)
+			}
+			counts = all
+		}
+		if counts[0]+counts[1]+counts[2] != 70 {
+			t.Fatalf("counts %v do not add up to 70", counts)
+		}
+	}
+}
+
+// TestSourceStopsCleanly stops consuming early (an emit error, then a
+// cancelled context) with several workers and prefetching readers still
+// busy: Run must return promptly with the error and leave no goroutine.
+func TestSourceStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	b, _ := ingest.NewLocalBucket(dir)
+	writeShards(t, b, "", 10, 50, true)
+	cfg := localConfig(t, dir)
+	cfg.Prefetch, cfg.ShuffleBuffer = 3, 5
+	before := runtime.NumGoroutine()
+	boom := errors.New("boom")
+	for _, stop := range []string{"emit error", "cancel"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		src, err := ingest.NewSource(ctx, cfg, ingest.SourceOptions{Seed: 1, World: 1, Workers: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		err = src.Run(ctx, func(_ context.Context, item any) error {
+			if n++; n == 20 {
+				if stop == "cancel" {
+					cancel()
+					return ctx.Err()
+				}
+				return boom
+			}
+			return nil
+		})
+		cancel()
+		src.Close()
+		if err == nil || (stop == "emit error" && !errors.Is(err, boom)) || (stop == "cancel" && !errors.Is(err, context.Canceled)) {
+			t.Fatalf("%s: Run returned %v", stop, err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		t.Fatalf("%d goroutines left running (had %d)", g, before)
 	}
 }

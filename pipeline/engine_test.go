@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +19,10 @@ import (
 	"github.com/swavgo/swav/pipeline"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakOpts...) }
+func TestMain(m *testing.M) {
+	slog.SetDefault(slog.New(slog.DiscardHandler)) // SignalContext's warnings
+	goleak.VerifyTestMain(m, leakOpts...)
+}
 
 // os/signal keeps one runtime goroutine once Notify was called.
 var leakOpts = []goleak.Option{goleak.IgnoreAnyFunction("os/signal.signal_recv"), goleak.IgnoreAnyFunction("os/signal.loop")}
@@ -537,8 +541,6 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
-
-func sprintType(v any) string { return fmt.Sprintf("%T", v) }
 
 // Example shows a chain: a source of numbers, a processor squaring them with
 // four ordered workers, and a sink summing them.

@@ -149,7 +149,7 @@ func NewBarProgress(out io.Writer) *BarProgress { return &BarProgress{out: out} 
 
 // Start creates the bars.
 func (b *BarProgress) Start(stages []StageInfo) {
-	b.p = mpb.New(mpb.WithOutput(b.out), mpb.WithWidth(32), mpb.WithRefreshRate(barRefresh))
+	b.p = mpb.New(mpb.WithOutput(b.out), mpb.WithWidth(32), mpb.WithRefreshRate(barRefresh), mpb.WithAutoRefresh())
 	for i, s := range stages {
 		info := decor.Any(func(decor.Statistics) string { return b.info(i) })
 		opts := []mpb.BarOption{

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -101,22 +102,17 @@ func typeName(p pipeline.Progress) string {
 	if p == nil {
 		return "<nil>"
 	}
-	return strings.TrimSpace(strings.SplitN(strings.TrimPrefix(fmtType(p), " "), " ", 2)[0])
+	return fmt.Sprintf("%T", p)
 }
-
-func fmtType(v any) string { return strings.ReplaceAll(sprintType(v), "github.com/swavgo/swav/", "") }
 
 func TestHardStopWhileDraining(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(t.Context())
 	stop := make(chan struct{})
-	release := make(chan struct{})
 	sink := &collector{fail: func(item any) error {
 		if item.(int) == 5 {
-			close(stop) // graceful stop requested...
+			close(stop)                     // graceful stop requested...
 			cancel(pipeline.ErrInterrupted) // ...then the second signal
-			close(release)
 		}
-		<-release
 		return nil
 	}}
 	_, err := pipeline.Run(ctx, []pipeline.Spec{

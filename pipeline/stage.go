@@ -84,7 +84,8 @@ type Spec struct {
 	Source    Source
 	Processor Processor
 	Sink      Sink
-	// Workers is the number of goroutines running the stage (0 means 1).
+	// Workers is the number of goroutines running the stage (0 means 1; a
+	// Source always runs on one).
 	Workers int
 	// Ordered keeps the output order equal to the input order when Workers > 1.
 	Ordered bool

@@ -166,7 +166,6 @@ func previewFromSource(ctx context.Context, job *configs.Job, n int) ([]augment.
 	return out, nil
 }
 
-
 func init() {
 	addCommand(nil, augmentCmd)
 	addCommand(augmentCmd, newAugmentPreviewCmd())

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -36,7 +37,7 @@ checkpoints (exit code 130); a second one aborts at once.`,
 			if err != nil {
 				return err
 			}
-			return runJob(cmd.Context(), job)
+			return runJob(cmd.Context(), job, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a config key, e.g. --set train.optim.base_lr=0.6 (repeatable; lists: augment.crops.1.size=128)")
@@ -57,8 +58,8 @@ func loadJob(args, sets []string) (*configs.Job, error) {
 }
 
 // runJob runs job with signal handling, progress on stderr and the summary
-// table on stdout.
-func runJob(ctx context.Context, job *configs.Job) error {
+// table on summary.
+func runJob(ctx context.Context, job *configs.Job, summary io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -70,7 +71,7 @@ func runJob(ctx context.Context, job *configs.Job) error {
 	}
 	slog.Info("run", "job", job.Job, "out", job.Out, "seed", job.Seed)
 	err = stages.RunJob(ctx, job, pipeline.Options{
-		Stop: stop, Progress: progress, Interval: job.ProgressInterval, Summary: os.Stdout,
+		Stop: stop, Progress: progress, Interval: job.ProgressInterval, Summary: summary,
 	})
 	if err != nil {
 		return fmt.Errorf("%s job: %w", job.Job, err)

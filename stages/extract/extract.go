@@ -131,24 +131,38 @@ type selectStage struct {
 }
 
 func (s *selectStage) Run(ctx context.Context, emit pipeline.Emit) error {
-	err := s.src.Run(ctx, func(ctx context.Context, item any) error {
+	// An error of ours cancels the wrapped source's context as well as
+	// returning: the source then stops its readers before it returns.
+	srcCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	fail := func(err error) error {
+		cancel(err)
+		return err
+	}
+	err := s.src.Run(srcCtx, func(ctx context.Context, item any) error {
 		smp, ok := item.(*ingest.Sample)
 		if !ok {
 			return emit(ctx, item)
 		}
 		if smp.Shard != s.shard {
 			if err := s.endShard(ctx, emit); err != nil {
-				return err
+				return fail(err)
 			}
 			if err := s.startShard(ctx, smp.Shard); err != nil {
-				return err
+				return fail(err)
 			}
 		}
 		if s.done[smp.Shard] {
 			return nil
 		}
-		return emit(ctx, smp)
+		if err := emit(ctx, smp); err != nil {
+			return fail(err)
+		}
+		return nil
 	})
+	if cause := context.Cause(srcCtx); err != nil && cause != nil && ctx.Err() == nil {
+		return cause
+	}
 	if err != nil {
 		return err
 	}

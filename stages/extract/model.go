@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/sinks"
@@ -77,10 +78,16 @@ func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
 	case sinks.CheckpointInit:
 		m.Checkpoint = fmt.Sprintf("init (seed %d)", job.Seed)
 	default:
-		ck, err := checkpoint.Store{Config: job.Data.StoreConfig()}.Load(ctx, ex.Checkpoint)
+		store := checkpoint.Store{Config: job.Data.StoreConfig()}
+		url, err := resolveCheckpoint(ctx, store, ex.Checkpoint)
+		if err != nil {
+			return nil, err
+		}
+		ck, err := store.Load(ctx, url)
 		if err != nil {
 			return nil, fmt.Errorf("extract: %w", err)
 		}
+		ex.Checkpoint = url
 		if ex.Arch != "" && ck.Model.Arch != ex.Arch {
 			return nil, fmt.Errorf("extract: %s: %w: it holds a %s network, extract.arch asks for %s",
 				ex.Checkpoint, checkpoint.ErrArchitecture, ck.Model.Arch, ex.Arch)
@@ -118,6 +125,22 @@ func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
 	}
 	m.Backend = be
 	return m, nil
+}
+
+// resolveCheckpoint turns a checkpoint folder into its latest checkpoint
+// file; a file URL (ending in checkpoint.Extension) is returned as is.
+func resolveCheckpoint(ctx context.Context, store checkpoint.Store, url string) (string, error) {
+	if strings.HasSuffix(url, checkpoint.Extension) {
+		return url, nil
+	}
+	latest, found, err := store.Latest(ctx, url)
+	if err != nil {
+		return "", fmt.Errorf("extract: find the latest checkpoint in %s: %w", url, err)
+	}
+	if !found {
+		return "", fmt.Errorf("extract: %s holds no checkpoint (*%s)", url, checkpoint.Extension)
+	}
+	return latest, nil
 }
 
 // configHash identifies what determines the features: the weights, the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -26,6 +27,7 @@ type fakeBackend struct {
 	queue    []float32
 	nanAt    int // iteration whose loss is NaN (-1: none)
 	flatLoss bool
+	delay    time.Duration // sleep per step
 	closed   bool
 	seen     []int // iterations stepped
 }
@@ -49,6 +51,7 @@ func (f *fakeBackend) Step(_ context.Context, in *train.StepInput) (train.StepRe
 		}
 	}
 	m := float32(sum / float64(n))
+	time.Sleep(f.delay)
 	if in.Iter == f.nanAt {
 		return train.StepResult{}, fmt.Errorf("fake: %w", train.ErrNonFinite)
 	}

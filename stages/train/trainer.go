@@ -155,7 +155,9 @@ func (t *Trainer) budgetSpentAt(epoch, it int) bool {
 		return true
 	case t.cfg.MaxIters > 0 && epoch*t.ipe+it >= t.cfg.MaxIters:
 		return true
-	case t.cfg.MaxSeconds > 0 && time.Since(t.start).Seconds() >= t.cfg.MaxSeconds:
+	case t.cfg.MaxSeconds > 0 && t.steps > 0 && time.Since(t.start).Seconds() >= t.cfg.MaxSeconds:
+		// At least one step, so that a run whose start-up (reading, the
+		// first crops) outlasts the budget still leaves a checkpoint.
 		return true
 	}
 	return false
@@ -347,7 +349,12 @@ func (t *Trainer) finish(ctx context.Context) error {
 	if t.steps > 0 {
 		errs = append(errs, t.save(ctx))
 	}
-	errs = append(errs, t.metrics.Flush())
+	return errors.Join(append(errs, t.writeOutputs())...)
+}
+
+// writeOutputs flushes the metrics file and draws <out>/loss.png.
+func (t *Trainer) writeOutputs() error {
+	errs := []error{t.metrics.Flush()}
 	if recs := t.metrics.Records(); len(recs) > 0 {
 		title := fmt.Sprintf("SwAV %s, K=%d, batch %d", t.cfg.Model.Arch, t.cfg.Model.Prototypes, t.cfg.BatchSize)
 		errs = append(errs, metrics.PlotPNG(recs, title, filepath.Join(t.opts.Out, "loss.png")))
@@ -365,11 +372,17 @@ func (t *Trainer) Flush(ctx context.Context, _ pipeline.Emit) error { return t.f
 func (t *Trainer) Drain(ctx context.Context) error { return t.finish(ctx) }
 
 // Close implements pipeline.Closer: it closes the metrics file and the
-// backend. It does not checkpoint (an error ended the run, or finish did).
+// backend. It never checkpoints (Flush or Drain did, or an error ended the
+// run and the newest checkpoint stays the last good one), but after an
+// error it still writes the metrics and the plot of the steps taken.
 func (t *Trainer) Close() error {
 	if t.closed {
 		return nil
 	}
 	t.closed = true
-	return errors.Join(t.metrics.Close(), t.opts.Backend.Close())
+	var errs []error
+	if !t.finished {
+		errs = append(errs, t.writeOutputs())
+	}
+	return errors.Join(append(errs, t.metrics.Close(), t.opts.Backend.Close())...)
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/sinks/metrics"
@@ -196,6 +197,9 @@ func TestNonFiniteLossKeepsLastGoodCheckpoint(t *testing.T) {
 	if len(recs) != 5 {
 		t.Fatalf("%d metric records, want the 5 good steps", len(recs))
 	}
+	if _, err := os.Stat(filepath.Join(out, "loss.png")); err != nil {
+		t.Fatalf("no plot after the failure: %v", err)
+	}
 }
 
 func TestCollapseWarning(t *testing.T) {
@@ -216,11 +220,29 @@ func TestCollapseWarning(t *testing.T) {
 func TestMaxSecondsStopsWithCheckpoint(t *testing.T) {
 	out := t.TempDir()
 	cfg := testConfig()
-	cfg.MaxSeconds = 1e-9 // spent before the first step
+	cfg.MaxSeconds = 0.5
 	be := newFakeBackend(10)
+	be.delay = 100 * time.Millisecond
 	tr, err := run(t, Options{Config: cfg, Out: out, ItersPerEpoch: 3}, be, batchStream(3, 12, 4, []int{4}, nil))
-	if err != nil || tr.Iter() != 0 || len(be.seen) != 0 {
+	if err != nil || len(be.seen) < 1 || len(be.seen) >= 9 {
+		t.Fatalf("err %v, steps %v: want a stop before the end of the schedule", err, be.seen)
+	}
+	url, _, _ := checkpoint.Latest(context.Background(), filepath.Join(out, "checkpoints"))
+	if filepath.Base(url) != checkpoint.FileName(tr.Iter()) {
+		t.Fatalf("latest %s, want the stop's iteration %d", url, tr.Iter())
+	}
+
+	// A budget spent before the first batch arrives still takes one step
+	// and leaves its checkpoint.
+	cfg.MaxSeconds = 1e-9
+	be = newFakeBackend(10)
+	out = t.TempDir()
+	tr, err = run(t, Options{Config: cfg, Out: out, ItersPerEpoch: 3}, be, batchStream(3, 12, 4, []int{4}, nil))
+	if err != nil || tr.Iter() != 1 || len(be.seen) != 1 {
 		t.Fatalf("err %v, iter %d, steps %v", err, tr.Iter(), be.seen)
+	}
+	if url, found, _ := checkpoint.Latest(context.Background(), filepath.Join(out, "checkpoints")); !found || filepath.Base(url) != checkpoint.FileName(1) {
+		t.Fatalf("latest %s", url)
 	}
 }
 

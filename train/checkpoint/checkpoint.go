@@ -51,7 +51,9 @@ type Checkpoint struct {
 	// Iter is the global iteration the state is at: the number of steps
 	// taken, i.e. the next step to run has StepInput.Iter == Iter.
 	Iter int `json:"iter"`
-	// Epoch is the epoch of the next step to run.
+	// Epoch is the epoch of the last step taken; Iter - Epoch*ItersPerEpoch
+	// of its steps are done (ItersPerEpoch at an epoch end, and the next
+	// step then belongs to epoch Epoch+1).
 	Epoch int `json:"epoch"`
 	// ItersPerEpoch is the schedule's iterations per epoch for this run.
 	ItersPerEpoch int `json:"iters_per_epoch"`

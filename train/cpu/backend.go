@@ -37,6 +37,10 @@ func init() {
 // BLAS names the GEMM this process uses: "openblas (SkylakeX)" (OpenBLAS
 // opened at run time, with its AVX-512 kernels where the CPU has AVX-512),
 // or "gonum (pure Go)" without cgo, with -tags noblas or without OpenBLAS.
+// The kernel set is SWAV_OPENBLAS_CORETYPE when set, else OPENBLAS_CORETYPE
+// when set, else SkylakeX on AVX-512 CPUs (Debian's OpenBLAS 0.3.21 runs
+// AVX-512 Zen 4/5 cores on its Haswell kernels, half as fast on our GEMMs),
+// else OpenBLAS's own choice.
 func BLAS() string { return blasName() }
 
 // embedChunk bounds the images Embed runs through the network at once.
@@ -247,7 +251,12 @@ func (b *Backend) prepareWeights(zeroGrads bool) {
 		for i := range sec {
 			l := sec[i].layer
 			if l.Op == model.OpConv {
-				toWorkLayout(sec[i].weight.work, sec[i].weight.data, l.Out, l.In, l.Kernel)
+				w := sec[i].weight
+				toWorkLayout(w.work, w.data, l.Out, l.In, l.Kernel)
+				if b.eng.usesFlippedBackward(l) {
+					w.flip = growFloats(w.flip, len(w.data))
+					toFlippedLayout(w.flip, w.data, l.Out, l.In, l.Kernel)
+				}
 			}
 		}
 	}

@@ -280,46 +280,83 @@ func TestEmbedIsEvaluationMode(t *testing.T) {
 	}
 }
 
-// TestPointwiseConvMatchesIm2col checks the 1x1 fast path against the
-// general im2col path on the same layer, forward and backward.
-func TestPointwiseConvMatchesIm2col(t *testing.T) {
-	layers := []model.Layer{{Op: model.OpConv, Name: "c", Inputs: []int{model.InputOfSection}, In: 5, Out: 7, Kernel: 1, Stride: 1}}
-	w := &param{name: "c.weight", shape: []int{7, 5, 1, 1}}
-	w.data, w.work, w.workGrad = make([]float32, 35), make([]float32, 35), make([]float32, 35)
-	for i, v := range testValues("c.weight", 35) {
-		w.data[i] = float32(v)
+// TestConvFastPathsMatchIm2col checks the 1x1 fast path and the flipped-
+// kernel input gradient of stride-1 convolutions against the general
+// im2col/col2im path on the same layer, forward and backward, also when the
+// input gradient accumulates.
+func TestConvFastPathsMatchIm2col(t *testing.T) {
+	tests := []struct {
+		name                string
+		kernel, stride, pad int
+	}{
+		{"1x1", 1, 1, 0},
+		{"3x3 stride 1", 3, 1, 1},
+		{"3x3 stride 1 unpadded", 3, 1, 0},
+		{"3x3 stride 2", 3, 2, 1},
 	}
-	sec, err := bindSection("test", layers, map[string]*param{"c.weight": w}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(force bool) (out, dx, dw []float32) {
-		e := newEngine(2)
-		e.forceIm2col = force
-		p, err := newPlan(sec, 3, 4, 5, 5, true, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range testValues("x", len(p.input.data)) {
-			p.input.data[i] = float32(v)
-		}
-		toWorkLayout(w.work, w.data, 7, 5, 1)
-		clear(w.workGrad)
-		e.forward(p)
-		for i, v := range testValues("dy", len(p.output().grad)) {
-			p.output().grad[i] = float32(v)
-		}
-		e.backward(p)
-		return append([]float32(nil), p.output().data...), append([]float32(nil), p.input.grad...), append([]float32(nil), w.workGrad...)
-	}
-	o1, dx1, dw1 := run(false)
-	o2, dx2, dw2 := run(true)
-	for _, pair := range [][2][]float32{{o1, o2}, {dx1, dx2}, {dw1, dw2}} {
-		for i := range pair[0] {
-			if math.Abs(float64(pair[0][i]-pair[1][i])) > 1e-5 {
-				t.Fatalf("value %d: pointwise %v, im2col %v", i, pair[0][i], pair[1][i])
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := model.Layer{Op: model.OpConv, Name: "c", Inputs: []int{model.InputOfSection}, In: 5, Out: 7, Kernel: tc.kernel, Stride: tc.stride, Pad: tc.pad}
+			// Two consumers of the input, so the second backward adds.
+			layers := []model.Layer{l, l}
+			layers[1].Name = "d"
+			n := 7 * 5 * tc.kernel * tc.kernel
+			params := map[string]*param{}
+			for _, name := range []string{"c", "d"} {
+				w := &param{name: name + ".weight", shape: []int{7, 5, tc.kernel, tc.kernel}}
+				w.data, w.work, w.workGrad, w.flip = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+				for i, v := range testValues(w.name, n) {
+					w.data[i] = float32(v)
+				}
+				params[w.name] = w
 			}
-		}
+			sec, err := bindSection("test", layers, params, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := func(force bool) [][]float32 {
+				e := newEngine(2)
+				e.forceIm2col = force
+				p, err := newPlan(sec, 3, 6, 5, 5, true, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, v := range testValues("x", len(p.input.data)) {
+					p.input.data[i] = float32(v)
+				}
+				var out [][]float32
+				for _, w := range params {
+					toWorkLayout(w.work, w.data, 7, 5, tc.kernel)
+					toFlippedLayout(w.flip, w.data, 7, 5, tc.kernel)
+					clear(w.workGrad)
+				}
+				e.forward(p)
+				for i := range p.vals {
+					for j, v := range testValues(fmt.Sprint("dy", i), len(p.vals[i].grad)) {
+						p.vals[i].grad[j] = float32(v)
+					}
+				}
+				// backward of both layers by hand: each output has its own dy.
+				p.input.gradSet = false
+				for i := len(p.vals) - 1; i >= 0; i-- {
+					e.convBackward(sec.bindings[i].layer, sec.bindings[i].weight, p.input, p.vals[i], true)
+					out = append(out, append([]float32(nil), p.vals[i].data...))
+				}
+				out = append(out, append([]float32(nil), p.input.grad...))
+				for _, name := range []string{"c.weight", "d.weight"} {
+					out = append(out, append([]float32(nil), params[name].workGrad...))
+				}
+				return out
+			}
+			fast, slow := run(false), run(true)
+			for k := range fast {
+				for i := range fast[k] {
+					if math.Abs(float64(fast[k][i]-slow[k][i])) > 1e-5 {
+						t.Fatalf("result %d value %d: fast path %v, im2col %v", k, i, fast[k][i], slow[k][i])
+					}
+				}
+			}
+		})
 	}
 }
 

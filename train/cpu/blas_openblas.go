@@ -6,6 +6,7 @@ package cpu
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <string.h>
 
 // OpenBLAS is opened at run time rather than linked, so that the kernel set
 // can be chosen before its constructor runs: Debian's OpenBLAS 0.3.21 does not
@@ -25,15 +26,31 @@ static int swav_avx512(void) {
 	       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
 }
 
-// swav_openblas_open returns 1 when OpenBLAS's cblas_sgemm was found.
+// swav_openblas_open returns 1 when OpenBLAS's cblas_sgemm was found. The
+// kernel set is SWAV_OPENBLAS_CORETYPE when set, else OPENBLAS_CORETYPE when
+// set (the user's choice is kept), else SkylakeX on CPUs with AVX-512
+// F/BW/DQ/VL, else OpenBLAS's own detection. The environment is restored
+// after the library has read it.
 static int swav_openblas_open(void) {
-	int setCore = getenv("OPENBLAS_CORETYPE") == NULL && swav_avx512();
+	const char* want = getenv("SWAV_OPENBLAS_CORETYPE");
+	const char* had = getenv("OPENBLAS_CORETYPE");
+	char* saved = had ? strdup(had) : NULL;
+	int setCore = 0;
+	if (want != NULL && want[0] != 0) {
+		setenv("OPENBLAS_CORETYPE", want, 1);
+		setCore = 1;
+	} else if (had == NULL && swav_avx512()) {
+		setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+		setCore = 1;
+	}
 	int setThreads = getenv("OPENBLAS_NUM_THREADS") == NULL;
-	if (setCore) setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
 	if (setThreads) setenv("OPENBLAS_NUM_THREADS", "1", 1);
 	void* h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) h = dlopen("libopenblas.so", RTLD_NOW | RTLD_LOCAL);
-	if (setCore) unsetenv("OPENBLAS_CORETYPE");
+	if (setCore) {
+		if (saved) setenv("OPENBLAS_CORETYPE", saved, 1); else unsetenv("OPENBLAS_CORETYPE");
+	}
+	free(saved);
 	if (setThreads) unsetenv("OPENBLAS_NUM_THREADS");
 	if (h == NULL) return 0;
 	swav_sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");

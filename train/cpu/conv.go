@@ -36,6 +36,31 @@ func addFromWorkLayout(dst, src []float32, out, in, k int) {
 	}
 }
 
+// toFlippedLayout writes the weight of the stride-1 input-gradient
+// convolution: dst [In][Kh][Kw][Out] with both kernel axes reversed, so that
+// dx = im2col(dy, pad Kernel-1-Pad) dst^T.
+func toFlippedLayout(dst, src []float32, out, in, k int) {
+	kk := k * k
+	for o := 0; o < out; o++ {
+		for ci := 0; ci < in; ci++ {
+			s := src[(o*in+ci)*kk : (o*in+ci+1)*kk]
+			for ky := 0; ky < k; ky++ {
+				for kx := 0; kx < k; kx++ {
+					dst[((ci*k+(k-1-ky))*k+(k-1-kx))*out+o] = s[ky*k+kx]
+				}
+			}
+		}
+	}
+}
+
+// usesFlippedBackward says whether the input gradient runs as a convolution
+// of dy with the flipped kernel (stride 1, not pointwise): one im2col and a
+// GEMM with K = Kh*Kw*Out instead of a GEMM with K = Out and a col2im
+// scatter.
+func (e *engine) usesFlippedBackward(l *model.Layer) bool {
+	return l.Stride == 1 && l.Pad <= l.Kernel-1 && !e.isPointwise(l) && !e.forceIm2col
+}
+
 func (e *engine) isPointwise(l *model.Layer) bool {
 	return !e.forceIm2col && l.Kernel == 1 && l.Stride == 1 && l.Pad == 0
 }
@@ -158,7 +183,8 @@ func (e *engine) convBackward(l *model.Layer, p *param, x, y *value, wantIn bool
 			}
 			return
 		}
-		if wantIn && !accumulate {
+		flipped := wantIn && e.usesFlippedBackward(l)
+		if wantIn && !accumulate && !flipped {
 			clear(x.grad[lo*x.h*x.w*x.c : hi*x.h*x.w*x.c])
 		}
 		for n0 := lo; n0 < hi; n0 += chunk {
@@ -173,10 +199,31 @@ func (e *engine) convBackward(l *model.Layer, p *param, x, y *value, wantIn bool
 				beta = 0
 			}
 			sgemm(true, false, l.Out, width, rows, 1, dy, l.Out, col, width, beta, dw, width)
-			if wantIn {
+			if wantIn && !flipped {
 				sgemm(false, false, rows, width, l.Out, 1, dy, l.Out, p.work, width, 0, col, width)
 				col2im(l, x, y, n0, n1, col)
 			}
+		}
+		if !flipped {
+			return
+		}
+		// dx = conv(dy, flipped kernel, pad Kernel-1-Pad), output geometry of x.
+		lt := &model.Layer{Kernel: l.Kernel, Stride: 1, Pad: l.Kernel - 1 - l.Pad, In: l.Out, Out: l.In}
+		gy := &value{n: y.n, h: y.h, w: y.w, c: y.c, data: y.grad}
+		tWidth := l.Kernel * l.Kernel * l.Out
+		xPix := x.h * x.w
+		tChunk := e.imagesPerChunk(lt, x)
+		beta := float32(0)
+		if accumulate {
+			beta = 1
+		}
+		for n0 := lo; n0 < hi; n0 += tChunk {
+			n1 := min(hi, n0+tChunk)
+			rows := (n1 - n0) * xPix
+			e.cols[worker] = growFloats(e.cols[worker], rows*tWidth)
+			col := e.cols[worker]
+			im2col(lt, gy, x, n0, n1, col)
+			sgemm(false, true, rows, l.In, tWidth, 1, col, tWidth, p.flip, tWidth, beta, x.grad[n0*xPix*l.In:], l.In)
 		}
 	})
 	for w := 0; w < workers; w++ {

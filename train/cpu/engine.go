@@ -118,43 +118,18 @@ func (e *engine) backward(p *plan) {
 			accumulate := in.gradSet
 			e.elementwise(len(out.data), func(lo, hi int) {
 				y, dy, dx := out.data[lo:hi], out.grad[lo:hi], in.grad[lo:hi]
-				for j := range dy {
-					g := dy[j]
-					if y[j] <= 0 {
-						g = 0
-					}
+				y, dx = y[:len(dy)], dx[:len(dy)]
+				for j, g := range dy {
 					if accumulate {
-						dx[j] += g
+						dx[j] += reluMask(g, y[j])
 					} else {
-						dx[j] = g
+						dx[j] = reluMask(g, y[j])
 					}
 				}
 			})
 			in.gradSet = true
 		case model.OpAdd:
-			o := p.valueOf(l.Inputs[1])
-			relu := b.fusedRelu
-			for _, dst := range []*value{in, o} {
-				if dst.grad == nil {
-					continue
-				}
-				accumulate := dst.gradSet
-				e.elementwise(len(out.data), func(lo, hi int) {
-					y, dy, dx := out.data[lo:hi], out.grad[lo:hi], dst.grad[lo:hi]
-					for j := range dy {
-						g := dy[j]
-						if relu && y[j] <= 0 {
-							g = 0
-						}
-						if accumulate {
-							dx[j] += g
-						} else {
-							dx[j] = g
-						}
-					}
-				})
-				dst.gradSet = true
-			}
+			e.addBackward(p.valueOf(l.Inputs[0]), p.valueOf(l.Inputs[1]), out, b.fusedRelu)
 		case model.OpMaxPool:
 			if wantIn {
 				maxPoolBackward(in, out, p.argmax[i])
@@ -167,6 +142,45 @@ func (e *engine) backward(p *plan) {
 			e.linearBackward(b, in, out, wantIn)
 		}
 	}
+}
+
+// addBackward routes dy (masked by y > 0 when relu) to both addends in one
+// pass, overwriting or adding to each as its gradSet says.
+func (e *engine) addBackward(x1, x2, y *value, relu bool) {
+	acc1, acc2 := x1.gradSet, x2.gradSet
+	has1, has2 := x1.grad != nil, x2.grad != nil
+	e.elementwise(len(y.data), func(lo, hi int) {
+		ys, dy := y.data[lo:hi], y.grad[lo:hi]
+		ys = ys[:len(dy)]
+		var d1, d2 []float32
+		if has1 {
+			d1 = x1.grad[lo:hi][:len(dy)]
+		}
+		if has2 {
+			d2 = x2.grad[lo:hi][:len(dy)]
+		}
+		for j, g := range dy {
+			if relu {
+				g = reluMask(g, ys[j])
+			}
+			if has1 {
+				if acc1 {
+					d1[j] += g
+				} else {
+					d1[j] = g
+				}
+			}
+			if has2 {
+				if acc2 {
+					d2[j] += g
+				} else {
+					d2[j] = g
+				}
+			}
+		}
+	})
+	x1.gradSet = x1.gradSet || has1
+	x2.gradSet = x2.gradSet || has2
 }
 
 // elementwise splits [0, n) over the engine's threads in ranges of at least
@@ -239,65 +253,105 @@ func (e *engine) bnApply(x, y *value, gamma, beta, mean, invStd []float32, relu 
 	}
 	e.elementwise(x.rows(), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xs, ys := x.data[r*c:(r+1)*c], y.data[r*c:(r+1)*c]
-			for j, v := range xs {
-				o := v*scale[j] + shift[j]
-				if relu && o < 0 {
-					o = 0
+			xs := x.data[r*c : (r+1)*c]
+			ys, sc, sh := y.data[r*c:(r+1)*c], scale[:len(xs)], shift[:len(xs)]
+			ys = ys[:len(xs)]
+			if relu {
+				for j, v := range xs {
+					ys[j] = max(v*sc[j]+sh[j], 0)
 				}
-				ys[j] = o
+			} else {
+				for j, v := range xs {
+					ys[j] = v*sc[j] + sh[j]
+				}
 			}
 		}
 	})
 }
 
+// reluMask returns g where y > 0 and +0 elsewhere (y = -0 included),
+// without a branch: ReLU outputs are zero about half the time in no
+// predictable pattern.
+func reluMask(g, y float32) float32 {
+	m := uint32(-int64(int32(math.Float32bits(y))) >> 63) // all ones iff y's bits, as int32, are > 0
+	return math.Float32frombits(math.Float32bits(g) & m)
+}
+
+// maskRows returns dy, or, when relu, dy masked by y > 0 into scratch.
+func maskRows(dy, y, scratch []float32, relu bool) []float32 {
+	if !relu {
+		return dy
+	}
+	scratch, y = scratch[:len(dy)], y[:len(dy)]
+	for j, g := range dy {
+		scratch[j] = reluMask(g, y[j])
+	}
+	return scratch
+}
+
 // bnBackward is BatchNorm's backward with batch statistics (and the fused
 // relu's mask): with dz = dy masked, xhat = (x-mean)*invStd,
 // dgamma += sum dz*xhat, dbeta += sum dz,
-// dx = gamma*invStd*(dz - sum(dz)/R - xhat*sum(dz*xhat)/R).
+// dx = gamma*invStd*(dz - sum(dz)/R - xhat*sum(dz*xhat)/R), evaluated as
+// dx = scale*dz + a*x + b per channel. Sums run in float32 over blocks of 64
+// rows and in float64 across blocks.
 func (e *engine) bnBackward(b *layerBinding, x, y *value, mean, invStd []float32) {
 	c, rows := x.c, x.rows()
 	relu := b.fusedRelu
+	const block = 64
 	s := e.channelSums(rows, 2*c, func(acc []float64, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xs, ys, dys := x.data[r*c:(r+1)*c], y.data[r*c:(r+1)*c], y.grad[r*c:(r+1)*c]
-			for j, g := range dys {
-				if relu && ys[j] <= 0 {
-					continue
+		sumDz, sumDzX, dz := make([]float32, c), make([]float32, c), make([]float32, c)
+		for r0 := lo; r0 < hi; r0 += block {
+			clear(sumDz)
+			clear(sumDzX)
+			for r := r0; r < min(hi, r0+block); r++ {
+				xs := x.data[r*c : (r+1)*c]
+				g := maskRows(y.grad[r*c:(r+1)*c], y.data[r*c:(r+1)*c], dz, relu)
+				g, a0, a1 := g[:len(xs)], sumDz[:len(xs)], sumDzX[:len(xs)]
+				for j, v := range xs {
+					a0[j] += g[j]
+					a1[j] += g[j] * v
 				}
-				acc[j] += float64(g)
-				acc[c+j] += float64(g) * float64((xs[j]-mean[j])*invStd[j])
+			}
+			for j := 0; j < c; j++ {
+				acc[j] += float64(sumDz[j])
+				acc[c+j] += float64(sumDzX[j])
 			}
 		}
 	})
+	// s[c+j] holds sum dz*x; sum dz*xhat = invStd*(sum dz*x - mean*sum dz).
+	n := float64(rows)
 	gamma := b.weight.data
+	scale, a, off := make([]float32, c), make([]float32, c), make([]float32, c)
 	for j := 0; j < c; j++ {
-		b.bias.grad[j] += float32(s[j])
-		b.weight.grad[j] += float32(s[c+j])
+		sumDz := s[j]
+		sumDzXhat := float64(invStd[j]) * (s[c+j] - float64(mean[j])*sumDz)
+		b.bias.grad[j] += float32(sumDz)
+		b.weight.grad[j] += float32(sumDzXhat)
+		sc := float64(gamma[j]) * float64(invStd[j])
+		k := sumDzXhat / n * float64(invStd[j]) // coefficient of (x - mean)
+		scale[j] = float32(sc)
+		a[j] = float32(-sc * k)
+		off[j] = float32(sc * (k*float64(mean[j]) - sumDz/n))
 	}
 	if x.grad == nil {
 		return
 	}
-	scale, meanDz, meanDzXhat := make([]float32, c), make([]float32, c), make([]float32, c)
-	for j := range scale {
-		scale[j] = gamma[j] * invStd[j]
-		meanDz[j] = float32(s[j] / float64(rows))
-		meanDzXhat[j] = float32(s[c+j] / float64(rows))
-	}
 	accumulate := x.gradSet
 	e.elementwise(rows, func(lo, hi int) {
+		dz := make([]float32, c)
 		for r := lo; r < hi; r++ {
-			xs, ys, dys, dxs := x.data[r*c:(r+1)*c], y.data[r*c:(r+1)*c], y.grad[r*c:(r+1)*c], x.grad[r*c:(r+1)*c]
-			for j, g := range dys {
-				if relu && ys[j] <= 0 {
-					g = 0
+			xs := x.data[r*c : (r+1)*c]
+			g := maskRows(y.grad[r*c:(r+1)*c], y.data[r*c:(r+1)*c], dz, relu)
+			g, dxs, sc, aa, oo := g[:len(xs)], x.grad[r*c:(r+1)*c], scale[:len(xs)], a[:len(xs)], off[:len(xs)]
+			dxs = dxs[:len(xs)]
+			if accumulate {
+				for j, v := range xs {
+					dxs[j] += sc[j]*g[j] + aa[j]*v + oo[j]
 				}
-				xhat := (xs[j] - mean[j]) * invStd[j]
-				d := scale[j] * (g - meanDz[j] - xhat*meanDzXhat[j])
-				if accumulate {
-					dxs[j] += d
-				} else {
-					dxs[j] = d
+			} else {
+				for j, v := range xs {
+					dxs[j] = sc[j]*g[j] + aa[j]*v + oo[j]
 				}
 			}
 		}

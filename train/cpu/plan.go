@@ -31,6 +31,7 @@ type param struct {
 	grad     []float32
 	work     []float32 // conv only: data permuted to [Out][Kh][Kw][In]
 	workGrad []float32 // conv only: gradient in the work layout
+	flip     []float32 // stride-1 conv only: flipped kernel [In][Kh][Kw][Out] for the input gradient
 }
 
 // bnState is one BatchNorm layer's running statistics and the batch

@@ -61,11 +61,15 @@ func TestFindCUDADataDir(t *testing.T) {
 	}
 	t.Setenv("XLA_FLAGS", "--xla_gpu_autotune_level=2")
 	t.Setenv(EnvCUDADataDir, "")
+	t.Setenv("GOPJRT_CUDA_CHECKS", "")
 	if err := setCUDADataDir(plugin); err != nil {
 		t.Fatal(err)
 	}
 	if got := os.Getenv("XLA_FLAGS"); got != "--xla_gpu_autotune_level=2 --xla_gpu_cuda_data_dir="+filepath.Join(site, "nvidia", "cu13") {
 		t.Fatalf("XLA_FLAGS %q", got)
+	}
+	if got := os.Getenv("GOPJRT_CUDA_CHECKS"); got != "0" {
+		t.Fatalf("GOPJRT_CUDA_CHECKS %q, want 0 (go-xla's guess switched off)", got)
 	}
 	// A flag already set is left alone.
 	t.Setenv("XLA_FLAGS", "--xla_gpu_cuda_data_dir=/opt/cuda")

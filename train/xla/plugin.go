@@ -132,6 +132,7 @@ func isCUDAPlugin(path string) bool {
 func setCUDADataDir(plugin string) error {
 	flags := os.Getenv("XLA_FLAGS")
 	if strings.Contains(flags, "--xla_gpu_cuda_data_dir") {
+		quietGoXLACUDACheck()
 		return nil
 	}
 	dir := os.Getenv(EnvCUDADataDir)
@@ -149,7 +150,17 @@ func setCUDADataDir(plugin string) error {
 	if err := os.Setenv("XLA_FLAGS", flags); err != nil {
 		return fmt.Errorf("xla: set XLA_FLAGS: %w", err)
 	}
+	quietGoXLACUDACheck()
 	return nil
+}
+
+// quietGoXLACUDACheck turns off go-xla's CUDA driver check once the data
+// dir is set: it would only warn that nvidia/ is not beside the plugin's
+// folder (the pip layout puts it one level higher) and guess a data dir.
+func quietGoXLACUDACheck() {
+	if os.Getenv("GOPJRT_CUDA_CHECKS") == "" {
+		_ = os.Setenv("GOPJRT_CUDA_CHECKS", "0")
+	}
 }
 
 // findCUDADataDir walks up from the plugin to a folder with an nvidia/

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// execute runs the root command with args and returns its output.
+func execute(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	defer root.SetArgs(nil)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestValidateAcceptsEveryShippedConfig(t *testing.T) {
+	files, err := filepath.Glob("../../configs/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no configs: %v", err)
+	}
+	out, err := execute(t, append([]string{"validate", "--embedded"}, files...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := strings.Count(out, "OK "); got != 2*len(files) {
+		t.Fatalf("%d OK lines for %d files (+ embedded):\n%s", got, len(files), out)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("job: demo\ndemo:\n  wokers: 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := execute(t, "validate", bad, "../../configs/demo.yaml", "--set", "seed=x")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{bad + ":3: demo.wokers: unknown field", `--set: seed: "x" is not a valid integer`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestVersionNamesTheToolchain(t *testing.T) {
+	out, err := execute(t, "version")
+	if err != nil || !strings.Contains(out, "go1.") || !strings.Contains(out, "features") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}

@@ -1,0 +1,357 @@
+// Package quickstart is the job kind "quickstart": the whole loop on real
+// data in one command. It
+//
+//  1. writes Fashion-MNIST (Debian's dataset-fashion-mnist) as WebDataset
+//     shards once, into a cache folder reused by later runs;
+//  2. serves them from a local S3 server it starts (versitygw), or reads
+//     them from the cache folder with extract.quickstart.local;
+//  3. pre-trains SwAV on the train split for train.max_seconds (the train
+//     job's chain: checkpoints, metrics.jsonl and loss.png in <out>);
+//  4. extracts train and test features (Parquet) with the trained network,
+//     with the same network untrained (model.Init: the random-init
+//     baseline) and as raw pixels (the raw-pixel baseline);
+//  5. runs the same kNN evaluation on the three and prints them side by
+//     side, writing <out>/report.json.
+package quickstart
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/sinks"
+	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/stages"
+	"github.com/swavgo/swav/stages/extract"
+	stagestrain "github.com/swavgo/swav/stages/train"
+	"github.com/swavgo/swav/train/checkpoint"
+	"github.com/swavgo/swav/train/eval"
+)
+
+// JobKind is the job kind this package registers.
+const JobKind = "quickstart"
+
+// bucket is the S3 bucket the shards are served from.
+const bucket = "fmnist"
+
+func init() {
+	stages.RegisterRunner(JobKind, func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
+		_, err := Run(ctx, job, opts, os.Stdout)
+		return err
+	})
+}
+
+// Report is what the quickstart writes to <out>/report.json.
+type Report struct {
+	KNNTop1SwAV       float64 `json:"knn_top1_swav"`
+	KNNTop1RandomInit float64 `json:"knn_top1_random_init"`
+	KNNTop1RawPixels  float64 `json:"knn_top1_raw_pixels"`
+	KNNTop5SwAV       float64 `json:"knn_top5_swav"`
+	KNNTop5RandomInit float64 `json:"knn_top5_random_init"`
+	KNNTop5RawPixels  float64 `json:"knn_top5_raw_pixels"`
+	// K and Temperature are the headline kNN's settings.
+	K           int     `json:"k"`
+	Temperature float64 `json:"temperature"`
+	// KNN holds every k for the three feature sets.
+	KNN map[string][]eval.KNNResult `json:"knn"`
+	// TrainSeconds is the wall time of the pre-training run; Epochs the
+	// epochs it reached (fractional), ImagesSeen the images it stepped on
+	// (iterations x batch size), Iterations the steps.
+	TrainSeconds float64 `json:"train_seconds"`
+	Epochs       float64 `json:"epochs"`
+	ImagesSeen   int64   `json:"images_seen"`
+	Iterations   int     `json:"iterations"`
+	Checkpoint   string  `json:"checkpoint"`
+	// TrainImages and TestImages are the sizes of the two splits used.
+	TrainImages int `json:"train_images"`
+	TestImages  int `json:"test_images"`
+	// Served says where the shards were read from ("s3 (versitygw)" or "local").
+	Served string `json:"served"`
+	// Seconds is the wall time of the whole quickstart.
+	Seconds float64 `json:"seconds"`
+	// Config is the job the quickstart ran (YAML).
+	Config string `json:"config"`
+}
+
+// Run runs the quickstart of job, printing progress lines and the final
+// table to w. It blocks for about train.max_seconds plus extraction and
+// evaluation. The job's out folder receives everything; shards are cached in
+// extract.quickstart.cache.
+func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writer) (*Report, error) {
+	start := time.Now()
+	qs := job.Extract.Quickstart
+	say := func(format string, args ...any) { fmt.Fprintf(w, "quickstart: "+format+"\n", args...) }
+	if err := os.MkdirAll(job.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("quickstart: output folder %s: %w", job.Out, err)
+	}
+	rep := &Report{K: qs.KNN[0], Temperature: qs.Temperature, KNN: map[string][]eval.KNNResult{}}
+	if cfgYAML, err := stagestrain.JobYAML(job); err == nil {
+		rep.Config = string(cfgYAML)
+	}
+
+	// 1. Shards, made once.
+	say("step 1/5: Fashion-MNIST shards in %s", qs.Cache)
+	splits := map[string]*Shards{}
+	for _, split := range []string{"train", "test"} {
+		limit := qs.TrainImages
+		if split == "test" {
+			limit = qs.TestImages
+		}
+		sh, err := MakeShards(ctx, qs.Cache, split, limit, qs.ShardSize)
+		if err != nil {
+			return nil, err
+		}
+		splits[split] = sh
+		say("  %s: %d images in %d shards%s", split, sh.Images, sh.Count, map[bool]string{true: " (cached)", false: ""}[sh.Cached])
+	}
+	rep.TrainImages, rep.TestImages = splits["train"].Images, splits["test"].Images
+
+	// 2. Serve them.
+	base := *job
+	if qs.Local {
+		rep.Served = "local"
+		for _, sh := range splits {
+			sh.url = sh.Local()
+		}
+		say("step 2/5: reading the shards from %s (extract.quickstart.local)", qs.Cache)
+	} else {
+		srv, err := s3local.Start(ctx, qs.Cache)
+		if err != nil {
+			return nil, fmt.Errorf("quickstart: start the local S3 server (or --set extract.quickstart.local=true): %w", err)
+		}
+		defer srv.Stop()
+		base.Data.S3 = srv.S3Config()
+		base.Data.Retries = srv.StoreConfig().Retries
+		rep.Served = "s3 (versitygw)"
+		for _, sh := range splits {
+			rel, _ := filepath.Rel(filepath.Join(qs.Cache, bucket), sh.Dir)
+			sh.url = "s3://" + bucket + "/" + filepath.ToSlash(filepath.Join(rel, sh.Pattern))
+		}
+		say("step 2/5: serving the shards from a local S3 server at %s (bucket %s)", srv.Endpoint, bucket)
+	}
+	base.Data.Shards = []string{splits["train"].url}
+	base.Data.Format = "wds"
+
+	// 3. Pre-train.
+	trainJob := base
+	trainJob.Job = stagestrain.JobKind
+	if trainJob.Train.Checkpoint.Dir == "" {
+		trainJob.Train.Checkpoint.Dir = filepath.Join(job.Out, "checkpoints")
+	}
+	say("step 3/5: pre-training SwAV (%s, %s backend) for at most %.0f s; loss curve in %s",
+		trainJob.Train.Model.Arch, trainJob.Train.Backend, trainJob.Train.MaxSeconds, filepath.Join(job.Out, "loss.png"))
+	t0 := time.Now()
+	if err := stages.RunJob(ctx, &trainJob, opts); err != nil {
+		return nil, fmt.Errorf("quickstart: pre-training: %w", err)
+	}
+	rep.TrainSeconds = time.Since(t0).Seconds()
+	store := checkpoint.Store{Config: trainJob.Data.StoreConfig()}
+	ckURL, found, err := store.Latest(ctx, trainJob.Train.Checkpoint.Dir)
+	if err != nil || !found {
+		return nil, fmt.Errorf("quickstart: no checkpoint in %s after training (found %v): %w", trainJob.Train.Checkpoint.Dir, found, err)
+	}
+	ck, err := store.Load(ctx, ckURL)
+	if err != nil {
+		return nil, fmt.Errorf("quickstart: %w", err)
+	}
+	rep.Checkpoint, rep.Iterations = ckURL, ck.Iter
+	rep.ImagesSeen = int64(ck.Iter) * int64(trainJob.Train.BatchSize)
+	if ck.ItersPerEpoch > 0 {
+		rep.Epochs = float64(ck.Iter) / float64(ck.ItersPerEpoch)
+	}
+	say("  trained %d iterations (%.2f epochs, %d images) in %.0f s", ck.Iter, rep.Epochs, rep.ImagesSeen, rep.TrainSeconds)
+
+	// 4. Extract the three feature sets, 5. evaluate them.
+	variants := []struct {
+		name, feature, checkpoint, dir string
+		top                            *[2]*float64
+	}{
+		{"swav", "trunk", ckURL, "swav-" + strings.TrimSuffix(filepath.Base(ckURL), checkpoint.Extension), &[2]*float64{&rep.KNNTop1SwAV, &rep.KNNTop5SwAV}},
+		{"random_init", "trunk", sinks.CheckpointInit, "random-init", &[2]*float64{&rep.KNNTop1RandomInit, &rep.KNNTop5RandomInit}},
+		{"raw_pixels", extract.FeatureRaw, "", "raw-pixels", &[2]*float64{&rep.KNNTop1RawPixels, &rep.KNNTop5RawPixels}},
+	}
+	for i, v := range variants {
+		say("step 4/5 (%d/3): extracting %s features of train and test", i+1, strings.ReplaceAll(v.name, "_", " "))
+		dirs := map[string]string{}
+		for _, split := range []string{"train", "test"} {
+			ex := base
+			ex.Job = extract.JobKind
+			ex.Data.Shards = []string{splits[split].url}
+			ex.Extract.Feature = v.feature
+			ex.Extract.Checkpoint = v.checkpoint
+			ex.Extract.Output = filepath.Join(job.Out, "features", v.dir, split)
+			dirs[split] = ex.Extract.Output
+			m, err := extract.OpenModel(ctx, &ex)
+			if err != nil {
+				return nil, fmt.Errorf("quickstart: %s features: %w", v.name, err)
+			}
+			t1 := time.Now()
+			res, err := extract.Run(ctx, &ex, m, opts)
+			if err != nil {
+				return nil, fmt.Errorf("quickstart: extract %s %s features: %w", split, v.name, err)
+			}
+			say("  %s: %d rows written in %.1f s to %s", split, res.Rows, time.Since(t1).Seconds(), ex.Extract.Output)
+		}
+		say("step 5/5 (%d/3): kNN of %s features (k=%v, T=%g)", i+1, strings.ReplaceAll(v.name, "_", " "), qs.KNN, qs.Temperature)
+		trainSet, err := eval.Load(ctx, parquet.ReadOptions{}, dirs["train"])
+		if err != nil {
+			return nil, fmt.Errorf("quickstart: %w", err)
+		}
+		testSet, err := eval.Load(ctx, parquet.ReadOptions{}, dirs["test"])
+		if err != nil {
+			return nil, fmt.Errorf("quickstart: %w", err)
+		}
+		res, err := eval.KNN(ctx, trainSet, testSet, eval.KNNOptions{Ks: qs.KNN, Temperature: qs.Temperature})
+		if err != nil {
+			return nil, fmt.Errorf("quickstart: kNN of %s features: %w", v.name, err)
+		}
+		rep.KNN[v.name] = res
+		*v.top[0], *v.top[1] = res[0].Top1, res[0].Top5
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	if err := writeReport(filepath.Join(job.Out, "report.json"), rep); err != nil {
+		return nil, err
+	}
+	printTable(w, rep, job.Out)
+	return rep, nil
+}
+
+// printTable prints the headline comparison.
+func printTable(w io.Writer, rep *Report, out string) {
+	fmt.Fprintf(w, "\nFashion-MNIST test set, weighted kNN (k=%d, T=%g, cosine) on %d train / %d test images:\n",
+		rep.K, rep.Temperature, rep.TrainImages, rep.TestImages)
+	fmt.Fprintf(w, "  %-34s %7s %7s\n", "features", "top-1", "top-5")
+	rows := []struct {
+		name       string
+		top1, top5 float64
+	}{
+		{fmt.Sprintf("SwAV (%.2f epochs, %.0f s)", rep.Epochs, rep.TrainSeconds), rep.KNNTop1SwAV, rep.KNNTop5SwAV},
+		{"same network, random init", rep.KNNTop1RandomInit, rep.KNNTop5RandomInit},
+		{"raw pixels", rep.KNNTop1RawPixels, rep.KNNTop5RawPixels},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %-34s %6.2f%% %6.2f%%\n", r.name, 100*r.top1, 100*r.top5)
+	}
+	fmt.Fprintf(w, "report: %s, loss plot: %s, features: %s\n",
+		filepath.Join(out, "report.json"), filepath.Join(out, "loss.png"), filepath.Join(out, "features"))
+}
+
+func writeReport(path string, rep *Report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("quickstart: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("quickstart: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// Shards is one split's shards in the cache.
+type Shards struct {
+	Dir     string // local folder holding the shards and the index
+	Pattern string // brace-range file pattern inside Dir
+	Images  int
+	Count   int
+	Cached  bool   // made by an earlier run
+	url     string // what the data section reads (local path or s3://)
+}
+
+// Local is the shard list as a local brace-range path.
+func (s *Shards) Local() string { return filepath.Join(s.Dir, s.Pattern) }
+
+// MakeShards writes (once) the first limit images (0: all) of a
+// Fashion-MNIST split as shards of shardSize under
+// cache/fmnist/<split>-<n>/. The folder is built under a temp name and
+// renamed into place, so an interrupted run leaves no half-made cache.
+func MakeShards(ctx context.Context, cache, split string, limit, shardSize int) (*Shards, error) {
+	imgs, labels, err := ingest.ReadFashionMNIST(split)
+	if err != nil {
+		return nil, fmt.Errorf("quickstart: %w", err)
+	}
+	n := len(imgs)
+	if limit > 0 && limit < n {
+		n = limit
+	}
+	count := (n + shardSize - 1) / shardSize
+	dir := filepath.Join(cache, bucket, fmt.Sprintf("%s-%d-by-%d", split, n, shardSize))
+	sh := &Shards{Dir: dir, Images: n, Count: count,
+		Pattern: fmt.Sprintf("fmnist-%s-{%06d..%06d}.tar", split, 0, count-1)}
+	if _, err := os.Stat(filepath.Join(dir, ingest.IndexName)); err == nil {
+		sh.Cached = true
+		return sh, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, fmt.Errorf("quickstart: cache folder: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".making-*")
+	if err != nil {
+		return nil, fmt.Errorf("quickstart: cache folder: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	b, prefix, err := ingest.OpenBucket(ctx, tmp+"/", ingest.StoreConfig{})
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	if n == len(imgs) {
+		_, err = ingest.MakeFashionMNIST(ctx, split, b, prefix, shardSize)
+	} else {
+		err = writeFirst(ctx, b, prefix, split, imgs[:n], labels[:n], shardSize)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("quickstart: make %s shards: %w", split, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, statErr := os.Stat(filepath.Join(dir, ingest.IndexName)); statErr == nil {
+			return sh, nil // another run made it meanwhile
+		}
+		return nil, fmt.Errorf("quickstart: cache folder: %w", err)
+	}
+	return sh, nil
+}
+
+var errNoImages = errors.New("no images")
+
+// writeFirst writes a subset of a split the way MakeFashionMNIST writes all.
+func writeFirst(ctx context.Context, b ingest.Bucket, prefix, split string, imgs []*image.Gray, labels []uint8, shardSize int) error {
+	if len(imgs) == 0 {
+		return errNoImages
+	}
+	w, err := ingest.NewShardWriter(ctx, b, prefix+"fmnist-"+split+"-%06d.tar", shardSize)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	for i, img := range imgs {
+		buf.Reset()
+		if err := png.Encode(&buf, img); err != nil {
+			w.Abort()
+			return err
+		}
+		s := &ingest.Sample{Key: fmt.Sprintf("%s_%06d", split, i), Ext: "png", Data: bytes.Clone(buf.Bytes()), Label: int64(labels[i])}
+		if err := w.Write(s); err != nil {
+			w.Abort()
+			return err
+		}
+	}
+	_, err = w.Close()
+	return err
+}

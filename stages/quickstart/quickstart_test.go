@@ -1,0 +1,122 @@
+package quickstart
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/pipeline"
+)
+
+// tinyJob is the embedded quickstart config cut down to seconds: a few
+// hundred images, a few training steps.
+func tinyJob(t *testing.T, out string, local bool) *configs.Job {
+	t.Helper()
+	data, err := os.ReadFile("../../configs/quickstart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets := []string{
+		"out=" + out,
+		"progress=off",
+		"train.max_seconds=20",
+		"train.max_iters=4",
+		"train.batch_size=32",
+		"train.threads=1",
+		"train.checkpoint.every_iters=0",
+		"extract.batch_size=64",
+		"extract.quickstart.cache=" + filepath.Join(out, "cache"),
+		"extract.quickstart.train_images=384",
+		"extract.quickstart.test_images=128",
+		"extract.quickstart.shard_size=100",
+		"extract.quickstart.knn=[5,10]",
+	}
+	if local {
+		sets = append(sets, "extract.quickstart.local=true")
+	}
+	job, err := configs.LoadBytes("quickstart.yaml", data, sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job
+}
+
+func TestQuickstartTiny(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); err != nil {
+		t.Skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+	}
+	local := false
+	if _, err := s3local.Binary(); err != nil {
+		t.Logf("versitygw missing (%v): testing the local-files mode only", err)
+		local = true
+	}
+	out := t.TempDir()
+	var buf bytes.Buffer
+	rep, err := Run(context.Background(), tinyJob(t, out, local), pipeline.Options{}, &buf)
+	t.Log(buf.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Iterations != 4 || rep.ImagesSeen != 4*32 || rep.TrainImages != 384 || rep.TestImages != 128 {
+		t.Errorf("report %+v", rep)
+	}
+	for name, v := range map[string]float64{"swav": rep.KNNTop1SwAV, "random": rep.KNNTop1RandomInit, "raw": rep.KNNTop1RawPixels} {
+		// 10 classes: even a poor feature beats chance (10%) with 384 neighbours.
+		if v < 0.2 || v > 1 {
+			t.Errorf("%s kNN top-1 %.3f out of range", name, v)
+		}
+	}
+	var saved map[string]any
+	raw, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &saved); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"knn_top1_swav", "knn_top1_random_init", "knn_top1_raw_pixels", "train_seconds", "epochs", "images_seen", "knn_top5_swav", "config"} {
+		if _, ok := saved[key]; !ok {
+			t.Errorf("report.json lacks %s", key)
+		}
+	}
+	for _, p := range []string{"loss.png", "metrics.jsonl", "features/random-init/train/fmnist-train-000003.parquet", "features/raw-pixels/test/fmnist-test-000001.parquet"} {
+		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
+			t.Errorf("output lacks %s: %v", p, err)
+		}
+	}
+	if !strings.Contains(buf.String(), "random init") || !strings.Contains(buf.String(), "raw pixels") {
+		t.Errorf("no comparison table printed")
+	}
+
+	// A second run reuses the cached shards and the baselines' features.
+	buf.Reset()
+	job := tinyJob(t, out, true)
+	if _, err := Run(context.Background(), job, pipeline.Options{}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "(cached)") || !strings.Contains(buf.String(), "0 rows written") {
+		t.Errorf("second run did not reuse the cache:\n%s", buf.String())
+	}
+}
+
+func TestQuickstartBadOutput(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(f, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(context.Background(), tinyJob(t, filepath.Join(f, "out"), true), pipeline.Options{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "a-file/out") {
+		t.Fatalf("error %v", err)
+	}
+	var pe *os.PathError
+	if !errors.As(err, &pe) {
+		t.Errorf("error %v does not carry the path error", err)
+	}
+}

@@ -1,0 +1,90 @@
+package stages_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/stages"
+)
+
+type nums struct{ n int }
+
+func (s nums) Run(ctx context.Context, emit pipeline.Emit) error {
+	for i := range s.n {
+		if err := emit(ctx, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type count struct{ got *int }
+
+func (c count) Consume(context.Context, any) error { *c.got++; return nil }
+
+func TestRunJobDispatchesChainsAndRunners(t *testing.T) {
+	var consumed int
+	stages.Register("test-chain", func(_ context.Context, job *configs.Job) ([]pipeline.Spec, error) {
+		return []pipeline.Spec{{Name: "nums", Source: nums{int(job.Seed)}}, {Name: "count", Sink: count{&consumed}}}, nil
+	})
+	errRunner := errors.New("runner ran")
+	var sawStop bool
+	stop := make(chan struct{})
+	stages.RegisterRunner("test-orchestration", func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
+		sawStop = opts.Stop == (<-chan struct{})(stop)
+		// An orchestration runs sub-jobs through RunJob.
+		sub := *job
+		sub.Job, sub.Seed = "test-chain", 7
+		if err := stages.RunJob(ctx, &sub, opts); err != nil {
+			return err
+		}
+		return errRunner
+	})
+	if kinds := stages.Kinds(); !slices.Contains(kinds, "test-chain") || !slices.Contains(kinds, "test-orchestration") {
+		t.Fatalf("kinds %v", kinds)
+	}
+	job := configs.Default()
+	job.Job = "test-orchestration"
+	if err := stages.RunJob(t.Context(), &job, pipeline.Options{Stop: stop}); !errors.Is(err, errRunner) {
+		t.Fatalf("err %v", err)
+	}
+	if consumed != 7 || !sawStop {
+		t.Fatalf("sub-job consumed %d, runner saw the stop channel: %v", consumed, sawStop)
+	}
+}
+
+func TestDuplicateKindPanics(t *testing.T) {
+	stages.Register("test-dup", func(context.Context, *configs.Job) ([]pipeline.Spec, error) { return nil, nil })
+	for name, register := range map[string]func(){
+		"chain":  func() { stages.Register("test-dup", nil) },
+		"runner": func() { stages.RegisterRunner("test-dup", nil) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("no panic on a duplicate kind")
+				}
+			}()
+			register()
+		})
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	errBuild := errors.New("no such folder")
+	stages.Register("test-broken", func(context.Context, *configs.Job) ([]pipeline.Spec, error) { return nil, errBuild })
+	job := configs.Default()
+	job.Job = "test-broken"
+	if _, err := stages.Build(t.Context(), &job); !errors.Is(err, errBuild) {
+		t.Fatalf("err %v", err)
+	}
+	job.Job = "test-missing"
+	var fe *pipeline.FieldError
+	if _, err := stages.Build(t.Context(), &job); !errors.As(err, &fe) || fe.Field != "job" {
+		t.Fatalf("err %v", err)
+	}
+}
