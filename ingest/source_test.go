@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/swavgo/swav/ingest"
 )

@@ -195,7 +195,7 @@ type tracked struct {
 	n        int
 }
 
-func (t tracked) Release()          { t.released.Add(1) }
+func (t tracked) Release()         { t.released.Add(1) }
 func (t tracked) SizeBytes() int64 { return 8 }
 
 func TestDroppedItemsAreReleased(t *testing.T) {

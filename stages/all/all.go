@@ -1,8 +1,14 @@
-// Package all links every stage kind into a binary: import it blank
-// (`import _ "github.com/swavgo/swav/stages/all"`) and every job kind is
-// registered with the stages registry.
+// Package all links every stage kind and every training backend into a
+// binary: import it blank (`import _ "github.com/swavgo/swav/stages/all"`)
+// and every job kind is registered with the stages registry, every backend
+// with train's backend registry.
 package all
 
 import (
-	_ "github.com/swavgo/swav/stages/demo" // job kind "demo"
+	_ "github.com/swavgo/swav/stages/demo"       // job kind "demo"
+	_ "github.com/swavgo/swav/stages/extract"    // job kind "extract"
+	_ "github.com/swavgo/swav/stages/quickstart" // job kind "quickstart"
+	_ "github.com/swavgo/swav/stages/train"      // job kind "train"
+	_ "github.com/swavgo/swav/train/cpu"         // backend "cpu"
+	_ "github.com/swavgo/swav/train/xla"         // backend "xla"
 )

@@ -69,7 +69,11 @@ var (
 // precision TF32 is disabled so results match the CPU backend.
 func newEngine(plugin, precision string) (be compute.Backend, shared bool, err error) {
 	if plugin == EngineGo {
-		be, err := gobackend.New("")
+		// ops_sequential: graph nodes run one after the other, each op
+		// parallel inside. compute v0.1.3's default (parallel nodes whose
+		// convolutions also wait for the same worker pool) can deadlock on
+		// ResNet-sized graphs when the pool fills with waiting convolutions.
+		be, err := gobackend.New("ops_sequential")
 		if err != nil {
 			return nil, false, fmt.Errorf("xla: GoMLX go engine: %w", err)
 		}
