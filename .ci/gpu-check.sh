@@ -32,9 +32,8 @@ say() { printf '\n== %s\n' "$*"; }
 
 # 1. Reference files.
 if [ -f ../shared/bench/ref_train_step.py ]; then
-	mkdir -p "$GPU_DIR/shared/bench"
-	cp ../shared/bench/ref_train_step.py "$GPU_DIR/ref_train_step.py"
-	cp ../shared/bench/ref_train_step.py "$GPU_DIR/shared/bench/ref_train_step.py"
+	install -D -m 0644 ../shared/bench/ref_train_step.py "$GPU_DIR/ref_train_step.py"
+	install -D -m 0644 ../shared/bench/ref_train_step.py "$GPU_DIR/shared/bench/ref_train_step.py"
 fi
 
 # 2. Build.

@@ -65,6 +65,8 @@ import (
 	"os"
 	"strings"
 	"unsafe"
+
+	"github.com/swavgo/swav/pipeline"
 )
 
 // TurboJPEG constants (turbojpeg.h, stable ABI).
@@ -84,6 +86,7 @@ func init() {
 	defer C.free(unsafe.Pointer(name))
 	if C.swav_tj_load(name) == 0 {
 		jpegDecoder = &turboDecoder{handles: make(chan C.tjhandle, 64)}
+		pipeline.AddBuildFeature("libjpeg-turbo")
 	}
 }
 

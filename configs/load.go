@@ -91,6 +91,10 @@ func LoadBytes(name string, data []byte, sets []string) (*Job, error) {
 			return nil, &pipeline.FieldError{File: name, Line: root.Line, Field: "(document)", Msg: "must be a mapping of sections"}
 		}
 		if root != nil {
+			budget := maxNodes
+			if root = expandAliases(root, &budget); root == nil {
+				return nil, fmt.Errorf("%s: more than %d values once aliases are expanded", name, maxNodes)
+			}
 			src.record(root, "")
 			tree = *merge(&tree, root)
 		}
@@ -188,6 +192,31 @@ func parent(path string) string {
 		return ""
 	}
 	return path[:i]
+}
+
+// maxNodes bounds the expanded size of a config (an alias bomb is refused).
+const maxNodes = 1 << 16
+
+// expandAliases returns a deep copy of n with every alias replaced by a copy
+// of its anchor's value and no anchors left, so that merging and --set never
+// touch two places at once and the re-encoded tree needs no anchors. It
+// returns nil once *budget nodes were copied.
+func expandAliases(n *yaml.Node, budget *int) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if *budget--; *budget < 0 {
+		return nil
+	}
+	out := *n
+	out.Anchor = ""
+	out.Content = make([]*yaml.Node, len(n.Content))
+	for i, c := range n.Content {
+		if out.Content[i] = expandAliases(c, budget); out.Content[i] == nil {
+			return nil
+		}
+	}
+	return &out
 }
 
 // forget clears the positions of a generated tree so that errors never

@@ -205,10 +205,22 @@ func TestAllProblemsReportedTogether(t *testing.T) {
 	}
 }
 
+func TestAnchorsAndAliases(t *testing.T) {
+	yml := "job: demo\ndemo: &d\n  dir: x\n  workers: 3\naugment:\n  crops:\n    - &big {size: 64, count: 2, min_scale: 0.2, max_scale: 1}\n    - *big\n"
+	j, err := configs.LoadBytes("t.yaml", []byte(yml), []string{"augment.crops.1.size=32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := j.Augment.Crops; len(c) != 2 || c[0].Size != 64 || c[1].Size != 32 || c[1].Count != 2 {
+		t.Fatalf("crops %+v: an override of an alias must not change its anchor", c)
+	}
+}
+
 func TestSyntaxAndDocumentErrors(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"syntax", "job: [demo\n", "t.yaml: yaml: line"},
 		{"not a mapping", "- a\n- b\n", "must be a mapping"},
+		{"alias bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n", "aliases"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := configs.LoadBytes("t.yaml", []byte(tc.yaml), nil)

@@ -90,6 +90,34 @@ func TestS3BadInput(t *testing.T) {
 			t.Fatalf("error leaks the secret: %v", err)
 		}
 	})
+	t.Run("through a source", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, shard, secret string
+			want                []string
+		}{
+			{"missing bucket", "s3://no-such-bucket/train-000000.tar", "", []string{"s3://no-such-bucket/train-000000.tar", "does not exist"}},
+			{"missing object", "s3://badinput/train-000007.tar", "", []string{"s3://badinput/train-000007.tar", "does not exist"}},
+			{"bad credentials", "s3://badinput/train-000000.tar", "wrong-secret", []string{"s3://badinput/train-000000.tar", "credentials rejected"}},
+		} {
+			cfg := ingest.DefaultConfig()
+			cfg.Shards = []string{tc.shard}
+			cfg.Rank, cfg.WorldSize = 0, 1
+			cfg.S3 = srv.S3Config()
+			cfg.Retries = 2
+			if tc.secret != "" {
+				cfg.S3.SecretAccessKey = tc.secret
+			}
+			_, err := collect(t, cfg, ingest.SourceOptions{World: 1, Epochs: 1}, 0)
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("%s: error %v should contain %q", tc.name, err, w)
+				}
+			}
+			if err != nil && tc.secret != "" && strings.Contains(err.Error(), tc.secret) {
+				t.Errorf("%s: error leaks the secret", tc.name)
+			}
+		}
+	})
 	t.Run("secret redacted", func(t *testing.T) {
 		s := srv.S3Config().String()
 		if strings.Contains(s, srv.SecretKey) {

@@ -277,7 +277,7 @@ func applyIndexes(ctx context.Context, shards []*shardRef) error {
 			var err error
 			idx, err = readIndex(ctx, s.bucket, path.Join(dir, IndexName))
 			if err != nil {
-				return err
+				return fmt.Errorf("shard %s: %w", s.url, err)
 			}
 			cache[k] = idx
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -92,6 +93,7 @@ func TestRunDeliversEveryItem(t *testing.T) {
 		{"four workers ordered", 4, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, leakOpts...)
 			const n = 500
 			sink := &collector{}
 			rep, err := pipeline.Run(t.Context(), []pipeline.Spec{
@@ -199,35 +201,49 @@ func (t tracked) Release()         { t.released.Add(1) }
 func (t tracked) SizeBytes() int64 { return 8 }
 
 func TestDroppedItemsAreReleased(t *testing.T) {
-	var made, released, consumed atomic.Int64
-	src := sourceFunc(func(ctx context.Context, emit pipeline.Emit) error {
-		for i := 0; ; i++ {
-			made.Add(1)
-			if err := emit(ctx, tracked{&released, i}); err != nil {
-				return err
+	for _, ordered := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ordered=%v", ordered), func(t *testing.T) {
+			var made, released, consumed atomic.Int64
+			src := sourceFunc(func(ctx context.Context, emit pipeline.Emit) error {
+				for i := 0; ; i++ {
+					made.Add(1)
+					if err := emit(ctx, tracked{&released, i}); err != nil {
+						return err
+					}
+				}
+			})
+			// pass splits each item in two: the input is released, two are made.
+			pass := procFunc(func(ctx context.Context, item any, emit pipeline.Emit) error {
+				in := item.(tracked)
+				in.Release()
+				for k := range 2 {
+					made.Add(1)
+					if err := emit(ctx, tracked{&released, 2*in.n + k}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			sink := &collector{fail: func(item any) error {
+				item.(tracked).Release()
+				if item.(tracked).n == 400 {
+					return errBoom
+				}
+				consumed.Add(1)
+				return nil
+			}}
+			_, err := pipeline.Run(t.Context(), []pipeline.Spec{
+				{Name: "make", Source: src, Buffer: 16},
+				{Name: "pass", Processor: pass, Workers: 3, Ordered: ordered, Buffer: 16},
+				{Name: "take", Sink: sink},
+			}, pipeline.Options{})
+			if !errors.Is(err, errBoom) {
+				t.Fatal(err)
 			}
-		}
-	})
-	pass := procFunc(func(ctx context.Context, item any, emit pipeline.Emit) error { return emit(ctx, item) })
-	sink := &collector{fail: func(item any) error {
-		if item.(tracked).n == 200 {
-			item.(tracked).Release()
-			return errBoom
-		}
-		consumed.Add(1)
-		item.(tracked).Release()
-		return nil
-	}}
-	_, err := pipeline.Run(t.Context(), []pipeline.Spec{
-		{Name: "make", Source: src, Buffer: 16},
-		{Name: "pass", Processor: pass, Workers: 2, Buffer: 16},
-		{Name: "take", Sink: sink},
-	}, pipeline.Options{})
-	if !errors.Is(err, errBoom) {
-		t.Fatal(err)
-	}
-	if made.Load() != released.Load() {
-		t.Fatalf("made %d items, released %d (consumed %d): leak or double release", made.Load(), released.Load(), consumed.Load())
+			if made.Load() != released.Load() {
+				t.Fatalf("made %d items, released %d (consumed %d): leak or double release", made.Load(), released.Load(), consumed.Load())
+			}
+		})
 	}
 }
 
@@ -561,4 +577,23 @@ func ExampleRun() {
 	s, _ := rep.Stage("square")
 	fmt.Println(sum.items, s.ItemsIn, s.ItemsOut)
 	// Output: [0 1 4 9 16 25 36 49 64 81] 10 10
+}
+
+// ExampleSignalContext wires SIGINT/SIGTERM to a run: the first signal
+// drains (Run returns an error wrapping ErrInterrupted, exit code 130), the
+// second aborts.
+func ExampleSignalContext() {
+	ctx, stop, release := pipeline.SignalContext(context.Background())
+	defer release()
+	specs := []pipeline.Spec{
+		{Name: "numbers", Source: &counter{n: 1000}},
+		{Name: "sink", Sink: &collector{}},
+	}
+	rep, err := pipeline.Run(ctx, specs, pipeline.Options{Stop: stop, Summary: os.Stderr})
+	switch {
+	case errors.Is(err, pipeline.ErrInterrupted):
+		fmt.Println("stopped after draining; bottleneck", rep.Bottleneck)
+	case err != nil:
+		fmt.Println("failed:", err)
+	}
 }

@@ -14,7 +14,9 @@ func newBenchAugmentCmd() *cobra.Command {
 blur, normalisation) through the real augment and batch stages on the shared
 benchmark JPEGs, decode-only and full recipe, at GOMAXPROCS=1 and on all
 cores, and in the same run the PyTorch anchor ../shared/bench/ref_multicrop.py
-(one thread). Figures are images per wall second and per CPU second. The last
+(one thread), alternating the per-core runs and comparing each side's best
+(the machine is shared). Figures are images per wall second and per CPU
+second. The last
 line is "RATIO augment <ours per core / reference per core>" (goal >= 3).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -28,6 +30,7 @@ line is "RATIO augment <ours per core / reference per core>" (goal >= 3).`,
 	cmd.Flags().StringVar(&o.Python, "python", o.Python, `interpreter of the reference ("none": skip it)`)
 	cmd.Flags().StringVar(&o.Reference, "reference", o.Reference, "reference script (default ref_multicrop.py beside the images folder)")
 	cmd.Flags().IntVar(&o.BatchSize, "batch", o.BatchSize, "samples per Arrow batch")
+	cmd.Flags().IntVar(&o.Repeats, "repeats", o.Repeats, "alternating reference/ours per-core runs (best of each compared)")
 	return cmd
 }
 

@@ -101,6 +101,12 @@ func (o *Output) tempFile(name string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("feature output %s: create temp file: %w", o.Path(name), err)
 	}
+	// CreateTemp makes the file private; the committed file is readable by all.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("feature output %s: %w", o.Path(name), err)
+	}
 	return f, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/swavgo/swav/augment"
@@ -82,6 +83,9 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	data := *job
 	data.Data.Workers = 1
 	data.Data.ShuffleBuffer = 0
+	if data.Data.Shards, err = pendingShards(ctx, job.Data.Shards, out, writer.md); err != nil {
+		return nil, err
+	}
 	read, err := source.New(&data, ingest.Position{}, 1)
 	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
@@ -110,6 +114,43 @@ func pixelsPerImage(tf augment.EvalTransform, m *Model) int {
 		return tf.Crop * tf.Crop
 	}
 	return tf.Len()
+}
+
+// pendingShards drops from the shard list the shards whose feature file is
+// already done, so a rerun does not even read them. Only entries that name
+// files (brace ranges included) are checked here; globs and prefixes stay
+// and their done shards are skipped while reading (selectStage). If every
+// shard is done, one is kept so the chain has a source; it is skipped too.
+func pendingShards(ctx context.Context, entries []string, out *parquet.Output, want parquet.Metadata) ([]string, error) {
+	var pending []string
+	first := ""
+	for _, entry := range entries {
+		base := entry[strings.LastIndex(entry, "/")+1:]
+		if strings.ContainsAny(entry, "*?[") || !strings.Contains(base, ".") {
+			pending = append(pending, entry)
+			continue
+		}
+		urls, err := ingest.ExpandBraces(entry)
+		if err != nil {
+			return nil, fmt.Errorf("extract: data.shards %q: %w", entry, err)
+		}
+		for _, u := range urls {
+			if first == "" {
+				first = u
+			}
+			done, err := out.Done(ctx, parquet.FileName(u), want)
+			if err != nil {
+				return nil, fmt.Errorf("extract: shard %s: %w", u, err)
+			}
+			if !done {
+				pending = append(pending, u)
+			}
+		}
+	}
+	if len(pending) == 0 && first != "" {
+		pending = []string{first}
+	}
+	return pending, nil
 }
 
 // shardEnd follows the last sample of a shard through the chain: the writer
@@ -404,7 +445,9 @@ func (w *writeStage) Consume(ctx context.Context, item any) error {
 		}
 		w.mu.Lock()
 		w.committed = append(w.committed, fw.Path())
+		n := len(w.committed)
 		w.mu.Unlock()
+		pipeline.SetStatus(ctx, fmt.Sprintf("%d files committed, last %s", n, fw.Path()))
 		return nil
 	default:
 		return fmt.Errorf("extract: write stage got %T", item)

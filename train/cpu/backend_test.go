@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,12 +44,12 @@ func statesEqual(a, b *train.State) error {
 			return fmt.Errorf("%d tensors vs %d", len(l[0]), len(l[1]))
 		}
 		for i := range l[0] {
-			if l[0][i].Name != l[1][i].Name || fmt.Sprint(l[0][i].Data) != fmt.Sprint(l[1][i].Data) {
+			if l[0][i].Name != l[1][i].Name || !slices.Equal(l[0][i].Data, l[1][i].Data) {
 				return fmt.Errorf("tensor %s differs", l[0][i].Name)
 			}
 		}
 	}
-	if (a.Queue == nil) != (b.Queue == nil) || (a.Queue != nil && fmt.Sprint(a.Queue.Data) != fmt.Sprint(b.Queue.Data)) {
+	if (a.Queue == nil) != (b.Queue == nil) || (a.Queue != nil && !slices.Equal(a.Queue.Data, b.Queue.Data)) {
 		return errors.New("queue differs")
 	}
 	return nil

@@ -97,7 +97,13 @@ func im2col(l *model.Layer, x, y *value, n0, n1 int, col []float32) {
 							continue
 						}
 						base := ((n*x.h+iy)*x.w + ix) * in
-						copy(d, x.data[base:base+in])
+						if in <= 8 { // a loop beats a memmove call for a few values (the RGB input)
+							for j, v := range x.data[base : base+in] {
+								d[j] = v
+							}
+						} else {
+							copy(d, x.data[base:base+in])
+						}
 					}
 				}
 			}

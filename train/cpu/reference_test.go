@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,20 +168,23 @@ func stats[T float32 | float64](name string, x []T) [3]float64 {
 }
 
 // tolerances gives a case's limit for stats deviations (relative to the
-// reference norm) and for the loss. The resnet50 case (16 bottlenecks from
-// hashed weights, BatchNorm over few rows) is ill-conditioned: its gradients
-// reach 1e4 and PyTorch's own float32 and float64 runs of it differ by 5e-5
-// in the loss and 0.3-0.7% of the norm in the gradients, and our float32
-// result moves by 10% between OpenBLAS's Haswell and SkylakeX kernels. It is
-// there to catch wiring errors in bottlenecks and 1x1 convolutions (which
-// give deviations of order 1), checked for one step only (after one LARS
-// step the head bias's rounding noise, see embedTolerance, adds 7e-3 to the
-// second loss).
-func tolerances(name string) (stats, loss float64) {
+// reference norm), for the loss, and whether the sum is compared. The
+// resnet50 case (16 bottlenecks from hashed weights, BatchNorm over few rows)
+// is ill-conditioned: its gradients reach 1e4, PyTorch's own float32 and
+// float64 runs of it differ by 5e-5 in the loss and 0.3-0.7% of the norm in
+// the gradients, and the sum of a conv weight's gradient is a catastrophic
+// cancellation there (BatchNorm makes dy sum to zero per channel, so the sum
+// only sees the fluctuations of the input's patch sums): it moves by up to
+// 66% of the norm between OpenBLAS's Haswell and SkylakeX kernels and gonum.
+// Its norm and probe are stable; they catch wiring errors in bottlenecks
+// and 1x1 convolutions (deviations of order 1). It is checked for one step
+// only (after one LARS step the head bias's rounding noise, see
+// embedTolerance, adds 7e-3 to the second loss).
+func tolerances(name string) (stats, loss float64, useSum bool) {
 	if strings.HasPrefix(name, "resnet50") {
-		return 0.3, 1e-3
+		return 0.1, 1e-3, false
 	}
-	return 2e-3, 1e-4
+	return 2e-3, 1e-4, true
 }
 
 // embedTolerance covers the evaluation-mode features after two steps: the
@@ -197,10 +201,16 @@ const analyticallyZero = 1e-4
 
 // closeStats compares stats relative to the reference norm; it returns the
 // largest deviation in units of that norm.
-func closeStats(got, want [3]float64) float64 {
+func closeStats(got, want [3]float64) float64 { return closeStatsOf(got, want, true) }
+
+// closeStatsOf is closeStats, leaving out the sum when !useSum.
+func closeStatsOf(got, want [3]float64, useSum bool) float64 {
 	scale := want[1] + 1e-12
 	d := 0.0
 	for i := range got {
+		if i == 0 && !useSum {
+			continue
+		}
 		d = max(d, math.Abs(got[i]-want[i])/scale)
 	}
 	return d
@@ -233,7 +243,7 @@ func TestStepMatchesPyTorch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tol, lossTol := tolerances(rc.Config.Name)
+			tol, lossTol, useSum := tolerances(rc.Config.Name)
 			if d := math.Abs(res.Loss - rc.Loss1); d > lossTol {
 				t.Errorf("loss1 %.7f, want %.7f (diff %.2g)", res.Loss, rc.Loss1, d)
 			}
@@ -243,7 +253,7 @@ func TestStepMatchesPyTorch(t *testing.T) {
 					t.Errorf("%s: no reference for %s", what, name)
 					return
 				}
-				d := closeStats(got, want)
+				d := closeStatsOf(got, want, useSum)
 				limit := tol
 				if what == "embed" {
 					limit = max(tol, embedTolerance)
@@ -267,7 +277,7 @@ func TestStepMatchesPyTorch(t *testing.T) {
 					continue
 				}
 				check("grad", p.name, got, want, ok)
-				worst = max(worst, closeStats(got, want))
+				worst = max(worst, closeStatsOf(got, want, useSum))
 				delta := make([]float64, len(p.data))
 				for j, v := range p.data {
 					delta[j] = float64(v) - float64(before.Params[i].Data[j])
@@ -306,7 +316,7 @@ func TestStepMatchesPyTorch(t *testing.T) {
 			}
 			after, _ := b.State()
 			for i, buf := range after.Buffers {
-				if fmt.Sprint(buf.Data) != fmt.Sprint(beforeEmbed.Buffers[i].Data) {
+				if !slices.Equal(buf.Data, beforeEmbed.Buffers[i].Data) {
 					t.Fatalf("Embed changed %s", buf.Name)
 				}
 				want, ok := rc.Buffers2[buf.Name]

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -13,6 +14,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/sinks/parquet"
 )
 
 // clusters makes n rows of dim floats around `classes` random centres.
@@ -76,12 +80,12 @@ func bruteKNN(train, test *Dataset, k int, t float64) Accuracy {
 
 func TestKNNMatchesBruteForce(t *testing.T) {
 	cases := []struct {
-		name              string
+		name               string
 		ntrain, ntest, dim int
-		classes           int
-		noise             float64
-		ks                []int
-		temp              float64
+		classes            int
+		noise              float64
+		ks                 []int
+		temp               float64
 	}{
 		{"easy", 300, 80, 8, 4, 0.5, []int{1, 5, 20}, 0.07},
 		{"hard, 12 classes", 700, 300, 16, 12, 2.5, []int{10, 20, 50}, 0.07},
@@ -278,5 +282,42 @@ func TestRawPixelsFashionMNIST(t *testing.T) {
 	}
 	if lin.Top1 < 0.75 {
 		t.Errorf("linear %+v: want top-1 >= 0.75", lin)
+	}
+}
+
+// TestLoadNamesFiles: dims that differ between a train and a test folder are
+// reported with the feature files' names.
+func TestLoadNamesFiles(t *testing.T) {
+	ctx := context.Background()
+	dirs := map[int]string{}
+	for _, dim := range []int{3, 4} {
+		dir := t.TempDir()
+		out, err := parquet.OpenOutput(ctx, dir, ingest.StoreConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := parquet.Create(ctx, out, fmt.Sprintf("split-d%d.parquet", dim), parquet.Metadata{Layout: parquet.Layout{Kind: "trunk", Dim: dim}}, parquet.WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Append([]string{"a"}, []int64{0}, make([]float32, dim)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		dirs[dim] = dir
+	}
+	train, err := Load(ctx, parquet.ReadOptions{}, dirs[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := Load(ctx, parquet.ReadOptions{}, dirs[4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = KNN(ctx, train, test, KNNOptions{})
+	if err == nil || !strings.Contains(err.Error(), "split-d3.parquet has dim 3") || !strings.Contains(err.Error(), "split-d4.parquet has dim 4") {
+		t.Fatalf("error %v", err)
 	}
 }

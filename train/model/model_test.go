@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -134,11 +135,11 @@ func TestInitIsDeterministicAndFollowsSpec(t *testing.T) {
 	byName := map[string]train.Tensor{}
 	for i, p := range st1.Params {
 		byName[p.Name] = p
-		if fmt.Sprint(p.Data) != fmt.Sprint(st2.Params[i].Data) {
+		if !slices.Equal(p.Data, st2.Params[i].Data) {
 			t.Fatalf("%s differs between two Init with the same seed", p.Name)
 		}
 	}
-	if fmt.Sprint(st1.Params[0].Data[:8]) == fmt.Sprint(st3.Params[0].Data[:8]) {
+	if slices.Equal(st1.Params[0].Data[:8], st3.Params[0].Data[:8]) {
 		t.Error("seeds 7 and 8 give the same conv1 weights")
 	}
 	stats := func(x []float32) (mean, std, maxAbs float64) {

@@ -51,7 +51,6 @@ func TestStepRunsAndUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("loss %v (ln K = %v)", res.Loss, math.Log(10))
 	if len(res.Codes) != 2 || len(res.Codes[0]) != 4*10 {
 		t.Fatalf("codes: %d x %d", len(res.Codes), len(res.Codes[0]))
 	}
@@ -62,11 +61,20 @@ func TestStepRunsAndUpdates(t *testing.T) {
 	if len(after.Momentum) != len(after.Params) {
 		t.Fatalf("momentum for %d of %d params", len(after.Momentum), len(after.Params))
 	}
-	changed := 0
 	for i := range before.Params {
-		if before.Params[i].Data[0] != after.Params[i].Data[0] {
-			changed++
+		if before.Params[i].Data[0] == after.Params[i].Data[0] {
+			t.Errorf("%s did not change", before.Params[i].Name)
 		}
 	}
-	t.Logf("%d of %d params changed", changed, len(before.Params))
+	for c, codes := range res.Codes {
+		for row := range 4 {
+			sum := 0.0
+			for _, v := range codes[row*10 : (row+1)*10] {
+				sum += float64(v)
+			}
+			if math.Abs(sum-1) > 1e-5 {
+				t.Errorf("codes[%d] row %d sums to %v, want 1", c, row, sum)
+			}
+		}
+	}
 }

@@ -1,0 +1,45 @@
+package parquet_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/sinks/parquet"
+)
+
+// One feature file per input shard: Create, Append batches, Commit (atomic),
+// then read every file of the folder back.
+func Example() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "features")
+	defer os.RemoveAll(dir)
+
+	out, err := parquet.OpenOutput(ctx, dir, ingest.StoreConfig{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer out.Close()
+	shard := "s3://data/train-000000.tar"
+	md := parquet.Metadata{Checkpoint: "ckpt-0000000100.swck", ConfigHash: "0123abcd", Shard: shard,
+		Layout: parquet.Layout{Kind: "trunk", Dim: 3, Arch: "small"}}
+	w, err := parquet.Create(ctx, out, parquet.FileName(shard), md, parquet.WriterOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := w.Append([]string{"a", "b"}, []int64{3, 7}, []float32{1, 2, 3, 4, 5, 6}); err != nil {
+		w.Abort() // nothing is left behind
+		fmt.Println(err)
+		return
+	}
+	if err := w.Commit(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	keys, labels, feats, dim, err := parquet.ReadFeatures(ctx, dir)
+	fmt.Println(parquet.FileName(shard), keys, labels, feats, dim, err)
+	// Output: train-000000.parquet [a b] [3 7] [1 2 3 4 5 6] 3 <nil>
+}
