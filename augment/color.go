@@ -71,12 +71,28 @@ func adjustContrast(pix []uint8, f float32) {
 }
 
 // adjustSaturation is ImageEnhance.Color(img).enhance(f): blend with the
-// pixel's own luma.
+// pixel's own luma. The products f*(v-l) come from a table over v-l (the
+// same float32 operations as blend, computed once per call).
 func adjustSaturation(pix []uint8, f float32) {
+	var prod [511]float32
+	for d := range prod {
+		prod[d] = float32(f * float32(d-255))
+	}
+	sum := func(l float32, d int) uint8 {
+		r := float32(l + prod[d])
+		if r <= 0 {
+			return 0
+		}
+		if r >= 255 {
+			return 255
+		}
+		return uint8(r)
+	}
 	for i := 0; i+2 < len(pix); i += 3 {
 		p := pix[i : i+3 : i+3]
-		l := int32(luma(p[0], p[1], p[2]))
-		p[0], p[1], p[2] = blend(l, int32(p[0]), f), blend(l, int32(p[1]), f), blend(l, int32(p[2]), f)
+		l := int(luma(p[0], p[1], p[2]))
+		fl := float32(l)
+		p[0], p[1], p[2] = sum(fl, int(p[0])-l+255), sum(fl, int(p[1])-l+255), sum(fl, int(p[2])-l+255)
 	}
 }
 

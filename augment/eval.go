@@ -36,13 +36,9 @@ func (e EvalTransform) Apply(data []byte, ext string) ([]float32, error) {
 // ApplyInto is Apply writing into dst (len 3*Crop*Crop), allocation-free in
 // steady state.
 func (e EvalTransform) ApplyInto(dst []float32, data []byte, ext string) error {
-	maxPixels := e.MaxPixels
-	if maxPixels == 0 {
-		maxPixels = DefaultMaxPixels
-	}
 	img := GetImage()
 	defer PutImage(img)
-	if _, err := Decode(img, data, maxPixels); err != nil {
+	if _, err := Decode(img, data, e.maxPixels()); err != nil {
 		return fmt.Errorf("eval transform (%s): %w", ext, err)
 	}
 	return e.ApplyImage(dst, img)
@@ -68,6 +64,11 @@ func (e EvalTransform) ApplyImage(dst []float32, img *Image) error {
 	} else {
 		nw = int(float64(e.Resize) * float64(w) / float64(h))
 	}
+	// A very thin image resized on its short side can explode (1 x 100000 ->
+	// 256 x 25.6M): the resized size obeys the pixel limit too.
+	if limit := e.maxPixels(); int64(nw)*int64(nh) > limit {
+		return fmt.Errorf("%w: eval resize of %dx%d to %dx%d exceeds the pixel limit %d", ErrTooLarge, w, h, nw, nh, limit)
+	}
 	c := GetCropper()
 	defer PutCropper(c)
 	c.scratch = grow(c.scratch, 3*nw*nh)
@@ -81,4 +82,11 @@ func (e EvalTransform) ApplyImage(dst []float32, img *Image) error {
 	}
 	normalizeCHW(dst, c.pix, norm)
 	return nil
+}
+
+func (e EvalTransform) maxPixels() int64 {
+	if e.MaxPixels > 0 {
+		return e.MaxPixels
+	}
+	return DefaultMaxPixels
 }

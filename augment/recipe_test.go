@@ -155,3 +155,28 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRenderTinyAndThinImages: degenerate sources (1x1, one row, one
+// column) render every crop without panicking (RandomResizedCrop falls back
+// to a centre crop; the resize upsamples).
+func TestRenderTinyAndThinImages(t *testing.T) {
+	r, err := NewRecipe(DefaultConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := GetCropper()
+	defer PutCropper(c)
+	out := r.NewSampleCrops()
+	defer out.Release()
+	for _, wh := range [][2]int{{1, 1}, {1, 300}, {300, 1}, {2, 2}, {5, 1000}} {
+		img := &Image{W: wh[0], H: wh[1], Pix: make([]uint8, 3*wh[0]*wh[1])}
+		for i := range img.Pix {
+			img.Pix[i] = uint8(i * 13)
+		}
+		for epoch := range 5 {
+			if err := r.Render(c, out, img, epoch, "tiny"); err != nil {
+				t.Fatalf("%dx%d: %v", wh[0], wh[1], err)
+			}
+		}
+	}
+}

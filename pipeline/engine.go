@@ -51,6 +51,12 @@ var errStopRequested = errors.New("graceful stop requested")
 // always run, last stage first. The Report is never nil once the specs are
 // valid, also on error, and holds the metrics up to the end. An invalid chain
 // is an error before anything runs (its stages' Closers are still called).
+//
+// Interruptions: after a graceful stop, whatever the source returns once its
+// context is cancelled does not fail the drain (a non-context error is quoted
+// in the final error); when ctx is cancelled with cause ErrInterrupted (the
+// second signal of SignalContext), the error wraps ErrInterrupted even if a
+// stage failed on the way out.
 func Run(ctx context.Context, specs []Spec, opts Options) (*Report, error) {
 	if err := checkSpecs(specs); err != nil {
 		// The stages were built and may hold resources: close them.
@@ -123,9 +129,10 @@ type runner struct {
 	stages []*stage
 	start  time.Time
 
-	stopped atomic.Bool
-	errMu   sync.Mutex
-	err     error
+	stopped  atomic.Bool
+	errMu    sync.Mutex
+	err      error
+	stopNote error // what the source returned when intake was stopped
 }
 
 func newRunner(parent context.Context, specs []Spec, opts Options) *runner {
@@ -158,11 +165,20 @@ func (r *runner) fail(st *stage, err error) {
 		return
 	}
 	isCtx := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-	if isCtx && (r.ctx.Err() != nil || (st.spec.Source != nil && r.stopped.Load())) {
+	if isCtx && r.ctx.Err() != nil {
 		return
 	}
 	r.errMu.Lock()
 	defer r.errMu.Unlock()
+	if st.spec.Source != nil && r.stopped.Load() && r.srcCtx.Err() != nil {
+		// Intake was stopped: whatever the source says about it (a read
+		// cut by the cancellation, wrapped without %w) does not fail the
+		// drain; a non-context error is kept for the final message.
+		if !isCtx {
+			r.stopNote = fmt.Errorf("stage %q: %w", st.spec.Name, err)
+		}
+		return
+	}
 	if r.err != nil {
 		return
 	}
@@ -254,7 +270,17 @@ func (r *runner) run() (*Report, error) {
 				}
 			}
 		}
-		err = errors.Join(append([]error{fmt.Errorf("run stopped after draining: %w", ErrInterrupted)}, drainErrs...)...)
+		stopErr := fmt.Errorf("run stopped after draining: %w", ErrInterrupted)
+		r.errMu.Lock()
+		if r.stopNote != nil {
+			stopErr = fmt.Errorf("run stopped after draining: %w (intake: %w)", ErrInterrupted, r.stopNote)
+		}
+		r.errMu.Unlock()
+		err = errors.Join(append([]error{stopErr}, drainErrs...)...)
+	}
+	if err != nil && !errors.Is(err, ErrInterrupted) && errors.Is(context.Cause(r.parent), ErrInterrupted) {
+		// A stage failed while a hard stop cancelled it: still an interruption.
+		err = fmt.Errorf("%w (hard stop): %w", ErrInterrupted, err)
 	}
 	var closeErrs []error
 	for i := len(r.stages) - 1; i >= 0; i-- {

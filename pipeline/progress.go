@@ -10,6 +10,7 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/sys/unix"
 )
 
 // StageInfo describes a stage to a Progress before the run starts.
@@ -47,7 +48,7 @@ func NewProgress(mode string, out *os.File, logger *slog.Logger) (Progress, erro
 	}
 	switch mode {
 	case ProgressAuto:
-		if IsTerminal(out) {
+		if IsTerminal(out) && terminalWidth(out) > 0 {
 			return NewBarProgress(out), nil
 		}
 		return NewLogProgress(logger), nil
@@ -60,6 +61,16 @@ func NewProgress(mode string, out *os.File, logger *slog.Logger) (Progress, erro
 	default:
 		return nil, fmt.Errorf("progress mode %q: want auto, bar, log or off", mode)
 	}
+}
+
+// terminalWidth is the width of the terminal f in columns (0 when unknown:
+// a pseudo-terminal without a size cannot show bars).
+func terminalWidth(f *os.File) int {
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Col)
 }
 
 // IsTerminal reports whether f is a character device (a terminal).
@@ -149,15 +160,16 @@ func NewBarProgress(out io.Writer) *BarProgress { return &BarProgress{out: out} 
 
 // Start creates the bars.
 func (b *BarProgress) Start(stages []StageInfo) {
-	b.p = mpb.New(mpb.WithOutput(b.out), mpb.WithWidth(32), mpb.WithRefreshRate(barRefresh), mpb.WithAutoRefresh())
+	b.p = mpb.New(mpb.WithOutput(b.out), mpb.WithWidth(120), mpb.WithRefreshRate(barRefresh), mpb.WithAutoRefresh())
 	for i, s := range stages {
 		info := decor.Any(func(decor.Statistics) string { return b.info(i) })
 		opts := []mpb.BarOption{
+			mpb.BarWidth(30),
 			mpb.PrependDecorators(decor.Name(s.Name, decor.WCSyncSpaceR), decor.CountersNoUnit("%d/%d", decor.WCSyncSpace)),
 			mpb.AppendDecorators(info),
 		}
 		if s.Total > 0 {
-			opts[1] = mpb.AppendDecorators(decor.AverageETA(decor.ET_STYLE_GO, decor.WCSyncSpace), info)
+			opts[2] = mpb.AppendDecorators(decor.AverageETA(decor.ET_STYLE_GO, decor.WCSyncSpace), info)
 			b.bars = append(b.bars, b.p.AddBar(s.Total, opts...))
 		} else {
 			b.bars = append(b.bars, b.p.AddSpinner(0, opts...))

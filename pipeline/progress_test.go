@@ -123,3 +123,46 @@ func TestHardStopWhileDraining(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestStoppedSourceErrorDoesNotFailTheDrain(t *testing.T) {
+	stop := make(chan struct{})
+	src := sourceFunc(func(ctx context.Context, emit pipeline.Emit) error {
+		for i := 0; ; i++ {
+			if i == 20 {
+				close(stop)
+			}
+			if err := emit(ctx, i); err != nil {
+				return fmt.Errorf("read shard 3 at byte 1234: %v", err) // %v: the context error is lost
+			}
+		}
+	})
+	sink := &collector{}
+	_, err := pipeline.Run(t.Context(), []pipeline.Spec{
+		{Name: "src", Source: src},
+		{Name: "sink", Sink: sink},
+	}, pipeline.Options{Stop: stop})
+	if !errors.Is(err, pipeline.ErrInterrupted) || !strings.Contains(err.Error(), "shard 3") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(sink.items) < 20 {
+		t.Fatalf("drained %d items", len(sink.items))
+	}
+}
+
+func TestStageErrorDuringHardStopIsAnInterruption(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(t.Context())
+	sink := &collector{fail: func(item any) error {
+		if item.(int) == 5 {
+			cancel(pipeline.ErrInterrupted)
+			return errors.New("write: connection reset") // not a context error
+		}
+		return nil
+	}}
+	_, err := pipeline.Run(ctx, []pipeline.Spec{
+		{Name: "count", Source: &counter{n: -1}},
+		{Name: "sink", Sink: sink},
+	}, pipeline.Options{})
+	if !errors.Is(err, pipeline.ErrInterrupted) || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -36,7 +36,7 @@ type benchExtractOptions struct {
 }
 
 func newBenchExtractCmd() *cobra.Command {
-	o := benchExtractOptions{images: 2000, shardSize: 500, arch: "small", rows: 1_000_000, dim: 128, rounds: 2}
+	o := benchExtractOptions{images: 2000, shardSize: 500, arch: "small", rows: 1_000_000, dim: 128, rounds: 4}
 	cmd := &cobra.Command{
 		Use:   "extract",
 		Short: "Extraction throughput (images/s, stall breakdown) and Parquet write throughput vs a plain pqarrow loop",
@@ -133,13 +133,19 @@ func benchParquet(ctx context.Context, w io.Writer, dir string, o benchExtractOp
 	fmt.Fprintf(w, "parquet: %d rows x %d float32 (%.0f MB of values), snappy, row groups of 8192\n", o.rows, o.dim, mb)
 	var bestOurs, bestPlain time.Duration
 	for r := range o.rounds {
-		ours, err := timeOurs(ctx, dir, keys, labels, feats, o.dim)
-		if err != nil {
-			return err
+		// Alternate which goes first, so neither always meets a cold cache.
+		var ours, plain time.Duration
+		var err error
+		runOurs := func() { ours, err = timeOurs(ctx, dir, keys, labels, feats, o.dim) }
+		runPlain := func() { plain, err = timePlain(dir, keys, labels, feats, o.dim) }
+		order := []func(){runOurs, runPlain}
+		if r%2 == 1 {
+			order = []func(){runPlain, runOurs}
 		}
-		plain, err := timePlain(dir, keys, labels, feats, o.dim)
-		if err != nil {
-			return err
+		for _, f := range order {
+			if f(); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(w, "  round %d: ours %s, plain loop %s\n", r+1, ours.Round(time.Millisecond), plain.Round(time.Millisecond))
 		if bestOurs == 0 || ours < bestOurs {

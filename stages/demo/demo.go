@@ -57,8 +57,8 @@ func Build(_ context.Context, job *configs.Job) ([]pipeline.Spec, error) {
 	total := int64(len(files) * cfg.Passes)
 	return []pipeline.Spec{
 		{Name: "walk", Source: &walker{files: files, passes: cfg.Passes}, Total: total, Buffer: 64},
-		{Name: "read", Processor: reader{}, Workers: 2, Buffer: 2 * workers},
-		{Name: "decode", Processor: decoder{full: cfg.Decode}, Workers: workers, Buffer: 64},
+		{Name: "read", Processor: reader{}, Workers: 2, Buffer: 2 * workers, Total: total},
+		{Name: "decode", Processor: decoder{full: cfg.Decode}, Workers: workers, Buffer: 64, Total: total},
 		{Name: "summary", Sink: &summarizer{path: filepath.Join(job.Out, SummaryFile), dir: cfg.Dir, passes: cfg.Passes}, Total: total},
 	}, nil
 }

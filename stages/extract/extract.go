@@ -83,7 +83,7 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	data := *job
 	data.Data.Workers = 1
 	data.Data.ShuffleBuffer = 0
-	if data.Data.Shards, err = pendingShards(ctx, job.Data.Shards, out, writer.md); err != nil {
+	if data.Data.Shards, err = pendingShards(ctx, job.Data.Shards, job.Data.StoreConfig(), out, writer.md); err != nil {
 		return nil, err
 	}
 	read, err := source.New(&data, ingest.Position{}, 1)
@@ -121,7 +121,9 @@ func pixelsPerImage(tf augment.EvalTransform, m *Model) int {
 // files (brace ranges included) are checked here; globs and prefixes stay
 // and their done shards are skipped while reading (selectStage). If every
 // shard is done, one is kept so the chain has a source; it is skipped too.
-func pendingShards(ctx context.Context, entries []string, out *parquet.Output, want parquet.Metadata) ([]string, error) {
+// Every named file must exist (checked up front, so a typo fails before any
+// work and a missing shard cannot stall a one-reader source).
+func pendingShards(ctx context.Context, entries []string, sc ingest.StoreConfig, out *parquet.Output, want parquet.Metadata) ([]string, error) {
 	var pending []string
 	first := ""
 	for _, entry := range entries {
@@ -135,6 +137,9 @@ func pendingShards(ctx context.Context, entries []string, out *parquet.Output, w
 			return nil, fmt.Errorf("extract: data.shards %q: %w", entry, err)
 		}
 		for _, u := range urls {
+			if err := shardExists(ctx, u, sc); err != nil {
+				return nil, err
+			}
 			if first == "" {
 				first = u
 			}
@@ -151,6 +156,24 @@ func pendingShards(ctx context.Context, entries []string, out *parquet.Output, w
 		pending = []string{first}
 	}
 	return pending, nil
+}
+
+// shardExists fails, naming the shard, when a listed shard is missing: the
+// run stops before any work instead of partway.
+func shardExists(ctx context.Context, url string, sc ingest.StoreConfig) error {
+	b, key, err := ingest.OpenBucket(ctx, url, sc)
+	if err != nil {
+		return fmt.Errorf("extract: shard %s: %w", url, err)
+	}
+	defer b.Close()
+	ok, err := b.Exists(ctx, key)
+	if err != nil {
+		return fmt.Errorf("extract: shard %s: %w", url, err)
+	}
+	if !ok {
+		return fmt.Errorf("extract: shard %s does not exist", url)
+	}
+	return nil
 }
 
 // shardEnd follows the last sample of a shard through the chain: the writer

@@ -43,8 +43,27 @@ func init() {
 // else OpenBLAS's own choice.
 func BLAS() string { return blasName() }
 
-// embedChunk bounds the images Embed runs through the network at once.
-const embedChunk = 256
+// Embed runs at most embedChunk images through the network at once, fewer
+// when their activations would exceed embedActivationFloats (512 MiB).
+const (
+	embedChunk            = 256
+	embedActivationFloats = 128 << 20
+)
+
+// embedChunkFor is how many size x size images Embed runs at once: the
+// activations of an evaluation plan (no gradients) stay within
+// embedActivationFloats.
+func (b *Backend) embedChunkFor(size int) (int, error) {
+	p, err := newPlan(b.trunk, 1, size, size, 3, false, false)
+	if err != nil {
+		return 0, err
+	}
+	perImage := len(p.input.data)
+	for _, v := range p.vals {
+		perImage += len(v.data)
+	}
+	return max(1, min(embedChunk, embedActivationFloats/perImage)), nil
+}
 
 // Backend is the CPU backend. It is used by one goroutine at a time.
 type Backend struct {
@@ -390,8 +409,10 @@ func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResu
 }
 
 // Embed runs the network in evaluation mode (running statistics, nothing
-// updated) on n NCHW images of size x size, in chunks of up to 256 images,
-// and returns n rows of the feature and the row width.
+// updated) on n NCHW images of size x size, in chunks of up to 256 images
+// whose activations fit 512 MiB (e.g. 10 images for resnet50 at 224 px), and
+// returns n rows of the feature and the row width. Plans are kept between
+// calls of the same chunk shape.
 func (b *Backend) Embed(ctx context.Context, images []float32, n, size int, f train.Feature) ([]float32, int, error) {
 	if n < 0 || size < 1 || len(images) != n*3*size*size {
 		return nil, 0, fmt.Errorf("cpu: embed: %d values for %d images of %dx%d px (want %d)", len(images), n, size, size, max(n, 0)*3*size*size)
@@ -410,14 +431,18 @@ func (b *Backend) Embed(ctx context.Context, images []float32, n, size int, f tr
 	default:
 		return nil, 0, fmt.Errorf("cpu: embed: unknown feature %q (want trunk, projection or scores)", f)
 	}
+	chunk, err := b.embedChunkFor(size)
+	if err != nil {
+		return nil, 0, err
+	}
 	b.prepareWeights(false)
 	out := make([]float32, n*width)
 	imgLen := 3 * size * size
-	for lo := 0; lo < n; lo += embedChunk {
+	for lo := 0; lo < n; lo += chunk {
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
 		}
-		hi := min(n, lo+embedChunk)
+		hi := min(n, lo+chunk)
 		m := hi - lo
 		var err error
 		if !b.evalTrunk.matches(m, size, size, 3, false) {

@@ -382,3 +382,27 @@ func Example() {
 	fmt.Println(len(rows)/width, "rows of", width)
 	// Output: 8 rows of 64
 }
+
+// TestEmbedChunks checks that more images than one chunk give the same rows
+// as embedding each image alone.
+func TestEmbedChunks(t *testing.T) {
+	b, _ := New(tinyConfig(), 1)
+	const n, size = embedChunk + 3, 8
+	u := testValues("chunks", n*3*size*size)
+	imgs := make([]float32, len(u))
+	for i, v := range u {
+		imgs[i] = float32(v)
+	}
+	all, width, err := b.Embed(context.Background(), imgs, n, size, train.FeatureScores)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, embedChunk - 1, embedChunk, n - 1} {
+		one, _, _ := b.Embed(context.Background(), imgs[i*3*size*size:(i+1)*3*size*size], 1, size, train.FeatureScores)
+		for j := range one {
+			if math.Abs(float64(one[j]-all[i*width+j])) > 1e-5 {
+				t.Fatalf("image %d: alone %v, in the chunked batch %v", i, one, all[i*width:(i+1)*width])
+			}
+		}
+	}
+}
