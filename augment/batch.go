@@ -69,6 +69,9 @@ func (b *BatchBuilder) Cap() int { return b.capacity }
 // Full reports whether Len() == Cap().
 func (b *BatchBuilder) Full() bool { return b.rows == b.capacity }
 
+// DType is the crops' element type (DTypeFloat32 or DTypeUint8).
+func (b *BatchBuilder) DType() string { return b.dtype }
+
 // NumCrops is the number of crop columns V.
 func (b *BatchBuilder) NumCrops() int { return len(b.sizes) }
 

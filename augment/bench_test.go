@@ -95,7 +95,7 @@ func BenchmarkResize96(b *testing.B) {
 
 func BenchmarkBlur224(b *testing.B) {
 	pix := benchSource().Pix[:3*224*224]
-	scratch := make([]uint8, len(pix))
+	scratch := make([]uint8, blurScratchLen(224, 224))
 	defer reportCPU(b)()
 	for i := 0; i < b.N; i++ {
 		gaussianBlur(pix, scratch, make([]uint32, 3*224), 224, 224, 1.3)

@@ -20,11 +20,74 @@ type SampleCrops struct {
 	// (SkipReason) and the error text. The sample has no crops then.
 	Skip string
 	// F32 (float32 recipes) or U8 (uint8 recipes) holds one 3*S*S CHW slice
-	// per crop.
+	// per crop (Render).
 	F32 [][]float32
 	U8  [][]uint8
+	// RGB holds one S*S*3 packed-RGB slice per crop, before normalisation
+	// (RenderPacked); Recipe.WriteFloat32/WriteUint8 turn one into the
+	// recipe's CHW layout at its destination (the Arrow buffer), so the
+	// float32 values are written once, where they are kept.
+	RGB [][]uint8
 
 	pool *sync.Pool
+}
+
+// NewPackedCrops returns an empty SampleCrops with one packed-RGB buffer
+// per crop (RGB), for RenderPacked (pooled; Release it). A quarter of the
+// float32 crops' memory.
+func (r *Recipe) NewPackedCrops() *SampleCrops {
+	r.packedOnce.Do(func() {
+		r.packedPool.New = func() any {
+			s := &SampleCrops{}
+			for _, c := range r.crops {
+				s.RGB = append(s.RGB, make([]uint8, 3*c.size*c.size))
+			}
+			return s
+		}
+	})
+	s := r.packedPool.Get().(*SampleCrops)
+	s.pool = &r.packedPool
+	return s
+}
+
+// RenderPacked renders every crop of img (sample key in epoch) into dst.RGB
+// as packed RGB, the pixels Render normalises (dst from NewPackedCrops).
+// Cost: Render's without the normalisation.
+func (r *Recipe) RenderPacked(c *Cropper, dst *SampleCrops, img *Image, epoch int, key string) error {
+	if img.W < 1 || img.H < 1 {
+		return fmt.Errorf("augment: sample %q: empty image", key)
+	}
+	if len(dst.RGB) != len(r.crops) {
+		return fmt.Errorf("augment: sample %q: %d packed crop buffers for %d crops", key, len(dst.RGB), len(r.crops))
+	}
+	for i, cs := range r.crops {
+		if len(dst.RGB[i]) != 3*cs.size*cs.size {
+			return fmt.Errorf("augment: sample %q: crop %d needs %d bytes, got %d", key, i, 3*cs.size*cs.size, len(dst.RGB[i]))
+		}
+		p := r.Params(epoch, key, i, img.W, img.H)
+		r.renderInto(c, dst.RGB[i], img, &p, cs.size)
+	}
+	return nil
+}
+
+// WriteFloat32 writes packed RGB crop pix as the recipe's normalised float32
+// CHW values into dst (3*S*S values): the values CropFloat32 gives.
+func (r *Recipe) WriteFloat32(dst []float32, pix []uint8) error {
+	if len(dst) != len(pix) {
+		return fmt.Errorf("augment: %d float32 values for a crop of %d bytes", len(dst), len(pix))
+	}
+	normalizeCHW(dst, pix, &r.norm)
+	return nil
+}
+
+// WriteUint8 writes packed RGB crop pix as uint8 CHW into dst (3*S*S bytes):
+// the values CropUint8 gives.
+func (r *Recipe) WriteUint8(dst []uint8, pix []uint8) error {
+	if len(dst) != len(pix) {
+		return fmt.Errorf("augment: %d bytes for a crop of %d bytes", len(dst), len(pix))
+	}
+	planarCHW(dst, pix)
+	return nil
 }
 
 // Release returns the buffers to the recipe's pool.
@@ -44,6 +107,9 @@ func (s *SampleCrops) SizeBytes() int64 {
 		n += 4 * int64(len(c))
 	}
 	for _, c := range s.U8 {
+		n += int64(len(c))
+	}
+	for _, c := range s.RGB {
 		n += int64(len(c))
 	}
 	return n

@@ -52,7 +52,7 @@ func (e EvalTransform) ApplyImage(dst []float32, img *Image) error {
 	if len(dst) != e.Len() {
 		return fmt.Errorf("augment: eval transform writes %d values, dst holds %d", e.Len(), len(dst))
 	}
-	norm, err := normTables(e.Mean, e.Std)
+	norm, err := NormTables(e.Mean, e.Std)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,10 @@ type Recipe struct {
 	norm [3][256]float32
 
 	poolOnce sync.Once
-	pool     sync.Pool // *SampleCrops
+	pool     sync.Pool // *SampleCrops with F32 or U8
+
+	packedOnce sync.Once
+	packedPool sync.Pool // *SampleCrops with RGB
 }
 
 type cropSpec struct {
@@ -50,7 +53,7 @@ func NewRecipe(cfg Config, seed int64) (*Recipe, error) {
 	r.contrast, r.useC = factorRange(j.Contrast), j.Contrast != 0
 	r.saturation, r.useS = factorRange(j.Saturation), j.Saturation != 0
 	r.hue, r.useH = [2]float32{float32(-j.Hue), float32(j.Hue)}, j.Hue != 0
-	norm, err := normTables(cfg.Mean, cfg.Std)
+	norm, err := NormTables(cfg.Mean, cfg.Std)
 	if err != nil {
 		return nil, err
 	}
@@ -134,10 +137,17 @@ func PutCropper(c *Cropper) { cropperPool.Put(c) }
 
 // renderUint8 renders the crop into c.pix (S*S*3 packed RGB) and returns it.
 func (r *Recipe) renderUint8(c *Cropper, img *Image, p *CropParams, size int) []uint8 {
+	c.pix = grow(c.pix, 3*size*size)
+	r.renderInto(c, c.pix, img, p, size)
+	return c.pix
+}
+
+// renderInto renders the crop into pix (S*S*3 packed RGB): resize (with the
+// flip), colour jitter in the drawn order, grayscale, blur.
+func (r *Recipe) renderInto(c *Cropper, pix []uint8, img *Image, p *CropParams, size int) {
 	n := 3 * size * size
-	c.pix = grow(c.pix, n)
-	c.rs.resizeCrop(c.pix, img, p.Box, size, size, p.Flip)
-	pix := c.pix
+	pix = pix[:n]
+	c.rs.resizeCrop(pix, img, p.Box, size, size, p.Flip)
 	if p.Jitter {
 		for _, op := range p.Order {
 			switch {
@@ -156,17 +166,19 @@ func (r *Recipe) renderUint8(c *Cropper, img *Image, p *CropParams, size int) []
 		toGrayscale(pix)
 	}
 	if p.Blur {
-		c.scratch = grow(c.scratch, n)
+		c.scratch = grow(c.scratch, blurScratchLen(size, size))
 		c.blurAcc = grow(c.blurAcc, 3*size)
 		gaussianBlur(pix, c.scratch, c.blurAcc, size, size, p.Sigma)
 	}
-	return pix
 }
 
-// normTables returns ToTensor+Normalize as a table per channel:
-// (float32(v)/255 - mean) / std in float32, as torch computes it. Nil mean
-// and std are the reference's.
-func normTables(mean, std []float64) (*[3][256]float32, error) {
+// NormTables returns ToTensor+Normalize of a uint8 value as a table per
+// channel: t[c][v] = (float32(v)/255 - mean[c]) / std[c] in float32, exactly
+// as torch computes it. Nil mean and std are the reference's. The augment
+// stage normalises float32 crops with it and the trainer normalises uint8
+// batches with it, so both give bit-identical values. It errors unless mean
+// and std hold 3 values each and every std is positive. Cost: 768 divisions.
+func NormTables(mean, std []float64) (*[3][256]float32, error) {
 	if mean == nil && std == nil {
 		d := DefaultConfig()
 		mean, std = d.Mean, d.Std

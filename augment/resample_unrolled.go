@@ -71,6 +71,16 @@ func hTaps(p []uint8, k []int32) (s0, s1, s2 int32) {
 // vTaps computes one output row of the vertical pass: out[i] = clip8(2^21 +
 // sum over taps t of rows[t][i] * k[t]). The cases are unrolled.
 func vTaps(out []uint8, rows [][]uint8, k []int32, acc []int32) {
+	if m := wsumRows(out, rows, k, 1<<(precisionBits-1), precisionBits); m > 0 {
+		if m == len(out) {
+			return
+		}
+		tail := make([][]uint8, 0, 16)
+		for _, r := range rows {
+			tail = append(tail, r[m:])
+		}
+		out, rows = out[m:], tail
+	}
 	n := len(out)
 	switch len(k) {
 	case 1:

@@ -66,3 +66,28 @@ func TestRunErrors(t *testing.T) {
 		t.Fatal("missing folder accepted")
 	}
 }
+
+// BenchmarkPipelinePerCore is the bench's per-core measurement (source ->
+// augment (1 worker) -> batch -> sink, float32 crops) as a Go benchmark, for
+// profiling: go test -run X -bench PipelinePerCore -cpuprofile cpu.prof.
+// Run it with GOMAXPROCS=1. One op is one image.
+func BenchmarkPipelinePerCore(b *testing.B) {
+	root, err := RepoRoot()
+	if err != nil {
+		b.Skip(err)
+	}
+	blobs, names, err := loadImages(filepath.Join(root, "..", "shared", "bench", "images"))
+	if err != nil {
+		b.Skip(err)
+	}
+	o := Default()
+	o.Rounds = max(1, b.N/len(blobs))
+	b.ResetTimer()
+	c0 := cpuTime()
+	if _, err := runRecipe(context.Background(), blobs, names, o, 1, "float32"); err != nil {
+		b.Fatal(err)
+	}
+	n := o.Rounds * len(blobs)
+	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/float64(n), "cpu-ns/img")
+	b.ReportMetric(float64(n)/(cpuTime()-c0).Seconds(), "img/cpu-s")
+}

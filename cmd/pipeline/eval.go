@@ -50,7 +50,7 @@ func (f *evalFlags) load(ctx context.Context, w io.Writer) (train, test *eval.Da
 	}
 	if !f.jsonOut {
 		fmt.Fprintf(w, "read %d train and %d test rows of dim %d in %.1fs (BLAS: %s)\n",
-			train.Rows(), test.Rows(), train.Dim, time.Since(start).Seconds(), eval.BLAS)
+			train.Rows(), test.Rows(), train.Dim, time.Since(start).Seconds(), eval.BLAS())
 	}
 	return train, test, nil
 }

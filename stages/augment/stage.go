@@ -26,10 +26,17 @@ type Options struct {
 	Seed int64
 	// BatchSize is B, samples per batch.
 	BatchSize int
-	// Mem allocates the Arrow batches (nil: an augment.RecyclingAllocator,
-	// which reuses the buffers of released batches).
+	// Mem allocates the Arrow batches (nil: a process-wide
+	// augment.RecyclingAllocator, which reuses the buffers of released
+	// batches).
 	Mem memory.Allocator
 }
+
+// sharedMem is the default allocator of every chain in the process, so the
+// batch buffers of one run (and of the run before it) are reused by the next
+// instead of being faulted in afresh (a float32 2x224+6x96 batch of 32 is
+// 60 MB; a few are in flight).
+var sharedMem = augment.NewRecyclingAllocator()
 
 // New returns the crop and batch stages of a job: its augment section, seed
 // and train.batch_size. Put them between the source and the sink, in that
@@ -50,7 +57,7 @@ func NewStages(o Options) (crops, batches pipeline.Spec, err error) {
 		return crops, batches, pipeline.FieldErrorf("train.batch_size", "must be at least 1, got %d", o.BatchSize)
 	}
 	if o.Mem == nil {
-		o.Mem = augment.NewRecyclingAllocator()
+		o.Mem = sharedMem
 	}
 	workers := o.Config.Workers
 	if workers == 0 {
@@ -64,7 +71,8 @@ func NewStages(o Options) (crops, batches pipeline.Spec, err error) {
 }
 
 // CropProcessor decodes an *ingest.Sample and renders its V crops into a
-// pooled *augment.SampleCrops. A sample that cannot be decoded (zero bytes,
+// pooled *augment.SampleCrops as packed RGB (the batch stage normalises them
+// straight into the Arrow buffers, so float32 values are written once). A sample that cannot be decoded (zero bytes,
 // not an image, truncated, corrupt, over the pixel limit) goes on as a
 // SampleCrops with Skip set, so that the batch stage counts it in order.
 // Safe for concurrent use (each call takes its own scratch buffers).
@@ -80,13 +88,13 @@ func (p *CropProcessor) Process(ctx context.Context, item any, emit pipeline.Emi
 	if !ok {
 		return fmt.Errorf("augment: expected *ingest.Sample, got %T", item)
 	}
-	out := p.Recipe.NewSampleCrops()
+	out := p.Recipe.NewPackedCrops()
 	out.Key, out.Shard, out.Label, out.Epoch, out.Pos = s.Key, s.Shard, s.Label, s.Pos.Epoch, s.Pos
 	img := augment.GetImage()
 	_, err := augment.Decode(img, s.Data, p.MaxPixels)
 	if err == nil {
 		c := augment.GetCropper()
-		err = p.Recipe.Render(c, out, img, s.Pos.Epoch, s.Key)
+		err = p.Recipe.RenderPacked(c, out, img, s.Pos.Epoch, s.Key)
 		augment.PutCropper(c)
 		if err != nil {
 			augment.PutImage(img)
@@ -116,6 +124,8 @@ var ErrSkipBudget = errors.New("skip budget exceeded")
 // budget; they are listed in the next batch's Skipped. One worker only.
 type BatchProcessor struct {
 	builder  *augment.BatchBuilder
+	recipe   *augment.Recipe // normalises packed crops (nil: bad mean/std)
+	err      error           // why recipe is nil
 	dropLast bool
 	budget   int
 
@@ -132,7 +142,9 @@ type BatchProcessor struct {
 func NewBatchProcessor(mem memory.Allocator, cfg augment.Config, batchSize int) *BatchProcessor {
 	b := augment.NewBatchBuilder(mem, cfg.Crops, cfg.DType, batchSize)
 	b.Mean, b.Std = cfg.Mean, cfg.Std
-	return &BatchProcessor{builder: b, dropLast: cfg.DropLast, budget: cfg.SkipBudget}
+	// The recipe's seed does not matter here: only its normalisation is used.
+	r, err := augment.NewRecipe(cfg, 0)
+	return &BatchProcessor{builder: b, recipe: r, err: err, dropLast: cfg.DropLast, budget: cfg.SkipBudget}
 }
 
 // Skipped lists the samples skipped so far ("key (shard): reason").
@@ -170,10 +182,20 @@ func (b *BatchProcessor) Process(ctx context.Context, item any, emit pipeline.Em
 		return err
 	}
 	for i := range b.builder.NumCrops() {
-		if s.F32 != nil {
+		switch {
+		case s.RGB != nil && b.recipe == nil:
+			return fmt.Errorf("batch: sample %q: %w", s.Key, b.err)
+		case s.RGB != nil && b.builder.DType() == augment.DTypeUint8:
+			err = b.recipe.WriteUint8(b.builder.Uint8Crop(row, i), s.RGB[i])
+		case s.RGB != nil:
+			err = b.recipe.WriteFloat32(b.builder.Float32Crop(row, i), s.RGB[i])
+		case s.F32 != nil:
 			copy(b.builder.Float32Crop(row, i), s.F32[i])
-		} else {
+		default:
 			copy(b.builder.Uint8Crop(row, i), s.U8[i])
+		}
+		if err != nil {
+			return fmt.Errorf("batch: sample %q crop %d: %w", s.Key, i, err)
 		}
 	}
 	b.last = s.Pos

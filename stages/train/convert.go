@@ -119,8 +119,8 @@ func (c *converter) fill(dst []float32, b *augment.Batch, i int, uint8s bool) er
 }
 
 // loadNorm builds the uint8 lookup tables from the schema's "mean" and
-// "std": (float32(v)/255 - mean[c]) / std[c] in float32, as ToTensor +
-// Normalize compute it (and as the augment stage does for float32 crops).
+// "std" with augment.NormTables, the code the augment stage normalises
+// float32 crops with (so both dtypes give identical values).
 func (c *converter) loadNorm(b *augment.Batch) error {
 	md := b.Record.Schema().Metadata()
 	get := func(key string) (string, []float64, error) {
@@ -145,15 +145,11 @@ func (c *converter) loadNorm(b *augment.Batch) error {
 	if ms+"|"+ss == c.normKey {
 		return nil
 	}
-	for ch := range 3 {
-		if std[ch] <= 0 {
-			return fmt.Errorf("schema metadata std[%d] = %v must be positive", ch, std[ch])
-		}
-		m, s := float32(mean[ch]), float32(std[ch])
-		for v := range 256 {
-			c.norm[ch][v] = (float32(v)/255 - m) / s
-		}
+	norm, err := augment.NormTables(mean, std)
+	if err != nil {
+		return fmt.Errorf("schema metadata mean %s, std %s: %w", ms, ss, err)
 	}
+	c.norm = *norm
 	c.normKey = ms + "|" + ss
 	return nil
 }

@@ -2,10 +2,10 @@
 // train/model run by a small NHWC engine of its own (im2col + single-threaded
 // SGEMM per image chunk, fused BatchNorm+ReLU, buffers reused across steps),
 // parallel over images on cfg.Threads goroutines, with the SwAV maths,
-// queue and LARS of train/swav. GEMM is Debian's OpenBLAS through cgo
-// (opened with dlopen at first use, AVX-512 kernels where the CPU has them),
-// or gonum's pure-Go GEMM when built with CGO_ENABLED=0 or -tags noblas or
-// when libopenblas.so.0 is missing.
+// queue and LARS of train/swav. GEMM is train/internal/blas: Debian's
+// OpenBLAS through cgo (opened with dlopen at first use, AVX-512 kernels
+// where the CPU has them), or gonum's pure-Go GEMM when built with
+// CGO_ENABLED=0 or -tags noblas or when libopenblas.so.0 is missing.
 //
 // Import it for its side effect of registering the backend:
 //
@@ -20,6 +20,7 @@ import (
 	"runtime"
 
 	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/internal/blas"
 	"github.com/swavgo/swav/train/model"
 	"github.com/swavgo/swav/train/swav"
 )
@@ -41,7 +42,7 @@ func init() {
 // when set, else SkylakeX on AVX-512 CPUs (Debian's OpenBLAS 0.3.21 runs
 // AVX-512 Zen 4/5 cores on its Haswell kernels, half as fast on our GEMMs),
 // else OpenBLAS's own choice.
-func BLAS() string { return blasName() }
+func BLAS() string { return blas.Name() }
 
 // Embed runs at most embedChunk images through the network at once, fewer
 // when their activations would exceed embedActivationFloats (512 MiB).
@@ -109,7 +110,7 @@ func New(cfg train.Config, seed int64) (*Backend, error) {
 	if threads == 0 {
 		threads = runtime.NumCPU()
 	}
-	setBLASThreads(1)
+	blas.SetThreads(1)
 	b := &Backend{cfg: cfg, arch: arch, eng: newEngine(threads), byName: map[string]*param{}}
 	bnByName := map[string]*bnState{}
 	for _, spec := range arch.Params() {
@@ -470,7 +471,7 @@ func (b *Backend) Embed(ctx context.Context, images []float32, n, size int, f tr
 			copy(out[lo*width:], z)
 			continue
 		}
-		sgemm(false, true, m, b.arch.K, b.arch.FeatDim, 1, z, b.arch.FeatDim, b.protos.data, b.arch.FeatDim, 0, out[lo*width:], width)
+		blas.Sgemm(false, true, m, b.arch.K, b.arch.FeatDim, 1, z, b.arch.FeatDim, b.protos.data, b.arch.FeatDim, 0, out[lo*width:], width)
 	}
 	return out, width, nil
 }

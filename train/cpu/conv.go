@@ -1,6 +1,9 @@
 package cpu
 
-import "github.com/swavgo/swav/train/model"
+import (
+	"github.com/swavgo/swav/train/internal/blas"
+	"github.com/swavgo/swav/train/model"
+)
 
 // Convolutions run as GEMMs on NHWC rows: each output pixel is a row of the
 // im2col matrix col [pixels, Kh*Kw*In] (columns ordered ky, kx, channel), so
@@ -151,7 +154,7 @@ func (e *engine) convForward(l *model.Layer, w []float32, x, y *value) {
 	parallelFor(x.n, e.threads, func(worker, lo, hi int) {
 		if e.isPointwise(l) {
 			rows := (hi - lo) * pix
-			sgemm(false, true, rows, l.Out, width, 1, x.data[lo*pix*l.In:], l.In, w, width, 0, y.data[lo*pix*l.Out:], l.Out)
+			blas.Sgemm(false, true, rows, l.Out, width, 1, x.data[lo*pix*l.In:], l.In, w, width, 0, y.data[lo*pix*l.Out:], l.Out)
 			return
 		}
 		for n0 := lo; n0 < hi; n0 += chunk {
@@ -160,7 +163,7 @@ func (e *engine) convForward(l *model.Layer, w []float32, x, y *value) {
 			e.cols[worker] = growFloats(e.cols[worker], rows*width)
 			col := e.cols[worker]
 			im2col(l, x, y, n0, n1, col)
-			sgemm(false, true, rows, l.Out, width, 1, col, width, w, width, 0, y.data[n0*pix*l.Out:], l.Out)
+			blas.Sgemm(false, true, rows, l.Out, width, 1, col, width, w, width, 0, y.data[n0*pix*l.Out:], l.Out)
 		}
 	})
 }
@@ -179,13 +182,13 @@ func (e *engine) convBackward(l *model.Layer, p *param, x, y *value, wantIn bool
 		if e.isPointwise(l) {
 			rows := (hi - lo) * pix
 			dy := y.grad[lo*pix*l.Out:]
-			sgemm(true, false, l.Out, width, rows, 1, dy, l.Out, x.data[lo*pix*l.In:], l.In, 0, dw, width)
+			blas.Sgemm(true, false, l.Out, width, rows, 1, dy, l.Out, x.data[lo*pix*l.In:], l.In, 0, dw, width)
 			if wantIn {
 				beta := float32(0)
 				if accumulate {
 					beta = 1
 				}
-				sgemm(false, false, rows, width, l.Out, 1, dy, l.Out, p.work, width, beta, x.grad[lo*pix*l.In:], l.In)
+				blas.Sgemm(false, false, rows, width, l.Out, 1, dy, l.Out, p.work, width, beta, x.grad[lo*pix*l.In:], l.In)
 			}
 			return
 		}
@@ -204,9 +207,9 @@ func (e *engine) convBackward(l *model.Layer, p *param, x, y *value, wantIn bool
 			if n0 == lo {
 				beta = 0
 			}
-			sgemm(true, false, l.Out, width, rows, 1, dy, l.Out, col, width, beta, dw, width)
+			blas.Sgemm(true, false, l.Out, width, rows, 1, dy, l.Out, col, width, beta, dw, width)
 			if wantIn && !flipped {
-				sgemm(false, false, rows, width, l.Out, 1, dy, l.Out, p.work, width, 0, col, width)
+				blas.Sgemm(false, false, rows, width, l.Out, 1, dy, l.Out, p.work, width, 0, col, width)
 				col2im(l, x, y, n0, n1, col)
 			}
 		}
@@ -229,7 +232,7 @@ func (e *engine) convBackward(l *model.Layer, p *param, x, y *value, wantIn bool
 			e.cols[worker] = growFloats(e.cols[worker], rows*tWidth)
 			col := e.cols[worker]
 			im2col(lt, gy, x, n0, n1, col)
-			sgemm(false, true, rows, l.In, tWidth, 1, col, tWidth, p.flip, tWidth, beta, x.grad[n0*xPix*l.In:], l.In)
+			blas.Sgemm(false, true, rows, l.In, tWidth, 1, col, tWidth, p.flip, tWidth, beta, x.grad[n0*xPix*l.In:], l.In)
 		}
 	})
 	for w := 0; w < workers; w++ {

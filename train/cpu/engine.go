@@ -3,6 +3,7 @@ package cpu
 import (
 	"math"
 
+	"github.com/swavgo/swav/train/internal/blas"
 	"github.com/swavgo/swav/train/model"
 )
 
@@ -381,7 +382,7 @@ func commitRunningStats(p *plan) {
 func (e *engine) linearForward(b *layerBinding, x, y *value) {
 	l := b.layer
 	n := x.rows()
-	sgemm(false, true, n, l.Out, l.In, 1, x.data, l.In, b.weight.data, l.In, 0, y.data, l.Out)
+	blas.Sgemm(false, true, n, l.Out, l.In, 1, x.data, l.In, b.weight.data, l.In, 0, y.data, l.Out)
 	if b.bias != nil {
 		for r := 0; r < n; r++ {
 			row := y.data[r*l.Out : (r+1)*l.Out]
@@ -397,7 +398,7 @@ func (e *engine) linearForward(b *layerBinding, x, y *value) {
 func (e *engine) linearBackward(b *layerBinding, x, y *value, wantIn bool) {
 	l := b.layer
 	n := x.rows()
-	sgemm(true, false, l.Out, l.In, n, 1, y.grad, l.Out, x.data, l.In, 1, b.weight.grad, l.In)
+	blas.Sgemm(true, false, l.Out, l.In, n, 1, y.grad, l.Out, x.data, l.In, 1, b.weight.grad, l.In)
 	if b.bias != nil {
 		for r := 0; r < n; r++ {
 			for j, g := range y.grad[r*l.Out : (r+1)*l.Out] {
@@ -410,7 +411,7 @@ func (e *engine) linearBackward(b *layerBinding, x, y *value, wantIn bool) {
 		if x.gradSet {
 			beta = 1
 		}
-		sgemm(false, false, n, l.In, l.Out, 1, y.grad, l.Out, b.weight.data, l.In, beta, x.grad, l.In)
+		blas.Sgemm(false, false, n, l.In, l.Out, 1, y.grad, l.Out, b.weight.data, l.In, beta, x.grad, l.In)
 		x.gradSet = true
 	}
 }

@@ -25,21 +25,6 @@ func parallelFor(n, workers int, fn func(worker, lo, hi int)) {
 	wg.Wait()
 }
 
-// scaleInPlace multiplies the m x n block of c (row stride ldc) by beta,
-// writing zeros when beta is 0 (BLAS semantics: old NaNs do not survive).
-func scaleInPlace(c []float32, m, n, ldc int, beta float32) {
-	for i := 0; i < m; i++ {
-		row := c[i*ldc : i*ldc+n]
-		if beta == 0 {
-			clear(row)
-			continue
-		}
-		for j := range row {
-			row[j] *= beta
-		}
-	}
-}
-
 // growFloats returns buf resized to n values, reallocating only when its
 // capacity is too small; the contents are unspecified.
 func growFloats(buf []float32, n int) []float32 {

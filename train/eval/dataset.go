@@ -4,10 +4,11 @@
 // Both take a train and a test Dataset and report top-1 and top-5 accuracy.
 //
 // The heavy part, the train x test similarity matrix of the kNN, is computed
-// in blocks with a BLAS matrix product (OpenBLAS through cgo; gonum's pure-Go
-// GEMM with CGO_ENABLED=0 or -tags noblas), so memory stays bounded whatever
-// the sizes: about Workers x 256 x 4096 floats of similarities plus the
-// normalised copies of the features.
+// in blocks with a BLAS matrix product (train/internal/blas: OpenBLAS
+// through cgo, opened at run time; gonum's pure-Go GEMM with CGO_ENABLED=0
+// or -tags noblas), so memory stays bounded whatever the sizes: about
+// Workers x 256 x 4096 floats of similarities plus the normalised copies of
+// the features.
 package eval
 
 import (

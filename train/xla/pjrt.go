@@ -1,4 +1,4 @@
-//go:build !noxla
+//go:build cgo && !noxla
 
 package xla
 
@@ -10,7 +10,7 @@ import (
 )
 
 // PJRT support through go-xla (cgo: only libc and libdl; the plugin itself is
-// dlopen-ed at run time). Build with -tags noxla to leave it out; the GoMLX
+// dlopen-ed at run time). Left out with -tags noxla or CGO_ENABLED=0; the GoMLX
 // go engine then still works.
 func init() {
 	// Never download anything: go-xla's installer would fetch plugins from

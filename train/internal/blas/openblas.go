@@ -1,10 +1,11 @@
 //go:build cgo && !noblas
 
-package cpu
+package blas
 
 /*
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +30,11 @@ static int swav_avx512(void) {
 // swav_openblas_open returns 1 when OpenBLAS's cblas_sgemm was found. The
 // kernel set is SWAV_OPENBLAS_CORETYPE when set, else OPENBLAS_CORETYPE when
 // set (the user's choice is kept), else SkylakeX on CPUs with AVX-512
-// F/BW/DQ/VL, else OpenBLAS's own detection. The environment is restored
-// after the library has read it.
-static int swav_openblas_open(void) {
+// F/BW/DQ/VL, else OpenBLAS's own detection. threads > 0 starts OpenBLAS
+// with that many threads unless OPENBLAS_NUM_THREADS is set; 0 leaves
+// OpenBLAS its default. The environment is restored after the library has
+// read it.
+static int swav_openblas_open(int threads) {
 	const char* want = getenv("SWAV_OPENBLAS_CORETYPE");
 	const char* had = getenv("OPENBLAS_CORETYPE");
 	char* saved = had ? strdup(had) : NULL;
@@ -43,8 +46,12 @@ static int swav_openblas_open(void) {
 		setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
 		setCore = 1;
 	}
-	int setThreads = getenv("OPENBLAS_NUM_THREADS") == NULL;
-	if (setThreads) setenv("OPENBLAS_NUM_THREADS", "1", 1);
+	int setThreads = threads > 0 && getenv("OPENBLAS_NUM_THREADS") == NULL;
+	if (setThreads) {
+		char n[16];
+		snprintf(n, sizeof n, "%d", threads);
+		setenv("OPENBLAS_NUM_THREADS", n, 1);
+	}
 	void* h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) h = dlopen("libopenblas.so", RTLD_NOW | RTLD_LOCAL);
 	if (setCore) {
@@ -78,42 +85,30 @@ var (
 )
 
 // haveOpenBLAS opens OpenBLAS once (about a millisecond) and reports whether
-// it is usable.
-func haveOpenBLAS() bool {
-	openblasOnce.Do(func() { openblasOK = C.swav_openblas_open() == 1 })
+// it is usable. threads is the count OpenBLAS starts with when this call
+// opens it (0: OpenBLAS's default); later calls ignore it.
+func haveOpenBLAS(threads int) bool {
+	openblasOnce.Do(func() { openblasOK = C.swav_openblas_open(C.int(threads)) == 1 })
 	return openblasOK
 }
 
-// blasName says which GEMM this process uses, e.g. "openblas (SkylakeX)" or
-// "gonum (pure Go): libopenblas.so.0 not found".
-func blasName() string {
-	if haveOpenBLAS() {
+func name() string {
+	if haveOpenBLAS(0) {
 		return "openblas (" + C.GoString(C.swav_core()) + ")"
 	}
 	return "gonum (pure Go): libopenblas.so.0 not found"
 }
 
-// setBLASThreads fixes OpenBLAS's own thread count (process-wide). The
-// backend parallelises over images itself, so it asks for 1.
-func setBLASThreads(n int) {
-	if haveOpenBLAS() {
+func setThreads(n int) {
+	if haveOpenBLAS(max(n, 0)) {
 		C.swav_set_num_threads(C.int(n))
 	}
 }
 
-// sgemm computes C = alpha*op(A)*op(B) + beta*C on row-major matrices, op(X)
-// = X^T when the trans flag is set; op(A) is m x k, op(B) k x n, C m x n. It
-// blocks for the whole product (cost 2*m*n*k flops) and allocates nothing.
-// Without OpenBLAS it runs gonum's GEMM.
+// sgemm is Sgemm for m, n, k > 0: OpenBLAS's cblas_sgemm, or gonum's GEMM
+// without OpenBLAS.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 {
-		scaleInPlace(c, m, n, ldc, beta)
-		return
-	}
-	if !haveOpenBLAS() {
+	if !haveOpenBLAS(0) {
 		gonumSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

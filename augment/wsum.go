@@ -1,0 +1,31 @@
+package augment
+
+import "github.com/swavgo/swav/augment/internal/rowsum"
+
+// wsumRows is the vector part of the row-combining passes (the vertical
+// resample pass and every blur pass): for i < len(out) rounded down to a
+// multiple of 16, out[i] = sat8(uint32(bias + sum_t rows[t][i]*w[t]) >>
+// shift), with 32-bit wrap-around like the Go loops. It returns how many
+// leading values it wrote (0 when no vector kernel runs here, when there are
+// more than 8 taps, or when a weight is negative: the shifted value then is
+// not the Go loops' arithmetic shift); the caller's Go loop does the rest.
+// Every row must hold at least len(out) bytes. Cost: about 4 values per
+// vector instruction per tap.
+func wsumRows(out []uint8, rows [][]uint8, w []int32, bias int32, shift uint32) int {
+	blocks := len(out) / 16
+	if !rowsum.Available || blocks == 0 || len(w) == 0 || len(w) > 8 || len(rows) < len(w) {
+		return 0
+	}
+	var ptrs [8]*byte
+	for t, wt := range w {
+		if wt < 0 || len(rows[t]) < 16*blocks {
+			return 0
+		}
+		ptrs[t] = &rows[t][0]
+	}
+	rowsum.Sum16(&out[0], blocks, &ptrs[0], &w[0], len(w), bias, shift)
+	return 16 * blocks
+}
+
+// rowsumAvailable reports whether wsumRows uses the vector kernel.
+func rowsumAvailable() bool { return rowsum.Available }
