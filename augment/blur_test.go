@@ -97,3 +97,35 @@ func TestWsumRowsMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestSaturationVectorMatchesGo: the vector saturation kernel gives the Go
+// loop's bytes for random pixels (grey, saturated and extreme ones) and
+// factors across and beyond the jitter range, tails included.
+func TestSaturationVectorMatchesGo(t *testing.T) {
+	defer func() { vectorColor = true }()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, f := range []float32{0, 0.2, 0.4142, 0.999, 1, 1.0001, 1.33, 1.8, 2.7} {
+		for _, n := range []int{1, 4, 5, 6, 17, 1000} {
+			src := make([]uint8, 3*n)
+			for i := range src {
+				switch rng.IntN(4) {
+				case 0:
+					src[i] = 0
+				case 1:
+					src[i] = 255
+				default:
+					src[i] = uint8(rng.IntN(256))
+				}
+			}
+			want := append([]uint8(nil), src...)
+			vectorColor = false
+			adjustSaturation(want, f)
+			got := append([]uint8(nil), src...)
+			vectorColor = true
+			adjustSaturation(got, f)
+			if m, k := maxDiff(got, want); m != 0 {
+				t.Fatalf("f %v, %d pixels: %d values differ, max %d", f, n, k, m)
+			}
+		}
+	}
+}

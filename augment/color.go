@@ -74,6 +74,18 @@ func adjustContrast(pix []uint8, f float32) {
 // pixel's own luma. The products f*(v-l) come from a table over v-l (the
 // same float32 operations as blend, computed once per call).
 func adjustSaturation(pix []uint8, f float32) {
+	if vectorColor {
+		pix = pix[saturateVector(pix, f):]
+	}
+	adjustSaturationGo(pix, f)
+}
+
+// vectorColor selects the vector saturation kernel where it exists (tests
+// turn it off to compare with the Go loop).
+var vectorColor = true
+
+// adjustSaturationGo is adjustSaturation in Go, one pixel at a time.
+func adjustSaturationGo(pix []uint8, f float32) {
 	var prod [511]float32
 	for d := range prod {
 		prod[d] = float32(f * float32(d-255))
@@ -124,8 +136,10 @@ func adjustHue(pix []uint8, f float32) {
 	// Per shifted hue: the sector and the float32 fraction of hsv2rgb.
 	var sector [256]uint8
 	var frac [256]float32
+	var oneMinusFrac [256]float64
 	for h := range 256 {
 		sector[h], frac[h] = hsvSector(uint8(h))
+		oneMinusFrac[h] = float64(1.0 - float64(frac[h]))
 	}
 	for i := 0; i+2 < len(pix); i += 3 {
 		p := pix[i : i+3 : i+3]
@@ -159,9 +173,42 @@ func adjustHue(pix []uint8, f float32) {
 			continue
 		}
 		h += shift
-		p[0], p[1], p[2] = hsvToRGBFast(sector[h], frac[h], s, maxc)
+		p[0], p[1], p[2] = hsvToRGBTab(sector[h], frac[h], oneMinusFrac[h], s, maxc)
 	}
 }
+
+// hsvToRGBTab is hsvToRGBFast with its per-saturation values read from
+// tables (no division per pixel) and 1-f given: the same operations on the
+// same values.
+func hsvToRGBTab(i uint8, f float32, oneMinusF float64, s, v uint8) (uint8, uint8, uint8) {
+	fs := hsvFS[s]
+	fv := float64(float32(v))
+	p := roundHalfUp8(fv * hsvOneMinusFS[s])
+	switch i {
+	case 0:
+		return v, roundHalfUp8(fv * float64(1.0-float64(fs)*oneMinusF)), p
+	case 1:
+		return roundHalfUp8(fv * float64(1.0-float64(float32(fs*f)))), v, p
+	case 2:
+		return p, v, roundHalfUp8(fv * float64(1.0-float64(fs)*oneMinusF))
+	case 3:
+		return p, roundHalfUp8(fv * float64(1.0-float64(float32(fs*f)))), v
+	case 4:
+		return roundHalfUp8(fv * float64(1.0-float64(fs)*oneMinusF)), p, v
+	default:
+		return v, p, roundHalfUp8(fv * float64(1.0-float64(float32(fs*f))))
+	}
+}
+
+// hsvFS[s] is hsv2rgb's fs = float32(s / 255.0); hsvOneMinusFS[s] is 1 - fs
+// in float64.
+var hsvFS, hsvOneMinusFS = func() (fs [256]float32, omfs [256]float64) {
+	for s := range fs {
+		fs[s] = float32(float64(float32(s)) / 255.0)
+		omfs[s] = float64(1.0 - float64(fs[s]))
+	}
+	return fs, omfs
+}()
 
 // hsvTables hold rgb2hsv's H and S: H depends only on which channel is the
 // maximum and which the minimum (in rgb2hsv's branch order), on

@@ -1,6 +1,10 @@
 package augment
 
-import "math"
+import (
+	"math"
+
+	"github.com/swavgo/swav/augment/internal/rowsum"
+)
 
 // Pillow's antialiased BILINEAR resample (libImaging/Resample.c, Pillow 9.4),
 // reproduced bit for bit: separable, horizontal pass then vertical pass, with
@@ -128,10 +132,15 @@ func (z *resizer) resizeCrop(dst []uint8, src *Image, box cropBox, outW, outH in
 	var mid []uint8
 	midStride := 3 * outW
 	if needH {
-		z.tmp = grow(z.tmp, rows*midStride)
+		// One spare byte: the vector kernel writes 4 bytes per pixel.
+		z.tmp = grow(z.tmp, rows*midStride+1)
 		mid = z.tmp
 		ks := z.hc.ksize
 		rowOff := (box.Top+yFirst)*srcStride + 3*box.Left
+		if vectorResample {
+			z.hRows(mid, src.Pix, rowOff, srcStride, rows, outW, flip)
+			goto vertical
+		}
 		for xx := 0; xx < outW; xx++ {
 			xmin := int(z.hc.bounds[2*xx])
 			n := int(z.hc.bounds[2*xx+1])
@@ -167,6 +176,7 @@ func (z *resizer) resizeCrop(dst []uint8, src *Image, box cropBox, outW, outH in
 			}
 		}
 	}
+vertical:
 	if !needV {
 		copy(dst, mid[:outH*midStride])
 		return
@@ -186,5 +196,51 @@ func (z *resizer) resizeCrop(dst []uint8, src *Image, box cropBox, outW, outH in
 			rows = append(rows, mid[(ymin+y)*midStride:(ymin+y+1)*midStride])
 		}
 		vTaps(dst[yy*midStride:(yy+1)*midStride], rows, z.vc.kk[yy*ks:yy*ks+n], z.acc)
+	}
+}
+
+// vectorResample selects the vector horizontal pass where it exists (tests
+// turn it off to compare with the Go pass).
+var vectorResample = rowsum.Available
+
+// hRows is the horizontal pass row by row with the vector kernel
+// (rowsum.HRow): rows rows of src from offset rowOff (the crop's left edge,
+// stride srcStride) into mid (outW pixels a row, one spare byte at the end).
+// Mirrored rows walk the coefficient tables backwards so that outputs are
+// still written left to right (each 4-byte store's spare byte is then
+// overwritten by the next pixel, or by the next row). A row whose last tap
+// is the last byte of src runs the Go taps instead (the kernel reads one byte
+// past each tap).
+func (z *resizer) hRows(mid, src []uint8, rowOff, srcStride, rows, outW int, flip bool) {
+	ks := z.hc.ksize
+	midStride := 3 * outW
+	first, bstep, kstep := 0, 8, 4*ks
+	if flip {
+		first, bstep, kstep = outW-1, -8, -4*ks
+	}
+	// Bytes of a row the taps read, from the crop's left edge.
+	span := 0
+	for xx := 0; xx < outW; xx++ {
+		span = max(span, 3*int(z.hc.bounds[2*xx]+z.hc.bounds[2*xx+1]))
+	}
+	_ = mid[rows*midStride] // the spare byte
+	for y := 0; y < rows; y++ {
+		off := rowOff + y*srcStride
+		out := mid[y*midStride : (y+1)*midStride]
+		if off+span < len(src) {
+			rowsum.HRow(&out[0], &src[off], &z.hc.bounds[2*first], &z.hc.kk[first*ks], outW, bstep, kstep)
+			continue
+		}
+		for xx := 0; xx < outW; xx++ {
+			xmin := int(z.hc.bounds[2*xx])
+			n := int(z.hc.bounds[2*xx+1])
+			o := 3 * xx
+			if flip {
+				o = 3 * (outW - 1 - xx)
+			}
+			s0, s1, s2 := hTaps(src[off+3*xmin:off+3*(xmin+n)], z.hc.kk[xx*ks:xx*ks+n])
+			d := out[o : o+3 : o+3]
+			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+		}
 	}
 }

@@ -29,3 +29,16 @@ func wsumRows(out []uint8, rows [][]uint8, w []int32, bias int32, shift uint32) 
 
 // rowsumAvailable reports whether wsumRows uses the vector kernel.
 func rowsumAvailable() bool { return rowsum.Available }
+
+// saturateVector runs adjustSaturation's blend on the leading pixels of pix
+// with the vector kernel and returns how many bytes it did (a multiple of
+// 12; 0 without the kernel). It leaves at least 4 bytes, which the kernel
+// reads past its last pixel.
+func saturateVector(pix []uint8, f float32) int {
+	if !rowsum.Available || len(pix) < 16 {
+		return 0
+	}
+	groups := (len(pix) - 4) / 12
+	rowsum.Saturate(&pix[0], groups, f)
+	return 12 * groups
+}

@@ -2,7 +2,7 @@
 // every compute engine implements, the shared state that checkpoints carry,
 // and the configuration. The engine-independent maths live in train/swav, the
 // architecture and its initialisation in train/model, the backends in
-// train/cpu (gorgonia) and train/xla (GoMLX).
+// train/cpu (an NHWC engine over OpenBLAS) and train/xla (GoMLX).
 package train
 
 import (
@@ -85,7 +85,7 @@ const (
 )
 
 // Backend runs the SwAV model on one compute engine. A Backend is used by one
-// goroutine at a time. Implementations: train/cpu (gorgonia), train/xla
+// goroutine at a time. Implementations: train/cpu (NHWC engine over OpenBLAS), train/xla
 // (GoMLX/PJRT).
 type Backend interface {
 	// Name is "cpu" or "xla".
