@@ -53,6 +53,14 @@ func TestBlurFastMatchesRunningSums(t *testing.T) {
 // past 2^31 (the blur's) and resample weights, and writes nothing past its
 // count.
 func TestWsumRowsMatchesGo(t *testing.T) {
+	defer func() { vectorWide = true }()
+	for _, wide := range []bool{true, false} {
+		vectorWide = wide
+		testWsumRows(t)
+	}
+}
+
+func testWsumRows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for taps := 1; taps <= 8; taps++ {
 		for _, tc := range []struct {

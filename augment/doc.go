@@ -25,6 +25,19 @@
 // the vectors the fidelity tests compare against: every operation matches
 // Pillow/torchvision exactly on the same decoded pixels.
 //
+// # Speed
+//
+// The passes that combine whole rows (the vertical resample pass and every
+// blur pass), the rows of the horizontal resample pass and the saturation
+// blend run as SSE4.1 kernels on amd64 (internal/rowsum, Go assembly: it
+// cannot live in this cgo package), with Go loops for the tails, for other
+// platforms and for `-tags purego`; tests compare each kernel with its Go
+// loop. The blur computes each box tap directly for the default sigmas (box
+// radius 0 or 1) and runs the three horizontal passes row by row in place.
+// The augment stage renders packed RGB crops (RenderPacked) and the batch
+// stage normalises them straight into the Arrow buffers (WriteFloat32,
+// WriteUint8), so the float32 values are written once.
+//
 // # Randomness
 //
 // Every draw of a crop comes from a xoshiro256** stream seeded from (seed,
@@ -34,7 +47,7 @@
 // # Buffers and ownership
 //
 // Cropper scratch buffers, decode targets (GetImage) and per-sample crops
-// (Recipe.NewSampleCrops) are pooled. BatchBuilder renders into Arrow buffers
+// (Recipe.NewSampleCrops, Recipe.NewPackedCrops) are pooled. BatchBuilder renders into Arrow buffers
 // and hands them to a Batch whose holder calls Release once;
 // RecyclingAllocator reuses the buffers of released batches.
 package augment

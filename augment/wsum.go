@@ -23,9 +23,23 @@ func wsumRows(out []uint8, rows [][]uint8, w []int32, bias int32, shift uint32) 
 		}
 		ptrs[t] = &rows[t][0]
 	}
-	rowsum.Sum16(&out[0], blocks, &ptrs[0], &w[0], len(w), bias, shift)
+	done := 0
+	if b32 := len(out) / 32; rowsum.Available32 && vectorWide && b32 > 0 {
+		rowsum.Sum32(&out[0], b32, &ptrs[0], &w[0], len(w), bias, shift)
+		done = 32 * b32
+	}
+	if rest := blocks - done/16; rest > 0 {
+		for t := range w {
+			ptrs[t] = &rows[t][done]
+		}
+		rowsum.Sum16(&out[done], rest, &ptrs[0], &w[0], len(w), bias, shift)
+	}
 	return 16 * blocks
 }
+
+// vectorWide selects the AVX2 kernel where it exists (tests turn it off to
+// check the SSE4.1 one).
+var vectorWide = true
 
 // rowsumAvailable reports whether wsumRows uses the vector kernel.
 func rowsumAvailable() bool { return rowsum.Available }

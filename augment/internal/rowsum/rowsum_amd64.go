@@ -4,8 +4,11 @@ package rowsum
 
 import "golang.org/x/sys/cpu"
 
-// Available reports whether Sum16 runs here (SSE4.1).
+// Available reports whether Sum16, HRow and Saturate run here (SSE4.1).
 var Available = cpu.X86.HasSSE41
+
+// Available32 reports whether Sum32 runs here (AVX2).
+var Available32 = cpu.X86.HasAVX2
 
 // Sum16 computes out[i] = sat8(uint32(bias + sum_t rows[t][i]*w[t]) >>
 // shift) for i < 16*blocks, where sat8 clamps the shifted value, read as an
@@ -36,3 +39,8 @@ func HRow(out *byte, src *byte, bounds *int32, kk *int32, count int, bstep int, 
 //
 //go:noescape
 func Saturate(pix *byte, groups int, f float32)
+
+// Sum32 is Sum16 for 32*blocks values, 32 at a time (AVX2).
+//
+//go:noescape
+func Sum32(out *byte, blocks int, rows **byte, w *int32, taps int, bias int32, shift uint32)

@@ -213,3 +213,75 @@ sloop:
 
 sdone:
 	RET
+
+DATA sumPerm<>+0(SB)/4, $0
+DATA sumPerm<>+4(SB)/4, $4
+DATA sumPerm<>+8(SB)/4, $1
+DATA sumPerm<>+12(SB)/4, $5
+DATA sumPerm<>+16(SB)/4, $2
+DATA sumPerm<>+20(SB)/4, $6
+DATA sumPerm<>+24(SB)/4, $3
+DATA sumPerm<>+28(SB)/4, $7
+GLOBL sumPerm<>(SB), RODATA|NOPTR, $32
+
+// func Sum32(out *byte, blocks int, rows **byte, w *int32, taps int, bias int32, shift uint32)
+//
+// Sum16 with AVX2, 32 values per block.
+TEXT ·Sum32(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ blocks+8(FP), CX
+	MOVQ rows+16(FP), SI
+	MOVQ w+24(FP), DX
+	MOVQ taps+32(FP), R8
+	MOVL bias+40(FP), AX
+	MOVQ AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL shift+44(FP), BX
+	MOVQ BX, X14
+	VMOVDQU sumPerm<>(SB), Y12
+	XORQ R9, R9
+
+ablock:
+	TESTQ CX, CX
+	JZ adone
+	VMOVDQA Y15, Y0
+	VMOVDQA Y15, Y1
+	VMOVDQA Y15, Y2
+	VMOVDQA Y15, Y3
+	XORQ R10, R10
+
+atap:
+	MOVQ (SI)(R10*8), R11
+	VPBROADCASTD (DX)(R10*4), Y13
+	VPMOVZXBD 0(R11)(R9*1), Y4
+	VPMOVZXBD 8(R11)(R9*1), Y5
+	VPMOVZXBD 16(R11)(R9*1), Y6
+	VPMOVZXBD 24(R11)(R9*1), Y7
+	VPMULLD Y13, Y4, Y4
+	VPMULLD Y13, Y5, Y5
+	VPMULLD Y13, Y6, Y6
+	VPMULLD Y13, Y7, Y7
+	VPADDD Y4, Y0, Y0
+	VPADDD Y5, Y1, Y1
+	VPADDD Y6, Y2, Y2
+	VPADDD Y7, Y3, Y3
+	INCQ R10
+	CMPQ R10, R8
+	JLT atap
+
+	VPSRLD X14, Y0, Y0
+	VPSRLD X14, Y1, Y1
+	VPSRLD X14, Y2, Y2
+	VPSRLD X14, Y3, Y3
+	VPACKSSDW Y1, Y0, Y0
+	VPACKSSDW Y3, Y2, Y2
+	VPACKUSWB Y2, Y0, Y0
+	VPERMD Y0, Y12, Y0
+	VMOVDQU Y0, (DI)(R9*1)
+	ADDQ $32, R9
+	DECQ CX
+	JMP ablock
+
+adone:
+	VZEROUPPER
+	RET
