@@ -15,7 +15,8 @@ if ((${#missing[@]})); then
 fi
 GOBIN="$(go env GOPATH)/bin"
 VERSITYGW_VERSION=v1.8.0
-if ! [ -x "$GOBIN/versitygw" ] || ! "$GOBIN/versitygw" --version 2>/dev/null | grep -q "${VERSITYGW_VERSION#v}"; then
+# `versitygw --version` prints no version when built with go install: read the module version.
+if ! [ -x "$GOBIN/versitygw" ] || ! go version -m "$GOBIN/versitygw" 2>/dev/null | grep -q "versitygw[[:space:]]*$VERSITYGW_VERSION"; then
 	echo "deps: installing versitygw $VERSITYGW_VERSION"
 	go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 fi
