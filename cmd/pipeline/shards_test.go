@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,14 +49,7 @@ func TestShardsMakeUploadLs(t *testing.T) {
 	}
 	os.Remove(filepath.Join(out, "toy-000003.tar"))
 
-	srv, err := s3local.Start(context.Background(), t.TempDir())
-	if errors.Is(err, s3local.ErrNoBinary) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := s3local.StartForTest(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
 	t.Setenv("AWS_REGION", s3local.Region)

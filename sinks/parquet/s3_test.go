@@ -2,7 +2,6 @@ package parquet
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -14,14 +13,7 @@ import (
 // never appears, Done sees the finished one.
 func TestS3RoundTrip(t *testing.T) {
 	ctx := context.Background()
-	srv, err := s3local.Start(ctx, t.TempDir())
-	if errors.Is(err, s3local.ErrNoBinary) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := s3local.StartForTest(t)
 	if _, err := srv.CreateBucket(ctx, "feats"); err != nil {
 		t.Fatal(err)
 	}

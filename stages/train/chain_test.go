@@ -279,14 +279,7 @@ func TestCheckpointsOnS3(t *testing.T) {
 		t.Skip(err)
 	}
 	ctx := context.Background()
-	srv, err := s3local.Start(ctx, t.TempDir())
-	if errors.Is(err, s3local.ErrNoBinary) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := s3local.StartForTest(t)
 	if _, err := srv.CreateBucket(ctx, "runs"); err != nil {
 		t.Fatal(err)
 	}

@@ -202,14 +202,7 @@ func TestUnsupportedScheme(t *testing.T) {
 // (versitygw), and reads a corrupted object back as a clear error.
 func TestS3(t *testing.T) {
 	ctx := context.Background()
-	srv, err := s3local.Start(ctx, t.TempDir())
-	if errors.Is(err, s3local.ErrNoBinary) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := s3local.StartForTest(t)
 	b, err := srv.CreateBucket(ctx, "ckpts")
 	if err != nil {
 		t.Fatal(err)
