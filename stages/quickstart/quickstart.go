@@ -151,8 +151,12 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 	if trainJob.Train.Checkpoint.Dir == "" {
 		trainJob.Train.Checkpoint.Dir = filepath.Join(job.Out, "checkpoints")
 	}
-	say("step 3/5: pre-training SwAV (%s, %s backend) for at most %.0f s; loss curve in %s",
-		trainJob.Train.Model.Arch, trainJob.Train.Backend, trainJob.Train.MaxSeconds, filepath.Join(job.Out, "loss.png"))
+	budget := fmt.Sprintf("for at most %.0f s", trainJob.Train.MaxSeconds)
+	if trainJob.Train.MaxSeconds == 0 {
+		budget = "with no time budget"
+	}
+	say("step 3/5: pre-training SwAV (%s, %s backend) %s; loss curve in %s",
+		trainJob.Train.Model.Arch, trainJob.Train.Backend, budget, filepath.Join(job.Out, "loss.png"))
 	t0 := time.Now()
 	if err := stages.RunJob(ctx, &trainJob, opts); err != nil {
 		return nil, fmt.Errorf("quickstart: pre-training: %w", err)
