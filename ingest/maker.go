@@ -143,16 +143,18 @@ func (w *ShardWriter) Abort() {
 // by OpenBucket). It reads the IDX files from $FASHION_MNIST_DIR or
 // FashionMNISTDir.
 func MakeFashionMNIST(ctx context.Context, split string, out Bucket, prefix string, shardSize int) (MakeStats, error) {
-	return makeFashionMNIST(ctx, split, out, prefix, shardSize, -1)
+	return MakeFashionMNISTFirst(ctx, split, out, prefix, shardSize, 0)
 }
 
-// makeFashionMNIST writes the first limit images (all when limit < 0).
-func makeFashionMNIST(ctx context.Context, split string, out Bucket, prefix string, shardSize, limit int) (MakeStats, error) {
+// MakeFashionMNISTFirst is MakeFashionMNIST for the first limit images of the
+// split (all of them when limit <= 0): small real data sets for quick runs and
+// tests. Keys and shard names are those of MakeFashionMNIST.
+func MakeFashionMNISTFirst(ctx context.Context, split string, out Bucket, prefix string, shardSize, limit int) (MakeStats, error) {
 	imgs, labels, err := ReadFashionMNIST(split)
 	if err != nil {
 		return MakeStats{}, err
 	}
-	if limit >= 0 && limit < len(imgs) {
+	if limit > 0 && limit < len(imgs) {
 		imgs = imgs[:limit]
 	}
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {

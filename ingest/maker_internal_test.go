@@ -19,7 +19,7 @@ func TestMakeFashionMNISTShards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := makeFashionMNIST(ctx, "test", b, "fm", 40, 100)
+	st, err := MakeFashionMNISTFirst(ctx, "test", b, "fm", 40, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,13 +15,10 @@
 package quickstart
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -286,7 +283,7 @@ func (s *Shards) Local() string { return filepath.Join(s.Dir, s.Pattern) }
 // cache/fmnist/<split>-<n>/. The folder is built under a temp name and
 // renamed into place, so an interrupted run leaves no half-made cache.
 func MakeShards(ctx context.Context, cache, split string, limit, shardSize int) (*Shards, error) {
-	imgs, labels, err := ingest.ReadFashionMNIST(split)
+	imgs, _, err := ingest.ReadFashionMNIST(split)
 	if err != nil {
 		return nil, fmt.Errorf("quickstart: %w", err)
 	}
@@ -315,10 +312,10 @@ func MakeShards(ctx context.Context, cache, split string, limit, shardSize int) 
 		return nil, err
 	}
 	defer b.Close()
-	if n == len(imgs) {
-		_, err = ingest.MakeFashionMNIST(ctx, split, b, prefix, shardSize)
+	if n == 0 {
+		err = errNoImages
 	} else {
-		err = writeFirst(ctx, b, prefix, split, imgs[:n], labels[:n], shardSize)
+		_, err = ingest.MakeFashionMNISTFirst(ctx, split, b, prefix, shardSize, n)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("quickstart: make %s shards: %w", split, err)
@@ -333,29 +330,3 @@ func MakeShards(ctx context.Context, cache, split string, limit, shardSize int) 
 }
 
 var errNoImages = errors.New("no images")
-
-// writeFirst writes a subset of a split the way MakeFashionMNIST writes all.
-func writeFirst(ctx context.Context, b ingest.Bucket, prefix, split string, imgs []*image.Gray, labels []uint8, shardSize int) error {
-	if len(imgs) == 0 {
-		return errNoImages
-	}
-	w, err := ingest.NewShardWriter(ctx, b, prefix+"fmnist-"+split+"-%06d.tar", shardSize)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	for i, img := range imgs {
-		buf.Reset()
-		if err := png.Encode(&buf, img); err != nil {
-			w.Abort()
-			return err
-		}
-		s := &ingest.Sample{Key: fmt.Sprintf("%s_%06d", split, i), Ext: "png", Data: bytes.Clone(buf.Bytes()), Label: int64(labels[i])}
-		if err := w.Write(s); err != nil {
-			w.Abort()
-			return err
-		}
-	}
-	_, err = w.Close()
-	return err
-}

@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image/png"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,38 +21,23 @@ import (
 	"github.com/swavgo/swav/train/checkpoint"
 )
 
-// fashionShards writes n real Fashion-MNIST test images as WebDataset
-// shards of perShard samples under dir and returns the shard URL pattern.
+// fashionShards writes the first n real Fashion-MNIST test images as
+// WebDataset shards of perShard samples under dir and returns the shard URL
+// pattern.
 func fashionShards(t *testing.T, dir string, n, perShard int) string {
 	t.Helper()
-	imgs, labels, err := ingest.ReadFashionMNIST("test")
-	if err != nil {
-		t.Skipf("Fashion-MNIST not installed: %v", err)
-	}
 	ctx := context.Background()
 	b, prefix, err := ingest.OpenBucket(ctx, dir+"/", ingest.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	w, err := ingest.NewShardWriter(ctx, b, prefix+"fm-%06d.tar", perShard)
-	if err != nil {
+	if _, err := ingest.MakeFashionMNISTFirst(ctx, "test", b, prefix, perShard, n); errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("Fashion-MNIST not installed: %v", err)
+	} else if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	for i := range n {
-		buf.Reset()
-		if err := png.Encode(&buf, imgs[i]); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(&ingest.Sample{Key: fmt.Sprintf("t%05d", i), Ext: "png", Data: bytes.Clone(buf.Bytes()), Label: int64(labels[i])}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(dir, fmt.Sprintf("fm-{000000..%06d}.tar", (n+perShard-1)/perShard-1))
+	return filepath.Join(dir, fmt.Sprintf("fmnist-test-{000000..%06d}.tar", (n+perShard-1)/perShard-1))
 }
 
 // tinyJob is a train job small enough for a test: a small network on 16-px
