@@ -8,7 +8,9 @@
 #      backend and against a float64 PyTorch re-statement),
 #   5. benchmarks the SwAV step (ResNet-50, batch 64, 2x224+6x96, bf16) and
 #      PyTorch eager bf16 channels_last on the same model and batch,
-#   6. prints the GPU model, both figures and their ratio.
+#   6. with more than one GPU, checks data-parallel training against one GPU
+#      and measures it with batch 64 per GPU,
+#   7. prints the GPU model, both figures and their ratio.
 # It works from a copy of the repository alone. About 5-8 minutes on an H100
 # (most of it XLA compiling ResNet-50). Options (environment):
 #   PJRT_PLUGIN=path      the plugin (default: found in python3's site-packages)
@@ -96,9 +98,9 @@ export SWAV_TORCH_PYTHON=$(command -v "$PY")
 
 # 4. Conformance on the GPU.
 if [ -z "${GPU_CHECK_SKIP_TESTS:-}" ]; then
-	say "conformance (xla on the GPU vs cpu backend and vs PyTorch float64)"
+	say "conformance (xla on the GPU vs cpu backend and vs PyTorch float64; data-parallel vs one GPU)"
 	if ! (cd train/xla && "$GPU_DIR/xla.test" -test.v -test.count=1 -test.timeout=5m \
-		-test.run 'TestConformsToCPUBackend|TestStepMatchesPyTorch') >"$GPU_DIR/conformance.log" 2>&1; then
+		-test.run 'TestConformsToCPUBackend|TestStepMatchesPyTorch|TestDataParallel') >"$GPU_DIR/conformance.log" 2>&1; then
 		CONFORMANCE_FAILED=1
 	fi
 	grep -v '^=== RUN' "$GPU_DIR/conformance.log" | tail -40
@@ -122,13 +124,32 @@ REF_LOG=$GPU_DIR/bench-torch.log
 "$PY" "$GPU_DIR/ref_train_step.py" --device cuda --bf16 --model resnet50 --batch 64 --crops 224x2,96x6 \
 	--steps "$STEPS" 2>&1 | tee "$REF_LOG"
 
-# 6. Summary.
+# 6. Data parallelism over every GPU (batch 64 per GPU), when there are several.
+if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then
+	GPUS=$(echo "$CUDA_VISIBLE_DEVICES" | tr ',' '\n' | grep -c .)
+else
+	GPUS=$(nvidia-smi --query-gpu=name --format=csv,noheader | wc -l)
+fi
+dp=
+if [ "$GPUS" -gt 1 ]; then
+	say "SwAV step: xla data-parallel over $GPUS GPUs, batch $((64 * GPUS))"
+	DP_LOG=$GPU_DIR/bench-xla-dp.log
+	(cd train/xla && SWAV_BENCH_MODEL=resnet50 SWAV_BENCH_BATCH=$((64 * GPUS)) SWAV_BENCH_CROPS=224x2,96x6 SWAV_BENCH_BF16=1 \
+		SWAV_BENCH_DEVICES=0 "$GPU_DIR/xla.test" -test.run '^$' -test.bench BenchmarkStep -test.benchtime "${STEPS}x" -test.timeout 8m) 2>&1 |
+		tee "$DP_LOG" || true
+	dp=$(grep -E '^xla .*images/s=' "$DP_LOG" 2>/dev/null | tail -1 | sed -E 's/.*images\/s=([0-9.]+).*/\1/')
+fi
+
+# 7. Summary.
 ours=$(grep -E '^xla .*images/s=' "$OURS_LOG" 2>/dev/null | tail -1 | sed -E 's/.*images\/s=([0-9.]+).*/\1/')
 ref=$(grep -E 'images/s=' "$REF_LOG" | tail -1 | sed -E 's/.*images\/s=([0-9.]+).*/\1/')
 say "summary"
 echo "GPU: $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
 echo "xla (GoMLX/PJRT) bf16: ${ours:-?} images/s"
 echo "PyTorch eager bf16:    ${ref:-?} images/s"
+if [ -n "$dp" ] && [ -n "$ours" ]; then
+	echo "xla data-parallel over $GPUS GPUs: $dp images/s ($(awk -v a="$dp" -v b="$ours" -v n="$GPUS" 'BEGIN { printf "%.2f", a / b / n }') scaling efficiency)"
+fi
 if [ -n "$ours" ] && [ -n "$ref" ]; then
 	echo "RATIO gpu-train $(awk -v a="$ours" -v b="$ref" 'BEGIN { printf "%.3f", a / b }')"
 else

@@ -174,6 +174,8 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		{"out of range in section", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  optim:\n    momentum: 1.5\n", nil, "train.optim.momentum", "t.yaml", 5, "[0, 1)"},
 		{"out of range in list", demoYAML, []string{"augment.crops.0.size=0", "job=train", "data.shards=[a]"}, "augment.crops[0].size", "--set", 0, "1..4096"},
 		{"top-level value", "job: demo\nprogress: loud\n", nil, "progress", "t.yaml", 2, "auto, bar, log or off"},
+		{"devices on the cpu backend", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  devices: 2\n", nil, "train.devices", "t.yaml", 4, "needs backend xla"},
+		{"negative devices", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  backend: xla\n  devices: -1\n", nil, "train.devices", "t.yaml", 5, "must not be negative"},
 		{"set unknown key", "job: demo\n", []string{"demo.speed=3"}, "demo.speed", "--set", 0, "unknown field"},
 		{"set wrong type", "job: demo\n", []string{"demo.workers=lots"}, "demo.workers", "--set", 0, "not a valid integer"},
 		{"set into a value", "job: demo\n", []string{"seed.x=1"}, "seed.x", "--set", 0, "single value"},

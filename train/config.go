@@ -65,6 +65,11 @@ type Config struct {
 	// PJRTPlugin is the path of the PJRT plugin for the xla backend (or the
 	// PJRT_PLUGIN environment variable).
 	PJRTPlugin string `yaml:"pjrt_plugin"`
+	// Devices is how many devices of the PJRT plugin the xla backend trains
+	// on, data-parallel through XLA sharding (0: all it sees; limit them
+	// with CUDA_VISIBLE_DEVICES or this). batch_size is the process's batch,
+	// split across them; the cpu backend has one device.
+	Devices int `yaml:"devices"`
 	// BatchSize is B, images per step.
 	BatchSize int `yaml:"batch_size"`
 	// Epochs is the schedule's length in epochs.
@@ -137,6 +142,8 @@ func (c *Config) Validate() error {
 		{c.MaxSeconds >= 0, "max_seconds", "must not be negative"},
 		{c.MaxIters >= 0, "max_iters", "must not be negative"},
 		{c.Threads >= 0, "threads", "must not be negative"},
+		{c.Devices >= 0, "devices", "must not be negative (0: every device the plugin sees)"},
+		{c.Devices <= 1 || c.Backend == "xla", "devices", "more than one device needs backend xla"},
 		{c.Model.HiddenMLP >= 0, "model.hidden_mlp", "must not be negative"},
 		{c.Model.FeatDim >= 1, "model.feat_dim", "must be at least 1"},
 		{c.Model.Prototypes >= 2, "model.prototypes", "must be at least 2"},

@@ -25,6 +25,7 @@ import (
 type trainBenchOptions struct {
 	backend, model, crops string
 	batch, steps, threads int
+	devices               int
 	bf16                  bool
 	shared, profile       string
 	seed                  int64
@@ -37,7 +38,7 @@ type trainBenchCase struct {
 }
 
 func newBenchTrainCmd() *cobra.Command {
-	o := trainBenchOptions{backend: "cpu", steps: 10, threads: 2, seed: 31}
+	o := trainBenchOptions{backend: "cpu", steps: 10, threads: 2, devices: 1, seed: 31}
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "SwAV training-step throughput of a backend vs PyTorch (ref_train_step.py) in the same run",
@@ -79,6 +80,7 @@ then --model resnet18 --batch 16 --crops 96x2; the last line is
 	f.IntVar(&o.steps, "steps", o.steps, "timed steps (after 3 warm-up steps); the median is reported")
 	f.IntVar(&o.threads, "threads", o.threads, "CPU threads for our backend and PyTorch")
 	f.BoolVar(&o.bf16, "bf16", false, "bf16 (xla backend; PyTorch runs under bf16 autocast)")
+	f.IntVar(&o.devices, "devices", o.devices, "devices of the xla backend, data-parallel (0: all); the PyTorch anchor uses one GPU")
 	f.StringVar(&o.shared, "shared", "", "the shared reference folder (default ../shared from the repository root)")
 	f.StringVar(&o.profile, "profile", "", "write a CPU profile of our timed steps to this file and print its top functions")
 	f.Int64Var(&o.seed, "seed", o.seed, "seed of the weights and crops")
@@ -106,6 +108,9 @@ func parseCrops(s string) ([][2]int, error) {
 func benchTrainConfig(o trainBenchOptions, c trainBenchCase) train.Config {
 	cfg := train.DefaultConfig()
 	cfg.Backend, cfg.Threads, cfg.BatchSize = o.backend, o.threads, c.batch
+	if o.backend == "xla" {
+		cfg.Devices = o.devices
+	}
 	if o.bf16 {
 		cfg.Precision = "bf16"
 	}

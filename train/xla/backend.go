@@ -38,7 +38,9 @@ type Options struct {
 // swapped loss, autodiff, freezing, LARS, queue and BatchNorm running
 // statistics) is one compiled graph, run by a PJRT plugin (GPU) or GoMLX's
 // pure-Go engine. The state lives on the device between steps; each step
-// donates it to the next. One goroutine at a time (train.Backend).
+// donates it to the next. With several devices the step is data-parallel
+// (devices.go) and every device holds a replica of the state. One goroutine
+// at a time (train.Backend).
 type Backend struct {
 	cfg    train.Config
 	opts   Options
@@ -48,14 +50,14 @@ type Backend struct {
 	// finalised by Close).
 	sharedEngine bool
 	builder      *stepBuilder
+	// dp shards the step over the devices; nil on one device.
+	dp *dataParallel
 
-	// Device state in canonical order (arch.Params / arch.Buffers).
-	params, buffers, momentum []*tensors.Tensor
-	hasMomentum               []bool
-	// queue is [A, L, D] once the first step with UseQueue ran (or a state
-	// with a queue was loaded); nil before.
-	queue    *tensors.Tensor
-	queueLen int // L: queue_length rounded down to a multiple of B; fixed by the first batch
+	// replicas holds the state, one replica per device (replicas[0] is the
+	// one State and Embed read); all replicas are equal after every step.
+	replicas    []replica
+	hasMomentum []bool
+	queueLen    int // L: queue_length rounded down to a multiple of B; fixed by the first batch
 
 	steps  map[string]*Exec
 	embeds map[train.Feature]*Exec
@@ -105,15 +107,32 @@ func NewWithOptions(cfg train.Config, seed int64, opts Options) (*Backend, error
 	if err != nil {
 		return nil, err
 	}
+	devices, err := deviceCount(cfg.Devices, engine.NumDevices(), engine.Name())
+	if err != nil {
+		if !shared {
+			engine.Finalize()
+		}
+		return nil, err
+	}
+	var dp *dataParallel
+	if devices > 1 {
+		if dp, err = newDataParallel(devices); err != nil {
+			if !shared {
+				engine.Finalize()
+			}
+			return nil, err
+		}
+	}
 	computeType := dtypes.Float32
 	if cfg.Precision == "bf16" {
 		computeType = dtypes.BFloat16
 	}
 	b := &Backend{
-		cfg: cfg, opts: opts, arch: arch, engine: engine, sharedEngine: shared,
-		builder: &stepBuilder{cfg: cfg, arch: arch, params: arch.Params(), buffers: arch.Buffers(), compute: computeType},
-		steps:   map[string]*Exec{},
-		embeds:  map[train.Feature]*Exec{},
+		cfg: cfg, opts: opts, arch: arch, engine: engine, sharedEngine: shared, dp: dp,
+		builder:  &stepBuilder{cfg: cfg, arch: arch, params: arch.Params(), buffers: arch.Buffers(), compute: computeType},
+		replicas: make([]replica, devices),
+		steps:    map[string]*Exec{},
+		embeds:   map[train.Feature]*Exec{},
 	}
 	if err := b.Load(st); err != nil {
 		b.Close()
@@ -142,10 +161,18 @@ func checkSwAV(cfg *train.Config) error {
 func (b *Backend) Name() string { return "xla" }
 
 // Engine describes the compute engine and its first device, e.g.
-// "xla (cuda): NVIDIA H100 80GB HBM3" or "go: ...".
+// "xla (cuda): NVIDIA H100 80GB HBM3", with the device count when the
+// step is data-parallel.
 func (b *Backend) Engine() string {
-	return fmt.Sprintf("%s: %s", b.engine.Description(), b.engine.DeviceDescription(0))
+	desc := fmt.Sprintf("%s: %s", b.engine.Description(), b.engine.DeviceDescription(0))
+	if n := b.Devices(); n > 1 {
+		desc += fmt.Sprintf(" (data-parallel over %d devices)", n)
+	}
+	return desc
 }
+
+// Devices is the number of devices the step runs on.
+func (b *Backend) Devices() int { return len(b.replicas) }
 
 // KeepCodes switches StepResult.Codes on or off (see Options.KeepCodes).
 func (b *Backend) KeepCodes(on bool) { b.opts.KeepCodes = on }
@@ -187,6 +214,13 @@ func (b *Backend) validate(in *train.StepInput) error {
 	if math.IsNaN(in.LR) || math.IsInf(in.LR, 0) {
 		return fmt.Errorf("xla: step input: learning rate %v is not finite", in.LR)
 	}
+	if n := b.Devices(); n > 1 {
+		groups := make([]groupSpec, len(in.Groups))
+		for i, g := range in.Groups {
+			groups[i] = groupSpec{Size: g.Size, Count: g.Count}
+		}
+		return checkShardable(n, groups, in.Batch)
+	}
 	return nil
 }
 
@@ -215,7 +249,7 @@ func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResu
 		if err := b.ensureQueue(in.Batch); err != nil {
 			return train.StepResult{}, err
 		}
-		spec.useQueue = b.queue != nil
+		spec.useQueue = b.replicas[0].queue != nil
 	}
 	exec, err := b.stepExec(spec)
 	if err != nil {
@@ -239,10 +273,11 @@ func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResu
 	return b.takeStepOutputs(spec, in, frozen, outs)
 }
 
-// ensureQueue creates the zero queue [A, L, D] on the first queue step; L is
-// queue_length rounded down to a multiple of the batch (no queue when 0).
+// ensureQueue creates the zero queue [A, L, D] of every replica on the
+// first queue step; L is queue_length rounded down to a multiple of the
+// batch (no queue when 0).
 func (b *Backend) ensureQueue(batch int) error {
-	if b.queue != nil {
+	if b.replicas[0].queue != nil {
 		if b.queueLen%batch != 0 {
 			return fmt.Errorf("xla: queue of %d rows is not a multiple of batch %d", b.queueLen, batch)
 		}
@@ -254,7 +289,9 @@ func (b *Backend) ensureQueue(batch int) error {
 	}
 	a := len(b.cfg.SwAV.CropsForAssign)
 	b.queueLen = length
-	b.queue = tensors.FromFlatDataAndDimensions(make([]float32, a*length*b.arch.FeatDim), a, length, b.arch.FeatDim)
+	for d := range b.replicas {
+		b.replicas[d].queue = tensors.FromFlatDataAndDimensions(make([]float32, a*length*b.arch.FeatDim), a, length, b.arch.FeatDim)
+	}
 	return nil
 }
 
@@ -268,93 +305,123 @@ func (b *Backend) stepExec(spec stepSpec) (*Exec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("xla: step graph: %w", err)
 	}
+	if b.dp != nil {
+		lay := stepLayout{nParams: len(b.builder.params), nBuffers: len(b.builder.buffers)}
+		groupsAt := lay.queueAt()
+		if spec.useQueue {
+			groupsAt++
+		}
+		// One output spec: GoMLX repeats it for every output.
+		e.AutoSharding(b.dp.mesh).WithInputShardingSpecs(b.dp.inputSpecs(groupsAt)...).WithOutputShardingSpecs(b.dp.replicated)
+	}
 	e.SetMaxCache(4)
 	b.steps[key] = e
 	return e, nil
 }
 
-// stepShapes are the shapes of stepArgs' values (stepLayout).
+// stepShapes are the shapes of stepArgs' values (stepLayout), device by
+// device: each device sees its share of the crop rows.
 func (b *Backend) stepShapes(spec stepSpec, in *train.StepInput) []shapes.Shape {
-	var out []shapes.Shape
+	n := b.Devices()
+	var one []shapes.Shape
 	for _, list := range [][]model.TensorSpec{b.builder.params, b.builder.buffers, b.builder.params} {
 		for _, t := range list {
-			out = append(out, shapes.Make(dtypes.Float32, t.Shape...))
+			one = append(one, shapes.Make(dtypes.Float32, t.Shape...))
 		}
 	}
-	out = append(out, shapes.Make(dtypes.Bool, len(b.builder.params)), shapes.Make(dtypes.Bool), shapes.Make(dtypes.Float32))
+	one = append(one, shapes.Make(dtypes.Bool, len(b.builder.params)), shapes.Make(dtypes.Bool), shapes.Make(dtypes.Float32))
 	if spec.useQueue {
-		out = append(out, b.queue.Shape())
+		one = append(one, b.replicas[0].queue.Shape())
 	}
 	for _, g := range in.Groups {
-		out = append(out, shapes.Make(dtypes.Float32, g.Count*in.Batch, 3, g.Size, g.Size))
+		one = append(one, shapes.Make(dtypes.Float32, g.Count*in.Batch/n, 3, g.Size, g.Size))
+	}
+	out := make([]shapes.Shape, 0, n*len(one))
+	for range n {
+		out = append(out, one...)
 	}
 	return out
 }
 
-// stepArgs lays out the step's inputs (stepLayout); the state tensors are
-// donated, so the device reuses their memory for the new state.
+// stepArgs lays out the step's inputs (stepLayout) device by device; the
+// state tensors are donated, so each device reuses their memory for the new
+// state.
 func (b *Backend) stepArgs(spec stepSpec, in *train.StepInput, frozen bool) ([]any, error) {
-	args := make([]any, 0, 2*len(b.params)+len(b.buffers)+4+len(in.Groups))
-	donate := func(t *tensors.Tensor) error {
-		d, err := DonateTensorBuffer(t, b.engine, 0)
-		if err != nil {
-			return fmt.Errorf("xla: donate state: %w", err)
+	n := b.Devices()
+	args := make([]any, 0, n*(2*len(b.builder.params)+len(b.builder.buffers)+4+len(in.Groups)))
+	for d := range b.replicas {
+		r := &b.replicas[d]
+		donate := func(t *tensors.Tensor) error {
+			donated, err := DonateTensorBuffer(t, b.engine, compute.DeviceNum(d))
+			if err != nil {
+				return fmt.Errorf("xla: donate state to device %d: %w", d, err)
+			}
+			args = append(args, donated)
+			return nil
 		}
-		args = append(args, d)
-		return nil
-	}
-	for _, list := range [][]*tensors.Tensor{b.params, b.buffers, b.momentum} {
-		for _, t := range list {
+		for _, t := range r.weights() {
 			if err := donate(t); err != nil {
 				return nil, err
 			}
 		}
-	}
-	args = append(args, tensors.FromValue(append([]bool(nil), b.hasMomentum...)), frozen, float32(in.LR))
-	if spec.useQueue {
-		if err := donate(b.queue); err != nil {
-			return nil, err
+		args = append(args, tensors.FromValue(append([]bool(nil), b.hasMomentum...)), frozen, float32(in.LR))
+		if spec.useQueue {
+			if err := donate(r.queue); err != nil {
+				return nil, err
+			}
 		}
-	}
-	for _, g := range in.Groups {
-		args = append(args, tensors.FromFlatDataAndDimensions(g.Data, g.Count*in.Batch, 3, g.Size, g.Size))
+		for _, g := range in.Groups {
+			rows := g.Count * in.Batch
+			args = append(args, tensors.FromFlatDataAndDimensions(shardRows(g.Data, rows, n, d), rows/n, 3, g.Size, g.Size))
+		}
 	}
 	return args, nil
 }
 
-// takeStepOutputs installs the new state and reads the loss (and codes).
+// takeStepOutputs installs every device's new state and reads the loss
+// (and codes) of device 0.
 func (b *Backend) takeStepOutputs(spec stepSpec, in *train.StepInput, frozen bool, outs []*tensors.Tensor) (train.StepResult, error) {
-	np, nb := len(b.params), len(b.buffers)
-	// The old tensors were donated; free their host copies.
-	for _, list := range [][]*tensors.Tensor{b.params, b.buffers, b.momentum} {
-		for _, t := range list {
-			_ = t.FinalizeAll()
+	np, nb := len(b.builder.params), len(b.builder.buffers)
+	perDevice, err := splitByDevice(outs, b.Devices())
+	if err != nil {
+		b.lost = err
+		return train.StepResult{}, err
+	}
+	var lossT *tensors.Tensor
+	var codes []*tensors.Tensor
+	for d, outs := range perDevice {
+		r := &b.replicas[d]
+		// The old tensors were donated; free their host copies.
+		r.finalize()
+		r.params = append([]*tensors.Tensor(nil), outs[:np]...)
+		r.buffers = append([]*tensors.Tensor(nil), outs[np:np+nb]...)
+		r.momentum = append([]*tensors.Tensor(nil), outs[np+nb:2*np+nb]...)
+		rest := outs[2*np+nb:]
+		loss, rest := rest[0], rest[1:]
+		if spec.useQueue {
+			r.queue, rest = rest[0], rest[1:]
 		}
-	}
-	if spec.useQueue {
-		_ = b.queue.FinalizeAll()
-	}
-	b.params = append(b.params[:0], outs[:np]...)
-	b.buffers = append(b.buffers[:0], outs[np:np+nb]...)
-	b.momentum = append(b.momentum[:0], outs[np+nb:2*np+nb]...)
-	rest := outs[2*np+nb:]
-	lossT, rest := rest[0], rest[1:]
-	if spec.useQueue {
-		b.queue, rest = rest[0], rest[1:]
+		if d == 0 {
+			lossT, codes = loss, rest
+			continue
+		}
+		// The other devices' copies of the replicated loss and codes.
+		loss.FinalizeAll()
+		for _, c := range rest {
+			c.FinalizeAll()
+		}
 	}
 	loss := float64(tensors.ToScalar[float32](lossT))
 	lossT.FinalizeAll()
 	var res train.StepResult
 	res.Loss = loss
-	if spec.keepCodes {
-		for _, c := range rest {
-			data, err := tensors.CopyFlatData[float32](c)
-			if err != nil {
-				return res, fmt.Errorf("xla: read codes: %w", err)
-			}
-			res.Codes = append(res.Codes, data)
-			c.FinalizeAll()
+	for _, c := range codes {
+		data, err := tensors.CopyFlatData[float32](c)
+		c.FinalizeAll()
+		if err != nil {
+			return res, fmt.Errorf("xla: read codes: %w", err)
 		}
+		res.Codes = append(res.Codes, data)
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return res, fmt.Errorf("xla: step %d: loss %v: %w", in.Iter, loss, train.ErrNonFinite)
@@ -401,11 +468,12 @@ func (b *Backend) Embed(ctx context.Context, images []float32, n, size int, f tr
 		}
 		b.embeds[f] = exec
 	}
-	args := make([]any, 0, len(b.params)+len(b.buffers)+1)
-	for _, t := range b.params {
+	r := &b.replicas[0]
+	args := make([]any, 0, len(r.params)+len(r.buffers)+1)
+	for _, t := range r.params {
 		args = append(args, t)
 	}
-	for _, t := range b.buffers {
+	for _, t := range r.buffers {
 		args = append(args, t)
 	}
 	args = append(args, tensors.FromFlatDataAndDimensions(images, n, 3, size, size))
@@ -455,25 +523,26 @@ func (b *Backend) State() (*train.State, error) {
 		return nil, b.lost
 	}
 	st := &train.State{}
+	r := &b.replicas[0]
 	var err error
-	if st.Params, err = copyOut(b.params, b.builder.params); err != nil {
+	if st.Params, err = copyOut(r.params, b.builder.params); err != nil {
 		return nil, err
 	}
-	if st.Buffers, err = copyOut(b.buffers, b.builder.buffers); err != nil {
+	if st.Buffers, err = copyOut(r.buffers, b.builder.buffers); err != nil {
 		return nil, err
 	}
 	for i, spec := range b.builder.params {
 		if !b.hasMomentum[i] {
 			continue
 		}
-		ts, err := copyOut(b.momentum[i:i+1], []model.TensorSpec{spec})
+		ts, err := copyOut(r.momentum[i:i+1], []model.TensorSpec{spec})
 		if err != nil {
 			return nil, err
 		}
 		st.Momentum = append(st.Momentum, ts[0])
 	}
-	if b.queue != nil {
-		ts, err := copyOut([]*tensors.Tensor{b.queue}, []model.TensorSpec{{Name: swav.QueueTensorName, Shape: b.queue.Shape().Dimensions}})
+	if r.queue != nil {
+		ts, err := copyOut([]*tensors.Tensor{r.queue}, []model.TensorSpec{{Name: swav.QueueTensorName, Shape: r.queue.Shape().Dimensions}})
 		if err != nil {
 			return nil, err
 		}
@@ -504,16 +573,14 @@ func (b *Backend) Load(st *train.State) error {
 	if err := b.arch.CheckState(st); err != nil {
 		return fmt.Errorf("xla: load: %w", err)
 	}
-	var queue *tensors.Tensor
-	queueLen := 0
+	var queue *train.Tensor
 	if st.Queue != nil {
 		q := st.Queue
 		a, d := len(b.cfg.SwAV.CropsForAssign), b.arch.FeatDim
 		if len(q.Shape) != 3 || q.Shape[0] != a || q.Shape[2] != d || q.Shape[1] < 1 || len(q.Data) != q.Numel() {
 			return fmt.Errorf("xla: load: queue %q has shape %v with %d values, want [%d, L, %d]", q.Name, q.Shape, len(q.Data), a, d)
 		}
-		queue = tensors.FromFlatDataAndDimensions(append([]float32(nil), q.Data...), q.Shape...)
-		queueLen = q.Shape[1]
+		queue = q
 	}
 	moms := map[string]*train.Tensor{}
 	for i := range st.Momentum {
@@ -522,23 +589,37 @@ func (b *Backend) Load(st *train.State) error {
 	b.release()
 	b.lost = nil
 	specs := b.builder.params
-	b.params = make([]*tensors.Tensor, len(specs))
-	b.momentum = make([]*tensors.Tensor, len(specs))
 	b.hasMomentum = make([]bool, len(specs))
 	for i, spec := range specs {
-		b.params[i] = hostTensor(st.Params[i].Data, spec.Shape)
-		if m, ok := moms[spec.Name]; ok {
-			b.momentum[i] = hostTensor(m.Data, spec.Shape)
-			b.hasMomentum[i] = true
-		} else {
-			b.momentum[i] = hostTensor(make([]float32, st.Params[i].Numel()), spec.Shape)
+		_, b.hasMomentum[i] = moms[spec.Name]
+	}
+	b.queueLen = 0
+	if queue != nil {
+		b.queueLen = queue.Shape[1]
+	}
+	// Each device gets host tensors of its own: donation consumes them.
+	for d := range b.replicas {
+		r := replica{
+			params:   make([]*tensors.Tensor, len(specs)),
+			momentum: make([]*tensors.Tensor, len(specs)),
+			buffers:  make([]*tensors.Tensor, len(b.builder.buffers)),
 		}
+		for i, spec := range specs {
+			r.params[i] = hostTensor(st.Params[i].Data, spec.Shape)
+			if m, ok := moms[spec.Name]; ok {
+				r.momentum[i] = hostTensor(m.Data, spec.Shape)
+			} else {
+				r.momentum[i] = hostTensor(make([]float32, st.Params[i].Numel()), spec.Shape)
+			}
+		}
+		for i, spec := range b.builder.buffers {
+			r.buffers[i] = hostTensor(st.Buffers[i].Data, spec.Shape)
+		}
+		if queue != nil {
+			r.queue = hostTensor(queue.Data, queue.Shape)
+		}
+		b.replicas[d] = r
 	}
-	b.buffers = make([]*tensors.Tensor, len(b.builder.buffers))
-	for i, spec := range b.builder.buffers {
-		b.buffers[i] = hostTensor(st.Buffers[i].Data, spec.Shape)
-	}
-	b.queue, b.queueLen = queue, queueLen
 	return nil
 }
 
@@ -547,19 +628,41 @@ func hostTensor(data []float32, dims []int) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(append([]float32(nil), data...), dims...)
 }
 
-// release frees the state tensors (host and device).
-func (b *Backend) release() {
-	for _, list := range [][]*tensors.Tensor{b.params, b.buffers, b.momentum} {
-		for _, t := range list {
-			if t != nil {
-				t.FinalizeAll()
-			}
+// replica is the training state on one device: params, buffers, momentum
+// (one per param, zeros where hasMomentum is false) in canonical order
+// (arch.Params / arch.Buffers), and the queue [A, L, D] once the first step
+// with UseQueue ran or a state with a queue was loaded (nil before).
+type replica struct {
+	params, buffers, momentum []*tensors.Tensor
+	queue                     *tensors.Tensor
+}
+
+// weights lists params, buffers and momentum in stepLayout order.
+func (r *replica) weights() []*tensors.Tensor {
+	out := make([]*tensors.Tensor, 0, len(r.params)+len(r.buffers)+len(r.momentum))
+	out = append(out, r.params...)
+	out = append(out, r.buffers...)
+	return append(out, r.momentum...)
+}
+
+// finalize frees every tensor of the replica (host and device) and empties it.
+func (r *replica) finalize() {
+	for _, t := range r.weights() {
+		if t != nil {
+			t.FinalizeAll()
 		}
 	}
-	if b.queue != nil {
-		b.queue.FinalizeAll()
+	if r.queue != nil {
+		r.queue.FinalizeAll()
 	}
-	b.params, b.buffers, b.momentum, b.queue = nil, nil, nil, nil
+	*r = replica{}
+}
+
+// release frees the state of every device.
+func (b *Backend) release() {
+	for d := range b.replicas {
+		b.replicas[d].finalize()
+	}
 }
 
 // Close frees the state, the compiled graphs and the engine.

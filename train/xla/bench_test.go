@@ -25,8 +25,10 @@ var (
 // benchSettings reads the benchmark's configuration from the environment:
 // SWAV_BENCH_MODEL (small|resnet18|resnet50, default small),
 // SWAV_BENCH_BATCH (default 8), SWAV_BENCH_CROPS (SIZExCOUNT,..., default
-// 16x2), SWAV_BENCH_BF16 (non-empty: bf16) and PJRT_PLUGIN (default: the
-// pure-Go engine). The model widths are ref_train_step.py's.
+// 16x2), SWAV_BENCH_BF16 (non-empty: bf16), SWAV_BENCH_DEVICES (default 1,
+// like the single-GPU PyTorch anchor; 0: all, data-parallel) and
+// PJRT_PLUGIN (default: the pure-Go engine). The model widths are
+// ref_train_step.py's.
 func benchSettings(b *testing.B) (train.Config, *train.StepInput) {
 	cfg := train.DefaultConfig()
 	cfg.Backend = "xla"
@@ -47,6 +49,11 @@ func benchSettings(b *testing.B) (train.Config, *train.StepInput) {
 		b.Fatalf("SWAV_BENCH_BATCH: %q is not a positive integer", os.Getenv("SWAV_BENCH_BATCH"))
 	}
 	cfg.BatchSize = batch
+	devices, err := strconv.Atoi(envOr("SWAV_BENCH_DEVICES", "1"))
+	if err != nil || devices < 0 {
+		b.Fatalf("SWAV_BENCH_DEVICES: %q is not a device count", os.Getenv("SWAV_BENCH_DEVICES"))
+	}
+	cfg.Devices = devices
 	var sizes [][2]int
 	for _, spec := range strings.Split(envOr("SWAV_BENCH_CROPS", "16x2"), ",") {
 		var size, count int
@@ -73,7 +80,7 @@ func envOr(name, def string) string {
 // .ci/gpu-check.sh can put the two side by side.
 func BenchmarkStep(b *testing.B) {
 	cfg, in := benchSettings(b)
-	key := fmt.Sprintf("%+v/%+v", cfg.Model, cfg.Precision)
+	key := fmt.Sprintf("%+v/%+v/%d", cfg.Model, cfg.Precision, cfg.Devices)
 	benchMu.Lock()
 	backend, ok := benchBackends[key]
 	if !ok {

@@ -53,6 +53,10 @@ func resolvePlugin(cfg *train.Config) (string, error) {
 		"or to %q for GoMLX's pure-Go CPU engine", ErrNoPlugin, EnvPlugin, EngineGo)
 }
 
+// testEngine, set by this package's tests, may supply the engine for a
+// plugin name (ok true); it is nil in the binary.
+var testEngine func(plugin string) (be compute.Backend, ok bool, err error)
+
 // pjrtEngines keeps one PJRT client per (plugin, options) for the process:
 // a CUDA client costs seconds and GPU memory to create, and several backends
 // (tests, a trainer and an evaluator) share it. They are never finalised.
@@ -68,6 +72,11 @@ var (
 // absolute and the installer is switched off (see pjrt.go). In float32
 // precision TF32 is disabled so results match the CPU backend.
 func newEngine(plugin, precision string) (be compute.Backend, shared bool, err error) {
+	if testEngine != nil {
+		if be, ok, err := testEngine(plugin); ok {
+			return be, false, err
+		}
+	}
 	if plugin == EngineGo {
 		// ops_sequential: graph nodes run one after the other, each op
 		// parallel inside. compute v0.1.3's default (parallel nodes whose
