@@ -107,21 +107,12 @@ func NewWithOptions(cfg train.Config, seed int64, opts Options) (*Backend, error
 	if err != nil {
 		return nil, err
 	}
-	devices, err := deviceCount(cfg.Devices, engine.NumDevices(), engine.Name())
+	devices, dp, err := planDevices(cfg.Devices, engine)
 	if err != nil {
 		if !shared {
 			engine.Finalize()
 		}
 		return nil, err
-	}
-	var dp *dataParallel
-	if devices > 1 {
-		if dp, err = newDataParallel(devices); err != nil {
-			if !shared {
-				engine.Finalize()
-			}
-			return nil, err
-		}
 	}
 	computeType := dtypes.Float32
 	if cfg.Precision == "bf16" {
@@ -214,14 +205,7 @@ func (b *Backend) validate(in *train.StepInput) error {
 	if math.IsNaN(in.LR) || math.IsInf(in.LR, 0) {
 		return fmt.Errorf("xla: step input: learning rate %v is not finite", in.LR)
 	}
-	if n := b.Devices(); n > 1 {
-		groups := make([]groupSpec, len(in.Groups))
-		for i, g := range in.Groups {
-			groups[i] = groupSpec{Size: g.Size, Count: g.Count}
-		}
-		return checkShardable(n, groups, in.Batch)
-	}
-	return nil
+	return checkShardable(b.Devices(), in.Groups, in.Batch)
 }
 
 // Step runs one SwAV iteration (see train.Backend). The first call per input
@@ -306,11 +290,7 @@ func (b *Backend) stepExec(spec stepSpec) (*Exec, error) {
 		return nil, fmt.Errorf("xla: step graph: %w", err)
 	}
 	if b.dp != nil {
-		lay := stepLayout{nParams: len(b.builder.params), nBuffers: len(b.builder.buffers)}
-		groupsAt := lay.queueAt()
-		if spec.useQueue {
-			groupsAt++
-		}
+		groupsAt := b.builder.layout().groupsAt(spec.useQueue)
 		// One output spec: GoMLX repeats it for every output.
 		e.AutoSharding(b.dp.mesh).WithInputShardingSpecs(b.dp.inputSpecs(groupsAt)...).WithOutputShardingSpecs(b.dp.replicated)
 	}

@@ -3,8 +3,10 @@ package xla
 import (
 	"fmt"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/distributed"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/swavgo/swav/train"
 )
 
 // Data parallelism: with more than one device the step graph is compiled
@@ -32,6 +34,17 @@ func deviceCount(want, have int, engine string) (int, error) {
 		return 0, fmt.Errorf("xla: train.devices: %d requested, but %s has %d device(s) (CUDA_VISIBLE_DEVICES limits what a process sees)", want, engine, have)
 	}
 	return want, nil
+}
+
+// planDevices is the number of devices a backend on engine trains on
+// (train.devices resolved) and their sharding: nil on one device.
+func planDevices(want int, engine compute.Backend) (int, *dataParallel, error) {
+	n, err := deviceCount(want, engine.NumDevices(), engine.Name())
+	if err != nil || n == 1 {
+		return n, nil, err
+	}
+	dp, err := newDataParallel(n)
+	return n, dp, err
 }
 
 // dataParallel is the sharding of the step over n > 1 devices.
@@ -66,8 +79,8 @@ func (dp *dataParallel) inputSpecs(groupsAt int) []*distributed.ShardingSpec {
 }
 
 // checkShardable names the first crop group whose rows do not split evenly
-// over n devices.
-func checkShardable(n int, groups []groupSpec, batch int) error {
+// over n devices (always fine on one).
+func checkShardable(n int, groups []train.CropGroup, batch int) error {
 	for i, g := range groups {
 		if rows := g.Count * batch; rows%n != 0 {
 			return fmt.Errorf("xla: step input: group %d (%d crops of %d px, batch %d): %d rows do not split over %d devices; "+

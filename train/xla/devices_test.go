@@ -40,7 +40,7 @@ func TestDeviceCount(t *testing.T) {
 }
 
 func TestCheckShardable(t *testing.T) {
-	groups := []groupSpec{{Size: 224, Count: 2}, {Size: 96, Count: 6}}
+	groups := []train.CropGroup{{Size: 224, Count: 2}, {Size: 96, Count: 6}}
 	if err := checkShardable(8, groups, 64); err != nil {
 		t.Errorf("batch 64 over 8 devices: %v", err)
 	}

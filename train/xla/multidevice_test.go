@@ -101,18 +101,24 @@ func (b *emulatedBuffer) CopyToDevice(d compute.DeviceNum) (compute.Buffer, erro
 // copyBuffer copies an inner buffer through the host (the go engine has no
 // device-to-device copy).
 func (e *emulatedEngine) copyBuffer(buf compute.Buffer) (compute.Buffer, error) {
-	shape, err := buf.Shape()
+	flat, shape, err := readFlat(buf)
 	if err != nil {
-		return nil, err
-	}
-	flat, err := newFlat(shape)
-	if err != nil {
-		return nil, err
-	}
-	if err := buf.ToFlatData(flat); err != nil {
 		return nil, err
 	}
 	return e.Backend.BufferFromFlatData(0, flat, shape)
+}
+
+// readFlat copies a buffer's values to the host.
+func readFlat(buf compute.Buffer) (any, shapes.Shape, error) {
+	shape, err := buf.Shape()
+	if err != nil {
+		return nil, shape, err
+	}
+	flat, err := newFlat(shape)
+	if err != nil {
+		return nil, shape, err
+	}
+	return flat, shape, buf.ToFlatData(flat)
 }
 
 type emulatedBuilder struct {
@@ -153,6 +159,11 @@ func (b *emulatedBuilder) DeviceAssignment(devices ...compute.DeviceNum) error {
 }
 
 func (b *emulatedBuilder) Compile() (compute.Executable, error) {
+	for o, spec := range b.outputSpecs {
+		if axis, err := splitAxis(spec); err != nil || axis >= 0 {
+			return nil, fmt.Errorf("emulated engine: output %d must be replicated, got %+v", o, spec)
+		}
+	}
 	exe, err := b.Builder.Compile()
 	if err != nil {
 		return nil, err
@@ -215,7 +226,6 @@ func (x *emulatedExecutable) Execute(inputs []compute.Buffer, donate []bool, _ c
 		if err != nil {
 			return nil, err
 		}
-		var per [][]float32
 		var flats []any
 		for d := range n {
 			buf, ok := inputs[d*params+p].(*emulatedBuffer)
@@ -225,21 +235,11 @@ func (x *emulatedExecutable) Execute(inputs []compute.Buffer, donate []bool, _ c
 			if buf.device != compute.DeviceNum(d) {
 				return nil, fmt.Errorf("emulated engine: parameter %d for device %d sits on device %d", p, d, buf.device)
 			}
-			shape, err := buf.Shape()
+			data, _, err := readFlat(buf)
 			if err != nil {
-				return nil, err
-			}
-			data, err := newFlat(shape)
-			if err != nil {
-				return nil, err
-			}
-			if err := buf.ToFlatData(data); err != nil {
 				return nil, err
 			}
 			flats = append(flats, data)
-			if f, ok := data.([]float32); ok {
-				per = append(per, f)
-			}
 			if donate[d*params+p] && (axis >= 0 || d > 0) {
 				spent = append(spent, buf.Buffer)
 			}
@@ -256,10 +256,14 @@ func (x *emulatedExecutable) Execute(inputs []compute.Buffer, donate []bool, _ c
 			innerDonate[p] = donate[p]
 			continue
 		}
-		if len(per) != n {
-			return nil, fmt.Errorf("emulated engine: split parameter %d is %s, only float32 splits", p, logical[p])
+		var joined []float32
+		for _, f := range flats {
+			rows, ok := f.([]float32)
+			if !ok {
+				return nil, fmt.Errorf("emulated engine: split parameter %d is %s, only float32 splits", p, logical[p])
+			}
+			joined = append(joined, rows...)
 		}
-		joined := slices.Concat(per...)
 		buf, err := x.builder.engine.Backend.BufferFromFlatData(0, joined, logical[p])
 		if err != nil {
 			return nil, fmt.Errorf("emulated engine: join parameter %d into %s: %w", p, logical[p], err)
@@ -275,12 +279,7 @@ func (x *emulatedExecutable) Execute(inputs []compute.Buffer, donate []bool, _ c
 	}
 	result := make([]compute.Buffer, 0, n*len(outs))
 	for d := range n {
-		for o, buf := range outs {
-			if o < len(x.builder.outputSpecs) {
-				if axis, err := splitAxis(x.builder.outputSpecs[o]); err != nil || axis >= 0 {
-					return nil, fmt.Errorf("emulated engine: output %d must be replicated, got %+v", o, x.builder.outputSpecs[o])
-				}
-			}
+		for _, buf := range outs {
 			if d > 0 {
 				if buf, err = x.builder.engine.copyBuffer(buf); err != nil {
 					return nil, err

@@ -43,6 +43,14 @@ func (s stepLayout) frozenAt() int   { return s.hasMomAt() + 1 }
 func (s stepLayout) lrAt() int       { return s.hasMomAt() + 2 }
 func (s stepLayout) queueAt() int    { return s.hasMomAt() + 3 }
 
+// groupsAt is where the crop groups start: after the queue when there is one.
+func (s stepLayout) groupsAt(useQueue bool) int {
+	if useQueue {
+		return s.queueAt() + 1
+	}
+	return s.queueAt()
+}
+
 // stepBuilder holds what the SwAV step graph needs besides the spec.
 type stepBuilder struct {
 	cfg     train.Config
@@ -52,10 +60,15 @@ type stepBuilder struct {
 	compute dtypes.DType
 }
 
+// layout is the step's stepLayout for this model.
+func (sb *stepBuilder) layout() stepLayout {
+	return stepLayout{nParams: len(sb.params), nBuffers: len(sb.buffers)}
+}
+
 // build returns the graph function of one SwAV iteration for spec (see
 // stepLayout for inputs and outputs).
 func (sb *stepBuilder) build(spec stepSpec) func(g *Graph, in []*Node) []*Node {
-	lay := stepLayout{nParams: len(sb.params), nBuffers: len(sb.buffers)}
+	lay := sb.layout()
 	return func(g *Graph, in []*Node) []*Node {
 		net := &netGraph{
 			arch: sb.arch, params: map[string]*Node{}, buffers: map[string]*Node{},
@@ -80,12 +93,10 @@ func (sb *stepBuilder) build(spec stepSpec) func(g *Graph, in []*Node) []*Node {
 		frozen := in[lay.frozenAt()]
 		lr := in[lay.lrAt()]
 		var queue *Node
-		groupsAt := lay.queueAt()
 		if spec.useQueue {
 			queue = in[lay.queueAt()]
-			groupsAt++
 		}
-		groups := in[groupsAt:]
+		groups := in[lay.groupsAt(spec.useQueue):]
 
 		_, z := net.embed(groups)
 		protos := net.params[prototypesName]
