@@ -197,6 +197,18 @@ func decodeStdlib(dst *Image, format Format, data []byte, maxPixels int64) (img 
 	return dst, nil
 }
 
+// dropAlpha copies w x h pixels of 4-byte RGBA rows (stride bytes apart)
+// into packed RGB.
+func dropAlpha(out, pix []uint8, stride, w, h int) {
+	for y := range h {
+		row := pix[y*stride : y*stride+4*w]
+		o := out[3*w*y : 3*w*(y+1)]
+		for x := range w {
+			o[3*x], o[3*x+1], o[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
+		}
+	}
+}
+
 // toRGB converts any image to packed RGB, with fast paths for the types the
 // decoders return.
 func toRGB(dst *Image, src image.Image) {
@@ -213,21 +225,9 @@ func toRGB(dst *Image, src image.Image) {
 			}
 		}
 	case *image.NRGBA:
-		for y := range h {
-			row := s.Pix[y*s.Stride : y*s.Stride+4*w]
-			out := dst.Pix[3*w*y : 3*w*(y+1)]
-			for x := range w {
-				out[3*x], out[3*x+1], out[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
-			}
-		}
-	case *image.RGBA:
-		for y := range h {
-			row := s.Pix[y*s.Stride : y*s.Stride+4*w]
-			out := dst.Pix[3*w*y : 3*w*(y+1)]
-			for x := range w {
-				out[3*x], out[3*x+1], out[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
-			}
-		}
+		dropAlpha(dst.Pix, s.Pix, s.Stride, w, h)
+	case *image.RGBA: // our decoders return it for opaque images only
+		dropAlpha(dst.Pix, s.Pix, s.Stride, w, h)
 	case *image.YCbCr:
 		i := 0
 		for y := range h {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestTrainerEpochsMetricsCheckpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{0, 1, 2, 3, 4, 5, 6, 7, 8}; !equalInts(be.seen, want) {
+	if want := []int{0, 1, 2, 3, 4, 5, 6, 7, 8}; !slices.Equal(be.seen, want) {
 		t.Fatalf("stepped iterations %v, want %v", be.seen, want)
 	}
 	recs, err := metrics.ReadFile(filepath.Join(out, "metrics.jsonl"))
@@ -316,18 +317,6 @@ func TestConverterGroupsAndNormalises(t *testing.T) {
 	}
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func equalBits(a, b []float64) bool {
 	if len(a) != len(b) {
 		return false
@@ -352,7 +341,7 @@ func TestShortEpochsKeepTheSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{0, 1, 2, 4, 5, 6, 8, 9, 10}; !equalInts(full.seen, want) {
+	if want := []int{0, 1, 2, 4, 5, 6, 8, 9, 10}; !slices.Equal(full.seen, want) {
 		t.Fatalf("iterations %v, want %v", full.seen, want)
 	}
 	out := t.TempDir()

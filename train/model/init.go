@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/swavgo/swav/train"
@@ -147,23 +148,11 @@ func checkTensor(where string, t *train.Tensor, want TensorSpec) error {
 	if t.Name != want.Name {
 		return fmt.Errorf("model: %s: name %s, want %s", where, t.Name, want.Name)
 	}
-	if !equalShape(t.Shape, want.Shape) {
+	if !slices.Equal(t.Shape, want.Shape) {
 		return fmt.Errorf("model: %s %s: shape %v, want %v", where, t.Name, t.Shape, want.Shape)
 	}
 	if len(t.Data) != t.Numel() {
 		return fmt.Errorf("model: %s %s: %d values for shape %v (want %d)", where, t.Name, len(t.Data), t.Shape, t.Numel())
 	}
 	return nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
