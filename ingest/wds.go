@@ -54,7 +54,7 @@ func openShard(ctx context.Context, s *shardRef, cfg *Config) (recordReader, err
 // wdsReader groups consecutive tar members by WebDataset key.
 type wdsReader struct {
 	rc      io.ReadCloser
-	count   *countingReader
+	count   *CountingReader
 	tr      *tar.Reader
 	shard   string
 	pending *member
@@ -68,19 +68,21 @@ type member struct {
 	bad      string
 }
 
-type countingReader struct {
-	r io.Reader
-	n int64
+// CountingReader counts the bytes read through it, for errors that name a
+// byte offset (tar shards here, checkpoints in train/checkpoint).
+type CountingReader struct {
+	R io.Reader
+	N int64 // bytes read so far
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
+func (c *CountingReader) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
+	c.N += int64(n)
 	return n, err
 }
 
 func newWDSReader(rc io.ReadCloser, shard string) *wdsReader {
-	cr := &countingReader{r: rc}
+	cr := &CountingReader{R: rc}
 	return &wdsReader{rc: rc, count: cr, tr: tar.NewReader(cr), shard: shard}
 }
 
@@ -118,14 +120,14 @@ func (w *wdsReader) nextMember() (*member, error) {
 		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, fmt.Errorf("shard %s: truncated tar at byte %d: %w", w.shard, w.count.n, err)
+				return nil, fmt.Errorf("shard %s: truncated tar at byte %d: %w", w.shard, w.count.N, err)
 			}
-			return nil, fmt.Errorf("shard %s: corrupt tar header near byte %d: %w", w.shard, w.count.n, err)
+			return nil, fmt.Errorf("shard %s: corrupt tar header near byte %d: %w", w.shard, w.count.N, err)
 		}
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
 			continue
 		}
-		offset := w.count.n - 512
+		offset := w.count.N - 512
 		key, ext := splitKey(hdr.Name)
 		base := path.Base(key)
 		if strings.HasPrefix(base, "__") && strings.HasSuffix(base, "__") {
@@ -147,7 +149,7 @@ func (w *wdsReader) nextMember() (*member, error) {
 			m.data = make([]byte, hdr.Size)
 		}
 		if _, err := io.ReadFull(w.tr, m.data); err != nil {
-			return nil, fmt.Errorf("shard %s: truncated tar in member %q at byte %d: %w", w.shard, hdr.Name, w.count.n, err)
+			return nil, fmt.Errorf("shard %s: truncated tar in member %q at byte %d: %w", w.shard, hdr.Name, w.count.N, err)
 		}
 		return m, nil
 	}

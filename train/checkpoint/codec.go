@@ -12,6 +12,7 @@ import (
 	"math"
 	"unsafe"
 
+	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/train"
 )
 
@@ -103,31 +104,19 @@ func Encode(w io.Writer, ck *Checkpoint) error {
 	return nil
 }
 
-// countingReader tracks the byte offset for error messages.
-type countingReader struct {
-	r   io.Reader
-	off int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.off += int64(n)
-	return n, err
-}
-
 // Decode reads one checkpoint from r; name (a file path or URL) prefixes
 // every error, which says what was wrong and at which byte offset. Errors
 // about the file's content wrap ErrCorrupt or ErrVersion. It allocates the
 // tensors only after the header's checksum has been verified.
 func Decode(r io.Reader, name string) (*Checkpoint, error) {
-	cr := &countingReader{r: bufio.NewReaderSize(r, 64<<10)}
+	cr := &ingest.CountingReader{R: bufio.NewReaderSize(r, 64<<10)}
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("checkpoint %s: byte %d: %w: %s", name, cr.off, ErrCorrupt, fmt.Sprintf(format, args...))
+		return fmt.Errorf("checkpoint %s: byte %d: %w: %s", name, cr.N, ErrCorrupt, fmt.Sprintf(format, args...))
 	}
 	readFull := func(p []byte, what string) error {
 		if _, err := io.ReadFull(cr, p); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return fail("truncated in the %s (file ends after %d bytes)", what, cr.off)
+				return fail("truncated in the %s (file ends after %d bytes)", what, cr.N)
 			}
 			return fmt.Errorf("checkpoint %s: read %s: %w", name, what, err)
 		}
