@@ -13,13 +13,15 @@ freezing, LARC(SGD) by hand (SPEC §5), BatchNorm running statistics.
 
 Run: /usr/bin/python3 train/cpu/testdata/gen_reference.py
 """
-import json, math, os
+import json, math, os, sys
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F, torchvision
 
 torch.set_num_threads(1)
 torch.set_default_dtype(torch.float32)
 here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "..", "..", "model", "testdata"))
+from swav_torch import SwAVNet
 M32 = 0xFFFFFFFF
 
 
@@ -40,43 +42,6 @@ def test_values(name, n):
     x = (x * np.uint64(2246822519)) & m
     x ^= x >> np.uint64(13)
     return torch.from_numpy(x.astype(np.float64) / 4294967296.0 - 0.5)
-
-
-class Block(nn.Module):  # ref_train_step.py's block
-    def __init__(s, c):
-        super().__init__()
-        s.c1 = nn.Conv2d(c, c, 3, 1, 1, bias=False); s.b1 = nn.BatchNorm2d(c)
-        s.c2 = nn.Conv2d(c, c, 3, 1, 1, bias=False); s.b2 = nn.BatchNorm2d(c)
-
-    def forward(s, x):
-        return F.relu(x + s.b2(s.c2(F.relu(s.b1(s.c1(x))))))
-
-
-def make_trunk(arch, small_stem):
-    if arch == "small":
-        return nn.Sequential(nn.Conv2d(3, 32, 3, 1, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-                             Block(32), Block(32),
-                             nn.Conv2d(32, 64, 3, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-                             nn.AdaptiveAvgPool2d(1), nn.Flatten()), 64
-    m = getattr(torchvision.models, arch)()
-    dim = m.fc.in_features
-    m.fc = nn.Identity()
-    if small_stem:
-        m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-        m.maxpool = nn.Identity()
-    return m, dim
-
-
-class Net(nn.Module):
-    def __init__(s, c):
-        super().__init__()
-        s.trunk, dim = make_trunk(c["arch"], c["small_stem"])
-        if c["hidden_mlp"] == 0:
-            s.head = nn.Linear(dim, c["feat_dim"])
-        else:
-            s.head = nn.Sequential(nn.Linear(dim, c["hidden_mlp"]), nn.BatchNorm1d(c["hidden_mlp"]), nn.ReLU(),
-                                   nn.Linear(c["hidden_mlp"], c["feat_dim"]))
-        s.prototypes = nn.Linear(c["feat_dim"], c["prototypes"], bias=False)
 
 
 def fill_test_weights(net):
@@ -196,7 +161,7 @@ def swav_step(net, c, groups, it, lr, queue, momentum_bufs):
 
 def run_case(c):
     torch.manual_seed(0)
-    net = Net(c)
+    net = SwAVNet(c["arch"], c["small_stem"], c["hidden_mlp"], c["feat_dim"], c["prototypes"])
     fill_test_weights(net)
     net.train()
     groups = []

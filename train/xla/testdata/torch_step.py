@@ -13,52 +13,17 @@ OUT holds per step the loss and the codes, then the final params, buffers,
 momentum buffers and queue. Arithmetic is float64 (the truth the float32
 backends are measured against).
 """
-import json, sys
-import torch, torch.nn as nn, torch.nn.functional as F
+import json, os, sys
+import torch, torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "model", "testdata"))
+from swav_torch import SwAVNet
 
 torch.set_default_dtype(torch.float64)
+
+
 def run(cfg):
-
-
-    class Block(nn.Module):
-        def __init__(s, c):
-            super().__init__()
-            s.c1 = nn.Conv2d(c, c, 3, 1, 1, bias=False); s.b1 = nn.BatchNorm2d(c)
-            s.c2 = nn.Conv2d(c, c, 3, 1, 1, bias=False); s.b2 = nn.BatchNorm2d(c)
-
-        def forward(s, x):
-            return F.relu(x + s.b2(s.c2(F.relu(s.b1(s.c1(x))))))
-
-
-    def trunk(name, small_stem):
-        if name == "small":
-            return nn.Sequential(nn.Conv2d(3, 32, 3, 1, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-                                 Block(32), Block(32),
-                                 nn.Conv2d(32, 64, 3, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-                                 nn.AdaptiveAvgPool2d(1), nn.Flatten()), 64
-        import torchvision
-        m = getattr(torchvision.models, name)()
-        if small_stem:
-            m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-            m.maxpool = nn.Identity()
-        dim = m.fc.in_features
-        m.fc = nn.Identity()
-        return m, dim
-
-
-    class SwAVNet(nn.Module):
-        def __init__(s):
-            super().__init__()
-            s.trunk, dim = trunk(cfg["arch"], cfg["small_stem"])
-            hid, out = cfg["hidden"], cfg["feat"]
-            if hid == 0:
-                s.head = nn.Linear(dim, out)
-            else:
-                s.head = nn.Sequential(nn.Linear(dim, hid), nn.BatchNorm1d(hid), nn.ReLU(), nn.Linear(hid, out))
-            s.prototypes = nn.Linear(out, cfg["k"], bias=False)
-
-
-    net = SwAVNet()
+    net = SwAVNet(cfg["arch"], cfg["small_stem"], cfg["hidden"], cfg["feat"], cfg["k"])
     sd = net.state_dict()
     for t in cfg["params"] + cfg["buffers"]:
         sd[t["name"]].copy_(torch.tensor(t["data"]).reshape(t["shape"]))
