@@ -107,10 +107,7 @@ func parseCrops(s string) ([][2]int, error) {
 // benchTrainConfig is the train config ref_train_step.py's network matches.
 func benchTrainConfig(o trainBenchOptions, c trainBenchCase) train.Config {
 	cfg := train.DefaultConfig()
-	cfg.Backend, cfg.Threads, cfg.BatchSize = o.backend, o.threads, c.batch
-	if o.backend == "xla" {
-		cfg.Devices = o.devices
-	}
+	cfg.Backend, cfg.Threads, cfg.BatchSize, cfg.Devices = o.backend, o.threads, c.batch, o.devices
 	if o.bf16 {
 		cfg.Precision = "bf16"
 	}
