@@ -36,17 +36,31 @@ type SampleCrops struct {
 // per crop (RGB), for RenderPacked (pooled; Release it). A quarter of the
 // float32 crops' memory.
 func (r *Recipe) NewPackedCrops() *SampleCrops {
-	r.packedOnce.Do(func() {
-		r.packedPool.New = func() any {
-			s := &SampleCrops{}
-			for _, c := range r.crops {
-				s.RGB = append(s.RGB, make([]uint8, 3*c.size*c.size))
-			}
-			return s
+	return takeCrops(&r.packedPool)
+}
+
+// takeCrops gets a SampleCrops from pool; its Release puts it back there.
+func takeCrops(pool *sync.Pool) *SampleCrops {
+	s := pool.Get().(*SampleCrops)
+	s.pool = pool
+	return s
+}
+
+// allocCrops allocates one buffer per crop of the recipe: packed RGB, or
+// CHW in the recipe's dtype (the pools' New).
+func (r *Recipe) allocCrops(packed bool) *SampleCrops {
+	s := &SampleCrops{}
+	for _, c := range r.crops {
+		n := 3 * c.size * c.size
+		switch {
+		case packed:
+			s.RGB = append(s.RGB, make([]uint8, n))
+		case r.cfg.DType == DTypeUint8:
+			s.U8 = append(s.U8, make([]uint8, n))
+		default:
+			s.F32 = append(s.F32, make([]float32, n))
 		}
-	})
-	s := r.packedPool.Get().(*SampleCrops)
-	s.pool = &r.packedPool
+	}
 	return s
 }
 
@@ -118,23 +132,7 @@ func (s *SampleCrops) SizeBytes() int64 {
 // NewSampleCrops returns an empty SampleCrops with buffers sized for the
 // recipe (pooled; Release it).
 func (r *Recipe) NewSampleCrops() *SampleCrops {
-	r.poolOnce.Do(func() {
-		r.pool.New = func() any {
-			s := &SampleCrops{}
-			for _, c := range r.crops {
-				n := 3 * c.size * c.size
-				if r.cfg.DType == DTypeUint8 {
-					s.U8 = append(s.U8, make([]uint8, n))
-				} else {
-					s.F32 = append(s.F32, make([]float32, n))
-				}
-			}
-			return s
-		}
-	})
-	s := r.pool.Get().(*SampleCrops)
-	s.pool = &r.pool
-	return s
+	return takeCrops(&r.pool)
 }
 
 // Render renders every crop of img (sample key in epoch) into dst, in the

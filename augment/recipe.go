@@ -22,10 +22,7 @@ type Recipe struct {
 	// ToTensor + Normalize compute it.
 	norm [3][256]float32
 
-	poolOnce sync.Once
-	pool     sync.Pool // *SampleCrops with F32 or U8
-
-	packedOnce sync.Once
+	pool       sync.Pool // *SampleCrops with F32 or U8
 	packedPool sync.Pool // *SampleCrops with RGB
 }
 
@@ -58,6 +55,8 @@ func NewRecipe(cfg Config, seed int64) (*Recipe, error) {
 		return nil, err
 	}
 	r.norm = *norm
+	r.pool.New = func() any { return r.allocCrops(false) }
+	r.packedPool.New = func() any { return r.allocCrops(true) }
 	return r, nil
 }
 
