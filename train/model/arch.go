@@ -142,23 +142,18 @@ func (a *Arch) Sections() [][]Layer {
 
 // Params lists every trainable tensor in canonical (state_dict) order: the
 // order of train.State.Params.
-func (a *Arch) Params() []TensorSpec {
-	var out []TensorSpec
-	for _, sec := range a.Sections() {
-		for i := range sec {
-			out = append(out, sec[i].Params()...)
-		}
-	}
-	return out
-}
+func (a *Arch) Params() []TensorSpec { return a.collect((*Layer).Params) }
 
 // Buffers lists every BatchNorm running statistic in canonical order: the
 // order of train.State.Buffers.
-func (a *Arch) Buffers() []TensorSpec {
+func (a *Arch) Buffers() []TensorSpec { return a.collect((*Layer).Buffers) }
+
+// collect concatenates tensors of every layer, section by section.
+func (a *Arch) collect(tensors func(*Layer) []TensorSpec) []TensorSpec {
 	var out []TensorSpec
 	for _, sec := range a.Sections() {
 		for i := range sec {
-			out = append(out, sec[i].Buffers()...)
+			out = append(out, tensors(&sec[i])...)
 		}
 	}
 	return out
