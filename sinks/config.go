@@ -58,6 +58,11 @@ type QuickstartConfig struct {
 	KNN []int `yaml:"knn"`
 	// Temperature of the kNN vote weights.
 	Temperature float64 `yaml:"temperature"`
+	// Monitor runs the kNN monitor during pre-training (learning curve in
+	// metrics.jsonl and loss.png) with the train split as its bank and the
+	// test split as its held-out queries, unless train.monitor.bank is set;
+	// train.monitor sets the sizes and the period.
+	Monitor bool `yaml:"monitor"`
 }
 
 // DefaultQuickstartConfig returns the typed defaults.
@@ -101,9 +106,9 @@ func (c *ExtractConfig) Validate() error {
 		return pipeline.FieldErrorf("feature", "must be trunk, projection, scores or raw, got %q", c.Feature)
 	}
 	switch c.Arch {
-	case "", "small", "resnet18", "resnet34", "resnet50":
+	case "", "small", "resnet8", "resnet18", "resnet34", "resnet50":
 	default:
-		return pipeline.FieldErrorf("arch", "must be empty, small, resnet18, resnet34 or resnet50, got %q", c.Arch)
+		return pipeline.FieldErrorf("arch", "must be empty, small, resnet8, resnet18, resnet34 or resnet50, got %q", c.Arch)
 	}
 	switch c.Compression {
 	case "snappy", "zstd", "none":

@@ -7,8 +7,9 @@ import (
 // ModelConfig describes the network: a ResNet trunk, the projection head and
 // the prototypes (SPEC §6).
 type ModelConfig struct {
-	// Arch is "small" (the benchmark's small network), "resnet18",
-	// "resnet34" or "resnet50".
+	// Arch is "small" (the benchmark's small network), "resnet8" (a
+	// CIFAR-style ResNet-8, 32-64-128 wide, for 28-32 px images),
+	// "resnet18", "resnet34" or "resnet50".
 	Arch string `yaml:"arch"`
 	// SmallStem replaces the 7x7/2 stem and max-pool by a 3x3/1 conv without
 	// max-pool, for 28-32 px data.
@@ -89,6 +90,8 @@ type Config struct {
 	SwAV       SwAVConfig       `yaml:"swav"`
 	Optim      OptimConfig      `yaml:"optim"`
 	Checkpoint CheckpointConfig `yaml:"checkpoint"`
+	// Monitor is the kNN monitor (off unless monitor.bank names shards).
+	Monitor MonitorConfig `yaml:"monitor"`
 }
 
 // DefaultConfig is the swav_800ep ImageNet recipe per GPU (SPEC §8).
@@ -108,6 +111,7 @@ func DefaultConfig() Config {
 			WeightDecay: 1e-6, Momentum: 0.9, TrustCoefficient: 0.001,
 		},
 		Checkpoint: CheckpointConfig{Keep: 3, Resume: true},
+		Monitor:    DefaultMonitorConfig(),
 	}
 }
 
@@ -127,9 +131,9 @@ func (c *Config) Validate() error {
 		return pipeline.FieldErrorf("precision", "bf16 needs backend xla")
 	}
 	switch c.Model.Arch {
-	case "small", "resnet18", "resnet34", "resnet50":
+	case "small", "resnet8", "resnet18", "resnet34", "resnet50":
 	default:
-		return pipeline.FieldErrorf("model.arch", "must be small, resnet18, resnet34 or resnet50, got %q", c.Model.Arch)
+		return pipeline.FieldErrorf("model.arch", "must be small, resnet8, resnet18, resnet34 or resnet50, got %q", c.Model.Arch)
 	}
 	checks := []struct {
 		ok    bool
@@ -168,6 +172,9 @@ func (c *Config) Validate() error {
 		if !ch.ok {
 			return pipeline.FieldErrorf(ch.field, "%s", ch.msg)
 		}
+	}
+	if err := c.Monitor.validate(); err != nil {
+		return err
 	}
 	seen := map[int]bool{}
 	for i, c := range c.SwAV.CropsForAssign {

@@ -32,6 +32,21 @@ type Record struct {
 	WaitFraction float64 `json:"wait_fraction"`
 	// Time is when the step ended (UTC).
 	Time time.Time `json:"time"`
+	// KNN is the kNN monitor's evaluation after this step, when one ran.
+	KNN *KNNPoint `json:"knn,omitempty"`
+}
+
+// KNNPoint is one evaluation of the kNN monitor (train.monitor): weighted
+// kNN accuracy of the trunk features of Queries held-out samples against a
+// bank of Bank samples, with the weights after the record's step.
+type KNNPoint struct {
+	K       int     `json:"k"`
+	Top1    float64 `json:"top1"`
+	Top5    float64 `json:"top5"`
+	Bank    int     `json:"bank"`
+	Queries int     `json:"queries"`
+	// Seconds is the evaluation's wall time (embedding and kNN).
+	Seconds float64 `json:"seconds"`
 }
 
 // Writer appends Records to a JSON-lines file and keeps them in memory for

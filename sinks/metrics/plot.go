@@ -13,9 +13,10 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// PlotPNG draws two aligned panels, the loss (top) and the learning rate
-// (bottom) over the iterations, into a PNG at path (written to a temporary
-// file, then renamed). title heads the loss panel. It costs a few tens of
+// PlotPNG draws aligned panels over the iterations, the loss (top), the kNN
+// monitor's top-1 accuracy when any record carries one (Record.KNN) and the
+// learning rate (bottom), into a PNG at path (written to a temporary file,
+// then renamed). title heads the loss panel. It costs a few tens of
 // milliseconds per hundred thousand records.
 func PlotPNG(records []Record, title, path string) error {
 	if len(records) == 0 {
@@ -23,9 +24,16 @@ func PlotPNG(records []Record, title, path string) error {
 	}
 	loss := make(plotter.XYs, len(records))
 	lr := make(plotter.XYs, len(records))
+	var knn plotter.XYs
+	knnTitle := ""
 	for i, r := range records {
 		loss[i] = plotter.XY{X: float64(r.Iter), Y: r.Loss}
 		lr[i] = plotter.XY{X: float64(r.Iter), Y: r.LR}
+		if r.KNN != nil {
+			knn = append(knn, plotter.XY{X: float64(r.Iter), Y: 100 * r.KNN.Top1})
+			knnTitle = fmt.Sprintf("kNN monitor (k=%d, %d bank / %d held-out samples), last %.2f%%",
+				r.KNN.K, r.KNN.Bank, r.KNN.Queries, 100*r.KNN.Top1)
+		}
 	}
 	panel := func(t, y string, xys plotter.XYs) (*plot.Plot, error) {
 		p := plot.New()
@@ -48,9 +56,20 @@ func PlotPNG(records []Record, title, path string) error {
 	if err != nil {
 		return err
 	}
-	plots := [][]*plot.Plot{{lossPlot}, {lrPlot}}
-	img := vgimg.New(8*vg.Inch, 6*vg.Inch)
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
+	plots := [][]*plot.Plot{{lossPlot}}
+	if len(knn) > 0 {
+		knnPlot, err := panel(knnTitle, "kNN top-1 (%)", knn)
+		if err != nil {
+			return err
+		}
+		if s, err := plotter.NewScatter(knn); err == nil {
+			knnPlot.Add(s)
+		}
+		plots = append(plots, []*plot.Plot{knnPlot})
+	}
+	plots = append(plots, []*plot.Plot{lrPlot})
+	img := vgimg.New(8*vg.Inch, vg.Length(3*len(plots))*vg.Inch)
+	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
 		PadTop: 2 * vg.Millimeter, PadBottom: 2 * vg.Millimeter, PadLeft: 2 * vg.Millimeter, PadRight: 4 * vg.Millimeter}
 	canvases := plot.Align(plots, tiles, draw.New(img))
 	for j := range plots {

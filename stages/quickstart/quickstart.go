@@ -16,6 +16,8 @@ package quickstart
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +26,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
@@ -34,6 +38,7 @@ import (
 	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/stages/extract"
 	stagestrain "github.com/swavgo/swav/stages/train"
+	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
 	"github.com/swavgo/swav/train/eval"
 )
@@ -71,7 +76,13 @@ type Report struct {
 	Epochs       float64 `json:"epochs"`
 	ImagesSeen   int64   `json:"images_seen"`
 	Iterations   int     `json:"iterations"`
-	Checkpoint   string  `json:"checkpoint"`
+	// RecipeHash identifies the recipe: the augment and train sections
+	// without what does not change the weights (checkpointing, threads, the
+	// kNN monitor) and without the seed, so two seeds of one recipe share it.
+	RecipeHash string `json:"recipe_hash"`
+	// Seed is the job's seed.
+	Seed       int64  `json:"seed"`
+	Checkpoint string `json:"checkpoint"`
 	// TrainImages and TestImages are the sizes of the two splits used.
 	TrainImages int `json:"train_images"`
 	TestImages  int `json:"test_images"`
@@ -94,7 +105,8 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 	if err := os.MkdirAll(job.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("quickstart: output folder %s: %w", job.Out, err)
 	}
-	rep := &Report{K: qs.KNN[0], Temperature: qs.Temperature, KNN: map[string][]eval.KNNResult{}}
+	rep := &Report{K: qs.KNN[0], Temperature: qs.Temperature, KNN: map[string][]eval.KNNResult{},
+		RecipeHash: RecipeHash(job), Seed: job.Seed}
 	if cfgYAML, err := stagestrain.JobYAML(job); err == nil {
 		rep.Config = string(cfgYAML)
 	}
@@ -147,6 +159,9 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 	trainJob.Job = stagestrain.JobKind
 	if trainJob.Train.Checkpoint.Dir == "" {
 		trainJob.Train.Checkpoint.Dir = filepath.Join(job.Out, "checkpoints")
+	}
+	if mon := &trainJob.Train.Monitor; qs.Monitor && !mon.Enabled() {
+		mon.Bank, mon.Queries = []string{splits["train"].url}, []string{splits["test"].url}
 	}
 	budget := fmt.Sprintf("for at most %.0f s", trainJob.Train.MaxSeconds)
 	if trainJob.Train.MaxSeconds == 0 {
@@ -228,6 +243,21 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 	}
 	printTable(w, rep, job.Out)
 	return rep, nil
+}
+
+// RecipeHash is the first 16 hex digits of the SHA-256 of the recipe: the
+// job's augment and train sections as YAML, less the settings that do not
+// change the trained weights (train.checkpoint, train.threads,
+// train.monitor, the time budget) and less the seed.
+func RecipeHash(job *configs.Job) string {
+	tr := job.Train
+	tr.Checkpoint, tr.Threads, tr.Monitor, tr.MaxSeconds = train.CheckpointConfig{}, 0, train.MonitorConfig{}, 0
+	b, _ := yaml.Marshal(struct {
+		Augment any `yaml:"augment"`
+		Train   any `yaml:"train"`
+	}{job.Augment, tr})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
 }
 
 // printTable prints the headline comparison.

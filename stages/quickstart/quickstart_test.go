@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,7 +18,7 @@ import (
 
 // tinyJob is the embedded quickstart config cut down to seconds: a few
 // hundred images, a few training steps.
-func tinyJob(t *testing.T, out string, local bool) *configs.Job {
+func tinyJob(t *testing.T, out string, local bool, extra ...string) *configs.Job {
 	t.Helper()
 	data, err := os.ReadFile("../../configs/quickstart.yaml")
 	if err != nil {
@@ -41,7 +42,7 @@ func tinyJob(t *testing.T, out string, local bool) *configs.Job {
 	if local {
 		sets = append(sets, "extract.quickstart.local=true")
 	}
-	job, err := configs.LoadBytes("quickstart.yaml", data, sets)
+	job, err := configs.LoadBytes("quickstart.yaml", data, append(sets, extra...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestQuickstartTiny(t *testing.T) {
 	if err := json.Unmarshal(raw, &saved); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"knn_top1_swav", "knn_top1_random_init", "knn_top1_raw_pixels", "train_seconds", "epochs", "images_seen", "knn_top5_swav", "config"} {
+	for _, key := range []string{"knn_top1_swav", "knn_top1_random_init", "knn_top1_raw_pixels", "train_seconds", "epochs", "images_seen", "iterations", "recipe_hash", "knn_top5_swav", "config"} {
 		if _, ok := saved[key]; !ok {
 			t.Errorf("report.json lacks %s", key)
 		}
@@ -118,5 +119,20 @@ func TestQuickstartBadOutput(t *testing.T) {
 	var pe *os.PathError
 	if !errors.As(err, &pe) {
 		t.Errorf("error %v does not carry the path error", err)
+	}
+}
+
+// TestRecipeHash: two seeds, another time budget, checkpointing or monitor
+// of one recipe share the hash; a change of the recipe changes it.
+func TestRecipeHash(t *testing.T) {
+	base := tinyJob(t, t.TempDir(), true)
+	want := RecipeHash(base)
+	same := []string{"seed=7", "train.max_seconds=60", "train.checkpoint.every_iters=5", "train.threads=2", "train.monitor.every_iters=10"}
+	differ := []string{"train.optim.base_lr=0.6", "augment.crops.1.count=2", "train.model.prototypes=30", "augment.blur.p=0"}
+	for _, set := range append(same, differ...) {
+		job := tinyJob(t, t.TempDir(), true, set)
+		if got := RecipeHash(job); (got == want) != slices.Contains(same, set) {
+			t.Errorf("--set %s: hash %s, base %s", set, got, want)
+		}
 	}
 }

@@ -95,9 +95,13 @@ func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err er
 			closers = append(closers, c.Close)
 		}
 	}
+	mon, err := NewMonitor(ctx, job, slog.Default())
+	if err != nil {
+		return nil, err
+	}
 	tr, err := NewTrainer(Options{
 		Config: cfg, Seed: job.Seed, JobYAML: jobYAML, Out: job.Out, ItersPerEpoch: ipe,
-		Backend: backend, Store: store, Resume: resume, Stop: stop.Stop,
+		Backend: backend, Store: store, Resume: resume, Stop: stop.Stop, Monitor: mon,
 	})
 	if err != nil {
 		return nil, err

@@ -49,6 +49,9 @@ type Options struct {
 	Stop func()
 	// Logger receives warnings and checkpoint notes (nil: slog.Default()).
 	Logger *slog.Logger
+	// Monitor, when set, evaluates the kNN monitor (train.monitor) after
+	// the steps it says are due and after the last one; the Trainer owns it.
+	Monitor *Monitor
 	// CollapseWindow is how many consecutive steps (after the prototypes
 	// are unfrozen) with a loss within 1% of ln(K) raise the collapse
 	// warning (0: max(ItersPerEpoch, 100)).
@@ -249,10 +252,6 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 		StepSeconds: stepTime.Seconds(), ImagesPerSec: float64(in.Batch) / cycle,
 		WaitFraction: waited.Seconds() / cycle, Time: time.Now().UTC(),
 	}
-	if err := t.metrics.Write(rec); err != nil {
-		return err
-	}
-	t.report(ctx, rec)
 	if t.iter >= t.cfg.SwAV.FreezePrototypesIters {
 		if t.collapse.observe(res.Loss) {
 			t.log.Warn(collapseWarning(t.iter, res.Loss, t.collapse.lnK, t.collapse.window, t.cfg.Model.Prototypes))
@@ -266,6 +265,15 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 	epochEnd := t.itInEpoch == t.ipe
 	every := t.cfg.Checkpoint.EveryIters > 0 && t.iter%t.cfg.Checkpoint.EveryIters == 0
 	spent := t.budgetSpent()
+	if t.opts.Monitor.Due(t.iter, spent) {
+		if err := t.monitor(ctx, &rec); err != nil {
+			return err
+		}
+	}
+	if err := t.metrics.Write(rec); err != nil {
+		return err
+	}
+	t.report(ctx, rec)
 	if epochEnd || every || spent {
 		if err := t.save(ctx); err != nil {
 			return err
@@ -274,6 +282,25 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 	if spent {
 		t.stop()
 	}
+	return nil
+}
+
+// monitor runs the kNN monitor on the weights after the step of rec and
+// attaches the result to rec. A failed evaluation is logged and turns the
+// monitor off (training goes on); only a cancelled context is an error.
+func (t *Trainer) monitor(ctx context.Context, rec *metrics.Record) error {
+	p, err := t.opts.Monitor.Evaluate(ctx, t.opts.Backend, t.iter)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t.log.Warn("kNN monitor failed; training goes on without it", "iter", t.iter, "err", err)
+		t.opts.Monitor = nil
+		return nil
+	}
+	rec.KNN = p
+	t.log.Info("kNN monitor", "iter", t.iter, "epoch", t.epoch, "k", p.K, "top1", fmt.Sprintf("%.2f%%", 100*p.Top1),
+		"top5", fmt.Sprintf("%.2f%%", 100*p.Top5), "bank", p.Bank, "queries", p.Queries, "seconds", fmt.Sprintf("%.1f", p.Seconds))
 	return nil
 }
 
@@ -298,6 +325,9 @@ func (t *Trainer) report(ctx context.Context, r metrics.Record) {
 	pipeline.SetGauge(ctx, "lr", r.LR)
 	pipeline.SetGauge(ctx, "images_per_s", r.ImagesPerSec)
 	pipeline.SetGauge(ctx, "wait_fraction", r.WaitFraction)
+	if r.KNN != nil {
+		pipeline.SetGauge(ctx, "knn_top1", r.KNN.Top1)
+	}
 }
 
 // batchCursor reads the batch's last ingest position.

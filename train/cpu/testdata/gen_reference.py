@@ -203,6 +203,8 @@ cases = [
          prototypes=12, batch=3, groups=[[32, 2]], queue_length=0, crops_for_assign=[1, 0]),
     dict(base, name="resnet50_small_stem", arch="resnet50", small_stem=True, hidden_mlp=24, feat_dim=8,
          prototypes=10, batch=3, groups=[[16, 2], [8, 2]], queue_length=0, crops_for_assign=[0]),
+    dict(base, name="resnet8_quickstart_groups", arch="resnet8", small_stem=False, hidden_mlp=16, feat_dim=8,
+         prototypes=10, batch=3, groups=[[28, 2], [16, 2]], queue_length=0),
 ]
 res = dict(torch=torch.__version__, torchvision=torchvision.__version__, cases=[run_case(c) for c in cases])
 with open(os.path.join(here, "reference.json"), "w") as f:

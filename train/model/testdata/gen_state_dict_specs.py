@@ -13,6 +13,7 @@ from swav_torch import SwAVNet
 
 cases = [
     dict(arch="small", small_stem=False, hidden_mlp=128, feat_dim=32, prototypes=100),
+    dict(arch="resnet8", small_stem=False, hidden_mlp=256, feat_dim=64, prototypes=100),
     dict(arch="resnet18", small_stem=False, hidden_mlp=2048, feat_dim=128, prototypes=3000),
     dict(arch="resnet18", small_stem=True, hidden_mlp=0, feat_dim=64, prototypes=10),
     dict(arch="resnet34", small_stem=False, hidden_mlp=512, feat_dim=128, prototypes=300),

@@ -19,6 +19,23 @@ class Block(nn.Module):  # ref_train_step.py's residual block
         return F.relu(x + s.b2(s.c2(F.relu(s.b1(s.c1(x))))))
 
 
+def ResNet8():
+    """The Go model's "resnet8": a 3x3/1 stem (3->32), one torchvision BasicBlock per stage
+    at 32, 64/2 and 128/2, global average pool (torchvision's names)."""
+    from torchvision.models.resnet import BasicBlock
+    layers = [("conv1", nn.Conv2d(3, 32, 3, 1, 1, bias=False)), ("bn1", nn.BatchNorm2d(32)), ("relu", nn.ReLU())]
+    inp = 32
+    for i, (width, stride) in enumerate([(32, 1), (64, 2), (128, 2)]):
+        down = None
+        if stride != 1 or inp != width:
+            down = nn.Sequential(nn.Conv2d(inp, width, 1, stride, bias=False), nn.BatchNorm2d(width))
+        layers.append((f"layer{i + 1}", nn.Sequential(BasicBlock(inp, width, stride, down))))
+        inp = width
+    layers += [("avgpool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten())]
+    from collections import OrderedDict
+    return nn.Sequential(OrderedDict(layers))
+
+
 def trunk(arch, small_stem):
     """The trunk module and its output width."""
     if arch == "small":
@@ -27,6 +44,8 @@ def trunk(arch, small_stem):
                              nn.Conv2d(32, 64, 3, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
                              nn.AdaptiveAvgPool2d(1), nn.Flatten()), 64
     import torchvision  # only the ResNets need it (slow to import)
+    if arch == "resnet8":
+        return ResNet8(), 128
     m = getattr(torchvision.models, arch)()
     dim = m.fc.in_features
     m.fc = nn.Identity()
