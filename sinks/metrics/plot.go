@@ -65,6 +65,7 @@ func PlotPNG(records []Record, title, path string) error {
 		if s, err := plotter.NewScatter(knn); err == nil {
 			knnPlot.Add(s)
 		}
+		knnPlot.X.Min, knnPlot.X.Max = lossPlot.X.Min, lossPlot.X.Max // aligned with the loss
 		plots = append(plots, []*plot.Plot{knnPlot})
 	}
 	plots = append(plots, []*plot.Plot{lrPlot})

@@ -128,7 +128,7 @@ func TestRecipeHash(t *testing.T) {
 	base := tinyJob(t, t.TempDir(), true)
 	want := RecipeHash(base)
 	same := []string{"seed=7", "train.max_seconds=60", "train.checkpoint.every_iters=5", "train.threads=2", "train.monitor.every_iters=10"}
-	differ := []string{"train.optim.base_lr=0.6", "augment.crops.1.count=2", "train.model.prototypes=30", "augment.blur.p=0"}
+	differ := []string{"train.optim.base_lr=0.6", "augment.crops.1.count=2", "train.model.prototypes=50", "augment.blur.p=0"}
 	for _, set := range append(same, differ...) {
 		job := tinyJob(t, t.TempDir(), true, set)
 		if got := RecipeHash(job); (got == want) != slices.Contains(same, set) {
