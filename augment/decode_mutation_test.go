@@ -3,6 +3,8 @@ package augment
 import (
 	"fmt"
 	"math/rand"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,6 +51,57 @@ func TestDecodeMutatedInputs(t *testing.T) {
 		close(done)
 		if err != nil && SkipReason(err) == "error" {
 			t.Fatalf("error without a skip reason: %v", err)
+		}
+	}
+}
+
+// TestDecodeErrorStable decodes the same bit-flipped and truncated JPEGs
+// many times from many goroutines (so calls land on different OS threads):
+// each input gets one identical error every time, never "No error" (issue
+// 16: the libjpeg-turbo message was read twice, the second time from the
+// calling thread's global slot).
+func TestDecodeErrorStable(t *testing.T) {
+	seed := readTestdata(t, "dec_color.jpg")
+	var bad [][]byte
+	rng := rand.New(rand.NewSource(7))
+	for len(bad) < 12 {
+		b := append([]byte(nil), seed...)
+		if len(bad)%2 == 0 {
+			for k := 0; k < 4; k++ {
+				i := len(b)/4 + rng.Intn(len(b)*3/4-2)
+				b[i] ^= 1 << rng.Intn(8)
+			}
+		} else {
+			b = b[:len(b)/3+rng.Intn(len(b)/2)]
+		}
+		if _, err := Decode(nil, b, 1<<20); err != nil {
+			bad = append(bad, b)
+		}
+	}
+	want := make([]string, len(bad))
+	for i, b := range bad {
+		_, err := Decode(nil, b, 1<<20)
+		want[i] = err.Error()
+	}
+	const workers, rounds = 8, 30
+	errc := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for r := range rounds {
+				i := (w + r) % len(bad)
+				_, err := Decode(nil, bad[i], 1<<20)
+				if err == nil || err.Error() != want[i] || strings.Contains(err.Error(), "No error") {
+					errc <- fmt.Errorf("input %d round %d: got %v, want %q", i, r, err, want[i])
+					return
+				}
+				runtime.Gosched()
+			}
+			errc <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -19,6 +19,7 @@ package augment
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef void *tjhandle;
 static void *swav_tj_lib;
@@ -49,14 +50,29 @@ static int swav_tj_load(const char *name) {
 }
 static tjhandle swav_tj_init(void) { return swav_tjInitDecompress(); }
 static void swav_tj_destroy(tjhandle h) { swav_tjDestroy(h); }
-static int swav_tj_header(tjhandle h, const unsigned char *buf, unsigned long n, int *w, int *hh, int *sub, int *cs) {
-	return swav_tjDecompressHeader3(h, buf, n, w, hh, sub, cs);
+// swav_tj_error copies the failure's error code and message into buf. It
+// must run in the same cgo call as the failing TurboJPEG call: warnings are
+// written only to a thread-local message (tjGetErrorStr2 returns it unless
+// an instance error is flagged, and clears that flag), so a later call could
+// run on another OS thread and read another decode's message or "No error".
+static int swav_tj_error(tjhandle h, char *buf, int n) {
+	int code = swav_tjGetErrorCode(h);
+	const char *s = swav_tjGetErrorStr2(h);
+	if (!s) s = "";
+	strncpy(buf, s, n - 1);
+	buf[n - 1] = 0;
+	return code;
 }
-static int swav_tj_decompress(tjhandle h, const unsigned char *buf, unsigned long n, unsigned char *dst, int w, int pitch, int hh, int pf, int flags) {
-	return swav_tjDecompress2(h, buf, n, dst, w, pitch, hh, pf, flags);
+static int swav_tj_header(tjhandle h, const unsigned char *buf, unsigned long n, int *w, int *hh, int *sub, int *cs, char *ebuf, int en, int *code) {
+	int rc = swav_tjDecompressHeader3(h, buf, n, w, hh, sub, cs);
+	if (rc != 0) *code = swav_tj_error(h, ebuf, en);
+	return rc;
 }
-static const char *swav_tj_error(tjhandle h) { return swav_tjGetErrorStr2(h); }
-static int swav_tj_error_code(tjhandle h) { return swav_tjGetErrorCode(h); }
+static int swav_tj_decompress(tjhandle h, const unsigned char *buf, unsigned long n, unsigned char *dst, int w, int pitch, int hh, int pf, int flags, char *ebuf, int en, int *code) {
+	int rc = swav_tjDecompress2(h, buf, n, dst, w, pitch, hh, pf, flags);
+	if (rc != 0) *code = swav_tj_error(h, ebuf, en);
+	return rc;
+}
 */
 import "C"
 
@@ -130,9 +146,10 @@ func (t *turboDecoder) header(data []byte) (w, h int, ok bool, err error) {
 		return 0, 0, false, err
 	}
 	defer func() { t.put(hd, err != nil) }()
-	var cw, ch, sub, cs C.int
-	if C.swav_tj_header(hd, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &cw, &ch, &sub, &cs) != 0 {
-		return 0, 0, false, turboError(hd, "header")
+	var cw, ch, sub, cs, code C.int
+	var ebuf turboMsg
+	if C.swav_tj_header(hd, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &cw, &ch, &sub, &cs, &ebuf[0], C.int(len(ebuf)), &code) != 0 {
+		return 0, 0, false, turboError(ebuf.String(), "header")
 	}
 	if cs == tjcsCMYK || cs == tjcsYCCK {
 		return int(cw), int(ch), false, nil
@@ -148,11 +165,14 @@ func (t *turboDecoder) decode(dst *Image, data []byte) (err error) {
 	// A benign warning also leaves the handle mid-way: destroy it too.
 	warned := false
 	defer func() { t.put(hd, err != nil || warned) }()
+	var code C.int
+	var ebuf turboMsg
 	rc := C.swav_tj_decompress(hd, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)),
-		(*C.uchar)(unsafe.Pointer(&dst.Pix[0])), C.int(dst.W), C.int(3*dst.W), C.int(dst.H), tjpfRGB, tjflagLimScan)
+		(*C.uchar)(unsafe.Pointer(&dst.Pix[0])), C.int(dst.W), C.int(3*dst.W), C.int(dst.H), tjpfRGB, tjflagLimScan,
+		&ebuf[0], C.int(len(ebuf)), &code)
 	if rc != 0 {
-		msg := C.GoString(C.swav_tj_error(hd))
-		if C.swav_tj_error_code(hd) == tjerrWarning && strings.Contains(msg, "extraneous bytes before marker") {
+		msg := ebuf.String()
+		if code == tjerrWarning && strings.Contains(msg, "extraneous bytes before marker") {
 			// The one benign libjpeg warning (junk between segments, common
 			// in real files): every pixel decoded, as Pillow accepts it.
 			// Other warnings (bad Huffman code, premature end of a data
@@ -161,13 +181,26 @@ func (t *turboDecoder) decode(dst *Image, data []byte) (err error) {
 			warned = true
 			return nil
 		}
-		return turboError(hd, "decode")
+		return turboError(msg, "decode")
 	}
 	return nil
 }
 
-func turboError(h C.tjhandle, stage string) error {
-	msg := C.GoString(C.swav_tj_error(h))
+// turboMsg receives a failure's message from the failing cgo call itself.
+type turboMsg [256]C.char
+
+// String is the message; an empty one or "No error" (never a valid reason
+// for a failure) becomes a fixed text.
+func (m *turboMsg) String() string {
+	msg := C.GoString(&m[0])
+	if msg == "" || msg == "No error" {
+		msg = "undescribed libjpeg-turbo failure"
+	}
+	return msg
+}
+
+// turboError classes a libjpeg-turbo message read by readTurboError.
+func turboError(msg, stage string) error {
 	if strings.Contains(msg, "Premature end") {
 		return fmt.Errorf("%w: jpeg %s: libjpeg-turbo: %s", ErrTruncated, stage, msg)
 	}

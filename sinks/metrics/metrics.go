@@ -4,7 +4,6 @@
 package metrics
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -51,12 +50,12 @@ type KNNPoint struct {
 
 // Writer appends Records to a JSON-lines file and keeps them in memory for
 // the plot (a record is ~150 bytes; a million steps is ~150 MB of file and
-// ~80 MB of memory). It is used by one goroutine. Write buffers; Flush and
-// Close reach the disk.
+// ~80 MB of memory). It is used by one goroutine. Write appends each record
+// with one write(2) on an O_APPEND file, so a kill -9 after Write returns
+// loses nothing and cannot tear a line; Flush and Close fsync (power loss).
 type Writer struct {
 	path    string
 	f       *os.File
-	bw      *bufio.Writer
 	records []Record
 }
 
@@ -98,25 +97,28 @@ func Open(path string, fromIter int) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	return &Writer{path: path, f: f, bw: bufio.NewWriter(f), records: kept}, nil
+	return &Writer{path: path, f: f, records: kept}, nil
 }
 
-// Write appends one record (buffered).
+// Write appends one record to the file (one unbuffered write).
 func (w *Writer) Write(r Record) error {
 	line, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("metrics: encode iteration %d: %w", r.Iter, err)
 	}
 	w.records = append(w.records, r)
-	if _, err := w.bw.Write(append(line, '\n')); err != nil {
+	if _, err := w.f.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("metrics: write %s: %w", w.path, err)
 	}
 	return nil
 }
 
-// Flush writes the buffered records to the file.
+// Flush syncs the file to stable storage (Write has already written it).
 func (w *Writer) Flush() error {
-	if err := w.bw.Flush(); err != nil {
+	if w.f == nil {
+		return nil
+	}
+	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("metrics: write %s: %w", w.path, err)
 	}
 	return nil
@@ -140,19 +142,25 @@ func (w *Writer) Close() error {
 }
 
 // ReadFile reads a JSON-lines metrics file. Errors name the file and line;
-// a missing file wraps fs.ErrNotExist.
+// a missing file wraps fs.ErrNotExist. A last line without its newline that
+// does not parse is the torn tail of a crashed writer and is dropped (the
+// resume redoes that step); any other malformed line is an error.
 func ReadFile(path string) ([]Record, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	var out []Record
-	for n, line := range bytes.Split(data, []byte("\n")) {
+	lines := bytes.Split(data, []byte("\n"))
+	for n, line := range lines {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		var r Record
 		if err := json.Unmarshal(line, &r); err != nil {
+			if n == len(lines)-1 { // no newline after it: torn by a crash
+				break
+			}
 			return nil, fmt.Errorf("metrics: %s:%d: %w", path, n+1, err)
 		}
 		out = append(out, r)

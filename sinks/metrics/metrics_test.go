@@ -86,3 +86,46 @@ func TestPlotPNG(t *testing.T) {
 		t.Fatal("no records: want an error")
 	}
 }
+
+// TestTornTailAndUnbufferedWrite: each Write reaches the file at once (a
+// kill -9 after it loses nothing), and a resume over a file whose last line
+// was torn by a crash drops that line and continues (issue 16).
+func TestTornTailAndUnbufferedWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "metrics.jsonl")
+	w, err := Open(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range records(0, 6) {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No Flush or Close: what a killed process leaves behind.
+	if got, err := ReadFile(path); err != nil || len(got) != 6 {
+		t.Fatalf("before Close: %d records, %v; want 6", len(got), err)
+	}
+	w.f.Close()
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	f.WriteString(`{"iter":6,"lo`) // torn by the kill
+	f.Close()
+	w, err = Open(path, 4) // checkpoint at 4: steps 4-5 are redone
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range records(4, 8) {
+		w.Write(r)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadFile(path)
+	if err != nil || len(got) != 8 {
+		t.Fatalf("after resume: %d records, %v; want 8", len(got), err)
+	}
+	for i, r := range got {
+		if r.Iter != i {
+			t.Fatalf("record %d has iter %d", i, r.Iter)
+		}
+	}
+}
