@@ -349,6 +349,10 @@ func (t *Trainer) save(ctx context.Context) error {
 	if t.lastSaved == t.iter {
 		return nil
 	}
+	// The metrics of every step the checkpoint covers reach the disk first.
+	if err := t.metrics.Flush(); err != nil {
+		return fmt.Errorf("train: checkpoint at iteration %d: %w", t.iter, err)
+	}
 	st, err := t.opts.Backend.State()
 	if err != nil {
 		return fmt.Errorf("train: checkpoint at iteration %d: %w", t.iter, err)
