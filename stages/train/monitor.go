@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/swavgo/swav/augment"
@@ -20,13 +21,11 @@ import (
 // kNN that classifies the queries by the trunk features of the current
 // weights. It is used by the Trainer's goroutine only.
 type Monitor struct {
-	cfg          train.MonitorConfig
-	crop         int
-	bank, query  monitorSet
-	last         time.Time // when the previous evaluation ended
-	lastIter     int       // iteration of the previous evaluation (-1: none)
-	everyIters   int
-	everySeconds float64
+	cfg         train.MonitorConfig
+	crop        int
+	bank, query monitorSet
+	last        time.Time // when the previous evaluation ended
+	lastIter    int       // iteration of the previous evaluation (-1: none)
 }
 
 // monitorSet is decoded evaluation crops (NCHW, normalised) with labels.
@@ -51,7 +50,7 @@ func NewMonitor(ctx context.Context, job *configs.Job, log *slog.Logger) (*Monit
 		return nil, nil
 	}
 	tf := augment.NewEvalTransform(job.Augment)
-	m := &Monitor{cfg: cfg, crop: tf.Crop, lastIter: -1, everyIters: cfg.EveryIters, everySeconds: cfg.EverySeconds}
+	m := &Monitor{cfg: cfg, crop: tf.Crop, lastIter: -1}
 	var err error
 	if m.bank, err = readMonitorSet(ctx, job, tf, "train.monitor.bank", cfg.Bank, cfg.BankSamples, log); err != nil {
 		return nil, err
@@ -91,7 +90,7 @@ func readMonitorSet(ctx context.Context, job *configs.Job, tf augment.EvalTransf
 			return fmt.Errorf("%s: sample %q of %s has no label (the kNN monitor needs labelled shards)", field, smp.Key, smp.Shard)
 		}
 		start := len(set.pixels)
-		set.pixels = append(set.pixels, make([]float32, plane)...)
+		set.pixels = slices.Grow(set.pixels, plane)[:start+plane]
 		if err := tf.ApplyInto(set.pixels[start:], smp.Data, smp.Ext); err != nil {
 			set.pixels = set.pixels[:start]
 			skipped++
@@ -121,9 +120,9 @@ func (m *Monitor) Due(iter int, last bool) bool {
 		return false
 	case last:
 		return true
-	case m.everyIters > 0 && iter%m.everyIters == 0:
+	case m.cfg.EveryIters > 0 && iter%m.cfg.EveryIters == 0:
 		return true
-	case m.everySeconds > 0 && time.Since(m.last).Seconds() >= m.everySeconds:
+	case m.cfg.EverySeconds > 0 && time.Since(m.last).Seconds() >= m.cfg.EverySeconds:
 		return true
 	}
 	return false
