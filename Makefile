@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/pipeline
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-.PHONY: deps build test test-race golden bench bench-ingest bench-augment bench-train bench-extract quickstart gpu-check clean
+.PHONY: deps build test test-race fuzz golden bench bench-ingest bench-augment bench-train bench-extract bench-weights quickstart gpu-check clean
 
 deps: ## install apt packages, versitygw and Go modules (idempotent)
 	bash .ci/deps.sh
@@ -19,13 +19,16 @@ test: deps ## the test suite (what CI runs)
 test-race: deps
 	$(GO) test -count=1 -race -timeout 30m ./pipeline/... ./configs/... ./ingest/... ./stages/...
 
+fuzz: ## every go test -fuzz target for FUZZTIME each (default 1m); crashers land in testdata/fuzz
+	bash .ci/fuzz.sh
+
 golden: build ## check the SwAV maths against the reference's golden values
 	$(BIN) golden ../shared/swav/golden.json
 
 quickstart: deps build ## the main job on its embedded default
 	$(BIN) run
 
-bench: bench-ingest bench-augment bench-train bench-extract
+bench: bench-ingest bench-augment bench-train bench-extract bench-weights
 
 bench-ingest: deps build
 	$(BIN) bench ingest
@@ -38,6 +41,9 @@ bench-train: deps build
 
 bench-extract: deps build
 	$(BIN) bench extract
+
+bench-weights: deps build ## ResNet-50 load time and peak memory (zip, legacy, safetensors) against torch.load
+	$(BIN) bench weights
 
 gpu-check: ## on the GPU machine: build, conformance test and SwAV step benchmark against PyTorch
 	bash .ci/gpu-check.sh

@@ -14,7 +14,10 @@ const (
 // ExtractConfig is the extract section of a job. (Owned by the sinks
 // package; the fields below are the contract other packages rely on.)
 type ExtractConfig struct {
-	// Checkpoint is the checkpoint file (or s3:// URL) to load; the
+	// Checkpoint is what to load (a path or s3:// URL): one of our .swck
+	// checkpoints or a checkpoint folder (its newest), or a weights file of
+	// other tools (torch.save .pth / .pth.tar, zip or legacy; safetensors),
+	// e.g. facebookresearch/swav's swav_800ep_pretrain.pth.tar. The
 	// architecture is taken from it. "init" uses the untrained network of
 	// train.model; feature "raw" needs none.
 	Checkpoint string `yaml:"checkpoint"`

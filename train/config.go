@@ -85,6 +85,13 @@ type Config struct {
 	MaxIters int `yaml:"max_iters"`
 	// Threads is the number of CPU threads for the cpu backend (0: all cores).
 	Threads int `yaml:"threads"`
+	// InitFrom is a weights file (path or s3:// URL: torch.save .pth /
+	// .pth.tar, safetensors, or one of our .swck checkpoints) the run starts
+	// from instead of the seed's initialisation: the trunk, and the head and
+	// prototypes where the file has them with model's shapes; the optimiser
+	// and the queue start fresh. A resumed run ignores it (the checkpoint
+	// wins).
+	InitFrom string `yaml:"init_from"`
 
 	Model      ModelConfig      `yaml:"model"`
 	SwAV       SwAVConfig       `yaml:"swav"`

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/swavgo/swav/configs"
@@ -15,6 +16,7 @@ import (
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
 	"github.com/swavgo/swav/train/model"
+	"github.com/swavgo/swav/train/weights"
 )
 
 // FeatureRaw is the raw-pixel feature: the evaluation crop averaged over its
@@ -79,6 +81,13 @@ func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
 		m.Checkpoint = fmt.Sprintf("init (seed %d)", job.Seed)
 	default:
 		store := checkpoint.Store{Config: job.Data.StoreConfig()}
+		if weights.NamesFile(ex.Checkpoint) {
+			var err error
+			if state, err = openWeights(ctx, job, &cfg, m); err != nil {
+				return nil, err
+			}
+			break
+		}
 		url, err := resolveCheckpoint(ctx, store, ex.Checkpoint)
 		if err != nil {
 			return nil, err
@@ -125,6 +134,56 @@ func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
 	}
 	m.Backend = be
 	return m, nil
+}
+
+// openWeights reads a PyTorch or safetensors file (package train/weights):
+// the architecture is inferred from it and checked against extract.arch;
+// cfg.Model becomes that architecture (head and prototype sizes from
+// train.model where the file has none). The projection and scores features
+// need the file's head (and prototypes). What the load ignored is logged.
+func openWeights(ctx context.Context, job *configs.Job, cfg *train.Config, m *Model) (*train.State, error) {
+	ex := job.Extract
+	f, err := weights.Read(ctx, ex.Checkpoint, job.Data.StoreConfig())
+	if err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	im, err := weights.Import(f)
+	if err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	if ex.Arch != "" && im.Model.Arch != ex.Arch {
+		return nil, fmt.Errorf("extract: %s: %w: it holds a %s network, extract.arch asks for %s",
+			ex.Checkpoint, checkpoint.ErrArchitecture, im.Model.Arch, ex.Arch)
+	}
+	switch {
+	case train.Feature(ex.Feature) == train.FeatureProjection && !im.HasHead:
+		return nil, fmt.Errorf("extract: %s: %w: feature projection needs a projection head, the file (%s layout) has only the trunk; use feature trunk",
+			ex.Checkpoint, checkpoint.ErrArchitecture, im.Layout)
+	case train.Feature(ex.Feature) == train.FeatureScores && (!im.HasHead || !im.HasPrototypes):
+		return nil, fmt.Errorf("extract: %s: %w: feature scores needs the projection head and the prototypes, the file (%s layout) lacks them; use feature trunk",
+			ex.Checkpoint, checkpoint.ErrArchitecture, im.Layout)
+	}
+	cfg.Model = im.ModelFor(job.Train.Model)
+	state, rep, err := im.State(cfg.Model, job.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	slog.Info("weights loaded", "file", ex.Checkpoint, "format", f.Format, "layout", im.Layout,
+		"arch", describeModel(cfg.Model), "tensors", rep.Loaded)
+	for _, note := range rep.Notes() {
+		slog.Info("weights: " + note)
+	}
+	m.Checkpoint = ex.Checkpoint
+	m.CheckpointConfigHash = "sha256:" + f.SHA256
+	return state, nil
+}
+
+func describeModel(m train.ModelConfig) string {
+	s := m.Arch
+	if m.SmallStem {
+		s += "/small-stem"
+	}
+	return s
 }
 
 // resolveCheckpoint turns a checkpoint folder into its latest checkpoint

@@ -18,6 +18,7 @@ import (
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
 	_ "github.com/swavgo/swav/train/cpu" // the "cpu" backend
+	"github.com/swavgo/swav/train/weights"
 )
 
 // JobKind is the job kind this package registers.
@@ -78,6 +79,8 @@ func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err er
 	var start ingest.Position
 	if resume != nil {
 		start = resume.Cursor.Next()
+	} else if err := InitFrom(ctx, job, backend); err != nil {
+		return nil, err
 	}
 	src, err := source.New(job, start, cfg.Epochs)
 	if err != nil {
@@ -196,6 +199,38 @@ func Resume(ctx context.Context, job *configs.Job, store checkpoint.Store, backe
 	}
 	slog.Info("resuming", "checkpoint", url, "iter", ck.Iter, "epoch", ck.Epoch, "cursor", ck.Cursor)
 	return ck, nil
+}
+
+// InitFrom loads train.init_from into backend (nothing when it is empty):
+// a torch.save or safetensors file, or one of our checkpoints, checked
+// against train.model tensor by tensor; the head and prototypes come from
+// the file when it has them and from the seed otherwise. The optimiser and
+// the queue start fresh. What the file held beyond the network is logged.
+func InitFrom(ctx context.Context, job *configs.Job, backend train.Backend) error {
+	url := job.Train.InitFrom
+	if url == "" {
+		return nil
+	}
+	f, err := weights.Read(ctx, url, job.Data.StoreConfig())
+	if err != nil {
+		return fmt.Errorf("train.init_from: %w", err)
+	}
+	im, err := weights.Import(f)
+	if err != nil {
+		return fmt.Errorf("train.init_from: %w", err)
+	}
+	st, rep, err := im.State(job.Train.Model, job.Seed)
+	if err != nil {
+		return fmt.Errorf("train.init_from: %w", err)
+	}
+	if err := backend.Load(st); err != nil {
+		return fmt.Errorf("train.init_from: %s: %w", url, err)
+	}
+	slog.Info("initialised from weights", "file", url, "format", f.Format, "layout", im.Layout, "tensors", rep.Loaded)
+	for _, note := range rep.Notes() {
+		slog.Info("init_from: " + note)
+	}
+	return nil
 }
 
 // stoppableSource wraps the chain's source so that the Trainer can end the

@@ -6,17 +6,13 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/model"
+	"github.com/swavgo/swav/train/torchtest"
 )
-
-// torchPython is the interpreter holding PyTorch: $SWAV_TORCH_PYTHON, else
-// Debian's /usr/bin/python3 (where python3-torch installs).
-var torchPython = envOr("SWAV_TORCH_PYTHON", "/usr/bin/python3")
 
 // torchTensor is one tensor in torch_step.py's input.
 type torchTensor struct {
@@ -86,9 +82,7 @@ type torchCase struct {
 // costs seconds); it skips the test when PyTorch is not installed.
 func runTorch(t *testing.T, cases []torchCase) []*torchOutput {
 	t.Helper()
-	if err := exec.Command(torchPython, "-c", "import torch").Run(); err != nil {
-		t.Skipf("PyTorch not available (%s -c 'import torch': %v)", torchPython, err)
-	}
+	torchtest.Require(t)
 	dir := t.TempDir()
 	var args []string
 	for i, c := range cases {
@@ -102,10 +96,7 @@ func runTorch(t *testing.T, cases []torchCase) []*torchOutput {
 		}
 		args = append(args, inPath, filepath.Join(dir, fmt.Sprintf("out%d.json", i)))
 	}
-	cmd := exec.Command(torchPython, append([]string{filepath.Join("testdata", "torch_step.py")}, args...)...)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("torch_step.py: %v\n%s", err, msg)
-	}
+	torchtest.Run(t, filepath.Join("testdata", "torch_step.py"), args...)
 	outs := make([]*torchOutput, len(cases))
 	for i := range cases {
 		raw, err := os.ReadFile(args[2*i+1])

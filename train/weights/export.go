@@ -1,0 +1,108 @@
+package weights
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/model"
+)
+
+// Export lists the network's tensors under another layout, ready for
+// WriteSafetensors:
+//
+//   - LayoutTorchvision: the trunk as torchvision.models.resnet18/34/50
+//     names it (a state dict that such a model with fc dropped loads with
+//     strict=True), BatchNorm num_batches_tracked included (the file's
+//     counters, 0 when it had none: SwAV's BatchNorm uses momentum 0.1, and
+//     PyTorch reads the counter only without momentum).
+//   - LayoutSwAV: facebookresearch/swav's names: the trunk, projection_head.*
+//     and prototypes.weight; the file must have a head and prototypes.
+//
+// Values are the file's, bit for bit (float32; F16 and BF16 sources widened).
+func (im *Imported) Export(layout string) ([]Tensor, error) {
+	cfg := im.ModelFor(train.ModelConfig{HiddenMLP: 0, FeatDim: 1, Prototypes: 1})
+	arch, err := model.Build(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("weights: export %s: %w", im.Source, err)
+	}
+	switch layout {
+	case LayoutTorchvision:
+		switch cfg.Arch {
+		case "resnet18", "resnet34", "resnet50":
+		default:
+			return nil, fmt.Errorf("weights: export %s: layout torchvision needs resnet18, resnet34 or resnet50, the file holds %s", im.Source, cfg.Arch)
+		}
+	case LayoutSwAV:
+		if !im.HasHead || !im.HasPrototypes {
+			return nil, fmt.Errorf("weights: export %s: layout swav needs the projection head and the prototypes, the file has only the trunk (use --layout torchvision)", im.Source)
+		}
+	default:
+		return nil, fmt.Errorf("weights: export: unknown layout %q (want %s or %s)", layout, LayoutTorchvision, LayoutSwAV)
+	}
+	var out []Tensor
+	for _, sec := range arch.Sections() {
+		for i := range sec {
+			l := &sec[i]
+			if l.Name == "" {
+				continue
+			}
+			section := Section(l.Name)
+			if layout == LayoutTorchvision && section != "trunk" {
+				continue
+			}
+			for _, spec := range append(l.Params(), l.Buffers()...) {
+				t := im.Tensors[spec.Name]
+				if t == nil {
+					return nil, fmt.Errorf("weights: export %s: %w: %s missing", im.Source, ErrArchitecture, spec.Name)
+				}
+				if !equalShape(t.Shape, spec.Shape) {
+					return nil, fmt.Errorf("weights: export %s: %w: %s: the %s network expects shape %v, the file has %v",
+						im.Source, ErrArchitecture, im.FileName[spec.Name], describe(cfg), spec.Shape, t.Shape)
+				}
+				out = append(out, Tensor{Name: exportName(spec.Name), Shape: t.Shape, DType: F32, Float: t.Float})
+			}
+			if l.Op == model.OpBatchNorm {
+				out = append(out, Tensor{Name: exportName(l.Name + ".num_batches_tracked"), Shape: []int{}, DType: I64,
+					Int: []int64{im.BatchesTracked[l.Name]}})
+			}
+		}
+	}
+	return out, nil
+}
+
+// exportName turns our name into facebookresearch/swav's (which is
+// torchvision's for the trunk).
+func exportName(ours string) string {
+	switch Section(ours) {
+	case "trunk":
+		return strings.TrimPrefix(ours, "trunk.")
+	case "head":
+		return "projection_head" + strings.TrimPrefix(ours, "head")
+	}
+	return ours
+}
+
+// ExportMetadata is the __metadata__ of an exported file.
+func (im *Imported) ExportMetadata(layout string) map[string]string {
+	return map[string]string{
+		"format":        "pt",
+		"layout":        layout,
+		"arch":          im.Model.Arch,
+		"small_stem":    strconv.FormatBool(im.Model.SmallStem),
+		"source":        im.Source,
+		"source_sha256": im.SHA256,
+		"config_hash":   im.ConfigHash,
+	}
+}
+
+// WriteExport writes the network in layout as safetensors to w.
+func (im *Imported) WriteExport(w io.Writer, layout string) (int, error) {
+	tensors, err := im.Export(layout)
+	if err != nil {
+		return 0, err
+	}
+	return len(tensors), WriteSafetensors(w, tensors, im.ExportMetadata(layout))
+}
