@@ -8,12 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/swavgo/swav/ingest/s3local"
 )
 
-func runShards(t *testing.T, args ...string) (string, error) {
+// runCommand executes a fresh command tree with args and returns what it
+// printed (stdout and stderr together).
+func runCommand(t *testing.T, cmd *cobra.Command, args ...string) (string, error) {
 	t.Helper()
-	cmd := newShardsCmd()
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
@@ -21,6 +23,11 @@ func runShards(t *testing.T, args ...string) (string, error) {
 	cmd.SetContext(context.Background())
 	err := cmd.Execute()
 	return out.String(), err
+}
+
+func runShards(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	return runCommand(t, newShardsCmd(), args...)
 }
 
 // TestShardsMakeUploadLs makes shards from an image folder, lists them,

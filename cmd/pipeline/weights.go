@@ -9,7 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/sourcegraph/conc"
 	"github.com/spf13/cobra"
 
 	"github.com/swavgo/swav/ingest"
@@ -113,7 +112,7 @@ checkpoints. The output (a path or s3:// URL) is written atomically.`,
 			if out == "" {
 				return usageError{fmt.Errorf("--out is required")}
 			}
-			n, err := exportWeights(cmd.Context(), args[0], out, layout)
+			n, err := weights.ExportTo(cmd.Context(), args[0], out, layout, ingest.StoreConfig{})
 			if err != nil {
 				return err
 			}
@@ -124,43 +123,4 @@ checkpoints. The output (a path or s3:// URL) is written atomically.`,
 	cmd.Flags().StringVar(&out, "out", "", "output .safetensors file (path or s3:// URL)")
 	cmd.Flags().StringVar(&layout, "layout", weights.LayoutTorchvision, "tensor names: torchvision (trunk) or swav (trunk, head, prototypes)")
 	return cmd
-}
-
-// exportWeights reads src and writes its network to dst in layout, streamed
-// into one atomic upload (temporary file and rename locally, one PutObject
-// on S3).
-func exportWeights(ctx context.Context, src, dst, layout string) (int, error) {
-	f, err := weights.Read(ctx, src, ingest.StoreConfig{})
-	if err != nil {
-		return 0, err
-	}
-	im, err := weights.Import(f)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := im.Export(layout); err != nil { // fail before creating anything
-		return 0, err
-	}
-	b, key, err := ingest.OpenBucket(ctx, dst, ingest.StoreConfig{})
-	if err != nil {
-		return 0, err
-	}
-	defer b.Close()
-	pr, pw := io.Pipe()
-	var (
-		n      int
-		writer conc.WaitGroup // the encoder writes into the pipe the upload reads
-	)
-	writer.Go(func() {
-		var err error
-		n, err = im.WriteExport(pw, layout)
-		pw.CloseWithError(err)
-	})
-	err = b.Upload(ctx, key, pr)
-	pr.CloseWithError(err) // unblocks the encoder if the upload stopped early
-	writer.Wait()
-	if err != nil {
-		return 0, fmt.Errorf("export to %s: %w", dst, err)
-	}
-	return n, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"slices"
@@ -17,14 +16,7 @@ import (
 
 func runWeights(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := newWeightsCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	cmd.SetContext(context.Background())
-	err := cmd.Execute()
-	return out.String(), err
+	return runCommand(t, newWeightsCmd(), args...)
 }
 
 // TestWeightsExportInspect exports one of our checkpoints in both layouts,

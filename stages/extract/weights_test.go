@@ -126,22 +126,7 @@ func TestExtractPyTorchResNet50(t *testing.T) {
 			}
 			if tc.layout == "torchvision" {
 				exported := filepath.Join(dir, "export.safetensors")
-				f, err := weights.Read(context.Background(), file, ingest.StoreConfig{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				im, err := weights.Import(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				w, err := os.Create(exported)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := im.WriteExport(w, weights.LayoutTorchvision); err != nil {
-					t.Fatal(err)
-				}
-				if err := w.Close(); err != nil {
+				if _, err := weights.ExportTo(context.Background(), file, exported, weights.LayoutTorchvision, ingest.StoreConfig{}); err != nil {
 					t.Fatal(err)
 				}
 				torchtest.Run(t, torchWeights, "check-export", "--safetensors", exported, "--reference", file,

@@ -1,11 +1,16 @@
 package weights
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/sourcegraph/conc"
+
+	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/model"
 )
@@ -58,7 +63,7 @@ func (im *Imported) Export(layout string) ([]Tensor, error) {
 				if t == nil {
 					return nil, fmt.Errorf("weights: export %s: %w: %s missing", im.Source, ErrArchitecture, spec.Name)
 				}
-				if !equalShape(t.Shape, spec.Shape) {
+				if !slices.Equal(t.Shape, spec.Shape) {
 					return nil, fmt.Errorf("weights: export %s: %w: %s: the %s network expects shape %v, the file has %v",
 						im.Source, ErrArchitecture, im.FileName[spec.Name], describe(cfg), spec.Shape, t.Shape)
 				}
@@ -105,4 +110,45 @@ func (im *Imported) WriteExport(w io.Writer, layout string) (int, error) {
 		return 0, err
 	}
 	return len(tensors), WriteSafetensors(w, tensors, im.ExportMetadata(layout))
+}
+
+// ExportTo reads the weights file src (any format Read knows) and writes its
+// network to dst (a path or s3:// URL) as safetensors in layout. The encoder
+// streams into one atomic upload (a temporary file and a rename locally, one
+// PutObject on S3), so dst is the whole export or untouched. It returns the
+// number of tensors written.
+func ExportTo(ctx context.Context, src, dst, layout string, store ingest.StoreConfig) (int, error) {
+	f, err := Read(ctx, src, store)
+	if err != nil {
+		return 0, err
+	}
+	im, err := Import(f)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := im.Export(layout); err != nil { // fail before creating anything
+		return 0, err
+	}
+	b, key, err := ingest.OpenBucket(ctx, dst, store)
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	pr, pw := io.Pipe()
+	var (
+		n      int
+		writer conc.WaitGroup // the encoder writes into the pipe the upload reads
+	)
+	writer.Go(func() {
+		var err error
+		n, err = im.WriteExport(pw, layout)
+		pw.CloseWithError(err)
+	})
+	err = b.Upload(ctx, key, pr)
+	pr.CloseWithError(err) // unblocks the encoder if the upload stopped early
+	writer.Wait()
+	if err != nil {
+		return 0, fmt.Errorf("weights: export to %s: %w", dst, err)
+	}
+	return n, nil
 }

@@ -2,7 +2,9 @@ package weights
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -216,7 +218,7 @@ func (im *Imported) infer() error {
 	case has("trunk.layer3.0.conv1.weight") && !has("trunk.layer1.1.conv1.weight"):
 		m.Arch = "resnet8"
 	default:
-		names := sortedKeys(im.Tensors)
+		names := slices.Sorted(maps.Keys(im.Tensors))
 		if len(names) > 5 {
 			names = names[:5]
 		}
@@ -307,7 +309,7 @@ func (im *Imported) State(cfg train.ModelConfig, seed int64) (*train.State, *Loa
 				missing[sec] = append(missing[sec], spec.Name)
 				continue
 			}
-			if !equalShape(t.Shape, spec.Shape) {
+			if !slices.Equal(t.Shape, spec.Shape) {
 				return nil, fmt.Errorf("weights: %s: %w: %s: the %s network expects shape %v, the file has %v",
 					im.Source, ErrArchitecture, im.FileName[spec.Name], describe(cfg), spec.Shape, t.Shape)
 			}
@@ -359,7 +361,7 @@ func (im *Imported) State(cfg train.ModelConfig, seed int64) (*train.State, *Loa
 		fill(st.Buffers, init.Buffers)
 	}
 	rep.Loaded = len(used)
-	for _, n := range sortedKeys(im.Tensors) {
+	for _, n := range slices.Sorted(maps.Keys(im.Tensors)) {
 		if !used[n] {
 			rep.Unused = append(rep.Unused, im.FileName[n])
 		}
@@ -391,16 +393,4 @@ func describe(m train.ModelConfig) string {
 		s += " (small stem)"
 	}
 	return s
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -213,7 +213,7 @@ func TestExportLayouts(t *testing.T) {
 			}
 			want = append(want, name)
 			got := findTensor(out, name)
-			if got == nil || !equalFloats(got.Float, tn.Float) || !equalInt64s(got.Int, tn.Int) || !equalInts(got.Shape, tn.Shape) {
+			if got == nil || !equalFloats(got.Float, tn.Float) || !slices.Equal(got.Int, tn.Int) || !slices.Equal(got.Shape, tn.Shape) {
 				t.Fatalf("%s: %s exported as %+v", layout, name, got)
 			}
 		}

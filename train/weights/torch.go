@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -220,7 +222,7 @@ func readTorchZip(r io.ReaderAt, size int64) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, key := range sortedKeys(tu.storages) {
+	for _, key := range slices.Sorted(maps.Keys(tu.storages)) {
 		st := tu.storages[key]
 		e, ok := entries[prefix+"data/"+key]
 		if !ok {

@@ -2,7 +2,6 @@ package weights_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -59,14 +58,7 @@ func TestPyTorchFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			exported := file + ".export.safetensors"
-			w, err := os.Create(exported)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := im.WriteExport(w, tc.export); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Close(); err != nil {
+			if _, err := weights.ExportTo(context.Background(), file, exported, tc.export, ingest.StoreConfig{}); err != nil {
 				t.Fatal(err)
 			}
 			check := []string{"check-export", "--safetensors", exported, "--reference", file, "--layout", tc.export, "--arch", "resnet18"}

@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/sourcegraph/conc"
@@ -283,14 +282,4 @@ func readCheckpoint(r io.ReaderAt, size int64, name string) (*File, error) {
 		}
 	}
 	return f, nil
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,7 +37,7 @@ func TestReadHandBuiltFiles(t *testing.T) {
 			}
 			for i, ft := range tc.tensors {
 				got := f.Tensors[i]
-				if got.Name != ft.name || !equalInts(got.Shape, ft.shape) || !equalFloats(got.Float, tc.values[i]) {
+				if got.Name != ft.name || !slices.Equal(got.Shape, ft.shape) || !equalFloats(got.Float, tc.values[i]) {
 					t.Errorf("tensor %d: %s %v %v, want %s %v %v", i, got.Name, got.Shape, got.Float, ft.name, ft.shape, tc.values[i])
 				}
 			}
@@ -123,7 +124,7 @@ func TestSafetensorsRoundTripAndWidening(t *testing.T) {
 	}
 	for _, want := range in {
 		got := f.Lookup(want.Name)
-		if got == nil || !equalInts(got.Shape, want.Shape) || !equalFloats(got.Float, want.Float) || !equalInt64s(got.Int, want.Int) {
+		if got == nil || !slices.Equal(got.Shape, want.Shape) || !equalFloats(got.Float, want.Float) || !slices.Equal(got.Int, want.Int) {
 			t.Errorf("%s: got %+v, want %+v", want.Name, got, want)
 		}
 	}
@@ -150,30 +151,6 @@ func TestSafetensorsRoundTripAndWidening(t *testing.T) {
 	if got := f.Lookup("b").Float; !equalFloats(got, []float32{1, -2.5, math.Float32frombits(0x00010000), inf}) {
 		t.Errorf("BF16 widened to %v", got)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalInt64s(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func equalFloats(a, b []float32) bool {
