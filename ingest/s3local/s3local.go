@@ -6,6 +6,8 @@ package s3local
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -75,8 +78,10 @@ func Binary() (string, error) {
 }
 
 // Start launches versitygw on a free 127.0.0.1 port serving dir (created if
-// needed) with fresh root credentials, and waits (up to 30 s) until it
-// answers. The caller must Stop it. The process is also killed when ctx ends.
+// needed) with fresh random root credentials, and waits (up to 30 s) until
+// it answers. The caller must Stop it. The process is also killed when ctx
+// ends, and (Linux) when this process dies, even by SIGKILL: the kernel
+// sends it SIGKILL as its parent-death signal.
 func Start(ctx context.Context, dir string) (*Server, error) {
 	return start(ctx, dir)
 }
@@ -122,11 +127,15 @@ func start(ctx context.Context, dir string, posixFlags ...string) (*Server, erro
 	if err != nil {
 		return nil, fmt.Errorf("s3local: free port: %w", err)
 	}
+	access, secret, err := newCredentials()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		Endpoint:  fmt.Sprintf("http://127.0.0.1:%d", port),
 		Dir:       dir,
-		AccessKey: "swavlocal",
-		SecretKey: "swavlocal-secret-key",
+		AccessKey: access,
+		SecretKey: secret,
 		stderr:    &lockedBuffer{},
 		done:      make(chan struct{}),
 	}
@@ -136,13 +145,27 @@ func start(ctx context.Context, dir string, posixFlags ...string) (*Server, erro
 	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
 	s.cmd.Stdout = s.stderr
 	s.cmd.Stderr = s.stderr
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("s3local: start %s: %w", bin, err)
-	}
+	setParentDeathSignal(s.cmd)
+	started := make(chan error, 1)
 	s.wg.Go(func() { // Stop waits for it
+		// The parent-death signal fires when the thread that started the
+		// child ends, not the process: this goroutine keeps its thread, and
+		// so the signal armed, until the server has exited.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := s.cmd.Start(); err != nil {
+			started <- err
+			close(s.done)
+			return
+		}
+		started <- nil
 		s.err = s.cmd.Wait()
 		close(s.done)
 	})
+	if err := <-started; err != nil {
+		s.wg.Wait()
+		return nil, fmt.Errorf("s3local: start %s: %w", bin, err)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
@@ -161,6 +184,17 @@ func start(ctx context.Context, dir string, posixFlags ...string) (*Server, erro
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// newCredentials draws root credentials for one server: nothing fixed in
+// the source can reach a server left running.
+func newCredentials() (access, secret string, err error) {
+	b := make([]byte, 30)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("s3local: credentials: %w", err)
+	}
+	h := hex.EncodeToString(b)
+	return "swav" + h[:16], h[16:], nil
 }
 
 // StoreConfig returns the settings that reach this server.
