@@ -18,7 +18,8 @@ type SampleCrops struct {
 	Pos any
 	// Skip is non-empty when the sample could not be decoded: the reason
 	// (SkipReason) and the error text. The sample has no crops then.
-	Skip string
+	// SkipClass is SkipReason alone.
+	Skip, SkipClass string
 	// F32 (float32 recipes) or U8 (uint8 recipes) holds one 3*S*S CHW slice
 	// per crop (Render).
 	F32 [][]float32
@@ -109,7 +110,7 @@ func (s *SampleCrops) Release() {
 	if s.pool != nil {
 		p := s.pool
 		s.pool = nil
-		s.Skip, s.Pos, s.Key, s.Shard = "", nil, "", ""
+		s.Skip, s.SkipClass, s.Pos, s.Key, s.Shard = "", "", nil, "", ""
 		p.Put(s)
 	}
 }

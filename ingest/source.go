@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"sync"
 
 	"github.com/sourcegraph/conc"
@@ -239,7 +238,7 @@ func (s *Source) runEpoch(ctx context.Context, epoch int, startSeq int64, emit p
 		pos := Position{Epoch: epoch, Seq: seq}
 		seq++
 		if it.rec.sample == nil {
-			if err := s.skip(it.rec); err != nil {
+			if err := s.skip(ctx, it.rec); err != nil {
 				return err
 			}
 			continue
@@ -252,17 +251,18 @@ func (s *Source) runEpoch(ctx context.Context, epoch int, startSeq int64, emit p
 	return nil
 }
 
-// skip counts a corrupt sample against the budget.
-func (s *Source) skip(rec record) error {
+// skip counts a corrupt sample against the budget and reports it
+// (pipeline.RecordSkip, class "unreadable").
+func (s *Source) skip(ctx context.Context, rec record) error {
 	sk := Skip{Shard: rec.shard, Key: rec.key, Where: rec.where, Reason: rec.bad}
 	s.skipMu.Lock()
 	s.skipped = append(s.skipped, sk)
 	n := len(s.skipped)
 	s.skipMu.Unlock()
+	pipeline.RecordSkip(ctx, pipeline.Skipped{Shard: sk.Shard, Key: sk.Key, Where: sk.Where, Class: "unreadable", Reason: sk.Reason})
 	if s.cfg.SkipBudget >= 0 && n > s.cfg.SkipBudget {
 		return fmt.Errorf("%s (%d corrupt samples, data.skip_budget %d): %w", sk, n, s.cfg.SkipBudget, ErrSkipBudget)
 	}
-	slog.Warn("ingest: skipped corrupt sample", "shard", sk.Shard, "key", sk.Key, "at", sk.Where, "reason", sk.Reason, "skipped", n)
 	return nil
 }
 

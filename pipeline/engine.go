@@ -31,6 +31,11 @@ type Options struct {
 	Interval time.Duration
 	// Summary, when set, receives the end-of-run table (Report.WriteTable).
 	Summary io.Writer
+	// Skips, when set, receives one JSON line (Skipped) per sample a stage
+	// skipped (RecordSkip), one Write per line; SkipsName names it in the
+	// end-of-run table ("runs/x/skipped.jsonl"). The caller owns and closes it.
+	Skips     io.Writer
+	SkipsName string
 }
 
 // errStopRequested is the cause of the source context's cancellation on a
@@ -128,6 +133,7 @@ type runner struct {
 	srcCan context.CancelCauseFunc
 	stages []*stage
 	start  time.Time
+	skips  *skipLog
 
 	stopped  atomic.Bool
 	errMu    sync.Mutex
@@ -136,12 +142,13 @@ type runner struct {
 }
 
 func newRunner(parent context.Context, specs []Spec, opts Options) *runner {
-	r := &runner{opts: opts, parent: parent, start: time.Now()}
+	r := &runner{opts: opts, parent: parent, start: time.Now(),
+		skips: &skipLog{w: opts.Skips, name: opts.SkipsName, byClass: map[string]int{}}}
 	r.ctx, r.cancel = context.WithCancelCause(parent)
 	r.srcCtx, r.srcCan = context.WithCancelCause(r.ctx)
 	var prev chan any
 	for i, sp := range specs {
-		st := &stage{spec: sp, workers: max(sp.Workers, 1), in: prev, stats: &stageStats{}}
+		st := &stage{spec: sp, workers: max(sp.Workers, 1), in: prev, stats: &stageStats{name: sp.Name, skips: r.skips}}
 		if sp.Source != nil {
 			st.workers = 1
 		}

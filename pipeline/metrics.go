@@ -22,6 +22,9 @@ type stageStats struct {
 	waitIn            atomic.Int64 // ns blocked waiting for an input item
 	waitOut           atomic.Int64 // ns blocked in Emit on a full output channel
 
+	name  string   // the stage's name, for RecordSkip
+	skips *skipLog // the run's skip record (shared by its stages)
+
 	mu     sync.Mutex
 	status string
 	gauges map[string]float64
@@ -109,6 +112,10 @@ type Report struct {
 	Interrupted bool
 	// Err is the error Run returned (nil on success).
 	Err error
+	// Skipped counts the samples the stages skipped (RecordSkip), by class.
+	Skipped map[string]int
+	// SkipsName is Options.SkipsName (where each skip is listed).
+	SkipsName string
 }
 
 // Stage returns the report of the named stage (false when absent).
@@ -123,7 +130,7 @@ func (r *Report) Stage(name string) (StageReport, bool) {
 
 // report snapshots the live counters.
 func (r *runner) report() *Report {
-	rep := &Report{Wall: time.Since(r.start)}
+	rep := &Report{Wall: time.Since(r.start), Skipped: r.skips.counts(), SkipsName: r.opts.SkipsName}
 	best := -1.0
 	for _, st := range r.stages {
 		s := st.stats
@@ -168,6 +175,9 @@ func (r *Report) WriteTable(w io.Writer) {
 			r.Bottleneck, percent(s.BusyFraction(r.Wall)))
 	}
 	fmt.Fprintln(w)
+	if line := skipLine(r.Skipped, r.SkipsName); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	for _, s := range r.Stages {
 		if s.Status != "" || len(s.Gauges) > 0 {
 			fmt.Fprintf(w, "%s: %s\n", s.Name, statusLine(s))

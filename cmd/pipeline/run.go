@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -70,11 +71,54 @@ func runJob(ctx context.Context, job *configs.Job, summary io.Writer) error {
 		return err
 	}
 	slog.Info("run", "job", job.Job, "out", job.Out, "seed", job.Seed)
-	err = stages.RunJob(ctx, job, pipeline.Options{
-		Stop: stop, Progress: progress, Interval: job.ProgressInterval, Summary: summary,
-	})
+	opts := pipeline.Options{Stop: stop, Progress: progress, Interval: job.ProgressInterval, Summary: summary}
+	if job.Out != "" {
+		skips := &appendOnFirstWrite{path: filepath.Join(job.Out, SkipsFile)}
+		defer skips.Close()
+		opts.Skips, opts.SkipsName = skips, skips.path
+	}
+	err = stages.RunJob(ctx, job, opts)
 	if err != nil {
 		return fmt.Errorf("%s job: %w", job.Job, err)
 	}
 	return nil
+}
+
+// SkipsFile is the file in a job's out folder that lists every skipped
+// sample, one JSON object (pipeline.Skipped) per line.
+const SkipsFile = "skipped.jsonl"
+
+// appendOnFirstWrite appends to path, opened (O_APPEND, created with its
+// folder) on the first Write: a run that skips nothing leaves no file. Each
+// Write is one write(2), so lines are never torn by a crash. Not safe for
+// concurrent use (the engine's skip record serialises its writes).
+type appendOnFirstWrite struct {
+	path string
+	f    *os.File
+}
+
+func (a *appendOnFirstWrite) Write(p []byte) (int, error) {
+	if a.f == nil {
+		if err := os.MkdirAll(filepath.Dir(a.path), 0o755); err != nil {
+			return 0, err
+		}
+		f, err := os.OpenFile(a.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return 0, err
+		}
+		a.f = f
+	}
+	return a.f.Write(p)
+}
+
+// Close syncs and closes the file, if it was opened.
+func (a *appendOnFirstWrite) Close() error {
+	if a.f == nil {
+		return nil
+	}
+	serr := a.f.Sync()
+	if err := a.f.Close(); err != nil {
+		return err
+	}
+	return serr
 }

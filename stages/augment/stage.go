@@ -102,7 +102,8 @@ func (p *CropProcessor) Process(ctx context.Context, item any, emit pipeline.Emi
 			return fmt.Errorf("augment: sample %q of %s: %w", s.Key, s.Shard, err)
 		}
 	} else {
-		out.Skip = augment.SkipReason(err) + ": " + err.Error()
+		out.SkipClass = augment.SkipReason(err)
+		out.Skip = out.SkipClass + ": " + err.Error()
 	}
 	augment.PutImage(img)
 	if err := emit(ctx, out); err != nil {
@@ -213,6 +214,7 @@ func (b *BatchProcessor) skip(ctx context.Context, s *augment.SampleCrops) error
 	b.mu.Unlock()
 	b.pending = append(b.pending, entry)
 	pipeline.SetGauge(ctx, "skipped", float64(n))
+	pipeline.RecordSkip(ctx, pipeline.Skipped{Shard: s.Shard, Key: s.Key, Class: s.SkipClass, Reason: s.Skip})
 	if b.budget >= 0 && n > b.budget {
 		return fmt.Errorf("augment: %w (%d allowed): sample %q of %s: %s", ErrSkipBudget, b.budget, s.Key, s.Shard, s.Skip)
 	}

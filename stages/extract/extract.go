@@ -315,6 +315,7 @@ func (t *transformStage) skip(ctx context.Context, smp *ingest.Sample, err error
 	defer t.mu.Unlock()
 	t.skipped = append(t.skipped, fmt.Sprintf("%s (%s): %v", smp.Key, smp.Shard, err))
 	pipeline.SetGauge(ctx, "skipped", float64(len(t.skipped)))
+	pipeline.RecordSkip(ctx, pipeline.Skipped{Shard: smp.Shard, Key: smp.Key, Class: augment.SkipReason(err), Reason: err.Error()})
 	if t.budget >= 0 && len(t.skipped) > t.budget {
 		return fmt.Errorf("extract: %w (%d allowed): sample %q of %s: %v", ErrSkipBudget, t.budget, smp.Key, smp.Shard, err)
 	}
