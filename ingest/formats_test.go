@@ -26,7 +26,7 @@ type tarMember struct {
 	data string
 }
 
-func writeTar(t *testing.T, path string, members []tarMember) []byte {
+func writeTar(t testing.TB, path string, members []tarMember) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -168,7 +168,7 @@ func TestSkipBudget(t *testing.T) {
 
 // writeParquet writes a Hugging Face-style file: image struct{bytes, path}
 // and an int64 label, with small row groups.
-func writeParquet(t *testing.T, path, imageCol string, rows int) {
+func writeParquet(t testing.TB, path, imageCol string, rows int) {
 	t.Helper()
 	imgType := arrow.StructOf(arrow.Field{Name: "bytes", Type: arrow.BinaryTypes.Binary, Nullable: true},
 		arrow.Field{Name: "path", Type: arrow.BinaryTypes.String, Nullable: true})

@@ -73,7 +73,12 @@ type parquetReader struct {
 	row      int64 // row inside the file
 }
 
-func openParquet(ctx context.Context, s *shardRef, cfg *Config) (recordReader, error) {
+func openParquet(ctx context.Context, s *shardRef, cfg *Config) (reader recordReader, err error) {
+	defer func() {
+		if r := recover(); r != nil { // arrow-go on a corrupt footer or schema
+			reader, err = nil, fmt.Errorf("shard %s: not a readable Parquet file: %v", s.url, r)
+		}
+	}()
 	size := s.size
 	if size < 0 {
 		attr, err := s.bucket.Attributes(ctx, s.name)
@@ -119,7 +124,15 @@ func openParquet(ctx context.Context, s *shardRef, cfg *Config) (recordReader, e
 	return &parquetReader{shard: s.url, pf: pf, rr: rr, imageCol: imageCol, labelCol: labelCol}, nil
 }
 
-func (p *parquetReader) next() (record, error) {
+// next returns the next row. arrow-go panics on some corrupt pages (a page
+// header without its data-page part): the panic is turned into an error
+// naming the shard and the row, never a crash of the run.
+func (p *parquetReader) next() (rec record, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rec, err = record{}, fmt.Errorf("shard %s: corrupt Parquet data near row %d: %v", p.shard, p.row, r)
+		}
+	}()
 	for p.batch == nil || p.i >= int(p.batch.NumRows()) {
 		if !p.rr.Next() {
 			if err := p.rr.Err(); err != nil && err != io.EOF {
@@ -129,7 +142,7 @@ func (p *parquetReader) next() (record, error) {
 		}
 		p.batch, p.i = p.rr.RecordBatch(), 0
 	}
-	rec, err := p.rowRecord(p.batch, p.i)
+	rec, err = p.rowRecord(p.batch, p.i)
 	p.i++
 	p.row++
 	return rec, err
