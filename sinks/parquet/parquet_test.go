@@ -36,7 +36,7 @@ func testMeta(dim int, shard string) Metadata {
 
 // writeFile writes one feature file through the sink, appending in uneven
 // chunks so that rows straddle row groups.
-func writeFile(t *testing.T, mem memory.Allocator, out *Output, name string, md Metadata, n int, opts WriterOptions) ([]string, []int64, []float32) {
+func writeFile(t testing.TB, mem memory.Allocator, out *Output, name string, md Metadata, n int, opts WriterOptions) ([]string, []int64, []float32) {
 	t.Helper()
 	ctx := context.Background()
 	opts.Mem = mem

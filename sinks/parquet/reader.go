@@ -165,7 +165,15 @@ func openParquet(path string, data []byte) (*file.Reader, Metadata, error) {
 }
 
 // readFileInto appends the rows of one feature file to out.
-func readFileInto(ctx context.Context, mem memory.Allocator, path string, data []byte, out *Features) error {
+//
+// arrow-go panics on some corrupt files (a page header without its data-page
+// part): the panic is returned as an error naming the file, never a crash.
+func readFileInto(ctx context.Context, mem memory.Allocator, path string, data []byte, out *Features) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: corrupt Parquet file: %v", path, r)
+		}
+	}()
 	rdr, md, err := openParquet(path, data)
 	if err != nil {
 		return err

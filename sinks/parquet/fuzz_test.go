@@ -1,0 +1,36 @@
+package parquet
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/swavgo/swav/ingest"
+)
+
+// FuzzReadFeatures reads arbitrary bytes as a feature file, as `pipeline
+// eval` does. It must never panic, and an error names the file.
+func FuzzReadFeatures(f *testing.F) {
+	out, err := OpenOutput(context.Background(), f.TempDir(), ingest.StoreConfig{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	writeFile(f, memory.DefaultAllocator, out, "seed.parquet", testMeta(4, "s.tar"), 9, WriterOptions{RowGroupRows: 4})
+	seed, err := os.ReadFile(out.Path("seed.parquet"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var feats Features
+		err := readFileInto(context.Background(), memory.DefaultAllocator, "fuzz.parquet", data, &feats)
+		if err != nil && !strings.Contains(err.Error(), "fuzz.parquet") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+		if err == nil && len(feats.Data) != feats.Rows()*feats.Dim {
+			t.Fatalf("%d rows of dim %d but %d floats", feats.Rows(), feats.Dim, len(feats.Data))
+		}
+	})
+}
