@@ -105,11 +105,14 @@ func LoadBytes(name string, data []byte, sets []string) (*Job, error) {
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(errs) == 0 {
+		errs = check(&tree, reflect.TypeFor[Job](), "", src)
 	}
-	if errs = check(&tree, reflect.TypeFor[Job](), "", src); len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(errs) > 0 {
+		// Every problem at once: the values that did decode are validated
+		// too, and their range errors join the key and type errors (a field
+		// already reported is not reported twice).
+		return nil, errors.Join(append(errs, validatePartial(&tree, src, errs)...)...)
 	}
 	// The tree is known good; decode it strictly as a last safety net.
 	text, err := yaml.Marshal(&tree)
@@ -127,6 +130,51 @@ func LoadBytes(name string, data []byte, sets []string) (*Job, error) {
 		return nil, err
 	}
 	return &job, nil
+}
+
+// validatePartial decodes what it can of a tree that failed the key and type
+// check (unknown keys and mistyped values keep their defaults) and returns the
+// validation errors of fields not among reported.
+func validatePartial(tree *yaml.Node, src *sourceMap, reported []error) []error {
+	text, err := yaml.Marshal(tree)
+	if err != nil {
+		return nil
+	}
+	job := Default()
+	_ = yaml.Unmarshal(text, &job) // partial on type errors, by design
+	job.src = src
+	seen := map[string]bool{}
+	for _, e := range flatten(reported...) {
+		var fe *pipeline.FieldError
+		if errors.As(e, &fe) {
+			seen[canonical(fe.Field)] = true
+		}
+	}
+	var out []error
+	for _, e := range flatten(job.Validate()) {
+		var fe *pipeline.FieldError
+		if errors.As(e, &fe) && seen[canonical(fe.Field)] {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// flatten lists the errors of an errors.Join tree (nil: none).
+func flatten(errs ...error) []error {
+	var out []error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			out = append(out, flatten(j.Unwrap()...)...)
+			continue
+		}
+		out = append(out, err)
+	}
+	return out
 }
 
 // sourceMap remembers where each field of a loaded Job came from.

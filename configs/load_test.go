@@ -277,3 +277,22 @@ func ExampleLoadBytes() {
 	// demo images 4 31
 	// demo.yaml:3: demo.dri: unknown field (known here: decode, dir, passes, workers)
 }
+
+// TestEveryProblemAtOnce: unknown keys, wrong types and range errors of one
+// file come back together, each naming its line and field; a mistyped job
+// kind is named with a suggestion instead of the sections it would read.
+func TestEveryProblemAtOnce(t *testing.T) {
+	yml := "job: train\nout: runs/x\ndata:\n  shards: [a.tar]\n  wokers: 3\ntrain:\n  batch_size: many\n  epochs: 0\n  optim:\n    base_lr: -1\n"
+	_, err := configs.LoadBytes("t.yaml", []byte(yml), nil)
+	for _, want := range []string{"t.yaml:5: data.wokers: unknown field", `t.yaml:7: train.batch_size: "many" is not a valid integer`,
+		"t.yaml:8: train.epochs: must be at least 1", "t.yaml:10: train.optim.base_lr: must be positive"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	_, err = configs.LoadBytes("t.yaml", []byte("job: trian\nout: x\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), `t.yaml:1: job: unknown job kind "trian"`) || !strings.Contains(err.Error(), `did you mean "train"?`) ||
+		strings.Contains(err.Error(), "shards") {
+		t.Errorf("job typo: %v", err)
+	}
+}

@@ -2,7 +2,11 @@
 // and metrics.
 package sinks
 
-import "github.com/swavgo/swav/pipeline"
+import (
+	"errors"
+
+	"github.com/swavgo/swav/pipeline"
+)
 
 // Special values of ExtractConfig.Checkpoint.
 const (
@@ -127,10 +131,14 @@ func (c *ExtractConfig) Validate() error {
 		{c.Workers >= 0, "workers", "must not be negative"},
 		{c.RowGroupRows >= 1, "row_group_rows", "must be at least 1"},
 	}
+	var failed []error // every failed range check, not only the first
 	for _, ch := range checks {
 		if !ch.ok {
-			return pipeline.FieldErrorf(ch.field, "%s", ch.msg)
+			failed = append(failed, pipeline.FieldErrorf(ch.field, "%s", ch.msg))
 		}
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...)
 	}
 	if err := c.Quickstart.Validate(); err != nil {
 		if fe, ok := err.(*pipeline.FieldError); ok {

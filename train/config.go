@@ -1,6 +1,7 @@
 package train
 
 import (
+	"errors"
 	"github.com/swavgo/swav/pipeline"
 )
 
@@ -175,10 +176,14 @@ func (c *Config) Validate() error {
 		{c.Checkpoint.EveryIters >= 0, "checkpoint.every_iters", "must not be negative"},
 		{c.Checkpoint.Keep >= 1, "checkpoint.keep", "must be at least 1"},
 	}
+	var failed []error // every failed range check, not only the first
 	for _, ch := range checks {
 		if !ch.ok {
-			return pipeline.FieldErrorf(ch.field, "%s", ch.msg)
+			failed = append(failed, pipeline.FieldErrorf(ch.field, "%s", ch.msg))
 		}
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...)
 	}
 	if err := c.Monitor.validate(); err != nil {
 		return err

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // execute runs the root command with args and returns its output.
@@ -16,8 +19,26 @@ func execute(t *testing.T, args ...string) (string, error) {
 	root.SetErr(&out)
 	root.SetArgs(args)
 	defer root.SetArgs(nil)
+	resetFlags(root)
 	err := root.Execute()
 	return out.String(), err
+}
+
+// resetFlags puts every flag of cmd's tree back to its default: cobra keeps
+// values (and appends to repeatable flags such as --set) across Execute calls
+// of the one root command.
+func resetFlags(cmd *cobra.Command) {
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			sv.Replace(nil)
+		} else {
+			f.Value.Set(f.DefValue)
+		}
+		f.Changed = false
+	})
+	for _, c := range cmd.Commands() {
+		resetFlags(c)
+	}
 }
 
 func TestValidateAcceptsEveryShippedConfig(t *testing.T) {
