@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/swavgo/swav/ingest"
 )
@@ -48,7 +50,30 @@ func OpenOutput(ctx context.Context, url string, sc ingest.StoreConfig) (*Output
 	}
 	probe.Close()
 	os.Remove(probe.Name())
+	sweepTempFiles(dir)
 	return &Output{url: url, dir: dir}, nil
+}
+
+// tempPattern names a feature file's temp file: the writer's PID in the
+// name lets a later run remove what a killed one left (sweepTempFiles).
+func tempPattern(name string) string { return fmt.Sprintf(".%s.tmp-%d-*", name, os.Getpid()) }
+
+// sweepTempFiles removes the temp files in dir of writers that are no longer
+// running (a run killed with SIGKILL cannot clean up after itself). Temp
+// files of live processes, other runs writing beside this one, are kept.
+func sweepTempFiles(dir string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, ".*.parquet.tmp-*"))
+	for _, m := range matches {
+		rest := m[strings.LastIndex(m, ".tmp-")+len(".tmp-"):]
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 {
+			continue
+		}
+		if pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.Remove(m)
+		}
+	}
 }
 
 func isRemote(url string) bool {
@@ -60,6 +85,7 @@ func openStore(ctx context.Context, url string, sc ingest.StoreConfig) (*Output,
 	if err != nil {
 		return nil, fmt.Errorf("feature output %s: %w", url, err)
 	}
+	sweepTempFiles(os.TempDir()) // object-store uploads stage their files there
 	return &Output{url: url, dir: prefix, store: b}, nil
 }
 
@@ -97,7 +123,7 @@ func (o *Output) tempFile(name string) (*os.File, error) {
 	if o.store != nil {
 		dir = ""
 	}
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	f, err := os.CreateTemp(dir, tempPattern(name))
 	if err != nil {
 		return nil, fmt.Errorf("feature output %s: create temp file: %w", o.Path(name), err)
 	}

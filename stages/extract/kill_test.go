@@ -1,0 +1,130 @@
+package extract
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/sinks/parquet"
+)
+
+// TestKill9ExtractionFinishesExactly kills extraction processes with SIGKILL
+// at random moments (after a random number of finished shards, plus a few
+// milliseconds) twice, then lets a last run finish; to a local folder and to
+// S3. The output must equal an uninterrupted run's: every sample once, the
+// same features, no partial or temporary file left.
+func TestKill9ExtractionFinishesExactly(t *testing.T) {
+	if os.Getenv("SWAV_KILL_CHILD") != "" {
+		job := testJob(os.Getenv("SWAV_KILL_SHARDS"), os.Getenv("SWAV_KILL_OUT"), os.Getenv("SWAV_KILL_CK"))
+		job.Extract.BatchSize = 4
+		if _, err := run(t, job); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	dir := t.TempDir()
+	const nShards = 6
+	shards := makeShards(t, filepath.Join(dir, "shards"), nShards, -1)
+	ck := saveCheckpoint(t, filepath.Join(dir, "ck"), smallModel)
+	ref := filepath.Join(dir, "ref")
+	if _, err := run(t, testJob(shards, ref, ck)); err != nil {
+		t.Fatal(err)
+	}
+	want, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := s3local.StartForTest(t)
+	if _, err := srv.CreateBucket(context.Background(), "feats"); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	for _, out := range []string{filepath.Join(dir, "killed"), "s3://feats/killed"} {
+		env := append(os.Environ(), "SWAV_KILL_CHILD=1", "SWAV_KILL_SHARDS="+shards, "SWAV_KILL_OUT="+out, "SWAV_KILL_CK="+ck,
+			"AWS_ACCESS_KEY_ID="+srv.AccessKey, "AWS_SECRET_ACCESS_KEY="+srv.SecretKey, "AWS_REGION="+s3local.Region, "AWS_ENDPOINT_URL="+srv.Endpoint)
+		child := func() *exec.Cmd {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestKill9ExtractionFinishesExactly$")
+			cmd.Env = env
+			return cmd
+		}
+		count := func() int { return countFeatureFiles(t, out, srv.StoreConfig()) }
+		for kill := range 2 {
+			cmd := child()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			target := count() + 1 + rng.IntN(2)
+			deadline := time.Now().Add(60 * time.Second)
+			for count() < target && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			t.Logf("%s: kill %d with %d of %d shards done", out, kill+1, count(), nShards)
+		}
+		if msg, err := child().CombinedOutput(); err != nil {
+			t.Fatalf("%s: final run: %v\n%s", out, err, msg)
+		}
+		got, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{Store: srv.StoreConfig()}, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Files) != nShards || got.Rows() != want.Rows() {
+			t.Fatalf("%s: %d files, %d rows; want %d files, %d rows", out, len(got.Files), got.Rows(), nShards, want.Rows())
+		}
+		for i := range want.Keys {
+			if got.Keys[i] != want.Keys[i] || !equalFloats(got.Data[i*want.Dim:(i+1)*want.Dim], want.Data[i*want.Dim:(i+1)*want.Dim]) {
+				t.Fatalf("%s: row %d (%s) differs from the uninterrupted run's (%s)", out, i, got.Keys[i], want.Keys[i])
+			}
+		}
+		if !strings.HasPrefix(out, "s3://") {
+			entries, _ := os.ReadDir(out)
+			for _, e := range entries {
+				if !strings.HasSuffix(e.Name(), ".parquet") {
+					t.Errorf("%s: left %s behind", out, e.Name())
+				}
+			}
+		}
+	}
+}
+
+// countFeatureFiles counts the committed .parquet files at out.
+func countFeatureFiles(t *testing.T, out string, sc ingest.StoreConfig) int {
+	b, prefix, err := ingest.OpenBucket(context.Background(), out+"/", sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	objs, err := ingest.List(context.Background(), b, prefix)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, o := range objs {
+		if strings.HasSuffix(o.Name, ".parquet") {
+			n++
+		}
+	}
+	return n
+}
+
+func equalFloats(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

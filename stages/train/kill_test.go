@@ -1,0 +1,121 @@
+package stagestrain
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/swavgo/swav/sinks/metrics"
+	"github.com/swavgo/swav/train"
+)
+
+// killIters is the length of the kill -9 test's run (tinyJob's 3 epochs of
+// 5 iterations), checkpointed every 2 iterations.
+const killIters = 15
+
+// TestKill9ResumesExactly kills a training process with SIGKILL at random
+// moments (after a random number of metric lines, so during a step, a
+// checkpoint write or a metrics append), three times in one run, and then
+// lets it finish: every iteration's loss is in metrics.jsonl exactly once,
+// equal bit for bit to an uninterrupted run's, and so are the final
+// checkpoint's weights.
+func TestKill9ResumesExactly(t *testing.T) {
+	if os.Getenv("SWAV_KILL_CHILD") != "" {
+		job := tinyJob(os.Getenv("SWAV_KILL_SHARDS"), os.Getenv("SWAV_KILL_OUT"))
+		job.Train.MaxIters, job.Train.Checkpoint.EveryIters = killIters, 2
+		if err := runJob(t, job); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if _, err := train.NewBackend(train.Config{Backend: "cpu"}, 0); err != nil && strings.Contains(err.Error(), "not built") {
+		t.Skip(err)
+	}
+	shards := fashionShards(t, t.TempDir(), 40, 10)
+	ref := tinyJob(shards, t.TempDir())
+	ref.Train.MaxIters, ref.Train.Checkpoint.EveryIters = killIters, 2
+	if err := runJob(t, ref); err != nil {
+		t.Fatal(err)
+	}
+	want := readMetrics(t, ref.Out)
+	wantCk := checkpointLosses(t, ref.Out)
+
+	out := t.TempDir()
+	child := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestKill9ResumesExactly$")
+		cmd.Env = append(os.Environ(), "SWAV_KILL_CHILD=1", "SWAV_KILL_SHARDS="+shards, "SWAV_KILL_OUT="+out)
+		return cmd
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	done := 0
+	for kill := range 3 {
+		cmd := child()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Kill once a random number of new lines is in the metrics, plus
+		// a random few milliseconds, so the kill lands anywhere in a step.
+		target := done + 1 + rng.IntN(4)
+		deadline := time.Now().Add(60 * time.Second)
+		for countLines(filepath.Join(out, "metrics.jsonl")) < target && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		done = countLines(filepath.Join(out, "metrics.jsonl"))
+		t.Logf("kill %d: SIGKILL with %d metric lines on disk", kill+1, done)
+		if done >= killIters {
+			break
+		}
+	}
+	cmd := child()
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("final resume: %v\n%s", err, msg)
+	}
+	got := readMetrics(t, out)
+	if len(got) != len(want) {
+		t.Fatalf("%d metric records after the kills, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Iter != want[i].Iter || math.Float64bits(got[i].Loss) != math.Float64bits(want[i].Loss) {
+			t.Fatalf("record %d: iter %d loss %v, want iter %d loss %v", i, got[i].Iter, got[i].Loss, want[i].Iter, want[i].Loss)
+		}
+	}
+	gotCk := checkpointLosses(t, out)
+	for i := range wantCk.State.Params {
+		if !equalFloat32s(gotCk.State.Params[i].Data, wantCk.State.Params[i].Data) {
+			t.Fatalf("parameter %s differs from the uninterrupted run's", gotCk.State.Params[i].Name)
+		}
+	}
+}
+
+func readMetrics(t *testing.T, out string) []metrics.Record {
+	t.Helper()
+	recs, err := metrics.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// countLines counts the complete lines of a file (0 when absent).
+func countLines(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, c := range b {
+		if c == '\n' {
+			n++
+		}
+	}
+	return n
+}
