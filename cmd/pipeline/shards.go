@@ -67,7 +67,7 @@ func newShardsCmd() *cobra.Command {
 		Use:   "shards",
 		Short: "Make, upload and list WebDataset / Parquet shards",
 	}
-	cmd.AddCommand(newShardsMakeCmd(), newShardsUploadCmd(), newShardsLsCmd())
+	cmd.AddCommand(newShardsMakeCmd(), newShardsUploadCmd(), newShardsLsCmd(), newShardsCheckCmd())
 	return cmd
 }
 

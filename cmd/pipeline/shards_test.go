@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,5 +73,32 @@ func TestShardsMakeUploadLs(t *testing.T) {
 	}
 	if _, err := runShards(t, "make", "--from", src); err == nil {
 		t.Fatal("make without --out accepted")
+	}
+}
+
+// TestShardsCheckDecode: check lists the images a run would skip (here a
+// truncated PNG and an empty file inside a well-formed tar) with --decode,
+// and exits with an error; without --decode the tar framing is fine.
+func TestShardsCheckDecode(t *testing.T) {
+	src := t.TempDir()
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8)))
+	for name, data := range map[string][]byte{"a/ok.png": buf.Bytes(), "a/cut.png": buf.Bytes()[:20], "b/empty.png": nil} {
+		p := filepath.Join(src, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, data, 0o644)
+	}
+	out := t.TempDir()
+	if msg, err := runShards(t, "make", "--from", src, "--out", out, "--shard-size", "10", "--name", "toy"); err != nil {
+		t.Fatalf("make: %s %v", msg, err)
+	}
+	msg, err := runShards(t, "check", out+"/")
+	if err != nil || !strings.Contains(msg, "total: 3 samples, 0 would be skipped") {
+		t.Fatalf("check without --decode: %s %v", msg, err)
+	}
+	msg, err = runShards(t, "check", "--decode", out+"/")
+	if err == nil || !strings.Contains(msg, "a_cut: truncated:") || !strings.Contains(msg, "b_empty: zero-byte:") ||
+		!strings.Contains(msg, "toy-000000.tar") || !strings.Contains(msg, "total: 3 samples, 2 would be skipped") {
+		t.Fatalf("check --decode: %s %v", msg, err)
 	}
 }

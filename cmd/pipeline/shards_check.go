@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/sourcegraph/conc/pool"
+	"github.com/spf13/cobra"
+
+	"github.com/swavgo/swav/augment"
+	"github.com/swavgo/swav/ingest"
+)
+
+func newShardsCheckCmd() *cobra.Command {
+	var (
+		sf        storeFlags
+		format    string
+		decode    bool
+		maxPixels int64
+	)
+	cmd := &cobra.Command{
+		Use:   "check URL... [--decode]",
+		Short: "List every sample a run would skip, with its reason (exit 1 if any)",
+		Long: `check reads every sample of the shards, in order, as a run does. It lists each sample
+the reader would skip (a cut tar member, a bad Parquet row) and, with --decode, each image
+the augmentation would skip (corrupt, truncated, empty, oversized, not an image): shard,
+key and reason. The command exits with 1 when any sample would be skipped. A shard that
+cannot be read at all is an error naming it.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{errors.New("shards check: want at least one URL (folder, prefix, glob or brace range)")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := sf.config()
+			if err != nil {
+				return err
+			}
+			cfg := ingest.DefaultConfig()
+			cfg.Shards, cfg.Format, cfg.S3 = args, format, sc.S3
+			cfg.ShuffleBuffer, cfg.SkipBudget, cfg.Rank, cfg.WorldSize = 0, -1, 0, 1
+			return runShardsCheck(cmd.Context(), cmd.OutOrStdout(), cfg, decode, maxPixels)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "auto", "auto, wds, parquet or folder")
+	cmd.Flags().BoolVar(&decode, "decode", false, "also decode every image as training does")
+	cmd.Flags().Int64Var(&maxPixels, "max-pixels", augment.DefaultMaxPixels, "the decoder's pixel limit (augment.max_pixels)")
+	sf.register(cmd)
+	return cmd
+}
+
+// badSample is one sample a run would skip.
+type badSample struct{ shard, key, class, reason string }
+
+// runShardsCheck reads the shards once (one reader, no shuffle) and, with
+// decode, decodes the images on every core; it prints the bad samples in
+// shard and key order and a total.
+func runShardsCheck(ctx context.Context, w io.Writer, cfg ingest.Config, decode bool, maxPixels int64) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	src, err := ingest.NewSource(ctx, cfg, ingest.SourceOptions{World: 1, Epochs: 1, Workers: 1})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	var (
+		mu      sync.Mutex
+		bad     []badSample
+		samples int64
+	)
+	decoders := pool.New().WithContext(ctx).WithMaxGoroutines(runtime.GOMAXPROCS(0))
+	err = src.Run(ctx, func(ctx context.Context, item any) error {
+		s, ok := item.(*ingest.Sample)
+		if !ok {
+			return nil
+		}
+		samples++
+		if !decode {
+			return nil
+		}
+		decoders.Go(func(context.Context) error {
+			img := augment.GetImage()
+			defer augment.PutImage(img)
+			if _, err := augment.Decode(img, s.Data, maxPixels); err != nil {
+				mu.Lock()
+				bad = append(bad, badSample{s.Shard, s.Key, augment.SkipReason(err), err.Error()})
+				mu.Unlock()
+			}
+			return nil
+		})
+		return nil
+	})
+	if werr := decoders.Wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		return fmt.Errorf("shards check: %w", err)
+	}
+	for _, sk := range src.Skipped() {
+		bad = append(bad, badSample{sk.Shard, sk.Key, "unreadable", sk.Where + ": " + sk.Reason})
+	}
+	sort.Slice(bad, func(i, j int) bool {
+		if bad[i].shard != bad[j].shard {
+			return bad[i].shard < bad[j].shard
+		}
+		return bad[i].key < bad[j].key
+	})
+	for _, b := range bad {
+		fmt.Fprintf(w, "SKIP %s %s: %s: %s\n", b.shard, b.key, b.class, b.reason)
+	}
+	what := "readable"
+	if decode {
+		what = "readable and decodable"
+	}
+	fmt.Fprintf(w, "total: %d samples, %d would be skipped (the others are %s)\n", samples+int64(len(src.Skipped())), len(bad), what)
+	if len(bad) > 0 {
+		return fmt.Errorf("shards check: %d samples would be skipped", len(bad))
+	}
+	return nil
+}
