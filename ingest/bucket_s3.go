@@ -102,6 +102,10 @@ func (b *S3Bucket) Bucket() string { return b.bucket }
 // Name implements Bucket.
 func (b *S3Bucket) Name() string { return "s3://" + b.bucket }
 
+// ErrCredentials is wrapped when the store rejects the credentials (an
+// unknown access key id, a wrong secret, an expired token, access denied).
+var ErrCredentials = errors.New("credentials rejected")
+
 // wrap turns SDK errors into messages naming the object, mapping missing
 // keys to ErrNotExist and spelling out missing buckets and bad credentials.
 func (b *S3Bucket) wrap(op, name string, err error) error {
@@ -116,8 +120,10 @@ func (b *S3Bucket) wrap(op, name string, err error) error {
 			return fmt.Errorf("%s %s: %w", op, where, ErrNotExist)
 		case "NoSuchBucket":
 			return fmt.Errorf("%s %s: bucket %q does not exist: %w", op, where, b.bucket, err)
-		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken":
-			return fmt.Errorf("%s %s: credentials rejected (%s): %w", op, where, ae.ErrorCode(), err)
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken",
+			"XAdminUserNotFound", // versitygw: no user with that access key id
+			"Forbidden":          // a 403 to HEAD, which has no body to say more
+			return fmt.Errorf("%s %s: %w (%s): %w", op, where, ErrCredentials, ae.ErrorCode(), err)
 		}
 	}
 	return fmt.Errorf("%s %s: %w", op, where, err)
@@ -265,6 +271,15 @@ func (b *S3Bucket) Attributes(ctx context.Context, name string) (ObjectAttribute
 		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
 			// HEAD has no body: a missing bucket and a missing key look alike.
 			if _, berr := b.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &b.bucket}); berr != nil {
+				// Some servers (versitygw) answer HEAD with 404 for an
+				// unknown access key too: a one-key listing has a body
+				// that tells the two apart.
+				one := int32(1)
+				if _, lerr := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &b.bucket, MaxKeys: &one}); lerr != nil {
+					if werr := b.wrap("head", name, lerr); errors.Is(werr, ErrCredentials) {
+						return ObjectAttributes{}, werr
+					}
+				}
 				return ObjectAttributes{}, fmt.Errorf("head %s: bucket %q does not exist or is not reachable: %w", ObjectURL(b, name), b.bucket, berr)
 			}
 			return ObjectAttributes{}, fmt.Errorf("head %s: %w", ObjectURL(b, name), ErrNotExist)

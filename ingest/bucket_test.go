@@ -78,16 +78,26 @@ func TestS3BadInput(t *testing.T) {
 		}
 	})
 	t.Run("bad credentials", func(t *testing.T) {
-		cfg := srv.StoreConfig()
-		cfg.S3.SecretAccessKey = "wrong-secret"
-		cfg.Retries = 1
-		b, _ := ingest.NewS3Bucket(ctx, "badinput", cfg)
-		_, err := b.Get(ctx, "x.tar")
-		if err == nil || !strings.Contains(err.Error(), "credentials rejected") || !strings.Contains(err.Error(), "s3://badinput/x.tar") {
-			t.Fatalf("error %v should say credentials were rejected for s3://badinput/x.tar", err)
-		}
-		if strings.Contains(err.Error(), "wrong-secret") {
-			t.Fatalf("error leaks the secret: %v", err)
+		for _, tc := range []struct{ name, key, secret string }{
+			{"wrong secret", srv.AccessKey, "wrong-secret"},
+			{"unknown access key id", "AKIANOSUCHKEY", "wrong-secret"},
+		} {
+			cfg := srv.StoreConfig()
+			cfg.S3.AccessKeyID, cfg.S3.SecretAccessKey = tc.key, tc.secret
+			cfg.Retries = 1
+			b, _ := ingest.NewS3Bucket(ctx, "badinput", cfg)
+			_, getErr := b.Get(ctx, "x.tar")
+			_, headErr := b.Attributes(ctx, "x.tar")
+			_, existsErr := b.Exists(ctx, "x.tar")
+			listErr := b.Iter(ctx, "", func(ingest.ObjectInfo) error { return nil })
+			for op, err := range map[string]error{"get": getErr, "head": headErr, "exists": existsErr, "list": listErr} {
+				if err == nil || !strings.Contains(err.Error(), "credentials rejected") || !strings.Contains(err.Error(), "s3://badinput") {
+					t.Errorf("%s, %s: error %v should say credentials were rejected for s3://badinput", tc.name, op, err)
+				}
+				if err != nil && strings.Contains(err.Error(), "wrong-secret") {
+					t.Errorf("%s, %s: error leaks the secret: %v", tc.name, op, err)
+				}
+			}
 		}
 	})
 	t.Run("through a source", func(t *testing.T) {
