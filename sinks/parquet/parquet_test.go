@@ -1,6 +1,7 @@
 package parquet
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -344,4 +345,43 @@ func TestUnwritableOutputFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "a-file/features") || !strings.Contains(err.Error(), "cannot create") {
 		t.Fatalf("error %v", err)
 	}
+}
+
+// TestEveryFlippedByteIsAnError flips each byte of a feature file in turn:
+// every damaged copy fails to read with an error naming the file (a chunk's
+// row group and column when the byte is in one), never silently different
+// features.
+func TestEveryFlippedByteIsAnError(t *testing.T) {
+	ctx := context.Background()
+	out, err := OpenOutput(ctx, t.TempDir(), ingest.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, memory.DefaultAllocator, out, "f.parquet", testMeta(4, "s.tar"), 30, WriterOptions{RowGroupRows: 10})
+	good, err := os.ReadFile(out.Path("f.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := readFileInto(ctx, memory.DefaultAllocator, "f.parquet", good, &Features{}); err != nil {
+		t.Fatal(err)
+	}
+	inChunk := 0
+	for i := range good {
+		bad := bytes.Clone(good)
+		bad[i] ^= 0x10
+		err := readFileInto(ctx, memory.DefaultAllocator, "f.parquet", bad, &Features{})
+		if err == nil {
+			t.Fatalf("byte %d of %d flipped: read without error", i, len(good))
+		}
+		if !strings.Contains(err.Error(), "f.parquet") {
+			t.Fatalf("byte %d: error does not name the file: %v", i, err)
+		}
+		if strings.Contains(err.Error(), "row group") && strings.Contains(err.Error(), "column chunk") {
+			inChunk++
+		}
+	}
+	if inChunk == 0 {
+		t.Error("no error named a row group and column chunk")
+	}
+	t.Logf("%d bytes flipped one at a time: all errors, %d naming the column chunk", len(good), inChunk)
 }

@@ -152,6 +152,10 @@ func openParquet(path string, data []byte) (*file.Reader, Metadata, error) {
 	if err != nil {
 		return nil, Metadata{}, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
 	}
+	if err := verifyChecksums(path, data, rdr.MetaData()); err != nil {
+		rdr.Close()
+		return nil, Metadata{}, err
+	}
 	md, err := parseMetadata(rdr.MetaData().KeyValueMetadata().FindValue)
 	if err != nil {
 		rdr.Close()

@@ -249,6 +249,10 @@ func (w *FileWriter) Commit(ctx context.Context) error {
 		w.out.abort(w.tmp)
 		return fmt.Errorf("feature file %s: close: %w", w.Path(), err)
 	}
+	if err := addChecksums(w.tmp); err != nil {
+		w.out.abort(w.tmp)
+		return fmt.Errorf("feature file %s: checksums: %w", w.Path(), err)
+	}
 	if err := w.out.commit(ctx, w.tmp, w.name); err != nil {
 		return fmt.Errorf("feature file %s: %w", w.Path(), err)
 	}
