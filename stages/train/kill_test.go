@@ -1,6 +1,8 @@
 package stagestrain
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/sinks/metrics"
 	"github.com/swavgo/swav/train"
 )
@@ -118,4 +121,49 @@ func countLines(path string) int {
 		}
 	}
 	return n
+}
+
+// TestShortEpochKeepsTheSchedule: a corrupt image (counted in the sample
+// count, skipped by the augmentation) leaves each epoch one full batch short
+// of the schedule's iterations per epoch. The missing iteration is the last
+// of each epoch: every epoch starts at its scheduled iteration, the epoch end
+// is checkpointed, and a resumed run continues the same way.
+func TestShortEpochKeepsTheSchedule(t *testing.T) {
+	dir := t.TempDir()
+	good := fashionShards(t, filepath.Join(dir, "good"), 39, 10)
+	ctx := context.Background()
+	b, prefix, err := ingest.OpenBucket(ctx, filepath.Join(dir, "bad")+"/", ingest.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ingest.NewShardWriter(ctx, b, prefix+"bad-%06d.tar", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(&ingest.Sample{Key: "corrupt", Ext: "png", Data: []byte("\x89PNG\r\n\x1a\nbroken"), Label: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	job := tinyJob(good, t.TempDir())
+	job.Data.Shards = append(job.Data.Shards, filepath.Join(dir, "bad", "bad-000000.tar"))
+	if err := runJob(t, job); err != nil {
+		t.Fatal(err)
+	}
+	recs := readMetrics(t, job.Out)
+	var iters []int
+	for _, r := range recs {
+		iters = append(iters, r.Iter)
+	}
+	want := []int{0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13} // 40 counted, 39 decode: 4 of 5 batches per epoch
+	if fmt.Sprint(iters) != fmt.Sprint(want) {
+		t.Fatalf("iterations %v, want %v", iters, want)
+	}
+	// The end of epoch 1 (after iteration 8) is checkpointed; keep: 2 has
+	// removed the one of epoch 0.
+	if _, err := os.Stat(filepath.Join(job.Out, "checkpoints", fmt.Sprintf("ckpt-%010d.swck", 9))); err != nil {
+		t.Errorf("no checkpoint at the end of the short epoch 1: %v", err)
+	}
 }

@@ -205,6 +205,18 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 	case b.Epoch < epoch:
 		return fmt.Errorf("train: batch of epoch %d after epoch %d (the source went backwards; last sample %+v)", b.Epoch, epoch, cursor)
 	case b.Epoch > epoch:
+		if t.itInEpoch > 0 && t.itInEpoch < t.ipe {
+			// The epoch gave fewer full batches than the schedule counts
+			// (iterations per epoch come from the sample count, which
+			// includes the samples skipped since): its last iterations are
+			// not run, the next epoch starts at its scheduled iteration, and
+			// the epoch end is checkpointed as a full one would be.
+			t.log.Warn("epoch ended short: skipped samples left too few full batches; the schedule goes on at the next epoch's first iteration",
+				"epoch", t.epoch, "iterations", t.itInEpoch, "scheduled", t.ipe, "next_iter", b.Epoch*t.ipe)
+			if err := t.save(ctx); err != nil {
+				return err
+			}
+		}
 		epoch, it = b.Epoch, 0
 	}
 	if t.budgetSpentAt(epoch, it) {
