@@ -25,7 +25,7 @@ from PIL import Image, ImageFilter
 from torchvision import transforms as T
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "train", "model", "testdata"))
-from swav_torch import SwAVNet  # noqa: E402
+from swav_torch import SwAVNet, lars_step, swav_loss  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("config")
@@ -113,7 +113,6 @@ params = dict(net.named_parameters())
 bufs = {}
 B, N = tr["batch_size"], a.iters
 A = sw["crops_for_assign"]
-nviews = sum(c["count"] for c in aug["crops"])
 
 
 def lr_at(it):  # swav.LRAt with iters_per_epoch N and one epoch
@@ -121,19 +120,6 @@ def lr_at(it):  # swav.LRAt with iters_per_epoch N and one epoch
     if it < warm:
         return opt["start_warmup"] + it * (opt["base_lr"] - opt["start_warmup"]) / max(warm - 1, 1)
     return opt["final_lr"] + 0.5 * (opt["base_lr"] - opt["final_lr"]) * (1 + math.cos(math.pi * (it - warm) / (N - warm)))
-
-
-@torch.no_grad()
-def sinkhorn(out):
-    Q = torch.exp(out / sw["epsilon"]).t()
-    K, Bq = Q.shape
-    Q /= torch.sum(Q)
-    for _ in range(sw["sinkhorn_iterations"]):
-        Q /= torch.sum(Q, dim=1, keepdim=True)
-        Q /= K
-        Q /= torch.sum(Q, dim=0, keepdim=True)
-        Q /= Bq
-    return (Q * Bq).t()
 
 
 queue = None
@@ -146,41 +132,14 @@ for it in range(N):
     pos += B
     crops = [torch.stack([tf(train_imgs[i]) for _ in range(c["count"]) for i in idx])
              for c, tf in groups]  # crop-major: crop c of every image, then crop c+1
-    with torch.no_grad():
-        net.prototypes.weight.copy_(F.normalize(net.prototypes.weight.data.clone(), dim=1, p=2))
-    z = F.normalize(net.head(torch.cat([net.trunk(g) for g in crops])), dim=1, p=2)
-    output = net.prototypes(z)
-    emb = z.detach()
     if sw.get("queue_length", 0) > 0 and queue is None and it // N >= sw.get("epoch_queue_starts", 0):
         queue = torch.zeros(len(A), sw["queue_length"] - sw["queue_length"] % B, mdl["feat_dim"])
-    loss = 0
-    for i, crop_id in enumerate(A):
-        with torch.no_grad():
-            out = output[B * crop_id:B * (crop_id + 1)].detach()
-            if queue is not None:
-                if not torch.all(queue[i, -1, :] == 0):
-                    out = torch.cat((torch.mm(queue[i], net.prototypes.weight.t()), out))
-                queue[i, B:] = queue[i, :-B].clone()
-                queue[i, :B] = emb[crop_id * B:(crop_id + 1) * B]
-            q = sinkhorn(out)[-B:]
-        sub = 0
-        for v in (v for v in range(nviews) if v != crop_id):
-            sub -= torch.mean(torch.sum(q * F.log_softmax(output[B * v:B * (v + 1)] / sw["temperature"], dim=1), dim=1))
-        loss += sub / (nviews - 1)
-    loss /= len(A)
+    loss, _ = swav_loss(net, crops, B, A, sw["temperature"], sw["epsilon"], sw["sinkhorn_iterations"], queue, queue is not None)
     net.zero_grad()
     loss.backward()
     lr = lr_at(it)
-    with torch.no_grad():  # LARS (apex LARC, clip off) + momentum SGD, as the reference
-        for name, prm in params.items():
-            if "prototypes" in name and it < sw["freeze_prototypes_iters"]:
-                continue
-            g, wd = prm.grad, opt["weight_decay"]
-            pn, gn = torch.norm(prm.data), torch.norm(g)
-            if pn != 0 and gn != 0:
-                g = (g + wd * prm.data) * (opt["trust_coefficient"] * pn / (gn + wd * pn + 1e-8))
-            bufs[name] = opt["momentum"] * bufs[name] + g if name in bufs else g.clone()
-            prm.data -= lr * bufs[name]
+    lars_step(params, bufs, lr, opt["weight_decay"], opt["trust_coefficient"], opt["momentum"],
+              it < sw["freeze_prototypes_iters"])
     if it % 50 == 0 or it == N - 1:
         print(f"iter {it} loss {loss.item():.4f} lr {lr:.4g} {time.time() - began:.0f}s", file=sys.stderr)
 train_seconds = time.time() - began

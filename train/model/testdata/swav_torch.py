@@ -67,3 +67,66 @@ class SwAVNet(nn.Module):
         else:
             s.head = nn.Sequential(nn.Linear(dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, feat))
         s.prototypes = nn.Linear(feat, k, bias=False)
+
+
+def sinkhorn(out, epsilon, iterations):
+    """The reference's distributed_sinkhorn on one process: codes (B x K) of scores out."""
+    import torch
+    with torch.no_grad():
+        Q = torch.exp(out / epsilon).t()
+        K, B = Q.shape
+        Q /= torch.sum(Q)
+        for _ in range(iterations):
+            Q /= torch.sum(Q, dim=1, keepdim=True)
+            Q /= K
+            Q /= torch.sum(Q, dim=0, keepdim=True)
+            Q /= B
+        Q *= B
+        return Q.t()
+
+
+def swav_loss(net, groups, bs, crops_for_assign, temperature, epsilon, sinkhorn_iterations, queue=None, use_queue=False):
+    """One SwAV forward as main_swav.py train() runs it: prototype normalisation, the trunk once
+    per crop group (BatchNorm statistics per group), codes under no_grad with the queue, the
+    swapped loss. groups are NCHW tensors, crop-major. Returns (loss, codes as lists); the
+    queue (len(A) x L x feat, or None) is updated in place."""
+    import torch, torch.nn.functional as F
+    with torch.no_grad():
+        net.prototypes.weight.copy_(F.normalize(net.prototypes.weight.data.clone(), dim=1, p=2))
+    z = F.normalize(net.head(torch.cat([net.trunk(g) for g in groups])), dim=1, p=2)
+    output = net.prototypes(z)
+    embedding = z.detach()
+    nviews = sum(g.shape[0] // bs for g in groups)
+    loss, codes, use_the_queue = 0, [], False
+    for i, crop_id in enumerate(crops_for_assign):
+        with torch.no_grad():
+            out = output[bs * crop_id: bs * (crop_id + 1)].detach()
+            if queue is not None and use_queue:
+                if use_the_queue or not torch.all(queue[i, -1, :] == 0):
+                    use_the_queue = True
+                    out = torch.cat((torch.mm(queue[i], net.prototypes.weight.t()), out))
+                queue[i, bs:] = queue[i, :-bs].clone()
+                queue[i, :bs] = embedding[crop_id * bs: (crop_id + 1) * bs]
+            q = sinkhorn(out, epsilon, sinkhorn_iterations)[-bs:]
+        codes.append(q.flatten().tolist())
+        subloss = 0
+        for v in [v for v in range(nviews) if v != crop_id]:
+            subloss -= torch.mean(torch.sum(q * F.log_softmax(output[bs * v: bs * (v + 1)] / temperature, dim=1), dim=1))
+        loss += subloss / (nviews - 1)
+    return loss / len(crops_for_assign), codes
+
+
+def lars_step(params, bufs, lr, weight_decay, trust, momentum, freeze_prototypes):
+    """LARS (apex LARC, clip off) then momentum SGD, as the reference's optimiser; bufs holds the
+    momentum buffers by parameter name; the prototypes are skipped while frozen."""
+    import torch
+    with torch.no_grad():
+        for name, p in params.items():
+            if "prototypes" in name and freeze_prototypes:
+                continue
+            g = p.grad
+            pn, gn = torch.norm(p.data), torch.norm(g)
+            if pn != 0 and gn != 0:
+                g = (g + weight_decay * p.data) * (trust * pn / (gn + weight_decay * pn + 1e-8))
+            bufs[name] = momentum * bufs[name] + g if name in bufs else g.clone()
+            p.data -= lr * bufs[name]

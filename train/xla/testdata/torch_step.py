@@ -14,10 +14,10 @@ momentum buffers and queue. Arithmetic is float64 (the truth the float32
 backends are measured against).
 """
 import json, os, sys
-import torch, torch.nn.functional as F
+import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "model", "testdata"))
-from swav_torch import SwAVNet
+from swav_torch import SwAVNet, lars_step, swav_loss
 
 torch.set_default_dtype(torch.float64)
 
@@ -33,21 +33,6 @@ def run(cfg):
     bufs = {}  # momentum buffers by name
 
 
-    @torch.no_grad()
-    def sinkhorn(out):
-        Q = torch.exp(out / cfg["epsilon"]).t()
-        B = Q.shape[1]
-        K = Q.shape[0]
-        Q /= torch.sum(Q)
-        for _ in range(cfg["sinkhorn_iterations"]):
-            Q /= torch.sum(Q, dim=1, keepdim=True)
-            Q /= K
-            Q /= torch.sum(Q, dim=0, keepdim=True)
-            Q /= B
-        Q *= B
-        return Q.t()
-
-
     queue = None
     result = {"steps": []}
     A = cfg["crops_for_assign"]
@@ -57,52 +42,13 @@ def run(cfg):
             L = cfg["queue_length"] - cfg["queue_length"] % bs
             if L > 0:
                 queue = torch.zeros(len(A), L, cfg["feat"])
-        with torch.no_grad():
-            w = F.normalize(net.prototypes.weight.data.clone(), dim=1, p=2)
-            net.prototypes.weight.copy_(w)
         groups = [torch.tensor(g["data"]).reshape(g["count"] * bs, 3, g["size"], g["size"]) for g in step["groups"]]
-        feats = torch.cat([net.trunk(g) for g in groups])
-        z = F.normalize(net.head(feats), dim=1, p=2)
-        output = net.prototypes(z)
-        embedding = z.detach()
-        nviews = sum(g["count"] for g in step["groups"])
-        loss = 0
-        codes = []
-        use_the_queue = False
-        for i, crop_id in enumerate(A):
-            with torch.no_grad():
-                out = output[bs * crop_id: bs * (crop_id + 1)].detach()
-                if queue is not None and step["use_queue"]:
-                    if use_the_queue or not torch.all(queue[i, -1, :] == 0):
-                        use_the_queue = True
-                        out = torch.cat((torch.mm(queue[i], net.prototypes.weight.t()), out))
-                    queue[i, bs:] = queue[i, :-bs].clone()
-                    queue[i, :bs] = embedding[crop_id * bs: (crop_id + 1) * bs]
-                q = sinkhorn(out)[-bs:]
-            codes.append(q.flatten().tolist())
-            subloss = 0
-            for v in [v for v in range(nviews) if v != crop_id]:
-                x = output[bs * v: bs * (v + 1)] / cfg["temperature"]
-                subloss -= torch.mean(torch.sum(q * F.log_softmax(x, dim=1), dim=1))
-            loss += subloss / (nviews - 1)
-        loss /= len(A)
+        loss, codes = swav_loss(net, groups, bs, A, cfg["temperature"], cfg["epsilon"], cfg["sinkhorn_iterations"],
+                                queue, step["use_queue"])
         net.zero_grad()
         loss.backward()
-        with torch.no_grad():
-            for name, p in params.items():
-                if "prototypes" in name and step["iter"] < cfg["freeze_prototypes_iters"]:
-                    continue
-                g = p.grad
-                pn, gn = torch.norm(p.data), torch.norm(g)
-                wd = cfg["weight_decay"]
-                if pn != 0 and gn != 0:
-                    a = cfg["trust"] * pn / (gn + wd * pn + 1e-8)
-                    g = (g + wd * p.data) * a
-                if name in bufs:
-                    bufs[name] = cfg["momentum"] * bufs[name] + g
-                else:
-                    bufs[name] = g.clone()
-                p.data -= step["lr"] * bufs[name]
+        lars_step(params, bufs, step["lr"], cfg["weight_decay"], cfg["trust"], cfg["momentum"],
+                  step["iter"] < cfg["freeze_prototypes_iters"])
         result["steps"].append({"loss": loss.item(), "codes": codes})
 
     sd = net.state_dict()
