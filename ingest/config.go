@@ -165,8 +165,24 @@ func rankWorld(rank, world int, env func(string) string) (int, int, error) {
 		return n, true, nil
 	}
 	// The first rank variable found decides; its own world-size variable
-	// (or any other) gives the world size.
-	pairs := [][2]string{{"RANK", "WORLD_SIZE"}, {"JOB_COMPLETION_INDEX", "WORLD_SIZE"}, {"SLURM_PROCID", "SLURM_NTASKS"}}
+	// (or any other) gives the world size. A Slurm array task (sbatch
+	// --array) is a job of one task: its index in the array comes before
+	// SLURM_PROCID, counted from SLURM_ARRAY_TASK_MIN.
+	pairs := [][2]string{{"RANK", "WORLD_SIZE"}, {"JOB_COMPLETION_INDEX", "WORLD_SIZE"},
+		{"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"}, {"SLURM_PROCID", "SLURM_NTASKS"}}
+	if id, min := env("SLURM_ARRAY_TASK_ID"), env("SLURM_ARRAY_TASK_MIN"); id != "" && min != "" {
+		i, err1 := strconv.Atoi(id)
+		m, err2 := strconv.Atoi(min)
+		if err1 == nil && err2 == nil && i >= m {
+			base := env
+			env = func(key string) string {
+				if key == "SLURM_ARRAY_TASK_ID" {
+					return strconv.Itoa(i - m)
+				}
+				return base(key)
+			}
+		}
+	}
 	if rank < 0 || world == 0 {
 		envRank, envWorld, found := -1, 0, false
 		for _, p := range pairs {

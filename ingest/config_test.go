@@ -53,6 +53,10 @@ func TestRankWorldFromEnvironment(t *testing.T) {
 		{name: "torchrun", rank: -1, env: map[string]string{"RANK": "3", "WORLD_SIZE": "8"}, wantRank: 3, wantWorld: 8},
 		{name: "indexed job", rank: -1, env: map[string]string{"JOB_COMPLETION_INDEX": "2", "WORLD_SIZE": "4"}, wantRank: 2, wantWorld: 4},
 		{name: "slurm", rank: -1, env: map[string]string{"SLURM_PROCID": "5", "SLURM_NTASKS": "6"}, wantRank: 5, wantWorld: 6},
+		{name: "slurm array", rank: -1, env: map[string]string{"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0",
+			"SLURM_PROCID": "0", "SLURM_NTASKS": "1"}, wantRank: 2, wantWorld: 4},
+		{name: "slurm array from 1", rank: -1, env: map[string]string{"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "1",
+			"SLURM_PROCID": "0", "SLURM_NTASKS": "1"}, wantRank: 3, wantWorld: 4},
 		{name: "bad value", rank: -1, env: map[string]string{"RANK": "x"}, err: "RANK"},
 		{name: "rank too big", rank: -1, env: map[string]string{"SLURM_PROCID": "6", "SLURM_NTASKS": "6"}, err: "not below"},
 	} {

@@ -83,8 +83,19 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	data := *job
 	data.Data.Workers = 1
 	data.Data.ShuffleBuffer = 0
-	if data.Data.Shards, err = pendingShards(ctx, job.Data.Shards, job.Data.StoreConfig(), out, writer.md); err != nil {
+	// Dropping finished shards from the list before the rank split would
+	// change the split (it is a seeded order over the whole list): with
+	// several ranks (Slurm array tasks, indexed Jobs) every rank keeps the
+	// whole list, so its share stays the same on a re-run, and selectStage
+	// skips the finished shards' samples instead.
+	_, world, err := job.Data.RankWorld()
+	if err != nil {
 		return nil, err
+	}
+	if world == 1 {
+		if data.Data.Shards, err = pendingShards(ctx, job.Data.Shards, job.Data.StoreConfig(), out, writer.md); err != nil {
+			return nil, err
+		}
 	}
 	read, err := source.New(&data, ingest.Position{}, 1)
 	if err != nil {

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -127,4 +128,64 @@ func equalFloats(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// TestSlurmArrayTasksSplitTheShards runs the extraction as four Slurm array
+// tasks (SLURM_ARRAY_TASK_ID 0..3 of 4), each into its own folder: together
+// they hold every sample exactly once; a task re-run, or re-run after one of
+// its files was lost, keeps that true.
+func TestSlurmArrayTasksSplitTheShards(t *testing.T) {
+	dir := t.TempDir()
+	shards := makeShards(t, filepath.Join(dir, "shards"), 8, -1)
+	ck := saveCheckpoint(t, filepath.Join(dir, "ck"), smallModel)
+	t.Setenv("SLURM_ARRAY_TASK_COUNT", "4")
+	t.Setenv("SLURM_ARRAY_TASK_MIN", "0")
+	task := func(id int) string {
+		t.Setenv("SLURM_ARRAY_TASK_ID", fmt.Sprint(id))
+		out := filepath.Join(dir, fmt.Sprintf("task-%d", id))
+		job := testJob(shards, out, ck)
+		job.Data.Rank, job.Data.WorldSize = -1, 0
+		if _, err := run(t, job); err != nil {
+			t.Fatalf("task %d: %v", id, err)
+		}
+		return out
+	}
+	keysOf := func() map[string]int {
+		seen := map[string]int{}
+		for id := range 4 {
+			fs, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, filepath.Join(dir, fmt.Sprintf("task-%d", id)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range fs.Keys {
+				seen[k]++
+			}
+		}
+		return seen
+	}
+	check := func(when string) {
+		seen := keysOf()
+		if len(seen) != 8*perShard {
+			t.Fatalf("%s: %d distinct keys, want %d", when, len(seen), 8*perShard)
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Fatalf("%s: key %s written %d times", when, k, n)
+			}
+		}
+	}
+	var outs []string
+	for id := range 4 {
+		outs = append(outs, task(id))
+	}
+	check("four tasks")
+	task(2)
+	check("task 2 re-run")
+	files, _ := filepath.Glob(filepath.Join(outs[1], "*.parquet"))
+	if len(files) == 0 {
+		t.Fatal("task 1 wrote nothing")
+	}
+	os.Remove(files[0])
+	task(1)
+	check("task 1 re-run after losing a file")
 }
