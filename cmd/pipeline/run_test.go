@@ -93,3 +93,50 @@ func TestRunListsSkippedSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestFeaturesVerify extracts three shards, verifies the output, then breaks
+// it three ways (a lost file, a shard written twice, a flipped byte): each
+// is a named problem and a non-zero exit.
+func TestFeaturesVerify(t *testing.T) {
+	src := t.TempDir()
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8)))
+	for _, name := range []string{"a/1.png", "a/2.png", "b/3.png"} {
+		p := filepath.Join(src, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, buf.Bytes(), 0o644)
+	}
+	shards := t.TempDir()
+	if msg, err := runShards(t, "make", "--from", src, "--out", shards, "--shard-size", "1", "--name", "toy"); err != nil {
+		t.Fatalf("make: %s %v", msg, err)
+	}
+	out := t.TempDir()
+	data := shards + "/toy-{000000..000002}.tar"
+	if msg, err := execute(t, "run", "../../configs/extract.yaml", "--set", "out="+out, "--set", "progress=off",
+		"--set", `data.shards=["`+data+`"]`, "--set", "extract.feature=raw", "--set", "extract.checkpoint=",
+		"--set", "augment.eval={resize: 8, crop: 8}", "--set", "extract.output="+filepath.Join(out, "f")); err != nil {
+		t.Fatalf("extract: %v\n%s", err, msg)
+	}
+	verify := func(outputs ...string) (string, error) {
+		return runCommand(t, newFeaturesCmd(), append([]string{"verify", "--data", data}, outputs...)...)
+	}
+	msg, err := verify(filepath.Join(out, "f"))
+	if err != nil || !strings.Contains(msg, "verified 3 feature files (3 rows) against 3 input shards: 0 problems") {
+		t.Fatalf("verify a good output: %v\n%s", err, msg)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "f", "*.parquet"))
+	second := t.TempDir()
+	b0, _ := os.ReadFile(files[0])
+	os.WriteFile(filepath.Join(second, filepath.Base(files[0])), b0, 0o644)
+	if msg, err = verify(filepath.Join(out, "f"), second); err == nil || !strings.Contains(msg, "has 2 feature files") {
+		t.Fatalf("a shard twice: %v\n%s", err, msg)
+	}
+	b1, _ := os.ReadFile(files[1])
+	b1[len(b1)/3] ^= 1
+	os.WriteFile(files[1], b1, 0o644)
+	os.Remove(files[2])
+	msg, err = verify(filepath.Join(out, "f"))
+	if err == nil || !strings.Contains(msg, "checksum mismatch") || !strings.Contains(msg, "toy-000002.tar has no feature file") {
+		t.Fatalf("a flipped byte and a lost file: %v\n%s", err, msg)
+	}
+}

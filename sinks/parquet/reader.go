@@ -325,3 +325,52 @@ func (o *Output) Done(ctx context.Context, name string, want Metadata) (bool, er
 }
 
 var _ apq.ReaderAtSeeker = (*bytes.Reader)(nil)
+
+// FileInfo is what Inspect learns of one feature file.
+type FileInfo struct {
+	Path string
+	// Meta is the file's metadata (Rows from the file); zero when Err is set.
+	Meta Metadata
+	// Err is why the file cannot be read (damaged: ErrChecksum, not a
+	// feature file, unreadable); the walk goes on.
+	Err error
+}
+
+// Inspect reads every feature file at urls (files, folders, s3:// prefixes),
+// verifies each one's checksums and metadata, and returns one FileInfo per
+// file in name order. A location that cannot be listed is an error; a bad
+// file is reported in its FileInfo. It reads one file at a time.
+func Inspect(ctx context.Context, opts ReadOptions, urls ...string) ([]FileInfo, error) {
+	var infos []FileInfo
+	for _, url := range urls {
+		files, err := expand(ctx, url, opts.Store)
+		if err != nil {
+			return nil, err
+		}
+		for _, fl := range files {
+			info := FileInfo{Path: fl.out.Path(fl.name)}
+			data, err := fl.out.readAll(ctx, fl.name)
+			if err == nil {
+				var rdr *file.Reader
+				rdr, info.Meta, err = openParquetSafely(info.Path, data)
+				if rdr != nil {
+					rdr.Close()
+				}
+			}
+			info.Err = err
+			infos = append(infos, info)
+		}
+	}
+	return infos, nil
+}
+
+// openParquetSafely is openParquet with arrow-go's panics on corrupt input
+// turned into errors naming the file.
+func openParquetSafely(path string, data []byte) (rdr *file.Reader, md Metadata, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rdr, md, err = nil, Metadata{}, fmt.Errorf("%s: corrupt Parquet file: %v", path, r)
+		}
+	}()
+	return openParquet(path, data)
+}
