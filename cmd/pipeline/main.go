@@ -11,15 +11,17 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
 )
 
-// Exit codes.
+// Exit codes (README "Exit codes"; deploy/ manifests retry by them).
 const (
 	exitOK          = 0
-	exitError       = 1
-	exitUsage       = 2
-	exitInterrupted = 130
+	exitError       = 1   // anything else: I/O, S3 unreachable, a bug
+	exitUsage       = 2   // the invocation or the config is wrong: retrying cannot help
+	exitData        = 3   // the data is bad beyond the skip budget: retrying cannot help
+	exitInterrupted = 130 // stopped by a signal; the job resumes where it stopped
 )
 
 var root = &cobra.Command{
@@ -42,17 +44,25 @@ type usageError struct{ error }
 
 func main() {
 	err := root.Execute()
-	if err == nil {
-		os.Exit(exitOK)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pipeline:", err)
 	}
-	fmt.Fprintln(os.Stderr, "pipeline:", err)
+	os.Exit(exitCode(err))
+}
+
+// exitCode maps a command's error to the process's exit status.
+func exitCode(err error) int {
 	var ue usageError
 	switch {
+	case err == nil:
+		return exitOK
 	case errors.Is(err, pipeline.ErrInterrupted):
-		os.Exit(exitInterrupted)
-	case errors.As(err, &ue):
-		os.Exit(exitUsage)
+		return exitInterrupted
+	case errors.As(err, &ue), errors.As(err, new(*pipeline.FieldError)):
+		return exitUsage
+	case errors.Is(err, ingest.ErrSkipBudget):
+		return exitData
 	default:
-		os.Exit(exitError)
+		return exitError
 	}
 }

@@ -140,3 +140,28 @@ func TestFeaturesVerify(t *testing.T) {
 		t.Fatalf("a flipped byte and a lost file: %v\n%s", err, msg)
 	}
 }
+
+// TestExitCodes: a bad config is 2, data bad beyond the skip budget is 3, a
+// run's other failures 1 (the codes a scheduler retries by).
+func TestExitCodes(t *testing.T) {
+	_, err := execute(t, "run", "--set", "job=trian")
+	if code := exitCode(err); code != exitUsage {
+		t.Errorf("unknown job kind: exit %d (%v), want %d", code, err, exitUsage)
+	}
+	images := filepath.Join(t.TempDir(), "images", "c0")
+	os.MkdirAll(images, 0o755)
+	os.WriteFile(filepath.Join(images, "empty.png"), nil, 0o644)
+	out := t.TempDir()
+	_, err = execute(t, "run", "../../configs/extract.yaml", "--set", "out="+out, "--set", "progress=off",
+		"--set", `data.shards=["`+filepath.Dir(images)+`/"]`, "--set", "extract.feature=raw", "--set", "extract.checkpoint=",
+		"--set", "augment.skip_budget=0", "--set", "extract.output="+filepath.Join(out, "f"))
+	if code := exitCode(err); code != exitData {
+		t.Errorf("an undecodable image with skip budget 0: exit %d (%v), want %d", code, err, exitData)
+	}
+	_, err = execute(t, "run", "../../configs/extract.yaml", "--set", "out="+out, "--set", "progress=off",
+		"--set", `data.shards=["`+filepath.Join(out, "no-such-shard.tar")+`"]`, "--set", "extract.feature=raw", "--set", "extract.checkpoint=",
+		"--set", "extract.output="+filepath.Join(out, "g"))
+	if code := exitCode(err); code != exitError {
+		t.Errorf("a missing shard: exit %d (%v), want %d", code, err, exitError)
+	}
+}

@@ -5,7 +5,6 @@ package stagesaugment
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -113,9 +112,10 @@ func (p *CropProcessor) Process(ctx context.Context, item any, emit pipeline.Emi
 	return nil
 }
 
-// ErrSkipBudget is wrapped by the error of a run that skipped more samples
-// than augment.skip_budget allows.
-var ErrSkipBudget = errors.New("skip budget exceeded")
+// ErrSkipBudget is wrapped when more images fail to decode than
+// augment.skip_budget allows. It is ingest.ErrSkipBudget: one sentinel for
+// every skip budget, so one errors.Is (and one exit code) covers them.
+var ErrSkipBudget = ingest.ErrSkipBudget
 
 // BatchProcessor collects *augment.SampleCrops in arrival order into batches
 // of B rows and emits each full *augment.Batch (ownership moves to the next

@@ -45,8 +45,9 @@ func init() {
 }
 
 // ErrSkipBudget is wrapped when more images fail to decode than
-// augment.skip_budget allows.
-var ErrSkipBudget = errors.New("skip budget exceeded")
+// augment.skip_budget allows. It is ingest.ErrSkipBudget: one sentinel for
+// every skip budget, so one errors.Is (and one exit code) covers them.
+var ErrSkipBudget = ingest.ErrSkipBudget
 
 // Build returns the extraction chain for job with model m. The chain owns m
 // (its last stage closes it); on error m is closed here. Errors before
