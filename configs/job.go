@@ -16,6 +16,7 @@ import (
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks"
+	"github.com/swavgo/swav/sinks/prom"
 	"github.com/swavgo/swav/train"
 )
 
@@ -40,6 +41,8 @@ type Job struct {
 	Train   train.Config        `yaml:"train"`
 	Extract sinks.ExtractConfig `yaml:"extract"`
 	Demo    DemoConfig          `yaml:"demo"`
+	// Metrics configures the Prometheus metrics of the run (a Pushgateway).
+	Metrics prom.Config `yaml:"metrics"`
 
 	// src locates the fields of the file and --set overrides the job was
 	// loaded from (nil for a Job built in code).
@@ -51,7 +54,7 @@ func Default() Job {
 	return Job{
 		Job: "train", Seed: 31, Out: "runs/latest", Progress: "auto", ProgressInterval: 10 * time.Second,
 		Data: ingest.DefaultConfig(), Augment: augment.DefaultConfig(),
-		Train: train.DefaultConfig(), Extract: sinks.DefaultExtractConfig(),
+		Train: train.DefaultConfig(), Extract: sinks.DefaultExtractConfig(), Metrics: prom.DefaultConfig(),
 		Demo: DefaultDemoConfig(),
 	}
 }
@@ -63,6 +66,7 @@ const (
 	SectionTrain   = "train"
 	SectionExtract = "extract"
 	SectionDemo    = "demo"
+	SectionMetrics = "metrics"
 )
 
 var (
@@ -70,10 +74,10 @@ var (
 	// kindSections says which sections a job kind reads; Validate checks only
 	// those (a demo job has no shards). Kinds not listed validate every section.
 	kindSections = map[string][]string{
-		"train":      {SectionData, SectionAugment, SectionTrain},
-		"extract":    {SectionData, SectionAugment, SectionTrain, SectionExtract},
-		"quickstart": {SectionAugment, SectionTrain, SectionExtract},
-		"demo":       {SectionDemo},
+		"train":      {SectionData, SectionAugment, SectionTrain, SectionMetrics},
+		"extract":    {SectionData, SectionAugment, SectionTrain, SectionExtract, SectionMetrics},
+		"quickstart": {SectionAugment, SectionTrain, SectionExtract, SectionMetrics},
+		"demo":       {SectionDemo, SectionMetrics},
 	}
 )
 
@@ -94,6 +98,7 @@ func (j *Job) sections() []section {
 		{SectionTrain, j.Train.Validate},
 		{SectionExtract, j.Extract.Validate},
 		{SectionDemo, j.Demo.Validate},
+		{SectionMetrics, j.Metrics.Validate},
 	}
 	kindsMu.RLock()
 	names, ok := kindSections[j.Job]

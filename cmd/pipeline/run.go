@@ -12,12 +12,16 @@ import (
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/sinks/prom"
 	"github.com/swavgo/swav/stages"
 	_ "github.com/swavgo/swav/stages/all" // every job kind
 )
 
 func init() {
-	var sets []string
+	var (
+		sets        []string
+		metricsAddr string
+	)
 	cmd := &cobra.Command{
 		Use:   "run [CONFIG]",
 		Short: "Run a job (the embedded default job without CONFIG)",
@@ -38,9 +42,10 @@ checkpoints (exit code 130); a second one aborts at once.`,
 			if err != nil {
 				return err
 			}
-			return runJob(cmd.Context(), job, cmd.OutOrStdout())
+			return runJob(cmd.Context(), job, cmd.OutOrStdout(), metricsAddr)
 		},
 	}
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address during the run (e.g. :9102; path /metrics)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a config key, e.g. --set train.optim.base_lr=0.6 (repeatable; lists: augment.crops.1.size=128)")
 	addCommand(nil, cmd)
 }
@@ -58,9 +63,11 @@ func loadJob(args, sets []string) (*configs.Job, error) {
 	return configs.LoadBytes("embedded:"+name, data, sets)
 }
 
-// runJob runs job with signal handling, progress on stderr and the summary
-// table on summary.
-func runJob(ctx context.Context, job *configs.Job, summary io.Writer) error {
+// runJob runs job with signal handling, progress on stderr, the summary
+// table on summary and, when asked, Prometheus metrics served on
+// metricsAddr and pushed to metrics.push_url (with
+// pipeline_job_last_success_timestamp_seconds on success).
+func runJob(ctx context.Context, job *configs.Job, summary io.Writer, metricsAddr string) (err error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -71,7 +78,38 @@ func runJob(ctx context.Context, job *configs.Job, summary io.Writer) error {
 		return err
 	}
 	slog.Info("run", "job", job.Job, "out", job.Out, "seed", job.Seed)
-	opts := pipeline.Options{Stop: stop, Progress: progress, Interval: job.ProgressInterval, Summary: summary}
+	exporter := prom.NewExporter(progress)
+	reg := exporter.Registry()
+	if metricsAddr != "" {
+		addr, stopServer, err := prom.Serve(ctx, metricsAddr, reg)
+		if err != nil {
+			return err
+		}
+		defer stopServer()
+		slog.Info("metrics served", "url", "http://"+addr+"/metrics")
+	}
+	if url := job.Metrics.PushURL; url != "" {
+		name := job.Metrics.JobName
+		if name == "" {
+			name = "pipeline_" + job.Job
+		}
+		rank, _, rerr := job.Data.RankWorld()
+		if rerr != nil {
+			rank = 0
+		}
+		pusher := prom.NewPusher(url, name, map[string]string{"rank": fmt.Sprint(rank)}, reg)
+		stopPushing := pusher.Every(ctx, job.Metrics.PushInterval, func(err error) { slog.Warn("metrics push failed", "err", err) })
+		defer func() {
+			stopPushing()
+			if err == nil {
+				prom.LastSuccess(reg).SetToCurrentTime()
+			}
+			if perr := pusher.Push(context.WithoutCancel(ctx)); perr != nil {
+				slog.Warn("final metrics push failed", "url", url, "err", perr)
+			}
+		}()
+	}
+	opts := pipeline.Options{Stop: stop, Progress: exporter, Interval: job.ProgressInterval, Summary: summary}
 	if job.Out != "" {
 		skips := &appendOnFirstWrite{path: filepath.Join(job.Out, SkipsFile)}
 		defer skips.Close()

@@ -5,10 +5,15 @@ import (
 	"encoding/json"
 	"image"
 	"image/png"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/swavgo/swav/pipeline"
 )
@@ -163,5 +168,57 @@ func TestExitCodes(t *testing.T) {
 		"--set", "extract.output="+filepath.Join(out, "g"))
 	if code := exitCode(err); code != exitError {
 		t.Errorf("a missing shard: exit %d (%v), want %d", code, err, exitError)
+	}
+}
+
+// TestMetricsPushGateway runs a job that pushes its metrics to a real
+// Pushgateway (Debian's prometheus-pushgateway, started here): the gateway
+// then holds the run's stage counters and
+// pipeline_job_last_success_timestamp_seconds for the job and rank.
+func TestMetricsPushGateway(t *testing.T) {
+	bin, err := exec.LookPath("prometheus-pushgateway")
+	if err != nil {
+		t.Skip("prometheus-pushgateway not installed (make deps installs it)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	gw := exec.Command(bin, "--web.listen-address="+addr)
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { gw.Process.Kill(); gw.Wait() }()
+	for i := 0; ; i++ {
+		if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 200 {
+			t.Fatal("pushgateway did not start")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 4, 4)))
+	os.WriteFile(filepath.Join(dir, "a.png"), buf.Bytes(), 0o644)
+	if msg, err := execute(t, "run", "../../configs/demo.yaml", "--set", "demo.dir="+dir, "--set", "out="+t.TempDir(),
+		"--set", "progress=off", "--set", "metrics.push_url=http://"+addr); err != nil {
+		t.Fatalf("%v\n%s", err, msg)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`pipeline_job_last_success_timestamp_seconds{instance="",job="pipeline_demo",rank="0"}`,
+		`pipeline_stage_items_total{direction="out",instance="",job="pipeline_demo",rank="0",stage="walk"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("pushgateway lacks %s", want)
+		}
 	}
 }

@@ -29,7 +29,7 @@ const StageName = "train"
 
 func init() {
 	stages.Register(JobKind, Build)
-	configs.DeclareKind(JobKind, configs.SectionData, configs.SectionAugment, configs.SectionTrain)
+	configs.DeclareKind(JobKind, configs.SectionData, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics)
 }
 
 // Build returns the train chain of job:
