@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/pipeline
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-.PHONY: deps build test test-race fuzz golden bench bench-ingest bench-augment bench-train bench-extract bench-weights quickstart gpu-check clean
+.PHONY: deps deps-slurm build test test-race test-slurm fuzz golden bench bench-ingest bench-augment bench-train bench-extract bench-weights quickstart gpu-check clean
 
 deps: ## install apt packages, versitygw and Go modules (idempotent)
 	bash .ci/deps.sh
@@ -18,6 +18,12 @@ test: deps ## the test suite (what CI runs)
 
 test-race: deps
 	$(GO) test -count=1 -race -timeout 30m ./pipeline/... ./configs/... ./ingest/... ./stages/...
+
+deps-slurm: ## slurm-wlm and munge for make test-slurm (not needed by make test)
+	SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; dpkg -s slurm-wlm munge >/dev/null 2>&1 || $$SUDO apt-get install -y -qq slurm-wlm munge
+
+test-slurm: deps deps-slurm ## a real single-node Slurm: array extraction with a requeued task, then features verify (about three minutes)
+	bash .ci/test-slurm.sh
 
 fuzz: ## every go test -fuzz target for FUZZTIME each (default 1m); crashers land in testdata/fuzz
 	bash .ci/fuzz.sh
