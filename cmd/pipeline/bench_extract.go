@@ -33,10 +33,12 @@ type benchExtractOptions struct {
 	rows, dim         int
 	rounds            int
 	dir               string
+	embed             embedOptions
 }
 
 func newBenchExtractCmd() *cobra.Command {
-	o := benchExtractOptions{images: 2000, shardSize: 500, arch: "small", rows: 1_000_000, dim: 128, rounds: 4}
+	o := benchExtractOptions{images: 2000, shardSize: 500, arch: "small", rows: 1_000_000, dim: 128, rounds: 4,
+		embed: embedOptions{batch: 16, steps: 5, python: "/usr/bin/python3"}}
 	cmd := &cobra.Command{
 		Use:   "extract",
 		Short: "Extraction throughput (images/s, stall breakdown) and Parquet write throughput vs a plain pqarrow loop",
@@ -61,6 +63,12 @@ rows/s and MB/s of both (best round). The last line is
 	f.IntVar(&o.dim, "dim", o.dim, "floats per row of the Parquet write benchmark")
 	f.IntVar(&o.rounds, "rounds", o.rounds, "alternating rounds of the Parquet write benchmark (best reported)")
 	f.StringVar(&o.dir, "dir", "", "scratch folder (default: a temp folder, removed afterwards)")
+	f.IntVar(&o.embed.size, "size", 0, "also time the trunk's forward alone at this size against ../shared/bench/ref_embed.py (RATIO embed; needs --arch resnet18|34|50)")
+	f.IntVar(&o.embed.batch, "batch", o.embed.batch, "images per forward of the embed benchmark")
+	f.IntVar(&o.embed.steps, "steps", o.embed.steps, "timed forwards of the embed benchmark (median)")
+	f.IntVar(&o.embed.threads, "threads", 0, "threads of both sides of the embed benchmark (0: all cores)")
+	f.StringVar(&o.embed.python, "python", o.embed.python, "the interpreter with PyTorch (embed anchor)")
+	f.StringVar(&o.embed.shared, "shared", "", "the shared reference folder (default ../shared from the repository root)")
 	return cmd
 }
 
@@ -75,6 +83,9 @@ func runBenchExtract(ctx context.Context, w io.Writer, o benchExtractOptions) er
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
+	}
+	if err := benchEmbed(ctx, w, o.arch, o.embed); err != nil {
+		return err
 	}
 	if err := benchExtraction(ctx, w, dir, o); err != nil {
 		return err
