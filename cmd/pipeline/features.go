@@ -26,9 +26,8 @@ func init() { addCommand(nil, newFeaturesCmd()) }
 
 func newFeaturesVerifyCmd() *cobra.Command {
 	var (
-		sf     storeFlags
-		data   []string
-		format string
+		flags shardListFlags
+		data  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify OUTPUT... --data SHARDS",
@@ -39,28 +38,20 @@ the input shards of --data: every shard has exactly one feature file, each file 
 rows as its shard has samples (fewer when samples were skipped: see skipped.jsonl), and every
 file has the same feature layout and config hash. It prints one line per problem and a
 summary; the exit status is 1 when there is any problem.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageError{errors.New("features verify: want at least one OUTPUT location")}
-			}
+		Args: atLeastOneArg("features verify: want at least one OUTPUT location"),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(data) == 0 {
 				return usageError{errors.New("features verify: --data SHARDS is required (the extraction's data.shards)")}
 			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			sc, err := sf.config()
+			cfg, err := flags.config(data)
 			if err != nil {
 				return err
 			}
-			cfg := ingest.DefaultConfig()
-			cfg.Shards, cfg.Format, cfg.S3 = data, format, sc.S3
 			return verifyFeatures(cmd.Context(), cmd.OutOrStdout(), args, cfg)
 		},
 	}
 	cmd.Flags().StringSliceVar(&data, "data", nil, "the input shards (as data.shards: files, brace ranges, globs, prefixes; repeatable)")
-	cmd.Flags().StringVar(&format, "format", "auto", "shard format: auto, wds, parquet or folder")
-	sf.register(cmd)
+	flags.register(cmd)
 	return cmd
 }
 

@@ -40,6 +40,40 @@ func (f *storeFlags) config() (ingest.StoreConfig, error) {
 	return c, nil
 }
 
+// shardListFlags name a list of shards to read: its store and its format
+// (shards ls, shards check, features verify).
+type shardListFlags struct {
+	store  storeFlags
+	format string
+}
+
+func (f *shardListFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.format, "format", "auto", "auto, wds, parquet or folder")
+	f.store.register(cmd)
+}
+
+// config is the data section that reads shards.
+func (f *shardListFlags) config(shards []string) (ingest.Config, error) {
+	sc, err := f.store.config()
+	if err != nil {
+		return ingest.Config{}, err
+	}
+	cfg := ingest.DefaultConfig()
+	cfg.Shards, cfg.Format, cfg.S3 = shards, f.format, sc.S3
+	return cfg, nil
+}
+
+// atLeastOneArg is a usage check: want names the command and what its
+// arguments are ("shards ls: want at least one URL ...").
+func atLeastOneArg(want string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usageError{errors.New(want)}
+		}
+		return nil
+	}
+}
+
 // openOut opens a destination URL, creating the S3 bucket when asked.
 func (f *storeFlags) openOut(ctx context.Context, url string) (ingest.Bucket, string, error) {
 	sc, err := f.config()
@@ -178,32 +212,23 @@ func newShardsUploadCmd() *cobra.Command {
 
 func newShardsLsCmd() *cobra.Command {
 	var (
-		sf     storeFlags
-		format string
-		quiet  bool
+		flags shardListFlags
+		quiet bool
 	)
 	cmd := &cobra.Command{
 		Use:   "ls URL...",
 		Short: "Count shards, samples and bytes; report unreadable shards (exit 1 if any)",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageError{errors.New("shards ls: want at least one URL (folder, prefix, glob or brace range)")}
-			}
-			return nil
-		},
+		Args:  atLeastOneArg("shards ls: want at least one URL (folder, prefix, glob or brace range)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sc, err := sf.config()
+			cfg, err := flags.config(args)
 			if err != nil {
 				return err
 			}
-			cfg := ingest.DefaultConfig()
-			cfg.Shards, cfg.Format, cfg.S3 = args, format, sc.S3
 			return runShardsLs(cmd.Context(), cmd.OutOrStdout(), cfg, quiet)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "auto", "auto, wds, parquet or folder")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only unreadable shards and the total")
-	sf.register(cmd)
+	flags.register(cmd)
 	return cmd
 }
 

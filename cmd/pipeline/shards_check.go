@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -18,8 +17,7 @@ import (
 
 func newShardsCheckCmd() *cobra.Command {
 	var (
-		sf        storeFlags
-		format    string
+		flags     shardListFlags
 		decode    bool
 		maxPixels int64
 	)
@@ -31,27 +29,19 @@ the reader would skip (a cut tar member, a bad Parquet row) and, with --decode, 
 the augmentation would skip (corrupt, truncated, empty, oversized, not an image): shard,
 key and reason. The command exits with 1 when any sample would be skipped. A shard that
 cannot be read at all is an error naming it.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageError{errors.New("shards check: want at least one URL (folder, prefix, glob or brace range)")}
-			}
-			return nil
-		},
+		Args: atLeastOneArg("shards check: want at least one URL (folder, prefix, glob or brace range)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sc, err := sf.config()
+			cfg, err := flags.config(args)
 			if err != nil {
 				return err
 			}
-			cfg := ingest.DefaultConfig()
-			cfg.Shards, cfg.Format, cfg.S3 = args, format, sc.S3
 			cfg.ShuffleBuffer, cfg.SkipBudget, cfg.Rank, cfg.WorldSize = 0, -1, 0, 1
 			return runShardsCheck(cmd.Context(), cmd.OutOrStdout(), cfg, decode, maxPixels)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "auto", "auto, wds, parquet or folder")
 	cmd.Flags().BoolVar(&decode, "decode", false, "also decode every image as training does")
 	cmd.Flags().Int64Var(&maxPixels, "max-pixels", augment.DefaultMaxPixels, "the decoder's pixel limit (augment.max_pixels)")
-	sf.register(cmd)
+	flags.register(cmd)
 	return cmd
 }
 
