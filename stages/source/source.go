@@ -22,8 +22,8 @@ const StageName = "read"
 // implements pipeline.Closer (the engine closes it when the run ends).
 // Total is the number of samples this rank yields in start's epoch when
 // epochs is 1 and the index sidecars make that cheap, else 0.
-func New(job *configs.Job, start ingest.Position, epochs int) (pipeline.Spec, error) {
-	ctx := context.Background()
+// Listing the shards and counting them use ctx (cancel it to give up).
+func New(ctx context.Context, job *configs.Job, start ingest.Position, epochs int) (pipeline.Spec, error) {
 	src, err := ingest.NewSource(ctx, job.Data, ingest.SourceOptions{
 		Seed: job.Seed, Epochs: epochs, Start: start,
 	})

@@ -82,7 +82,7 @@ func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err er
 	} else if err := InitFrom(ctx, job, backend); err != nil {
 		return nil, err
 	}
-	src, err := source.New(job, start, cfg.Epochs)
+	src, err := source.New(ctx, job, start, cfg.Epochs)
 	if err != nil {
 		return nil, err
 	}
