@@ -3,8 +3,6 @@
 package sinks
 
 import (
-	"errors"
-
 	"github.com/swavgo/swav/pipeline"
 )
 
@@ -122,23 +120,12 @@ func (c *ExtractConfig) Validate() error {
 	default:
 		return pipeline.FieldErrorf("compression", "must be snappy, zstd or none, got %q", c.Compression)
 	}
-	checks := []struct {
-		ok    bool
-		field string
-		msg   string
-	}{
+	if err := pipeline.CheckFields([]pipeline.FieldCheck{
 		{c.BatchSize >= 1, "batch_size", "must be at least 1"},
 		{c.Workers >= 0, "workers", "must not be negative"},
 		{c.RowGroupRows >= 1, "row_group_rows", "must be at least 1"},
-	}
-	var failed []error // every failed range check, not only the first
-	for _, ch := range checks {
-		if !ch.ok {
-			failed = append(failed, pipeline.FieldErrorf(ch.field, "%s", ch.msg))
-		}
-	}
-	if len(failed) > 0 {
-		return errors.Join(failed...)
+	}...); err != nil {
+		return err
 	}
 	if err := c.Quickstart.Validate(); err != nil {
 		if fe, ok := err.(*pipeline.FieldError); ok {

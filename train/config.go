@@ -1,7 +1,6 @@
 package train
 
 import (
-	"errors"
 	"github.com/swavgo/swav/pipeline"
 )
 
@@ -143,11 +142,7 @@ func (c *Config) Validate() error {
 	default:
 		return pipeline.FieldErrorf("model.arch", "must be small, resnet8, resnet18, resnet34 or resnet50, got %q", c.Model.Arch)
 	}
-	checks := []struct {
-		ok    bool
-		field string
-		msg   string
-	}{
+	if err := pipeline.CheckFields([]pipeline.FieldCheck{
 		{c.BatchSize >= 1, "batch_size", "must be at least 1"},
 		{c.Epochs >= 1, "epochs", "must be at least 1"},
 		{c.ItersPerEpoch >= 0, "iters_per_epoch", "must not be negative"},
@@ -175,15 +170,8 @@ func (c *Config) Validate() error {
 		{c.Optim.TrustCoefficient > 0, "optim.trust_coefficient", "must be positive"},
 		{c.Checkpoint.EveryIters >= 0, "checkpoint.every_iters", "must not be negative"},
 		{c.Checkpoint.Keep >= 1, "checkpoint.keep", "must be at least 1"},
-	}
-	var failed []error // every failed range check, not only the first
-	for _, ch := range checks {
-		if !ch.ok {
-			failed = append(failed, pipeline.FieldErrorf(ch.field, "%s", ch.msg))
-		}
-	}
-	if len(failed) > 0 {
-		return errors.Join(failed...)
+	}...); err != nil {
+		return err
 	}
 	if err := c.Monitor.validate(); err != nil {
 		return err
