@@ -72,7 +72,7 @@ func (tu *torchUnpickler) load(data []byte, what string) (any, int, error) {
 	u.GetExtension = func(code int) (any, error) {
 		return nil, fmt.Errorf("%w: extension code %d", ErrUnsafePickle, code)
 	}
-	obj, err := u.Load()
+	obj, err := loadGuarded(&u)
 	if err != nil {
 		if errors.Is(err, ErrUnsafePickle) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrFormat) {
 			return nil, 0, fmt.Errorf("%s: %w", what, err)
@@ -80,6 +80,18 @@ func (tu *torchUnpickler) load(data []byte, what string) (any, int, error) {
 		return nil, 0, fmt.Errorf("%s: %w: %v", what, ErrCorrupt, err)
 	}
 	return obj, n, nil
+}
+
+// loadGuarded runs gopickle's VM, whose opcode handlers index the stack
+// without checking it (a DICT after an odd number of items, a REDUCE on an
+// empty stack panic): such a malformed pickle is an ErrCorrupt, not a crash.
+func loadGuarded(u *pickle.Unpickler) (obj any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			obj, err = nil, fmt.Errorf("%w: malformed pickle opcodes (%v)", ErrCorrupt, p)
+		}
+	}()
+	return u.Load()
 }
 
 // findClass is the allow-list: only these globals resolve, and none of them
