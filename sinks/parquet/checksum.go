@@ -42,18 +42,38 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func crcHex(b []byte) string { return fmt.Sprintf("%08x", crc32.Checksum(b, castagnoli)) }
 
-// splitFooter returns the footer bytes and where they start in a whole
-// Parquet file.
-func splitFooter(data []byte) (footer []byte, start int, err error) {
-	if len(data) < 12 || string(data[len(data)-4:]) != "PAR1" {
+// crcOfRange is crcHex of bytes [begin, end) of r, streamed.
+func crcOfRange(r io.ReaderAt, begin, end int64) (string, error) {
+	h := crc32.New(castagnoli)
+	if _, err := io.Copy(h, io.NewSectionReader(r, begin, end-begin)); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%08x", h.Sum32()), nil
+}
+
+// readFooter returns the footer bytes of a Parquet file of size bytes and
+// where they start.
+func readFooter(r io.ReaderAt, size int64) (footer []byte, start int64, err error) {
+	var tail [8]byte
+	if size < 12 {
+		return nil, 0, errors.New("not a Parquet file (too short)")
+	}
+	if _, err := r.ReadAt(tail[:], size-8); err != nil {
+		return nil, 0, err
+	}
+	n := int64(binary.LittleEndian.Uint32(tail[:4]))
+	start = size - 8 - n
+	if string(tail[4:]) != "PAR1" {
 		return nil, 0, errors.New("not a Parquet file (no PAR1 trailer)")
 	}
-	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
-	start = len(data) - 8 - n
 	if n <= 0 || start < 4 {
-		return nil, 0, fmt.Errorf("footer length %d does not fit the file's %d bytes", n, len(data))
+		return nil, 0, fmt.Errorf("footer length %d does not fit the file's %d bytes", n, size)
 	}
-	return data[start : len(data)-8], start, nil
+	footer = make([]byte, n)
+	if _, err := r.ReadAt(footer, start); err != nil {
+		return nil, 0, err
+	}
+	return footer, start, nil
 }
 
 // chunkRange is the byte range of a column chunk.
@@ -65,35 +85,39 @@ func chunkRange(cc *metadata.ColumnChunkMetaData) (int64, int64) {
 	return start, start + cc.TotalCompressedSize()
 }
 
-// chunkChecksums computes the CRC of every column chunk of data.
-func chunkChecksums(data []byte, fmd *metadata.FileMetaData, footerStart int) ([][]string, error) {
+// chunkChecksums computes the CRC of every column chunk of r, a Parquet
+// file whose footer starts at footerStart.
+func chunkChecksums(r io.ReaderAt, fmd *metadata.FileMetaData, footerStart int64) ([][]string, error) {
 	out := make([][]string, fmd.NumRowGroups())
-	for r := range out {
-		rg := fmd.RowGroup(r)
-		out[r] = make([]string, rg.NumColumns())
-		for c := range out[r] {
+	for g := range out {
+		rg := fmd.RowGroup(g)
+		out[g] = make([]string, rg.NumColumns())
+		for c := range out[g] {
 			cc, err := rg.ColumnChunk(c)
 			if err != nil {
 				return nil, err
 			}
 			begin, end := chunkRange(cc)
-			if begin < 4 || end > int64(footerStart) || begin > end {
-				return nil, fmt.Errorf("row group %d column %d: chunk bytes [%d, %d) outside the data", r, c, begin, end)
+			if begin < 4 || end > footerStart || begin > end {
+				return nil, fmt.Errorf("row group %d column %d: chunk bytes [%d, %d) outside the data", g, c, begin, end)
 			}
-			out[r][c] = crcHex(data[begin:end])
+			if out[g][c], err = crcOfRange(r, begin, end); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
 }
 
 // addChecksums rewrites the footer of the complete Parquet file f (a local
-// temp file; it is read whole) with MetaChecksums added.
+// temp file) with MetaChecksums added. The data is streamed through the CRC,
+// never held in memory; only the footer is read whole.
 func addChecksums(f *os.File) error {
-	data, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<62))
+	st, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	footer, start, err := splitFooter(data)
+	footer, start, err := readFooter(f, st.Size())
 	if err != nil {
 		return err
 	}
@@ -101,8 +125,11 @@ func addChecksums(f *os.File) error {
 	if err != nil {
 		return err
 	}
-	sums := checksums{Footer: footerPlaceholder, Data: crcHex(data[:start])}
-	if sums.Chunks, err = chunkChecksums(data, fmd, start); err != nil {
+	sums := checksums{Footer: footerPlaceholder}
+	if sums.Data, err = crcOfRange(f, 0, start); err != nil {
+		return err
+	}
+	if sums.Chunks, err = chunkChecksums(f, fmd, start); err != nil {
 		return err
 	}
 	value, _ := json.Marshal(sums)
@@ -126,10 +153,10 @@ func addChecksums(f *os.File) error {
 	var tail [8]byte
 	binary.LittleEndian.PutUint32(tail[:4], uint32(len(out)))
 	copy(tail[4:], "PAR1")
-	if err := f.Truncate(int64(start)); err != nil {
+	if err := f.Truncate(start); err != nil {
 		return err
 	}
-	if _, err := f.WriteAt(append(out, tail[:]...), int64(start)); err != nil {
+	if _, err := f.WriteAt(append(out, tail[:]...), start); err != nil {
 		return err
 	}
 	_, err = f.Seek(0, io.SeekEnd)
@@ -150,7 +177,7 @@ func verifyChecksums(path string, data []byte, fmd *metadata.FileMetaData) error
 	if err := json.Unmarshal([]byte(*value), &sums); err != nil {
 		return fmt.Errorf("%s: %w: unreadable %s entry (%v)", path, ErrChecksum, MetaChecksums, err)
 	}
-	footer, start, err := splitFooter(data)
+	footer, start, err := readFooter(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -164,7 +191,7 @@ func verifyChecksums(path string, data []byte, fmd *metadata.FileMetaData) error
 	if got := crcHex(zeroed); got != sums.Footer {
 		return fmt.Errorf("%s: %w: footer (metadata) CRC-32C %s, stored %s", path, ErrChecksum, got, sums.Footer)
 	}
-	chunks, err := chunkChecksums(data, fmd, start)
+	chunks, err := chunkChecksums(bytes.NewReader(data), fmd, start)
 	if err != nil {
 		return fmt.Errorf("%s: %w: %v", path, ErrChecksum, err)
 	}

@@ -37,6 +37,7 @@ func OpenOutput(ctx context.Context, url string, sc ingest.StoreConfig) (*Output
 		return nil, errors.New("feature output: empty location")
 	}
 	if isRemote(url) {
+		sweepTempFiles(os.TempDir()) // object-store uploads stage their files there
 		return openStore(ctx, url, sc)
 	}
 	dir := strings.TrimPrefix(url, "file://")
@@ -85,7 +86,6 @@ func openStore(ctx context.Context, url string, sc ingest.StoreConfig) (*Output,
 	if err != nil {
 		return nil, fmt.Errorf("feature output %s: %w", url, err)
 	}
-	sweepTempFiles(os.TempDir()) // object-store uploads stage their files there
 	return &Output{url: url, dir: prefix, store: b}, nil
 }
 
