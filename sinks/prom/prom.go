@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -143,7 +144,7 @@ func Serve(ctx context.Context, addr string, reg *prometheus.Registry) (bound st
 	var wg conc.WaitGroup
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Printf("metrics: server on %s: %v\n", ln.Addr(), err)
+			slog.Error("metrics server stopped", "addr", ln.Addr().String(), "err", err)
 		}
 	})
 	done := make(chan struct{})
