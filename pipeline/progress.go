@@ -95,8 +95,11 @@ func NewLogProgress(logger *slog.Logger) *LogProgress {
 	return &LogProgress{log: logger, prev: map[string]int64{}}
 }
 
-// Start logs the chain.
+// Start logs the chain and restarts the rates: one LogProgress may serve
+// several runs in turn (the quickstart's), each with its own clock and
+// counters.
 func (p *LogProgress) Start(stages []StageInfo) {
+	p.prev, p.last = map[string]int64{}, 0
 	names := make([]string, len(stages))
 	for i, s := range stages {
 		names[i] = fmt.Sprintf("%s(x%d)", s.Name, s.Workers)

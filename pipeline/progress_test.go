@@ -44,6 +44,21 @@ func TestLogProgressWritesStructuredLines(t *testing.T) {
 	}
 }
 
+// TestLogProgressServesRunsInTurn: a second run through the same
+// LogProgress (the quickstart's extractions) starts its rates afresh, not
+// from the first run's counters and clock.
+func TestLogProgressServesRunsInTurn(t *testing.T) {
+	var buf bytes.Buffer
+	p := pipeline.NewLogProgress(slog.New(slog.NewTextHandler(&buf, nil)))
+	runWith(t, p)
+	runWith(t, p)
+	for line := range strings.Lines(buf.String()) {
+		if strings.Contains(line, "rate=-") || strings.Contains(line, "e+") {
+			t.Errorf("an impossible rate: %s", line)
+		}
+	}
+}
+
 func TestBarProgressDrawsEveryStage(t *testing.T) {
 	var buf bytes.Buffer
 	runWith(t, pipeline.NewBarProgress(&buf))
