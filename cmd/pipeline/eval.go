@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/swavgo/swav/eval"
 	"github.com/swavgo/swav/sinks/parquet"
-	"github.com/swavgo/swav/train/eval"
 )
 
 // evalCmd groups the evaluations of frozen features stored as Parquet

@@ -30,6 +30,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/eval"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/ingest/s3local"
 	"github.com/swavgo/swav/pipeline"
@@ -40,7 +41,6 @@ import (
 	stagestrain "github.com/swavgo/swav/stages/train"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
-	"github.com/swavgo/swav/train/eval"
 )
 
 // JobKind is the job kind this package registers.

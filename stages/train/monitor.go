@@ -10,10 +10,10 @@ import (
 
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/eval"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/sinks/metrics"
 	"github.com/swavgo/swav/train"
-	"github.com/swavgo/swav/train/eval"
 )
 
 // Monitor is the kNN monitor of train.monitor: a labelled bank and query set

@@ -2,7 +2,7 @@
 // train/model run by a small NHWC engine of its own (im2col + single-threaded
 // SGEMM per image chunk, fused BatchNorm+ReLU, buffers reused across steps),
 // parallel over images on cfg.Threads goroutines, with the SwAV maths,
-// queue and LARS of train/swav. GEMM is train/internal/blas: Debian's
+// queue and LARS of train/swav. GEMM is internal/blas: Debian's
 // OpenBLAS through cgo (opened with dlopen at first use, AVX-512 kernels
 // where the CPU has them), or gonum's pure-Go GEMM when built with
 // CGO_ENABLED=0 or -tags noblas or when libopenblas.so.0 is missing.
@@ -19,8 +19,8 @@ import (
 	"math"
 	"runtime"
 
+	"github.com/swavgo/swav/internal/blas"
 	"github.com/swavgo/swav/train"
-	"github.com/swavgo/swav/train/internal/blas"
 	"github.com/swavgo/swav/train/model"
 	"github.com/swavgo/swav/train/swav"
 )

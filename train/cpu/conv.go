@@ -1,7 +1,7 @@
 package cpu
 
 import (
-	"github.com/swavgo/swav/train/internal/blas"
+	"github.com/swavgo/swav/internal/blas"
 	"github.com/swavgo/swav/train/model"
 )
 

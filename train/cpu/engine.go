@@ -3,7 +3,7 @@ package cpu
 import (
 	"math"
 
-	"github.com/swavgo/swav/train/internal/blas"
+	"github.com/swavgo/swav/internal/blas"
 	"github.com/swavgo/swav/train/model"
 )
 

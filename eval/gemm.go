@@ -1,9 +1,9 @@
 package eval
 
-import "github.com/swavgo/swav/train/internal/blas"
+import "github.com/swavgo/swav/internal/blas"
 
 // BLAS names the matrix-product implementation of this process, e.g.
-// "openblas (SkylakeX)" or "gonum (pure Go)" (see train/internal/blas; the
+// "openblas (SkylakeX)" or "gonum (pure Go)" (see internal/blas; the
 // first call opens OpenBLAS, about a millisecond).
 func BLAS() string { return blas.Name() }
 

@@ -183,7 +183,7 @@ func cleanEnv() []string {
 }
 
 // Sgemm with transB computes the dot products of every row of A with every
-// row of B, as the kNN of train/eval does.
+// row of B, as the kNN of eval does.
 func ExampleSgemm() {
 	a := []float32{1, 2, 3, 4} // 2 x 2
 	b := []float32{5, 6, 7, 8} // 2 x 2, used transposed

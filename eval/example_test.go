@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/swavgo/swav/train/eval"
+	"github.com/swavgo/swav/eval"
 )
 
 // Two classes of 2-d features: the weighted kNN and the linear classifier

@@ -4,7 +4,7 @@
 // Both take a train and a test Dataset and report top-1 and top-5 accuracy.
 //
 // The heavy part, the train x test similarity matrix of the kNN, is computed
-// in blocks with a BLAS matrix product (train/internal/blas: OpenBLAS
+// in blocks with a BLAS matrix product (internal/blas: OpenBLAS
 // through cgo, opened at run time; gonum's pure-Go GEMM with CGO_ENABLED=0
 // or -tags noblas), so memory stays bounded whatever the sizes: about
 // Workers x 256 x 4096 floats of similarities plus the normalised copies of
