@@ -4,7 +4,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/configs/field"
 )
 
 // CropGroupConfig is one group of crops of one size (SPEC §9).
@@ -116,31 +116,31 @@ func (c *Config) NumCrops() int {
 // Validate checks the section and names the first bad field (relative to "augment").
 func (c *Config) Validate() error {
 	if len(c.Crops) == 0 {
-		return pipeline.FieldErrorf("crops", "must list at least one crop group")
+		return field.Errorf("crops", "must list at least one crop group")
 	}
 	for i, g := range c.Crops {
 		f := func(name string) string { return "crops[" + itoa(i) + "]." + name }
 		switch {
 		case g.Size < 1 || g.Size > 4096:
-			return pipeline.FieldErrorf(f("size"), "must be in 1..4096, got %d", g.Size)
+			return field.Errorf(f("size"), "must be in 1..4096, got %d", g.Size)
 		case g.Count < 1:
-			return pipeline.FieldErrorf(f("count"), "must be at least 1, got %d", g.Count)
+			return field.Errorf(f("count"), "must be at least 1, got %d", g.Count)
 		case !(g.MinScale > 0 && g.MinScale <= 1):
-			return pipeline.FieldErrorf(f("min_scale"), "must be in (0, 1], got %v", g.MinScale)
+			return field.Errorf(f("min_scale"), "must be in (0, 1], got %v", g.MinScale)
 		case !(g.MaxScale >= g.MinScale && g.MaxScale <= 1):
-			return pipeline.FieldErrorf(f("max_scale"), "must be in [min_scale, 1], got %v", g.MaxScale)
+			return field.Errorf(f("max_scale"), "must be in [min_scale, 1], got %v", g.MaxScale)
 		}
 	}
 	switch c.DType {
 	case DTypeFloat32, DTypeUint8:
 	default:
-		return pipeline.FieldErrorf("dtype", "must be %q or %q, got %q", DTypeFloat32, DTypeUint8, c.DType)
+		return field.Errorf("dtype", "must be %q or %q, got %q", DTypeFloat32, DTypeUint8, c.DType)
 	}
 	if c.Workers < 0 {
-		return pipeline.FieldErrorf("workers", "must be >= 0 (0: GOMAXPROCS), got %d", c.Workers)
+		return field.Errorf("workers", "must be >= 0 (0: GOMAXPROCS), got %d", c.Workers)
 	}
 	if len(c.Ratio) != 2 || !(c.Ratio[0] > 0) || !(c.Ratio[1] >= c.Ratio[0]) || math.IsInf(c.Ratio[1], 0) {
-		return pipeline.FieldErrorf("ratio", "must be [min, max] with 0 < min <= max, got %v", c.Ratio)
+		return field.Errorf("ratio", "must be [min, max] with 0 < min <= max, got %v", c.Ratio)
 	}
 	probs := []struct {
 		name string
@@ -148,7 +148,7 @@ func (c *Config) Validate() error {
 	}{{"flip_p", c.FlipP}, {"jitter.p", c.Jitter.P}, {"grayscale_p", c.GrayscaleP}, {"blur.p", c.Blur.P}}
 	for _, p := range probs {
 		if !(p.v >= 0 && p.v <= 1) {
-			return pipeline.FieldErrorf(p.name, "is a probability, must be in [0, 1], got %v", p.v)
+			return field.Errorf(p.name, "is a probability, must be in [0, 1], got %v", p.v)
 		}
 	}
 	strengths := []struct {
@@ -159,28 +159,28 @@ func (c *Config) Validate() error {
 		{"jitter.saturation", c.Jitter.Saturation, 1e6}, {"jitter.hue", c.Jitter.Hue, 0.5}}
 	for _, s := range strengths {
 		if !(s.v >= 0 && s.v <= s.max) {
-			return pipeline.FieldErrorf(s.name, "must be in [0, %v], got %v", s.max, s.v)
+			return field.Errorf(s.name, "must be in [0, %v], got %v", s.max, s.v)
 		}
 	}
 	if !(c.Blur.SigmaMin > 0 && c.Blur.SigmaMax >= c.Blur.SigmaMin && c.Blur.SigmaMax <= 100) {
-		return pipeline.FieldErrorf("blur", "needs 0 < sigma_min <= sigma_max <= 100, got %v..%v", c.Blur.SigmaMin, c.Blur.SigmaMax)
+		return field.Errorf("blur", "needs 0 < sigma_min <= sigma_max <= 100, got %v..%v", c.Blur.SigmaMin, c.Blur.SigmaMax)
 	}
 	if len(c.Mean) != 3 {
-		return pipeline.FieldErrorf("mean", "must hold 3 values (R, G, B), got %d", len(c.Mean))
+		return field.Errorf("mean", "must hold 3 values (R, G, B), got %d", len(c.Mean))
 	}
 	if len(c.Std) != 3 {
-		return pipeline.FieldErrorf("std", "must hold 3 values (R, G, B), got %d", len(c.Std))
+		return field.Errorf("std", "must hold 3 values (R, G, B), got %d", len(c.Std))
 	}
 	for i, s := range c.Std {
 		if !(s > 0) || math.IsInf(s, 0) {
-			return pipeline.FieldErrorf("std["+itoa(i)+"]", "must be positive, got %v", s)
+			return field.Errorf("std["+itoa(i)+"]", "must be positive, got %v", s)
 		}
 	}
 	if c.MaxPixels < 1 {
-		return pipeline.FieldErrorf("max_pixels", "must be at least 1, got %d", c.MaxPixels)
+		return field.Errorf("max_pixels", "must be at least 1, got %d", c.MaxPixels)
 	}
 	if c.Eval.Resize < 1 || c.Eval.Crop < 1 || c.Eval.Crop > c.Eval.Resize {
-		return pipeline.FieldErrorf("eval", "needs 1 <= crop <= resize, got resize %d crop %d", c.Eval.Resize, c.Eval.Crop)
+		return field.Errorf("eval", "needs 1 <= crop <= resize, got resize %d crop %d", c.Eval.Resize, c.Eval.Crop)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/configs/field"
 )
 
 // TestCropsDependOnlyOnSeedEpochKeyCrop: the same (seed, epoch, key, crop)
@@ -144,7 +144,7 @@ func TestConfigValidate(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			var fe *pipeline.FieldError
+			var fe *field.Error
 			if !errors.As(err, &fe) || fe.Field != c.field {
 				t.Fatalf("error %q does not name %q", err, c.field)
 			}

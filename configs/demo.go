@@ -1,6 +1,6 @@
 package configs
 
-import "github.com/swavgo/swav/pipeline"
+import "github.com/swavgo/swav/configs/field"
 
 // DemoConfig is the demo section: the `demo` job walks a folder of images,
 // reads, hashes and decodes them in parallel and writes a summary JSON to
@@ -25,11 +25,11 @@ func DefaultDemoConfig() DemoConfig {
 func (c *DemoConfig) Validate() error {
 	switch {
 	case c.Dir == "":
-		return pipeline.FieldErrorf("dir", "must name a folder")
+		return field.Errorf("dir", "must name a folder")
 	case c.Workers < 0:
-		return pipeline.FieldErrorf("workers", "must not be negative, got %d", c.Workers)
+		return field.Errorf("workers", "must not be negative, got %d", c.Workers)
 	case c.Passes < 1:
-		return pipeline.FieldErrorf("passes", "must be at least 1, got %d", c.Passes)
+		return field.Errorf("passes", "must be at least 1, got %d", c.Passes)
 	}
 	return nil
 }

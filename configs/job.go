@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/swavgo/swav/augment"
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/pipeline/prom"
 	"github.com/swavgo/swav/sinks"
-	"github.com/swavgo/swav/sinks/prom"
 	"github.com/swavgo/swav/train"
 )
 
@@ -116,7 +117,7 @@ type section struct {
 
 // Validate checks the top-level fields and every section the job kind reads
 // (see DeclareKind). It returns every problem found (errors.Join), each a
-// *pipeline.FieldError whose Field is the full dotted path ("train.optim.base_lr")
+// *field.Error whose Field is the full dotted path ("train.optim.base_lr")
 // and, for a loaded Job, whose File and Line locate it.
 func (j *Job) Validate() error {
 	var errs []error
@@ -126,23 +127,23 @@ func (j *Job) Validate() error {
 	kindsMu.RUnlock()
 	switch {
 	case j.Job == "":
-		errs = append(errs, pipeline.FieldErrorf("job", "must name the job kind (%s)", strings.Join(kinds, ", ")))
+		errs = append(errs, field.Errorf("job", "must name the job kind (%s)", strings.Join(kinds, ", ")))
 	case !known:
 		msg := fmt.Sprintf("unknown job kind %q (known: %s)", j.Job, strings.Join(kinds, ", "))
 		if guess := closest(j.Job, kinds); guess != "" {
 			msg += fmt.Sprintf("; did you mean %q?", guess)
 		}
-		errs = append(errs, pipeline.FieldErrorf("job", "%s", msg))
+		errs = append(errs, field.Errorf("job", "%s", msg))
 	case j.Out == "":
-		errs = append(errs, pipeline.FieldErrorf("out", "must name the output folder"))
+		errs = append(errs, field.Errorf("out", "must name the output folder"))
 	}
 	switch j.Progress {
 	case pipeline.ProgressAuto, pipeline.ProgressBar, pipeline.ProgressLog, pipeline.ProgressOff:
 	default:
-		errs = append(errs, pipeline.FieldErrorf("progress", "must be auto, bar, log or off, got %q", j.Progress))
+		errs = append(errs, field.Errorf("progress", "must be auto, bar, log or off, got %q", j.Progress))
 	}
 	if j.ProgressInterval <= 0 {
-		errs = append(errs, pipeline.FieldErrorf("progress_interval", "must be positive, got %s", j.ProgressInterval))
+		errs = append(errs, field.Errorf("progress_interval", "must be positive, got %s", j.ProgressInterval))
 	}
 	for i, err := range errs {
 		errs[i] = j.locate("", err)
@@ -169,7 +170,7 @@ func (j *Job) locate(prefix string, err error) error {
 		}
 		return errors.Join(out...)
 	}
-	fe, ok := err.(*pipeline.FieldError)
+	fe, ok := err.(*field.Error)
 	if !ok {
 		if prefix == "" {
 			return err

@@ -16,7 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/configs/field"
 )
 
 //go:embed *.yaml
@@ -67,7 +67,7 @@ func Load(path string, sets []string) (*Job, error) {
 // whole), applies the --set overrides ("train.optim.base_lr=0.6",
 // "augment.crops.1.size=128", values parsed as YAML: `[0, 1]`, `true`,
 // `"text"`), checks every key and value type against the Job struct (an
-// unknown key or a wrong type is a *pipeline.FieldError naming the file, line
+// unknown key or a wrong type is a *field.Error naming the file, line
 // and dotted field path) and finally runs Validate. name is used in errors.
 // All problems found are returned together (errors.Join).
 func LoadBytes(name string, data []byte, sets []string) (*Job, error) {
@@ -88,7 +88,7 @@ func LoadBytes(name string, data []byte, sets []string) (*Job, error) {
 		if isNull(root) {
 			root = nil
 		} else if root.Kind != yaml.MappingNode {
-			return nil, &pipeline.FieldError{File: name, Line: root.Line, Field: "(document)", Msg: "must be a mapping of sections"}
+			return nil, &field.Error{File: name, Line: root.Line, Field: "(document)", Msg: "must be a mapping of sections"}
 		}
 		if root != nil {
 			budget := maxNodes
@@ -145,14 +145,14 @@ func validatePartial(tree *yaml.Node, src *sourceMap, reported []error) []error 
 	job.src = src
 	seen := map[string]bool{}
 	for _, e := range flatten(reported...) {
-		var fe *pipeline.FieldError
+		var fe *field.Error
 		if errors.As(e, &fe) {
 			seen[canonical(fe.Field)] = true
 		}
 	}
 	var out []error
 	for _, e := range flatten(job.Validate()) {
-		var fe *pipeline.FieldError
+		var fe *field.Error
 		if errors.As(e, &fe) && seen[canonical(fe.Field)] {
 			continue
 		}
@@ -313,11 +313,11 @@ func applySet(tree *yaml.Node, set string, src *sourceMap) error {
 	key, value, ok := strings.Cut(set, "=")
 	key = strings.TrimSpace(key)
 	if !ok || key == "" {
-		return &pipeline.FieldError{File: "--set", Field: set, Msg: "want key=value, e.g. train.optim.base_lr=0.6"}
+		return &field.Error{File: "--set", Field: set, Msg: "want key=value, e.g. train.optim.base_lr=0.6"}
 	}
 	path := canonical(key)
 	fail := func(format string, args ...any) error {
-		return &pipeline.FieldError{File: "--set", Field: path, Msg: fmt.Sprintf(format, args...)}
+		return &field.Error{File: "--set", Field: path, Msg: fmt.Sprintf(format, args...)}
 	}
 	var parsed yaml.Node
 	if err := yaml.Unmarshal([]byte(value), &parsed); err != nil {
@@ -388,7 +388,7 @@ func check(node *yaml.Node, t reflect.Type, path string, src *sourceMap) []error
 		return nil
 	}
 	fail := func(format string, args ...any) []error {
-		fe := &pipeline.FieldError{Field: path, Msg: fmt.Sprintf(format, args...), File: src.file, Line: node.Line}
+		fe := &field.Error{Field: path, Msg: fmt.Sprintf(format, args...), File: src.file, Line: node.Line}
 		if node.Line == 0 {
 			fe.File, fe.Line = src.lookup(path)
 		}
@@ -416,7 +416,7 @@ func check(node *yaml.Node, t reflect.Type, path string, src *sourceMap) []error
 			p := joinPath(path, k.Value)
 			f, ok := fields[k.Value]
 			if !ok {
-				fe := &pipeline.FieldError{Field: p, File: src.file, Line: k.Line,
+				fe := &field.Error{Field: p, File: src.file, Line: k.Line,
 					Msg: fmt.Sprintf("unknown field (known here: %s)", strings.Join(slices.Sorted(maps.Keys(fields)), ", "))}
 				if k.Line == 0 {
 					fe.File, fe.Line = src.lookup(p)

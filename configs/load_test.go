@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/configs/field"
 )
 
 const demoYAML = `job: demo
@@ -134,8 +134,8 @@ func TestOverrides(t *testing.T) {
 }
 
 // fieldErrors returns the FieldErrors inside err (joined or not).
-func fieldErrors(err error) []*pipeline.FieldError {
-	var out []*pipeline.FieldError
+func fieldErrors(err error) []*field.Error {
+	var out []*field.Error
 	var walk func(error)
 	walk = func(e error) {
 		if j, ok := e.(interface{ Unwrap() []error }); ok {
@@ -144,7 +144,7 @@ func fieldErrors(err error) []*pipeline.FieldError {
 			}
 			return
 		}
-		var fe *pipeline.FieldError
+		var fe *field.Error
 		if errors.As(e, &fe) {
 			out = append(out, fe)
 		}
@@ -175,6 +175,7 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		{"out of range in list", demoYAML, []string{"augment.crops.0.size=0", "job=train", "data.shards=[a]"}, "augment.crops[0].size", "--set", 0, "1..4096"},
 		{"top-level value", "job: demo\nprogress: loud\n", nil, "progress", "t.yaml", 2, "auto, bar, log or off"},
 		{"devices on the cpu backend", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  devices: 2\n", nil, "train.devices", "t.yaml", 4, "needs backend xla"},
+		{"fit without a budget", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  fit_to_budget: true\n", nil, "train.fit_to_budget", "t.yaml", 4, "needs max_seconds"},
 		{"negative devices", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  backend: xla\n  devices: -1\n", nil, "train.devices", "t.yaml", 5, "must not be negative"},
 		{"set unknown key", "job: demo\n", []string{"demo.speed=3"}, "demo.speed", "--set", 0, "unknown field"},
 		{"set wrong type", "job: demo\n", []string{"demo.workers=lots"}, "demo.workers", "--set", 0, "not a valid integer"},

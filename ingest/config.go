@@ -6,7 +6,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/configs/field"
 )
 
 // Config is the data section of a job. (Owned by the ingest package; the
@@ -105,42 +105,42 @@ func DefaultConfig() Config {
 // Validate checks the section and names the first bad field (relative to "data").
 func (c *Config) Validate() error {
 	if len(c.Shards) == 0 {
-		return pipeline.FieldErrorf("shards", "must list at least one shard")
+		return field.Errorf("shards", "must list at least one shard")
 	}
 	for i, s := range c.Shards {
 		if s == "" {
-			return pipeline.FieldErrorf(fmt.Sprintf("shards[%d]", i), "empty shard URL")
+			return field.Errorf(fmt.Sprintf("shards[%d]", i), "empty shard URL")
 		}
 	}
 	switch c.Format {
 	case "auto", "wds", "parquet", "folder":
 	default:
-		return pipeline.FieldErrorf("format", "unknown format %q (want auto, wds, parquet or folder)", c.Format)
+		return field.Errorf("format", "unknown format %q (want auto, wds, parquet or folder)", c.Format)
 	}
 	switch {
 	case c.Prefetch < 0:
-		return pipeline.FieldErrorf("prefetch", "must be >= 0, got %d", c.Prefetch)
+		return field.Errorf("prefetch", "must be >= 0, got %d", c.Prefetch)
 	case c.ShuffleBuffer < 0:
-		return pipeline.FieldErrorf("shuffle_buffer", "must be >= 0, got %d", c.ShuffleBuffer)
+		return field.Errorf("shuffle_buffer", "must be >= 0, got %d", c.ShuffleBuffer)
 	case c.Workers < 1:
-		return pipeline.FieldErrorf("workers", "must be >= 1, got %d", c.Workers)
+		return field.Errorf("workers", "must be >= 1, got %d", c.Workers)
 	case c.SkipBudget < -1:
-		return pipeline.FieldErrorf("skip_budget", "must be >= -1 (-1: unlimited), got %d", c.SkipBudget)
+		return field.Errorf("skip_budget", "must be >= -1 (-1: unlimited), got %d", c.SkipBudget)
 	case c.Rank < -1:
-		return pipeline.FieldErrorf("rank", "must be >= 0 (or -1: from the environment), got %d", c.Rank)
+		return field.Errorf("rank", "must be >= 0 (or -1: from the environment), got %d", c.Rank)
 	case c.WorldSize < 0:
-		return pipeline.FieldErrorf("world_size", "must be >= 1 (or 0: from the environment), got %d", c.WorldSize)
+		return field.Errorf("world_size", "must be >= 1 (or 0: from the environment), got %d", c.WorldSize)
 	case c.WorldSize > 0 && c.Rank >= c.WorldSize:
-		return pipeline.FieldErrorf("rank", "rank %d is not below world_size %d", c.Rank, c.WorldSize)
+		return field.Errorf("rank", "rank %d is not below world_size %d", c.Rank, c.WorldSize)
 	case c.FolderShardSize < 1:
-		return pipeline.FieldErrorf("folder_shard_size", "must be >= 1, got %d", c.FolderShardSize)
+		return field.Errorf("folder_shard_size", "must be >= 1, got %d", c.FolderShardSize)
 	case c.Retries < 1:
-		return pipeline.FieldErrorf("retries", "must be >= 1, got %d", c.Retries)
+		return field.Errorf("retries", "must be >= 1, got %d", c.Retries)
 	case c.Format == "parquet" && c.ImageColumn == "":
-		return pipeline.FieldErrorf("image_column", "must name the Parquet image column")
+		return field.Errorf("image_column", "must name the Parquet image column")
 	}
 	if (c.S3.AccessKeyID == "") != (c.S3.SecretAccessKey == "") {
-		return pipeline.FieldErrorf("s3.access_key_id", "access_key_id and secret_access_key must be set together")
+		return field.Errorf("s3.access_key_id", "access_key_id and secret_access_key must be set together")
 	}
 	return nil
 }
@@ -218,7 +218,7 @@ func rankWorld(rank, world int, env func(string) string) (int, int, error) {
 		world = 1
 	}
 	if rank >= world {
-		return 0, 0, pipeline.FieldErrorf("rank", "rank %d is not below world size %d", rank, world)
+		return 0, 0, field.Errorf("rank", "rank %d is not below world size %d", rank, world)
 	}
 	return rank, world, nil
 }

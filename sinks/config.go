@@ -2,9 +2,7 @@
 // and metrics.
 package sinks
 
-import (
-	"github.com/swavgo/swav/pipeline"
-)
+import "github.com/swavgo/swav/configs/field"
 
 // Special values of ExtractConfig.Checkpoint.
 const (
@@ -79,19 +77,19 @@ func DefaultQuickstartConfig() QuickstartConfig {
 func (c *QuickstartConfig) Validate() error {
 	switch {
 	case c.Cache == "":
-		return pipeline.FieldErrorf("cache", "must name a folder")
+		return field.Errorf("cache", "must name a folder")
 	case c.ShardSize < 1:
-		return pipeline.FieldErrorf("shard_size", "must be at least 1")
+		return field.Errorf("shard_size", "must be at least 1")
 	case c.TrainImages < 0 || c.TestImages < 0:
-		return pipeline.FieldErrorf("train_images", "must not be negative")
+		return field.Errorf("train_images", "must not be negative")
 	case len(c.KNN) == 0:
-		return pipeline.FieldErrorf("knn", "must list at least one k")
+		return field.Errorf("knn", "must list at least one k")
 	case c.Temperature <= 0:
-		return pipeline.FieldErrorf("temperature", "must be positive")
+		return field.Errorf("temperature", "must be positive")
 	}
 	for i, k := range c.KNN {
 		if k < 1 {
-			return pipeline.FieldErrorf("knn", "entry %d (%d) must be at least 1", i, k)
+			return field.Errorf("knn", "entry %d (%d) must be at least 1", i, k)
 		}
 	}
 	return nil
@@ -108,19 +106,19 @@ func (c *ExtractConfig) Validate() error {
 	switch c.Feature {
 	case "trunk", "projection", "scores", "raw":
 	default:
-		return pipeline.FieldErrorf("feature", "must be trunk, projection, scores or raw, got %q", c.Feature)
+		return field.Errorf("feature", "must be trunk, projection, scores or raw, got %q", c.Feature)
 	}
 	switch c.Arch {
 	case "", "small", "resnet8", "resnet18", "resnet34", "resnet50":
 	default:
-		return pipeline.FieldErrorf("arch", "must be empty, small, resnet8, resnet18, resnet34 or resnet50, got %q", c.Arch)
+		return field.Errorf("arch", "must be empty, small, resnet8, resnet18, resnet34 or resnet50, got %q", c.Arch)
 	}
 	switch c.Compression {
 	case "snappy", "zstd", "none":
 	default:
-		return pipeline.FieldErrorf("compression", "must be snappy, zstd or none, got %q", c.Compression)
+		return field.Errorf("compression", "must be snappy, zstd or none, got %q", c.Compression)
 	}
-	if err := pipeline.CheckFields([]pipeline.FieldCheck{
+	if err := field.CheckAll([]field.Check{
 		{c.BatchSize >= 1, "batch_size", "must be at least 1"},
 		{c.Workers >= 0, "workers", "must not be negative"},
 		{c.RowGroupRows >= 1, "row_group_rows", "must be at least 1"},
@@ -128,7 +126,7 @@ func (c *ExtractConfig) Validate() error {
 		return err
 	}
 	if err := c.Quickstart.Validate(); err != nil {
-		if fe, ok := err.(*pipeline.FieldError); ok {
+		if fe, ok := err.(*field.Error); ok {
 			fe.Field = "quickstart." + fe.Field
 		}
 		return err

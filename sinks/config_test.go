@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/configs/field"
 )
 
 func TestExtractConfigValidate(t *testing.T) {
@@ -35,7 +35,7 @@ func TestExtractConfigValidate(t *testing.T) {
 				}
 				return
 			}
-			var fe *pipeline.FieldError
+			var fe *field.Error
 			if !errors.As(err, &fe) || fe.Field != tc.field {
 				t.Fatalf("error %v, want a FieldError on %s", err, tc.field)
 			}

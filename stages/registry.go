@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/pipeline"
 )
 
@@ -81,7 +82,7 @@ func Build(ctx context.Context, job *configs.Job) ([]pipeline.Spec, error) {
 	b, ok := builders[job.Job]
 	mu.RUnlock()
 	if !ok {
-		return nil, pipeline.FieldErrorf("job", "unknown job kind %q (known: %v)", job.Job, Kinds())
+		return nil, field.Errorf("job", "unknown job kind %q (known: %v)", job.Job, Kinds())
 	}
 	specs, err := b(ctx, job)
 	if err != nil {

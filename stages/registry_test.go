@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/stages"
 )
@@ -83,7 +84,7 @@ func TestBuildErrors(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 	job.Job = "test-missing"
-	var fe *pipeline.FieldError
+	var fe *field.Error
 	if _, err := stages.Build(t.Context(), &job); !errors.As(err, &fe) || fe.Field != "job" {
 		t.Fatalf("err %v", err)
 	}

@@ -1,8 +1,6 @@
 package train
 
-import (
-	"github.com/swavgo/swav/pipeline"
-)
+import "github.com/swavgo/swav/configs/field"
 
 // ModelConfig describes the network: a ResNet trunk, the projection head and
 // the prototypes (SPEC §6).
@@ -83,6 +81,15 @@ type Config struct {
 	MaxSeconds float64 `yaml:"max_seconds"`
 	// MaxIters stops training after this many iterations (0: no limit).
 	MaxIters int `yaml:"max_iters"`
+	// FitToBudget, with MaxSeconds, shortens the learning-rate schedule to
+	// what fits in the time budget, so the cosine ends (and the weights
+	// settle) when the budget does instead of being cut mid-way. After a
+	// few calibration steps the trainer times a step and a kNN monitor
+	// evaluation and fixes the schedule's total iterations; checkpoints
+	// store it and a resumed run keeps it. Epochs is then the most passes
+	// over the data. The total depends on the machine's speed: pin it with
+	// max_iters and iters_per_epoch to repeat a run elsewhere.
+	FitToBudget bool `yaml:"fit_to_budget"`
 	// Threads is the number of CPU threads for the cpu backend (0: all cores).
 	Threads int `yaml:"threads"`
 	// InitFrom is a weights file (path or s3:// URL: torch.save .pth /
@@ -127,27 +134,28 @@ func (c *Config) Validate() error {
 	switch c.Backend {
 	case "cpu", "xla":
 	default:
-		return pipeline.FieldErrorf("backend", "must be cpu or xla, got %q", c.Backend)
+		return field.Errorf("backend", "must be cpu or xla, got %q", c.Backend)
 	}
 	switch c.Precision {
 	case "float32", "bf16":
 	default:
-		return pipeline.FieldErrorf("precision", "must be float32 or bf16, got %q", c.Precision)
+		return field.Errorf("precision", "must be float32 or bf16, got %q", c.Precision)
 	}
 	if c.Precision == "bf16" && c.Backend != "xla" {
-		return pipeline.FieldErrorf("precision", "bf16 needs backend xla")
+		return field.Errorf("precision", "bf16 needs backend xla")
 	}
 	switch c.Model.Arch {
 	case "small", "resnet8", "resnet18", "resnet34", "resnet50":
 	default:
-		return pipeline.FieldErrorf("model.arch", "must be small, resnet8, resnet18, resnet34 or resnet50, got %q", c.Model.Arch)
+		return field.Errorf("model.arch", "must be small, resnet8, resnet18, resnet34 or resnet50, got %q", c.Model.Arch)
 	}
-	if err := pipeline.CheckFields([]pipeline.FieldCheck{
+	if err := field.CheckAll([]field.Check{
 		{c.BatchSize >= 1, "batch_size", "must be at least 1"},
 		{c.Epochs >= 1, "epochs", "must be at least 1"},
 		{c.ItersPerEpoch >= 0, "iters_per_epoch", "must not be negative"},
 		{c.MaxSeconds >= 0, "max_seconds", "must not be negative"},
 		{c.MaxIters >= 0, "max_iters", "must not be negative"},
+		{!c.FitToBudget || c.MaxSeconds > 0, "fit_to_budget", "needs max_seconds, the budget to fit the schedule to (or set it false to train the epochs in full)"},
 		{c.Threads >= 0, "threads", "must not be negative"},
 		{c.Devices >= 0, "devices", "must not be negative (0: every device the plugin sees)"},
 		{c.Devices <= 1 || c.Backend == "xla", "devices", "more than one device needs backend xla"},
@@ -179,7 +187,7 @@ func (c *Config) Validate() error {
 	seen := map[int]bool{}
 	for i, c := range c.SwAV.CropsForAssign {
 		if c < 0 || seen[c] {
-			return pipeline.FieldErrorf("swav.crops_for_assign", "entry %d (%d) is negative or repeated", i, c)
+			return field.Errorf("swav.crops_for_assign", "entry %d (%d) is negative or repeated", i, c)
 		}
 		seen[c] = true
 	}

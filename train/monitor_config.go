@@ -1,6 +1,6 @@
 package train
 
-import "github.com/swavgo/swav/pipeline"
+import "github.com/swavgo/swav/configs/field"
 
 // MonitorConfig is the kNN monitor of a training run: every EveryIters
 // iterations or EverySeconds seconds (whichever comes first) and after the
@@ -55,7 +55,7 @@ func (m *MonitorConfig) validate() error {
 	}
 	for _, ch := range checks {
 		if !ch.ok {
-			return pipeline.FieldErrorf(ch.field, "%s", ch.msg)
+			return field.Errorf(ch.field, "%s", ch.msg)
 		}
 	}
 	return nil

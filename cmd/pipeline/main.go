@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
 )
@@ -58,7 +59,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, pipeline.ErrInterrupted):
 		return exitInterrupted
-	case errors.As(err, &ue), errors.As(err, new(*pipeline.FieldError)):
+	case errors.As(err, &ue), errors.As(err, new(*field.Error)):
 		return exitUsage
 	case errors.Is(err, ingest.ErrSkipBudget):
 		return exitData

@@ -12,7 +12,7 @@ import (
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/pipeline"
-	"github.com/swavgo/swav/sinks/prom"
+	"github.com/swavgo/swav/pipeline/prom"
 	"github.com/swavgo/swav/stages"
 	_ "github.com/swavgo/swav/stages/all" // every job kind
 )

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/stages"
 )
 
@@ -37,7 +37,7 @@ ranges, a registered job kind) and prints "OK <file>" or one line per problem,
 					if configs.KindDeclared(job.Job) {
 						note = fmt.Sprintf(" (job kind %q is not built into this binary yet)", job.Job)
 					} else {
-						fe := pipeline.FieldErrorf("job", "unknown job kind %q (known: %v)", job.Job, stages.Kinds())
+						fe := field.Errorf("job", "unknown job kind %q (known: %v)", job.Job, stages.Kinds())
 						fe.File, fe.Line = job.Position("job")
 						err = fe
 					}

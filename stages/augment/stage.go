@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
 )
@@ -53,7 +54,7 @@ func NewStages(o Options) (crops, batches pipeline.Spec, err error) {
 		return crops, batches, fmt.Errorf("augment: %w", err)
 	}
 	if o.BatchSize < 1 {
-		return crops, batches, pipeline.FieldErrorf("train.batch_size", "must be at least 1, got %d", o.BatchSize)
+		return crops, batches, field.Errorf("train.batch_size", "must be at least 1, got %d", o.BatchSize)
 	}
 	if o.Mem == nil {
 		o.Mem = sharedMem

@@ -30,6 +30,7 @@ import (
 	_ "golang.org/x/image/webp" // decoder for image.Decode
 
 	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/stages"
 )
@@ -45,10 +46,10 @@ func Build(_ context.Context, job *configs.Job) ([]pipeline.Spec, error) {
 	cfg := job.Demo
 	files, err := listFiles(cfg.Dir)
 	if err != nil {
-		return nil, pipeline.FieldErrorf("demo.dir", "%v", err)
+		return nil, field.Errorf("demo.dir", "%v", err)
 	}
 	if len(files) == 0 {
-		return nil, pipeline.FieldErrorf("demo.dir", "folder %q holds no file", cfg.Dir)
+		return nil, field.Errorf("demo.dir", "folder %q holds no file", cfg.Dir)
 	}
 	workers := cfg.Workers
 	if workers == 0 {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/parquet"
@@ -61,7 +62,7 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	}()
 	ex := job.Extract
 	if ex.Output == "" {
-		return nil, pipeline.FieldErrorf("extract.output", "must name a folder or s3:// prefix")
+		return nil, field.Errorf("extract.output", "must name a folder or s3:// prefix")
 	}
 	out, err := parquet.OpenOutput(ctx, ex.Output, job.Data.StoreConfig())
 	if err != nil {

@@ -164,6 +164,9 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 		mon.Bank, mon.Queries = []string{splits["train"].url}, []string{splits["test"].url}
 	}
 	budget := fmt.Sprintf("for at most %.0f s", trainJob.Train.MaxSeconds)
+	if trainJob.Train.FitToBudget {
+		budget += ", the schedule fitted to it"
+	}
 	if trainJob.Train.MaxSeconds == 0 {
 		budget = "with no time budget"
 	}

@@ -28,6 +28,7 @@ func tinyJob(t *testing.T, out string, local bool, extra ...string) *configs.Job
 		"out=" + out,
 		"progress=off",
 		"train.max_seconds=0", // no time budget: the run is bounded by iterations, whatever the machine's load
+		"train.fit_to_budget=false",
 		"train.max_iters=4",
 		"train.batch_size=32",
 		"train.threads=1",

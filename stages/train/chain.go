@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/stages"
@@ -44,6 +46,7 @@ func init() {
 // their resources and release them in their Close hooks; on error nothing is
 // left open.
 func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err error) {
+	began := time.Now() // train.max_seconds counts from here
 	var closers []func() error
 	defer func() {
 		if err != nil {
@@ -104,7 +107,7 @@ func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err er
 	}
 	tr, err := NewTrainer(Options{
 		Config: cfg, Seed: job.Seed, JobYAML: jobYAML, Out: job.Out, ItersPerEpoch: ipe,
-		Backend: backend, Store: store, Resume: resume, Stop: stop.Stop, Monitor: mon,
+		Backend: backend, Store: store, Resume: resume, Stop: stop.Stop, Monitor: mon, Start: began,
 	})
 	if err != nil {
 		return nil, err
@@ -152,7 +155,7 @@ func ItersPerEpoch(ctx context.Context, job *configs.Job) (int, error) {
 	perRank := (n + int64(world) - 1) / int64(world)
 	ipe := perRank / int64(job.Train.BatchSize)
 	if ipe < 1 {
-		return 0, pipeline.FieldErrorf("train.batch_size", "%d is larger than the %d samples each of the %d ranks reads (%d in all): not one full batch per epoch",
+		return 0, field.Errorf("train.batch_size", "%d is larger than the %d samples each of the %d ranks reads (%d in all): not one full batch per epoch",
 			job.Train.BatchSize, perRank, world, n)
 	}
 	return int(ipe), nil

@@ -29,7 +29,8 @@ type fakeBackend struct {
 	flatLoss bool
 	delay    time.Duration // sleep per step
 	closed   bool
-	seen     []int // iterations stepped
+	seen     []int     // iterations stepped
+	lrs      []float64 // their learning rates
 }
 
 func newFakeBackend(k int) *fakeBackend {
@@ -75,7 +76,7 @@ func (f *fakeBackend) Step(_ context.Context, in *train.StepInput) (train.StepRe
 	if in.UseQueue {
 		f.queue = append([]float32{m}, f.queue...)[:min(len(f.queue)+1, 4)]
 	}
-	f.seen = append(f.seen, in.Iter)
+	f.seen, f.lrs = append(f.seen, in.Iter), append(f.lrs, in.LR)
 	return train.StepResult{Loss: loss}, nil
 }
 

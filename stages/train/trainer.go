@@ -52,6 +52,10 @@ type Options struct {
 	// Monitor, when set, evaluates the kNN monitor (train.monitor) after
 	// the steps it says are due and after the last one; the Trainer owns it.
 	Monitor *Monitor
+	// Start is when the run's time budget (train.max_seconds) began
+	// counting: Build sets it before it counts samples and reads the
+	// monitor's images, so the budget covers them (zero: NewTrainer's time).
+	Start time.Time
 	// CollapseWindow is how many consecutive steps (after the prototypes
 	// are unfrozen) with a loss within 1% of ln(K) raise the collapse
 	// warning (0: max(ItersPerEpoch, 100)).
@@ -75,6 +79,13 @@ type Trainer struct {
 	losses                        []float64
 	lastSaved                     int // iteration of the newest checkpoint (-1: none)
 	lastSavedURL                  string
+
+	// The time budget: scheduleIters is the schedule's total fixed by
+	// fit_to_budget (0: epochs*ipe); cycle the moving average of a step's
+	// wall time, waiting for its batch included (0: none timed yet);
+	// monitorSeconds and saveSeconds the last evaluation's and checkpoint's.
+	scheduleIters                      int
+	cycle, monitorSeconds, saveSeconds float64
 
 	conv     converter
 	metrics  *metrics.Writer
@@ -108,6 +119,7 @@ func NewTrainer(opts Options) (*Trainer, error) {
 		t.itInEpoch = ck.Iter - ck.Epoch*t.ipe
 		t.losses = append([]float64(nil), ck.Losses...)
 		t.lastSaved = ck.Iter
+		t.scheduleIters = ck.ScheduleIters
 		if t.itInEpoch < 0 || t.itInEpoch > t.ipe {
 			return nil, fmt.Errorf("train: checkpoint at iteration %d, epoch %d does not fit %d iterations per epoch", ck.Iter, ck.Epoch, t.ipe)
 		}
@@ -122,8 +134,11 @@ func NewTrainer(opts Options) (*Trainer, error) {
 		window = max(t.ipe, 100)
 	}
 	t.collapse = collapseGuard{lnK: math.Log(float64(t.cfg.Model.Prototypes)), window: window}
-	t.start = time.Now()
-	t.idleFrom = t.start
+	t.start = opts.Start
+	if t.start.IsZero() {
+		t.start = time.Now()
+	}
+	t.idleFrom = time.Now()
 	if t.budgetSpent() {
 		t.stop()
 	}
@@ -156,14 +171,76 @@ func (t *Trainer) budgetSpentAt(epoch, it int) bool {
 	switch {
 	case epoch >= t.cfg.Epochs, epoch == t.cfg.Epochs-1 && it >= t.ipe:
 		return true
+	case t.scheduleIters > 0 && epoch*t.ipe+it >= t.scheduleIters:
+		return true
 	case t.cfg.MaxIters > 0 && epoch*t.ipe+it >= t.cfg.MaxIters:
 		return true
-	case t.cfg.MaxSeconds > 0 && t.steps > 0 && time.Since(t.start).Seconds() >= t.cfg.MaxSeconds:
+	case t.cfg.MaxSeconds > 0 && t.steps > 0 && t.secondsAfterNextStep() > t.cfg.MaxSeconds:
 		// At least one step, so that a run whose start-up (reading, the
 		// first crops) outlasts the budget still leaves a checkpoint.
 		return true
 	}
 	return false
+}
+
+// secondsAfterNextStep predicts the budget's clock after one more step and
+// the work that ends a run (the last monitor evaluation and checkpoint),
+// so that the run, not only its last step, ends within max_seconds.
+func (t *Trainer) secondsAfterNextStep() float64 {
+	end := t.saveSeconds
+	if t.opts.Monitor != nil {
+		end += t.monitorSeconds
+	}
+	return time.Since(t.start).Seconds() + t.cycle + end
+}
+
+// totalIters is the schedule's length: fitted, or epochs*ipe.
+func (t *Trainer) totalIters() int {
+	if t.scheduleIters > 0 {
+		return t.scheduleIters
+	}
+	return t.cfg.Epochs * t.ipe
+}
+
+// fitCalibrationSteps is how many steps fit_to_budget times before it fixes
+// the schedule (the first ones allocate and fill caches: they run slower).
+const fitCalibrationSteps = 100
+
+// fitDue reports whether fit_to_budget fixes the schedule after this step.
+func (t *Trainer) fitDue() bool {
+	return t.cfg.FitToBudget && t.cfg.MaxSeconds > 0 && t.scheduleIters == 0 && t.steps == fitCalibrationSteps
+}
+
+// fitSchedule fixes the schedule's total iterations to those that fit in
+// what is left of max_seconds: the steps at the measured cycle, the
+// monitor's evaluations at their measured cost, and the run's closing
+// evaluation and checkpoint, less a 3% margin for a machine that slows
+// down (the budget check stops the run in time regardless). The schedule
+// only shortens: it never runs past epochs.
+func (t *Trainer) fitSchedule() {
+	left := t.cfg.MaxSeconds - time.Since(t.start).Seconds() - t.saveSeconds
+	perIter := t.cycle
+	if t.opts.Monitor != nil {
+		left -= t.monitorSeconds
+		if every := t.cfg.Monitor.EveryIters; every > 0 {
+			perIter += t.monitorSeconds / float64(every)
+		}
+		if every := t.cfg.Monitor.EverySeconds; every > 0 {
+			perIter *= 1 + t.monitorSeconds/every
+		}
+	}
+	if every := t.cfg.Checkpoint.EveryIters; every > 0 {
+		perIter += t.saveSeconds / float64(every)
+	}
+	more := 1
+	if perIter > 0 && left > 0 {
+		more = max(int(0.97*left/perIter), 1)
+	}
+	warm := t.ipe * t.cfg.Optim.WarmupEpochs
+	total := min(max(t.iter+more, warm+1), t.cfg.Epochs*t.ipe)
+	t.scheduleIters = total
+	t.log.Info("schedule fitted to the time budget", "iterations", total, "epochs", fmt.Sprintf("%.2f", float64(total)/float64(t.ipe)),
+		"max_seconds", t.cfg.MaxSeconds, "step_seconds", fmt.Sprintf("%.3f", t.cycle), "monitor_seconds", fmt.Sprintf("%.1f", t.monitorSeconds))
 }
 
 // stop marks the run done and asks the source to stop.
@@ -239,7 +316,7 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 	}
 	in := &train.StepInput{
 		Iter:     t.iter,
-		LR:       swav.LRAt(t.cfg.Optim, t.ipe, t.cfg.Epochs, t.iter),
+		LR:       swav.LRAtIters(t.cfg.Optim, t.ipe*t.cfg.Optim.WarmupEpochs, t.totalIters(), t.iter),
 		UseQueue: t.cfg.SwAV.QueueLength > 0 && t.epoch >= t.cfg.SwAV.EpochQueueStarts,
 		Batch:    b.Rows(),
 		Groups:   groups,
@@ -259,6 +336,12 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 
 	t.losses = append(t.losses, res.Loss)
 	cycle := (stepTime + waited).Seconds()
+	if t.steps >= 10 { // the first steps allocate and warm caches: they would inflate the average
+		if t.cycle == 0 {
+			t.cycle = cycle
+		}
+		t.cycle += 0.05 * (cycle - t.cycle)
+	}
 	rec := metrics.Record{
 		Iter: t.iter, Epoch: t.epoch, Loss: res.Loss, LR: in.LR,
 		StepSeconds: stepTime.Seconds(), ImagesPerSec: float64(in.Batch) / cycle,
@@ -276,11 +359,17 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 	t.cursor = cursor
 	epochEnd := t.itInEpoch == t.ipe
 	every := t.cfg.Checkpoint.EveryIters > 0 && t.iter%t.cfg.Checkpoint.EveryIters == 0
-	spent := t.budgetSpent()
-	if t.opts.Monitor.Due(t.iter, spent) {
+	fit := t.fitDue()
+	spent := !fit && t.budgetSpent()
+	if t.opts.Monitor.Due(t.iter, spent) || fit && t.opts.Monitor != nil {
+		// The fit needs the cost of an evaluation: one runs now.
 		if err := t.monitor(ctx, &rec); err != nil {
 			return err
 		}
+	}
+	if fit {
+		t.fitSchedule()
+		spent = t.budgetSpent()
 	}
 	if err := t.metrics.Write(rec); err != nil {
 		return err
@@ -311,6 +400,7 @@ func (t *Trainer) monitor(ctx context.Context, rec *metrics.Record) error {
 		return nil
 	}
 	rec.KNN = p
+	t.monitorSeconds = p.Seconds
 	t.log.Info("kNN monitor", "iter", t.iter, "epoch", t.epoch, "k", p.K, "top1", fmt.Sprintf("%.2f%%", 100*p.Top1),
 		"top5", fmt.Sprintf("%.2f%%", 100*p.Top5), "bank", p.Bank, "queries", p.Queries, "seconds", fmt.Sprintf("%.1f", p.Seconds))
 	return nil
@@ -370,15 +460,17 @@ func (t *Trainer) save(ctx context.Context) error {
 		return fmt.Errorf("train: checkpoint at iteration %d: %w", t.iter, err)
 	}
 	ck := &checkpoint.Checkpoint{
-		Iter: t.iter, Epoch: t.epoch, ItersPerEpoch: t.ipe, Cursor: t.cursor,
+		Iter: t.iter, Epoch: t.epoch, ItersPerEpoch: t.ipe, ScheduleIters: t.scheduleIters, Cursor: t.cursor,
 		Seed: t.opts.Seed, Backend: t.opts.Backend.Name(), Model: t.cfg.Model,
 		Config: t.opts.JobYAML, RNG: map[string]uint64{"seed": uint64(t.opts.Seed)},
 		Losses: t.losses, State: st,
 	}
+	began := time.Now()
 	url, err := t.opts.Store.Save(ctx, t.ckptDir, ck, t.cfg.Checkpoint.Keep)
 	if err != nil {
 		return fmt.Errorf("train: iteration %d: %w", t.iter, err)
 	}
+	t.saveSeconds = time.Since(began).Seconds()
 	t.lastSaved, t.lastSavedURL = t.iter, url
 	t.log.Info("checkpoint saved", "iter", t.iter, "epoch", t.epoch, "url", url)
 	return nil

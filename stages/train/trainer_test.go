@@ -17,6 +17,7 @@ import (
 	"github.com/swavgo/swav/sinks/metrics"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
+	"github.com/swavgo/swav/train/swav"
 )
 
 func testConfig() train.Config {
@@ -244,6 +245,64 @@ func TestMaxSecondsStopsWithCheckpoint(t *testing.T) {
 	}
 	if url, found, _ := checkpoint.Latest(context.Background(), filepath.Join(out, "checkpoints")); !found || filepath.Base(url) != checkpoint.FileName(1) {
 		t.Fatalf("latest %s", url)
+	}
+}
+
+// TestFitToBudget: with fit_to_budget the schedule is fixed after the
+// calibration steps to the iterations that fit in max_seconds, so the
+// cosine reaches its end (final_lr) when the budget does; the checkpoint
+// keeps the fitted length and a resumed run goes on with it.
+func TestFitToBudget(t *testing.T) {
+	out := t.TempDir()
+	cfg := testConfig()
+	cfg.Epochs, cfg.MaxSeconds, cfg.FitToBudget = 20, 4, true
+	const ipe = 20 // 400 iterations: more than fit in 4 s at 20 ms a step
+	be := newFakeBackend(10)
+	be.delay = 20 * time.Millisecond
+	began := time.Now()
+	tr, err := run(t, Options{Config: cfg, Out: out, ItersPerEpoch: ipe, Start: began}, be, batchStream(cfg.Epochs, ipe*cfg.BatchSize, cfg.BatchSize, []int{4}, nil))
+	took := time.Since(began).Seconds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, _, _ := checkpoint.Latest(context.Background(), filepath.Join(out, "checkpoints"))
+	ck, err := checkpoint.Load(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := ck.ScheduleIters
+	if total <= fitCalibrationSteps || total >= cfg.Epochs*ipe {
+		t.Fatalf("fitted schedule of %d iterations, want between %d and %d", total, fitCalibrationSteps, cfg.Epochs*ipe)
+	}
+	if tr.Iter() > total || tr.Iter() < total*9/10 {
+		t.Errorf("stopped at iteration %d of a fitted %d", tr.Iter(), total)
+	}
+	// The schedule before the fit is epochs long, after it total long.
+	warm := ipe * cfg.Optim.WarmupEpochs
+	for i, it := range be.seen {
+		want := swav.LRAtIters(cfg.Optim, warm, total, it)
+		if it < fitCalibrationSteps {
+			want = swav.LRAt(cfg.Optim, ipe, cfg.Epochs, it)
+		}
+		if be.lrs[i] != want {
+			t.Fatalf("iteration %d: lr %v, want %v", it, be.lrs[i], want)
+		}
+	}
+	if last := be.lrs[len(be.lrs)-1]; last > 0.05*cfg.Optim.BaseLR {
+		t.Errorf("last lr %v: the cosine did not reach its end", last)
+	}
+	if took > cfg.MaxSeconds+0.5 {
+		t.Errorf("the run took %.2f s of a %.0f s budget", took, cfg.MaxSeconds)
+	}
+
+	// A resumed run keeps the fitted length.
+	resumed, err := NewTrainer(Options{Config: cfg, Out: out, ItersPerEpoch: ipe, Backend: newFakeBackend(10), Resume: ck, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resumed.Close()
+	if resumed.totalIters() != total {
+		t.Errorf("resumed schedule %d iterations, want %d", resumed.totalIters(), total)
 	}
 }
 

@@ -57,6 +57,9 @@ type Checkpoint struct {
 	Epoch int `json:"epoch"`
 	// ItersPerEpoch is the schedule's iterations per epoch for this run.
 	ItersPerEpoch int `json:"iters_per_epoch"`
+	// ScheduleIters is the learning-rate schedule's total iterations when
+	// train.fit_to_budget fixed it (0: epochs*ItersPerEpoch).
+	ScheduleIters int `json:"schedule_iters,omitempty"`
 	// Cursor is the ingest position of the last sample of the last consumed
 	// batch; a source opened at Cursor yields the batches that follow.
 	Cursor ingest.Position `json:"cursor"`

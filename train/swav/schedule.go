@@ -16,8 +16,15 @@ import (
 // final_lr + 0.5*(base_lr-final_lr)*(1+cos(pi*t/T)). Iterations past the end
 // of the table get its last value. Cost O(1).
 func LRAt(cfg train.OptimConfig, itersPerEpoch, epochs, iter int) float64 {
-	warm := itersPerEpoch * cfg.WarmupEpochs
-	total := itersPerEpoch * epochs
+	return LRAtIters(cfg, itersPerEpoch*cfg.WarmupEpochs, itersPerEpoch*epochs, iter)
+}
+
+// LRAtIters is LRAt for a schedule of total iterations, the first warm of
+// them warm-up: the cosine runs over the total-warm that follow. LRAt is
+// LRAtIters(cfg, itersPerEpoch*warmup_epochs, itersPerEpoch*epochs, iter);
+// a schedule fitted to a time budget (train.fit_to_budget) has a total that
+// is no whole number of epochs. Cost O(1).
+func LRAtIters(cfg train.OptimConfig, warm, total, iter int) float64 {
 	if iter >= total && total > 0 {
 		iter = total - 1
 	}
@@ -37,7 +44,7 @@ func LRAt(cfg train.OptimConfig, itersPerEpoch, epochs, iter int) float64 {
 		return float64(float64(iter)*step) + cfg.StartWarmup
 	}
 	t := iter - warm
-	cosT := float64(itersPerEpoch * (epochs - cfg.WarmupEpochs))
+	cosT := float64(total - warm)
 	// Conversions round each product as Python does (no fused multiply-add).
 	return cfg.FinalLR + float64(float64(0.5*(cfg.BaseLR-cfg.FinalLR))*(1+math.Cos(math.Pi*float64(t)/cosT)))
 }

@@ -12,7 +12,7 @@ no_grad, the swapped loss, prototype normalisation and freezing), LARS and the p
 schedule are facebookresearch/swav's, as train/xla/testdata/torch_step.py restates them; the
 crops are torchvision's transforms with the recipe's settings (SPEC §9). The schedule runs over
 N iterations (iters_per_epoch N, one epoch), as `pipeline run CONFIG --set train.max_iters=N
---set train.iters_per_epoch=N --set train.epochs=1` does. Then the trunk features of the whole
+--set train.iters_per_epoch=N --set train.epochs=1 --set train.fit_to_budget=false` does. Then the trunk features of the whole
 train and test splits (eval transform) go through the weighted kNN of the quickstart (cosine,
 exp(sim/T) votes). Prints one JSON line: seed, iterations, final loss, kNN top-1 per k, seconds.
 Needs Debian's python3-torch, python3-torchvision, python3-pil and python3-yaml.

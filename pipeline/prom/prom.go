@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/push"
 	"github.com/sourcegraph/conc"
 
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/pipeline"
 )
 
@@ -235,10 +236,10 @@ func DefaultConfig() Config { return Config{PushInterval: 30 * time.Second} }
 // Validate checks the section (fields relative to "metrics").
 func (c *Config) Validate() error {
 	if c.PushURL != "" && !strings.HasPrefix(c.PushURL, "http://") && !strings.HasPrefix(c.PushURL, "https://") {
-		return pipeline.FieldErrorf("push_url", "must be an http:// or https:// URL, got %q", c.PushURL)
+		return field.Errorf("push_url", "must be an http:// or https:// URL, got %q", c.PushURL)
 	}
 	if c.PushInterval <= 0 {
-		return pipeline.FieldErrorf("push_interval", "must be positive, got %s", c.PushInterval)
+		return field.Errorf("push_interval", "must be positive, got %s", c.PushInterval)
 	}
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/swavgo/swav/pipeline"
-	"github.com/swavgo/swav/sinks/prom"
+	"github.com/swavgo/swav/pipeline/prom"
 )
 
 // TestServeReport serves the latest report of a run and reads it back in
