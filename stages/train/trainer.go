@@ -421,8 +421,8 @@ func (t *Trainer) nonFinite(in *train.StepInput, err error) error {
 
 // report publishes the step to the engine's progress display.
 func (t *Trainer) report(ctx context.Context, r metrics.Record) {
-	pipeline.SetStatus(ctx, fmt.Sprintf("epoch %d/%d iter %d loss %.4f lr %.4g %.1f img/s",
-		r.Epoch+1, t.cfg.Epochs, r.Iter, r.Loss, r.LR, r.ImagesPerSec))
+	pipeline.SetStatus(ctx, fmt.Sprintf("epoch %d iter %d/%d loss %.4f lr %.4g %.1f img/s",
+		r.Epoch+1, r.Iter+1, t.totalIters(), r.Loss, r.LR, r.ImagesPerSec))
 	pipeline.SetGauge(ctx, "loss", r.Loss)
 	pipeline.SetGauge(ctx, "lr", r.LR)
 	pipeline.SetGauge(ctx, "images_per_s", r.ImagesPerSec)
