@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // S3Bucket is a Bucket over one S3 bucket (AWS or any S3-compatible server).
@@ -39,6 +40,7 @@ func NewS3Bucket(ctx context.Context, bucket string, opts StoreConfig) (*S3Bucke
 	}
 	c := opts.S3
 	loadOpts := []func(*config.LoadOptions) error{
+		config.WithAPIOptions([]func(*middleware.Stack) error{countRequests}),
 		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
 		config.WithRetryer(func() aws.Retryer {
@@ -190,6 +192,7 @@ func (r *resumingReader) open() error {
 func (r *resumingReader) Read(p []byte) (int, error) {
 	for {
 		if r.body == nil {
+			countResume(r.ctx)
 			if err := r.open(); err != nil {
 				return 0, err
 			}

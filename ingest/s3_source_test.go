@@ -75,11 +75,26 @@ func TestS3FaultsLoseNothing(t *testing.T) {
 	cfg.Shards = []string{"s3://faulty/wds/part-{000000..000009}.tar"}
 	cfg.S3 = s3srv.S3Config()
 	cfg.S3.Endpoint = proxy.URL
+	before := ingest.S3Counters()
 	got, err := collect(t, cfg, opts, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	inj := proxy.Injected()
+	// The S3 counters (pipeline_s3_* metrics) saw the faults: the GETs the
+	// proxy counted (less the resets Go's HTTP transport resends on its
+	// own, below the SDK), the 503s as failed attempts, the cut bodies as
+	// resumed reads.
+	after := ingest.S3Counters()
+	if d := after.Requests - before.Requests; d < proxy.Gets()-inj["reset"] {
+		t.Errorf("S3 requests counted %d, the proxy saw %d GETs and %d resets", d, proxy.Gets(), inj["reset"])
+	}
+	if d := after.Failed - before.Failed; d < inj["slowdown"] {
+		t.Errorf("failed S3 requests counted %d, injected %d SlowDowns", d, inj["slowdown"])
+	}
+	if d := after.Resumed - before.Resumed; d < inj["cut"] {
+		t.Errorf("resumed reads counted %d, injected %d cut bodies", d, inj["cut"])
+	}
 	for _, k := range []string{"reset", "slowdown", "cut", "slow"} {
 		if inj[k] == 0 {
 			t.Errorf("no %s fault was injected (%v)", k, inj)

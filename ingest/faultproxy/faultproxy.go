@@ -78,6 +78,9 @@ func (p *Proxy) Close() error {
 	return err
 }
 
+// Gets is the number of object GET requests the proxy received.
+func (p *Proxy) Gets() int64 { return p.gets.Load() }
+
 // Injected returns how many faults of each kind were injected so far.
 func (p *Proxy) Injected() map[string]int64 {
 	return map[string]int64{"reset": p.resets.Load(), "slowdown": p.slowdowns.Load(), "cut": p.cuts.Load(), "slow": p.slow.Load()}

@@ -39,6 +39,13 @@ var (
 	descWall    = prometheus.NewDesc("pipeline_run_seconds", "Wall time of the current chain so far.", nil, nil)
 	descLoss    = prometheus.NewDesc("swav_train_loss", "SwAV loss of the latest training step.", nil, nil)
 	descLR      = prometheus.NewDesc("swav_train_learning_rate", "Learning rate of the latest training step.", nil, nil)
+	// The process's S3 traffic, from the gauges ingest publishes on the
+	// stages that reach S3 (ingest.GaugeS3Requests, ...).
+	descS3 = map[string]*prometheus.Desc{
+		"s3_requests": prometheus.NewDesc("pipeline_s3_requests_total", "HTTP requests sent to S3 (every retry attempt counts).", nil, nil),
+		"s3_failed":   prometheus.NewDesc("pipeline_s3_request_failures_total", "S3 requests that failed (connection error, 5xx, 429, 503 SlowDown) and were retried or ended the operation.", nil, nil),
+		"s3_resumed":  prometheus.NewDesc("pipeline_s3_resumed_reads_total", "Object reads resumed by byte range after a reset or a cut body.", nil, nil),
+	}
 )
 
 // Exporter is a pipeline.Progress that keeps the latest Report for
@@ -99,6 +106,7 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, t, v, labels...)
 	}
 	c(descWall, prometheus.GaugeValue, r.Wall.Seconds())
+	s3 := map[string]float64{} // process-wide: the largest value any stage saw
 	for _, s := range r.Stages {
 		c(descItems, prometheus.CounterValue, float64(s.ItemsIn), s.Name, "in")
 		c(descItems, prometheus.CounterValue, float64(s.ItemsOut), s.Name, "out")
@@ -116,7 +124,13 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 			case "lr":
 				c(descLR, prometheus.GaugeValue, v)
 			}
+			if _, ok := descS3[name]; ok {
+				s3[name] = max(s3[name], v)
+			}
 		}
+	}
+	for name, v := range s3 {
+		c(descS3[name], prometheus.CounterValue, v)
 	}
 	for class, n := range r.Skipped {
 		c(descSkipped, prometheus.CounterValue, float64(n), class)
