@@ -28,6 +28,7 @@ type fakeBackend struct {
 	nanAt    int // iteration whose loss is NaN (-1: none)
 	flatLoss bool
 	delay    time.Duration // sleep per step
+	slowFrom int           // from this iteration on (when > 0), sleep twice as long
 	closed   bool
 	seen     []int     // iterations stepped
 	lrs      []float64 // their learning rates
@@ -52,6 +53,9 @@ func (f *fakeBackend) Step(_ context.Context, in *train.StepInput) (train.StepRe
 		}
 	}
 	m := float32(sum / float64(n))
+	if f.slowFrom > 0 && in.Iter >= f.slowFrom {
+		time.Sleep(f.delay)
+	}
 	time.Sleep(f.delay)
 	if in.Iter == f.nanAt {
 		return train.StepResult{}, fmt.Errorf("fake: %w", train.ErrNonFinite)

@@ -81,10 +81,13 @@ type Trainer struct {
 	lastSavedURL                  string
 
 	// The time budget: scheduleIters is the schedule's total fixed by
+	// fit_to_budget (0: epochs*ipe), anchorIter and anchorProgress where
+	// the last fit left the cosine (see lrAt);
 	// fit_to_budget (0: epochs*ipe); cycle the moving average of a step's
 	// wall time, waiting for its batch included (0: none timed yet);
 	// monitorSeconds and saveSeconds the last evaluation's and checkpoint's.
-	scheduleIters                      int
+	scheduleIters, anchorIter          int
+	anchorProgress                     float64
 	cycle, monitorSeconds, saveSeconds float64
 
 	conv     converter
@@ -119,7 +122,7 @@ func NewTrainer(opts Options) (*Trainer, error) {
 		t.itInEpoch = ck.Iter - ck.Epoch*t.ipe
 		t.losses = append([]float64(nil), ck.Losses...)
 		t.lastSaved = ck.Iter
-		t.scheduleIters = ck.ScheduleIters
+		t.scheduleIters, t.anchorIter, t.anchorProgress = ck.ScheduleIters, ck.ScheduleAnchorIter, ck.ScheduleAnchorProgress
 		if t.itInEpoch < 0 || t.itInEpoch > t.ipe {
 			return nil, fmt.Errorf("train: checkpoint at iteration %d, epoch %d does not fit %d iterations per epoch", ck.Iter, ck.Epoch, t.ipe)
 		}
@@ -206,9 +209,54 @@ func (t *Trainer) totalIters() int {
 // the schedule (the first ones allocate and fill caches: they run slower).
 const fitCalibrationSteps = 100
 
-// fitDue reports whether fit_to_budget fixes the schedule after this step.
+// fitDue reports whether fit_to_budget fits the schedule after this step:
+// after the calibration steps, then again after each kNN monitor
+// evaluation (every refitEvery iterations without the monitor) until 80%
+// of the schedule, so that the schedule follows the machine's actual pace.
 func (t *Trainer) fitDue() bool {
-	return t.cfg.FitToBudget && t.cfg.MaxSeconds > 0 && t.scheduleIters == 0 && t.steps == fitCalibrationSteps
+	if !t.cfg.FitToBudget || t.cfg.MaxSeconds <= 0 || t.steps < fitCalibrationSteps {
+		return false
+	}
+	if t.scheduleIters == 0 {
+		return true
+	}
+	every := t.cfg.Monitor.EveryIters
+	if t.opts.Monitor == nil || every <= 0 {
+		every = refitEvery
+	}
+	return t.iter%every == 0 && float64(t.iter) < 0.8*float64(t.scheduleIters)
+}
+
+// refitEvery is how often the schedule is fitted again without a monitor
+// (a fit without an evaluation to time costs nothing).
+const refitEvery = 50
+
+// lrAt is the learning rate of iteration iter. Without a fit it is the
+// reference's schedule (swav.LRAt). A fit keeps the warm-up and continues
+// the cosine from where it is: its progress q (0 at the end of the warm-up,
+// 1 at the end) runs linearly from anchorProgress at anchorIter to 1 at
+// scheduleIters, so a new total bends the curve without a jump.
+func (t *Trainer) lrAt(iter int) float64 {
+	warm := t.ipe * t.cfg.Optim.WarmupEpochs
+	if t.scheduleIters == 0 || iter < warm {
+		return swav.LRAt(t.cfg.Optim, t.ipe, t.cfg.Epochs, iter)
+	}
+	return swav.CosineLR(t.cfg.Optim, t.progressAt(iter))
+}
+
+// progressAt is the cosine's progress q at iter (iterations past the end
+// count as the last one, as in swav.LRAt).
+func (t *Trainer) progressAt(iter int) float64 {
+	warm := t.ipe * t.cfg.Optim.WarmupEpochs
+	total := t.totalIters()
+	iter = min(iter, total-1)
+	if iter <= warm {
+		return 0
+	}
+	if t.scheduleIters == 0 {
+		return float64(iter-warm) / float64(total-warm)
+	}
+	return t.anchorProgress + float64(iter-t.anchorIter)*(1-t.anchorProgress)/float64(total-t.anchorIter)
 }
 
 // fitSchedule fixes the schedule's total iterations to those that fit in
@@ -237,8 +285,13 @@ func (t *Trainer) fitSchedule() {
 		more = max(int(0.97*left/perIter), 1)
 	}
 	warm := t.ipe * t.cfg.Optim.WarmupEpochs
-	total := min(max(t.iter+more, warm+1), t.cfg.Epochs*t.ipe)
-	t.scheduleIters = total
+	anchor := max(t.iter, warm)
+	total := min(max(t.iter+more, anchor+1), t.cfg.Epochs*t.ipe)
+	if t.scheduleIters > 0 && math.Abs(float64(total-t.scheduleIters)) < 0.01*float64(t.scheduleIters) {
+		return // within 1%: keep the schedule as it is
+	}
+	t.anchorProgress = t.progressAt(anchor)
+	t.anchorIter, t.scheduleIters = anchor, total
 	t.log.Info("schedule fitted to the time budget", "iterations", total, "epochs", fmt.Sprintf("%.2f", float64(total)/float64(t.ipe)),
 		"max_seconds", t.cfg.MaxSeconds, "step_seconds", fmt.Sprintf("%.3f", t.cycle), "monitor_seconds", fmt.Sprintf("%.1f", t.monitorSeconds))
 }
@@ -316,7 +369,7 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 	}
 	in := &train.StepInput{
 		Iter:     t.iter,
-		LR:       swav.LRAtIters(t.cfg.Optim, t.ipe*t.cfg.Optim.WarmupEpochs, t.totalIters(), t.iter),
+		LR:       t.lrAt(t.iter),
 		UseQueue: t.cfg.SwAV.QueueLength > 0 && t.epoch >= t.cfg.SwAV.EpochQueueStarts,
 		Batch:    b.Rows(),
 		Groups:   groups,
@@ -460,7 +513,8 @@ func (t *Trainer) save(ctx context.Context) error {
 		return fmt.Errorf("train: checkpoint at iteration %d: %w", t.iter, err)
 	}
 	ck := &checkpoint.Checkpoint{
-		Iter: t.iter, Epoch: t.epoch, ItersPerEpoch: t.ipe, ScheduleIters: t.scheduleIters, Cursor: t.cursor,
+		Iter: t.iter, Epoch: t.epoch, ItersPerEpoch: t.ipe, ScheduleIters: t.scheduleIters,
+		ScheduleAnchorIter: t.anchorIter, ScheduleAnchorProgress: t.anchorProgress, Cursor: t.cursor,
 		Seed: t.opts.Seed, Backend: t.opts.Backend.Name(), Model: t.cfg.Model,
 		Config: t.opts.JobYAML, RNG: map[string]uint64{"seed": uint64(t.opts.Seed)},
 		Losses: t.losses, State: st,

@@ -248,17 +248,19 @@ func TestMaxSecondsStopsWithCheckpoint(t *testing.T) {
 	}
 }
 
-// TestFitToBudget: with fit_to_budget the schedule is fixed after the
-// calibration steps to the iterations that fit in max_seconds, so the
-// cosine reaches its end (final_lr) when the budget does; the checkpoint
-// keeps the fitted length and a resumed run goes on with it.
+// TestFitToBudget: with fit_to_budget the schedule is fitted after the
+// calibration steps to the iterations that fit in max_seconds, and fitted
+// again as the pace changes (here the steps slow down to twice their time
+// after iteration 120), so the cosine reaches its end (final_lr) when the
+// budget does; the checkpoint keeps the fit and a resumed run goes on
+// with it.
 func TestFitToBudget(t *testing.T) {
 	out := t.TempDir()
 	cfg := testConfig()
 	cfg.Epochs, cfg.MaxSeconds, cfg.FitToBudget = 20, 4, true
 	const ipe = 20 // 400 iterations: more than fit in 4 s at 20 ms a step
 	be := newFakeBackend(10)
-	be.delay = 20 * time.Millisecond
+	be.delay, be.slowFrom = 15*time.Millisecond, 120
 	began := time.Now()
 	tr, err := run(t, Options{Config: cfg, Out: out, ItersPerEpoch: ipe, Start: began}, be, batchStream(cfg.Epochs, ipe*cfg.BatchSize, cfg.BatchSize, []int{4}, nil))
 	took := time.Since(began).Seconds()
@@ -274,18 +276,27 @@ func TestFitToBudget(t *testing.T) {
 	if total <= fitCalibrationSteps || total >= cfg.Epochs*ipe {
 		t.Fatalf("fitted schedule of %d iterations, want between %d and %d", total, fitCalibrationSteps, cfg.Epochs*ipe)
 	}
+	if ck.ScheduleAnchorIter <= fitCalibrationSteps {
+		t.Errorf("the schedule was last fitted at iteration %d: not fitted again after the slow-down", ck.ScheduleAnchorIter)
+	}
 	if tr.Iter() > total || tr.Iter() < total*9/10 {
 		t.Errorf("stopped at iteration %d of a fitted %d", tr.Iter(), total)
 	}
-	// The schedule before the fit is epochs long, after it total long.
+	// Before the fit the schedule is the reference's, epochs long; after
+	// it, and after every refit, the cosine bends without a jump: no step
+	// changes the rate by more than twice the steepest slope a schedule
+	// ending at total could have, and the rate never rises after the
+	// warm-up.
 	warm := ipe * cfg.Optim.WarmupEpochs
+	steepest := 0.5 * (cfg.Optim.BaseLR - cfg.Optim.FinalLR) * math.Pi / float64(total-fitCalibrationSteps)
 	for i, it := range be.seen {
-		want := swav.LRAtIters(cfg.Optim, warm, total, it)
-		if it < fitCalibrationSteps {
-			want = swav.LRAt(cfg.Optim, ipe, cfg.Epochs, it)
+		if it < fitCalibrationSteps && be.lrs[i] != swav.LRAt(cfg.Optim, ipe, cfg.Epochs, it) {
+			t.Fatalf("iteration %d: lr %v before the fit, want the reference's %v", it, be.lrs[i], swav.LRAt(cfg.Optim, ipe, cfg.Epochs, it))
 		}
-		if be.lrs[i] != want {
-			t.Fatalf("iteration %d: lr %v, want %v", it, be.lrs[i], want)
+		if i > 0 && it > warm {
+			if d := be.lrs[i] - be.lrs[i-1]; d > 1e-12 || -d > 2*steepest {
+				t.Fatalf("iteration %d: lr %v after %v: a jump", it, be.lrs[i], be.lrs[i-1])
+			}
 		}
 	}
 	if last := be.lrs[len(be.lrs)-1]; last > 0.05*cfg.Optim.BaseLR {
@@ -303,6 +314,11 @@ func TestFitToBudget(t *testing.T) {
 	defer resumed.Close()
 	if resumed.totalIters() != total {
 		t.Errorf("resumed schedule %d iterations, want %d", resumed.totalIters(), total)
+	}
+	for i := len(be.seen) - 5; i < len(be.seen); i++ {
+		if got := resumed.lrAt(be.seen[i]); got != be.lrs[i] {
+			t.Errorf("iteration %d: resumed lr %v, the run's %v", be.seen[i], got, be.lrs[i])
+		}
 	}
 }
 

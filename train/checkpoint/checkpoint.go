@@ -60,6 +60,10 @@ type Checkpoint struct {
 	// ScheduleIters is the learning-rate schedule's total iterations when
 	// train.fit_to_budget fixed it (0: epochs*ItersPerEpoch).
 	ScheduleIters int `json:"schedule_iters,omitempty"`
+	// ScheduleAnchorIter and ScheduleAnchorProgress are where the last fit
+	// left the cosine: its progress (0..1) at that iteration.
+	ScheduleAnchorIter     int     `json:"schedule_anchor_iter,omitempty"`
+	ScheduleAnchorProgress float64 `json:"schedule_anchor_progress,omitempty"`
 	// Cursor is the ingest position of the last sample of the last consumed
 	// batch; a source opened at Cursor yields the batches that follow.
 	Cursor ingest.Position `json:"cursor"`

@@ -49,6 +49,13 @@ func LRAtIters(cfg train.OptimConfig, warm, total, iter int) float64 {
 	return cfg.FinalLR + float64(float64(0.5*(cfg.BaseLR-cfg.FinalLR))*(1+math.Cos(math.Pi*float64(t)/cosT)))
 }
 
+// CosineLR is the cosine part of the schedule at progress q in [0, 1]:
+// final_lr + 0.5*(base_lr-final_lr)*(1+cos(pi*q)). LRAtIters is CosineLR at
+// q = (iter-warm)/(total-warm) after the warm-up.
+func CosineLR(cfg train.OptimConfig, q float64) float64 {
+	return cfg.FinalLR + float64(float64(0.5*(cfg.BaseLR-cfg.FinalLR))*(1+math.Cos(math.Pi*q)))
+}
+
 // LRSchedule is the whole per-iteration table of LRAt, itersPerEpoch*epochs
 // values (249,600 float64 for the 800-epoch bs4096 recipe: 2 MB; prefer LRAt
 // in a training loop).
