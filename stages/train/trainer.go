@@ -186,11 +186,18 @@ func (t *Trainer) budgetSpentAt(epoch, it int) bool {
 	return false
 }
 
+// closingSeconds is kept free at the end of max_seconds for what follows
+// the trainer's last checkpoint: the metrics flush, loss.png, and the
+// chain's shutdown (the quickstart's train_seconds includes them): 2 s, or
+// 1% of a budget under 200 s.
+func (t *Trainer) closingSeconds() float64 { return min(2, 0.01*t.cfg.MaxSeconds) }
+
 // secondsAfterNextStep predicts the budget's clock after one more step and
-// the work that ends a run (the last monitor evaluation and checkpoint),
-// so that the run, not only its last step, ends within max_seconds.
+// the work that ends a run (the last monitor evaluation and checkpoint, and
+// closingSeconds), so that the run, not only its last step, ends within
+// max_seconds.
 func (t *Trainer) secondsAfterNextStep() float64 {
-	end := t.saveSeconds
+	end := t.saveSeconds + t.closingSeconds()
 	if t.opts.Monitor != nil {
 		end += t.monitorSeconds
 	}
@@ -266,7 +273,7 @@ func (t *Trainer) progressAt(iter int) float64 {
 // down (the budget check stops the run in time regardless). The schedule
 // only shortens: it never runs past epochs.
 func (t *Trainer) fitSchedule() {
-	left := t.cfg.MaxSeconds - time.Since(t.start).Seconds() - t.saveSeconds
+	left := t.cfg.MaxSeconds - time.Since(t.start).Seconds() - t.saveSeconds - t.closingSeconds()
 	perIter := t.cycle
 	if t.opts.Monitor != nil {
 		left -= t.monitorSeconds
