@@ -81,14 +81,15 @@ type Config struct {
 	MaxSeconds float64 `yaml:"max_seconds"`
 	// MaxIters stops training after this many iterations (0: no limit).
 	MaxIters int `yaml:"max_iters"`
-	// FitToBudget, with MaxSeconds, shortens the learning-rate schedule to
-	// what fits in the time budget, so the cosine ends (and the weights
-	// settle) when the budget does instead of being cut mid-way. After a
-	// few calibration steps the trainer times a step and a kNN monitor
-	// evaluation and fixes the schedule's total iterations; checkpoints
-	// store it and a resumed run keeps it. Epochs is then the most passes
-	// over the data. The total depends on the machine's speed: pin it with
-	// max_iters and iters_per_epoch to repeat a run elsewhere.
+	// FitToBudget, with MaxSeconds, fits the learning-rate schedule to the
+	// time budget, so the cosine ends (and the weights settle) when the
+	// budget does instead of being cut mid-way or ending early. After 100
+	// steps the trainer times a step and a kNN monitor evaluation and sets
+	// the schedule's total iterations, then sets it again after each
+	// evaluation until 80% of the way; checkpoints store it and a resumed
+	// run keeps it. Epochs is then the most passes over the data. The schedule then depends on the machine's pace (the
+	// learning rate of every step is in metrics.jsonl); turn the fit off
+	// for a schedule that is the same on every machine.
 	FitToBudget bool `yaml:"fit_to_budget"`
 	// Threads is the number of CPU threads for the cpu backend (0: all cores).
 	Threads int `yaml:"threads"`
