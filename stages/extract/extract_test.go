@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -184,6 +185,50 @@ func TestExtractWritesOneFilePerShardAndResumes(t *testing.T) {
 	}
 	if _, _, _, _, err := parquet.ReadFeatures(context.Background(), out); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNightlyExtractsOnlyNewShards is the nightly job over a growing input
+// prefix (deploy/k8s's CronJob, deploy/slurm's scrontab line): the second
+// night finds two new shards next to the two it did, extracts only those,
+// leaves the old files untouched, and the output holds every key once.
+func TestNightlyExtractsOnlyNewShards(t *testing.T) {
+	dir := t.TempDir()
+	makeShards(t, filepath.Join(dir, "shards"), 2, -1)
+	ck := saveCheckpoint(t, filepath.Join(dir, "ck"), smallModel)
+	out := filepath.Join(dir, "features")
+	job := testJob(filepath.Join(dir, "shards", "fm-*.tar"), out, ck)
+	res, err := run(t, job)
+	if err != nil || len(res.Files) != 2 {
+		t.Fatalf("first night: files %v err %v", res.Files, err)
+	}
+	first := stat(t, filepath.Join(out, "fm-000000.parquet"))
+
+	makeShards(t, filepath.Join(dir, "shards"), 4, -1) // two more shards arrive under the prefix
+	res, err = run(t, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(res.Files)
+	if len(res.Files) != 2 || !strings.HasSuffix(res.Files[0], "fm-000002.parquet") || !strings.HasSuffix(res.Files[1], "fm-000003.parquet") || res.Rows != 2*perShard {
+		t.Fatalf("second night: files %v rows %d, want only the two new shards", res.Files, res.Rows)
+	}
+	if again := stat(t, filepath.Join(out, "fm-000000.parquet")); !again.ModTime().Equal(first.ModTime()) {
+		t.Error("the second night rewrote a file of the first")
+	}
+	keys, _, _, _, err := parquet.ReadFeatures(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k] {
+			t.Fatalf("key %s twice", k)
+		}
+		seen[k] = true
+	}
+	if len(seen) != 4*perShard {
+		t.Fatalf("%d keys, want %d", len(seen), 4*perShard)
 	}
 }
 
