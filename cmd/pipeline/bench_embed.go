@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"time"
@@ -40,6 +41,8 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 	default:
 		return usageError{fmt.Errorf("--size needs --arch resnet18, resnet34 or resnet50 (the anchor's torchvision models), got %s", arch)}
 	}
+	debug.FreeOSMemory()
+	resetPeakRSS()
 	cfg := train.DefaultConfig()
 	cfg.Model = train.ModelConfig{Arch: arch, HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000}
 	cfg.Threads = o.threads
@@ -63,6 +66,7 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 			times = append(times, time.Since(start))
 		}
 	}
+	ourRSS := peakRSS()
 	slices.Sort(times)
 	ours := float64(o.batch) / times[len(times)/2].Seconds()
 	threads := o.threads
@@ -75,9 +79,10 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 	if err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, o.python, filepath.Join(shared, "bench", "ref_embed.py"), "--model", arch,
+	cmd := exec.CommandContext(ctx, o.python, filepath.Join(shared, "bench", "ref_embed.py"), "--model", arch,
 		"--size", strconv.Itoa(o.size), "--batch", strconv.Itoa(o.batch), "--threads", strconv.Itoa(threads),
-		"--steps", strconv.Itoa(o.steps)).CombinedOutput()
+		"--steps", strconv.Itoa(o.steps))
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("bench extract: ref_embed.py: %w\n%s", err, out)
 	}
@@ -87,6 +92,7 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 	}
 	torch, _ := strconv.ParseFloat(string(m[1]), 64)
 	fmt.Fprintf(w, "embed: PyTorch %s", out)
+	fmt.Fprintf(w, "embed memory: peak RSS ours %.0f MiB (whole process), PyTorch %.0f MiB (whole process)\n", mebibytes(ourRSS), mebibytes(childPeakRSS(cmd)))
 	fmt.Fprintf(w, "RATIO embed %.3f\n", ours/torch)
 	return nil
 }
