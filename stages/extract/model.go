@@ -143,11 +143,7 @@ func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
 // need the file's head (and prototypes). What the load ignored is logged.
 func openWeights(ctx context.Context, job *configs.Job, cfg *train.Config, m *Model) (*train.State, error) {
 	ex := job.Extract
-	f, err := weights.Read(ctx, ex.Checkpoint, job.Data.StoreConfig())
-	if err != nil {
-		return nil, fmt.Errorf("extract: %w", err)
-	}
-	im, err := weights.Import(f)
+	f, im, err := weights.Open(ctx, ex.Checkpoint, job.Data.StoreConfig())
 	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
 	}
@@ -168,11 +164,7 @@ func openWeights(ctx context.Context, job *configs.Job, cfg *train.Config, m *Mo
 	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
 	}
-	slog.Info("weights loaded", "file", ex.Checkpoint, "format", f.Format, "layout", im.Layout,
-		"arch", describeModel(cfg.Model), "tensors", rep.Loaded)
-	for _, note := range rep.Notes() {
-		slog.Info("weights: " + note)
-	}
+	weights.LogLoaded(slog.Default(), "weights loaded", f, im, rep, "arch", describeModel(cfg.Model))
 	m.Checkpoint = ex.Checkpoint
 	m.CheckpointConfigHash = "sha256:" + f.SHA256
 	return state, nil

@@ -214,11 +214,7 @@ func InitFrom(ctx context.Context, job *configs.Job, backend train.Backend) erro
 	if url == "" {
 		return nil
 	}
-	f, err := weights.Read(ctx, url, job.Data.StoreConfig())
-	if err != nil {
-		return fmt.Errorf("train.init_from: %w", err)
-	}
-	im, err := weights.Import(f)
+	f, im, err := weights.Open(ctx, url, job.Data.StoreConfig())
 	if err != nil {
 		return fmt.Errorf("train.init_from: %w", err)
 	}
@@ -229,10 +225,7 @@ func InitFrom(ctx context.Context, job *configs.Job, backend train.Backend) erro
 	if err := backend.Load(st); err != nil {
 		return fmt.Errorf("train.init_from: %s: %w", url, err)
 	}
-	slog.Info("initialised from weights", "file", url, "format", f.Format, "layout", im.Layout, "tensors", rep.Loaded)
-	for _, note := range rep.Notes() {
-		slog.Info("init_from: " + note)
-	}
+	weights.LogLoaded(slog.Default(), "initialised from weights (train.init_from)", f, im, rep)
 	return nil
 }
 
