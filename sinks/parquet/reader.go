@@ -173,11 +173,7 @@ func openParquet(path string, data []byte) (*file.Reader, Metadata, error) {
 // arrow-go panics on some corrupt files (a page header without its data-page
 // part): the panic is returned as an error naming the file, never a crash.
 func readFileInto(ctx context.Context, mem memory.Allocator, path string, data []byte, out *Features) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: corrupt Parquet file: %v", path, r)
-		}
-	}()
+	defer recoverCorrupt(path, &err)
 	rdr, md, err := openParquet(path, data)
 	if err != nil {
 		return err
@@ -367,10 +363,14 @@ func Inspect(ctx context.Context, opts ReadOptions, urls ...string) ([]FileInfo,
 // openParquetSafely is openParquet with arrow-go's panics on corrupt input
 // turned into errors naming the file.
 func openParquetSafely(path string, data []byte) (rdr *file.Reader, md Metadata, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			rdr, md, err = nil, Metadata{}, fmt.Errorf("%s: corrupt Parquet file: %v", path, r)
-		}
-	}()
+	defer recoverCorrupt(path, &err)
 	return openParquet(path, data)
+}
+
+// recoverCorrupt, deferred, turns a panic of arrow-go on corrupt input (a
+// page header without its data-page part, ...) into *err naming the file.
+func recoverCorrupt(path string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s: corrupt Parquet file: %v", path, r)
+	}
 }
