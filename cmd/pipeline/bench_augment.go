@@ -2,7 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-	"github.com/swavgo/swav/augment/augmentbench"
+	"github.com/swavgo/swav/bench/augmentbench"
 )
 
 func newBenchAugmentCmd() *cobra.Command {

@@ -10,10 +10,10 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"time"
 
+	"github.com/swavgo/swav/bench"
 	"github.com/swavgo/swav/train"
 )
 
@@ -67,14 +67,14 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 		}
 	}
 	ourRSS := peakRSS()
-	slices.Sort(times)
-	ours := float64(o.batch) / times[len(times)/2].Seconds()
+	med := bench.MedianDuration(times)
+	ours := float64(o.batch) / med.Seconds()
 	threads := o.threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	fmt.Fprintf(w, "embed: %s trunk forward, %d px, batch %d, %d threads: ours median %s = %.2f images/s\n",
-		arch, o.size, o.batch, threads, times[len(times)/2].Round(time.Millisecond), ours)
+		arch, o.size, o.batch, threads, med.Round(time.Millisecond), ours)
 	shared, err := sharedDir(o.shared)
 	if err != nil {
 		return err
@@ -93,6 +93,6 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 	torch, _ := strconv.ParseFloat(string(m[1]), 64)
 	fmt.Fprintf(w, "embed: PyTorch %s", out)
 	fmt.Fprintf(w, "embed memory: peak RSS ours %.0f MiB (whole process), PyTorch %.0f MiB (whole process)\n", mebibytes(ourRSS), mebibytes(childPeakRSS(cmd)))
-	fmt.Fprintf(w, "RATIO embed %.3f\n", ours/torch)
+	bench.Ratio(w, "embed", ours/torch)
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/swavgo/swav/augment"
+	"github.com/swavgo/swav/bench"
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
@@ -172,7 +173,7 @@ func benchParquet(ctx context.Context, w io.Writer, dir string, o benchExtractOp
 	}{{"ours (sinks/parquet)", bestOurs}, {"plain pqarrow loop", bestPlain}} {
 		fmt.Fprintf(w, "  %-22s %8.0f rows/s %8.1f MB/s\n", x.name, float64(o.rows)/x.d.Seconds(), mb/x.d.Seconds())
 	}
-	fmt.Fprintf(w, "RATIO parquet %.3f\n", bestPlain.Seconds()/bestOurs.Seconds())
+	bench.Ratio(w, "parquet", bestPlain.Seconds()/bestOurs.Seconds())
 	return nil
 }
 

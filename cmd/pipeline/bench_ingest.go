@@ -2,7 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-	"github.com/swavgo/swav/ingest/ingestbench"
+	"github.com/swavgo/swav/bench/ingestbench"
 )
 
 func newBenchIngestCmd() *cobra.Command {

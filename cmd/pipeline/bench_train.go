@@ -13,12 +13,12 @@ import (
 	"regexp"
 	"runtime/debug"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/swavgo/swav/bench"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/cpu" // registers the "cpu" backend
 )
@@ -169,11 +169,11 @@ func runTrainBench(ctx context.Context, w io.Writer, o trainBenchOptions, cases 
 		fmt.Fprintf(w, "train %-8s batch %3d crops %-10s ours(%s) median %8.1f ms %7.1f img/s | PyTorch median %8.1f ms %7.1f img/s | ours/PyTorch %.2f | peak RSS ours %.0f MiB, PyTorch %.0f MiB\n",
 			c.model, c.batch, c.crops, o.backend, ms(ours.median), ours.imgsPerSec, ms(ref.median), ref.imgsPerSec, ratio, mebibytes(ours.peakRSS), mebibytes(ref.peakRSS))
 		if len(cases) > 1 {
-			fmt.Fprintf(w, "RATIO train-%s %.3f\n", c.name(), ratio)
+			bench.Ratio(w, "train-"+c.name(), ratio)
 		}
 		minRatio = min(minRatio, ratio)
 	}
-	fmt.Fprintf(w, "RATIO train %.3f\n", minRatio)
+	bench.Ratio(w, "train", minRatio)
 	return nil
 }
 
@@ -220,8 +220,7 @@ func timeOurStep(ctx context.Context, w io.Writer, o trainBenchOptions, c trainB
 			times = append(times, time.Since(start))
 		}
 	}
-	slices.Sort(times)
-	med := times[len(times)/2]
+	med := bench.MedianDuration(times)
 	return stepTiming{median: med, imgsPerSec: float64(c.batch) / med.Seconds(), peakRSS: peakRSS()}, nil
 }
 

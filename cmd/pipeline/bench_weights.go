@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/swavgo/swav/bench"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/weights"
@@ -139,7 +140,7 @@ func runBenchWeights(ctx context.Context, w io.Writer, o benchWeightsOptions) er
 			fmt.Fprintf(w, "%-11s %-5s %7.1f MB  load %6.3fs  peak RSS +%6.1f MB (%.2fx the file)\n",
 				format, side.name, mb, side.fig.Seconds, float64(side.fig.RSSAfterKB-side.fig.RSSBeforeKB)/1024, grow)
 		}
-		fmt.Fprintf(w, "RATIO load-%s %.2f\n", format, torch.Seconds/ours.Seconds)
+		bench.Ratio(w, "load-"+format, torch.Seconds/ours.Seconds)
 	}
 	return nil
 }

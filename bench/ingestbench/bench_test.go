@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swavgo/swav/ingest/ingestbench"
+	"github.com/swavgo/swav/bench/ingestbench"
 	"github.com/swavgo/swav/ingest/s3local"
 )
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/sourcegraph/conc/pool"
 	"github.com/swavgo/swav/augment"
+	"github.com/swavgo/swav/bench"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
 	stagesaugment "github.com/swavgo/swav/stages/augment"
@@ -371,6 +372,6 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Result, error) {
 	ours := res.Ours[0]
 	res.Ratio = ours.CPUPerSec / ref.CPUPerSec
 	fmt.Fprintf(w, "per core (per CPU-second, GOMAXPROCS=1 vs the 1-thread reference): ours %.1f img/s, reference %.1f img/s\n", ours.CPUPerSec, ref.CPUPerSec)
-	fmt.Fprintf(w, "RATIO augment %.2f\n", res.Ratio)
+	bench.Ratio(w, "augment", res.Ratio)
 	return res, nil
 }

@@ -15,7 +15,7 @@ import (
 func TestRunWithFakeReference(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{"dec_color.jpg", "dec_gray.jpg", "dec_cmyk.jpg"} {
-		b, err := os.ReadFile(filepath.Join("..", "testdata", name))
+		b, err := os.ReadFile(filepath.Join("..", "..", "augment", "testdata", name))
 		if err != nil {
 			t.Fatal(err)
 		}

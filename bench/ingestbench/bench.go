@@ -11,12 +11,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"sort"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/sourcegraph/conc"
+	"github.com/swavgo/swav/bench"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/ingest/s3local"
 )
@@ -138,16 +138,16 @@ func Run(ctx context.Context, w io.Writer, o Options) (Result, error) {
 		fmt.Fprintf(w, "round %d: raw GetObject loop %.1f MB/s (%.0f samples/s), ingest %.1f MB/s (%.0f samples/s); %d passes: raw %.1f MB/s, ingest+shuffle(%d) %.1f MB/s\n",
 			round, raws[round], rawSPS[round], ours[round], oursSPS[round], ShuffledPasses, rawMBps, shuffled.ShuffleBuffer, shuf[round])
 	}
-	res.ShuffledMBps, res.ShuffledRatio = median(shuf), median(shufRatios)
-	res.RawMBps, res.OursMBps = median(raws), median(ours)
-	res.RawSamplesPS, res.OursSamplesPS = median(rawSPS), median(oursSPS)
+	res.ShuffledMBps, res.ShuffledRatio = bench.Median(shuf), bench.Median(shufRatios)
+	res.RawMBps, res.OursMBps = bench.Median(raws), bench.Median(ours)
+	res.RawSamplesPS, res.OursSamplesPS = bench.Median(rawSPS), bench.Median(oursSPS)
 	// The ratio is the median of the per-round ratios: each round pairs the
 	// two loops back to back, which cancels most of the drift of a shared box.
 	ratios := make([]float64, len(raws))
 	for i := range raws {
 		ratios[i] = ours[i] / raws[i]
 	}
-	res.Ratio = median(ratios)
+	res.Ratio = bench.Median(ratios)
 
 	// Memory against shard count: a third of the shards, then all of them,
 	// with a shuffle buffer that fills in both.
@@ -195,8 +195,8 @@ func Run(ctx context.Context, w io.Writer, o Options) (Result, error) {
 	}
 	fmt.Fprintf(w, "throughput (median of %d): raw %.1f MB/s %.0f samples/s; ingest %.1f MB/s %.0f samples/s (prefetch %d, no shuffle); with the default shuffle buffer over %d epochs %.1f MB/s (%.2fx the raw loop's %d passes)\n",
 		o.Rounds, res.RawMBps, res.RawSamplesPS, res.OursMBps, res.OursSamplesPS, cfg.Prefetch, ShuffledPasses, res.ShuffledMBps, res.ShuffledRatio, ShuffledPasses)
-	fmt.Fprintf(w, "RATIO ingest-shuffled %.3f\n", res.ShuffledRatio)
-	fmt.Fprintf(w, "RATIO ingest %.3f\n", res.Ratio)
+	bench.Ratio(w, "ingest-shuffled", res.ShuffledRatio)
+	bench.Ratio(w, "ingest", res.Ratio)
 	return res, nil
 }
 
@@ -206,12 +206,6 @@ func heap() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }
 
 // writeShards uploads n shards of per samples of size random bytes.
