@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/sinks/parquet"
 )
 
@@ -182,23 +183,10 @@ func TestBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := KNN(context.Background(), tc.train, tc.test, tc.opts)
-			check := func(err error) {
-				if err == nil {
-					t.Fatal("no error")
-				}
-				for _, w := range tc.want {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q does not mention %q", err, w)
-					}
-				}
-				if tc.is != nil && !errors.Is(err, tc.is) {
-					t.Errorf("error %q is not %v", err, tc.is)
-				}
-			}
-			check(err)
+			testutil.ErrorMentions(t, err, tc.is, tc.want...)
 			if tc.opts.Ks == nil && tc.opts.Temperature == 0 {
 				_, err = Linear(context.Background(), tc.train, tc.test, LinearOptions{Epochs: 1})
-				check(err)
+				testutil.ErrorMentions(t, err, tc.is, tc.want...)
 			}
 		})
 	}

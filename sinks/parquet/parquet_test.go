@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	pgo "github.com/parquet-go/parquet-go"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/internal/testutil"
 )
 
 // rowsFor makes n deterministic rows of dim floats.
@@ -285,18 +286,7 @@ func TestBadInput(t *testing.T) {
 			if tc.name == "unwritable output" && os.Geteuid() == 0 {
 				t.Skip("root writes into read-only folders; see TestUnwritableOutputFile")
 			}
-			err := tc.run()
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-			if tc.is != nil && !errors.Is(err, tc.is) {
-				t.Errorf("error %q is not %v", err, tc.is)
-			}
+			testutil.ErrorMentions(t, tc.run(), tc.is, tc.want...)
 		})
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bad.parquet")); !errors.Is(err, os.ErrNotExist) {

@@ -3,7 +3,6 @@ package extract
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -17,6 +16,7 @@ import (
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/parquet"
 	"github.com/swavgo/swav/train"
@@ -318,17 +318,7 @@ func TestExtractBadInput(t *testing.T) {
 			job := testJob(shards, filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "-")), ck)
 			tc.edit(job)
 			_, err := run(t, job)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-			if tc.is != nil && !errors.Is(err, tc.is) {
-				t.Errorf("error %q is not %v", err, tc.is)
-			}
+			testutil.ErrorMentions(t, err, tc.is, tc.want...)
 		})
 	}
 
