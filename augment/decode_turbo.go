@@ -13,6 +13,7 @@
 //
 // libjpeg-turbo with default flags (accurate integer DCT, fancy upsampling)
 // is what Pillow uses on Debian, so decoded pixels equal PIL's.
+
 package augment
 
 /*
