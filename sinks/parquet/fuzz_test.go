@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/swavgo/swav/ingest"
@@ -24,6 +25,11 @@ func FuzzReadFeatures(f *testing.F) {
 	}
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// A file of a few KB that takes seconds is a finding too (a reader
+		// that loops or allocates on a lying length): the panic makes the
+		// fuzzer keep the input.
+		watchdog := time.AfterFunc(20*time.Second, func() { panic("FuzzReadFeatures: one input took over 20 s") })
+		defer watchdog.Stop()
 		var feats Features
 		err := readFileInto(context.Background(), memory.DefaultAllocator, "fuzz.parquet", data, &feats)
 		if err != nil && !strings.Contains(err.Error(), "fuzz.parquet") {

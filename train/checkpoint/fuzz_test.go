@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
@@ -24,6 +25,10 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(buf.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// An input that takes seconds is a finding too: the panic makes the
+		// fuzzer keep it.
+		watchdog := time.AfterFunc(20*time.Second, func() { panic("checkpoint FuzzDecode: one input took over 20 s") })
+		defer watchdog.Stop()
 		ck, err := checkpoint.Decode(bytes.NewReader(data), "fuzz.swck")
 		if err != nil {
 			if !errors.Is(err, checkpoint.ErrCorrupt) && !errors.Is(err, checkpoint.ErrVersion) {
