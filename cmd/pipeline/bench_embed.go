@@ -82,7 +82,7 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 	cmd := exec.CommandContext(ctx, o.python, filepath.Join(shared, "bench", "ref_embed.py"), "--model", arch,
 		"--size", strconv.Itoa(o.size), "--batch", strconv.Itoa(o.batch), "--threads", strconv.Itoa(threads),
 		"--steps", strconv.Itoa(o.steps))
-	out, err := cmd.CombinedOutput()
+	out, torchRSS, err := runPeakRSS(cmd)
 	if err != nil {
 		return fmt.Errorf("bench extract: ref_embed.py: %w\n%s", err, out)
 	}
@@ -92,7 +92,7 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 	}
 	torch, _ := strconv.ParseFloat(string(m[1]), 64)
 	fmt.Fprintf(w, "embed: PyTorch %s", out)
-	fmt.Fprintf(w, "embed memory: peak RSS ours %.0f MiB (whole process), PyTorch %.0f MiB (whole process)\n", mebibytes(ourRSS), mebibytes(childPeakRSS(cmd)))
+	fmt.Fprintf(w, "embed memory: peak RSS ours %.0f MiB (whole process), PyTorch %.0f MiB (whole process)\n", mebibytes(ourRSS), mebibytes(torchRSS))
 	bench.Ratio(w, "embed", ours/torch)
 	return nil
 }

@@ -2,16 +2,21 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
-	"syscall"
+	"sync/atomic"
+	"time"
+
+	"github.com/sourcegraph/conc"
 )
 
 // Peak resident memory of the benchmarks' two sides, both whole processes:
 // ours is this process's high-water mark since resetPeakRSS (Linux: writing
 // 5 to /proc/self/clear_refs resets VmHWM), the anchor's is its child's
-// ru_maxrss. Both include their runtime (Go's, or Python's with torch).
+// VmHWM (runPeakRSS). Both include their runtime (Go's, or Python's with
+// torch).
 
 // resetPeakRSS starts a new high-water mark for this process (best effort:
 // without it the mark covers the process's whole life).
@@ -24,6 +29,11 @@ func peakRSS() int64 {
 	if err != nil {
 		return 0
 	}
+	return vmHWM(b)
+}
+
+// vmHWM reads the VmHWM line of a /proc/<pid>/status file, in bytes.
+func vmHWM(b []byte) int64 {
 	for _, line := range bytes.Split(b, []byte("\n")) {
 		if v, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
 			kb, _ := strconv.ParseInt(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(v), []byte("kB")))), 10, 64)
@@ -33,15 +43,41 @@ func peakRSS() int64 {
 	return 0
 }
 
-// childPeakRSS is a finished child's peak resident set in bytes.
-func childPeakRSS(cmd *exec.Cmd) int64 {
-	if cmd.ProcessState == nil {
-		return 0
+// runPeakRSS runs cmd to its end like CombinedOutput and returns, with its
+// output, the child's peak resident set in bytes: the largest VmHWM read
+// from /proc/<pid>/status every 20 ms while it runs. (The child's
+// ru_maxrss will not do: Linux carries the parent's high-water mark over
+// exec, so it reports at least this process's peak.)
+func runPeakRSS(cmd *exec.Cmd) ([]byte, int64, error) {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, 0, err
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss << 10 // kilobytes on Linux
-	}
-	return 0
+	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+	done := make(chan struct{})
+	var peak atomic.Int64
+	var wg conc.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if b, err := os.ReadFile(status); err == nil {
+				if v := vmHWM(b); v > peak.Load() {
+					peak.Store(v)
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	err := cmd.Wait()
+	close(done)
+	wg.Wait()
+	return out.Bytes(), peak.Load(), err
 }
 
 func mebibytes(b int64) float64 { return float64(b) / (1 << 20) }

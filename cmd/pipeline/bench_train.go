@@ -250,8 +250,7 @@ func timeReferenceStep(ctx context.Context, o trainBenchOptions, c trainBenchCas
 			args = append(args, "--bf16")
 		}
 	}
-	cmd := exec.CommandContext(ctx, "/usr/bin/python3", args...)
-	out, err := cmd.CombinedOutput()
+	out, rss, err := runPeakRSS(exec.CommandContext(ctx, "/usr/bin/python3", args...))
 	if err != nil {
 		return stepTiming{}, "", fmt.Errorf("%s: %w\n%s", script, err, out)
 	}
@@ -265,7 +264,7 @@ func timeReferenceStep(ctx context.Context, o trainBenchOptions, c trainBenchCas
 	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
 		line = line[i+1:]
 	}
-	return stepTiming{median: time.Duration(stepMS * float64(time.Millisecond)), imgsPerSec: ips, peakRSS: childPeakRSS(cmd)}, line, nil
+	return stepTiming{median: time.Duration(stepMS * float64(time.Millisecond)), imgsPerSec: ips, peakRSS: rss}, line, nil
 }
 
 // sharedDir is --shared or ../shared beside the repository root (the folder
