@@ -58,21 +58,9 @@ func TestKill9ResumesExactly(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 	done := 0
 	for kill := range 3 {
-		cmd := child()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// Kill once a random number of new lines is in the metrics, plus
-		// a random few milliseconds, so the kill lands anywhere in a step.
-		target := done + 1 + rng.IntN(4)
-		deadline := time.Now().Add(60 * time.Second)
-		for countLines(filepath.Join(out, "metrics.jsonl")) < target && time.Now().Before(deadline) {
-			time.Sleep(2 * time.Millisecond)
-		}
-		time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		done = countLines(filepath.Join(out, "metrics.jsonl"))
+		// A random few new metric lines, plus a few milliseconds: the kill
+		// lands anywhere in a step.
+		done = killAfterSteps(t, child(), out, 1+rng.IntN(4), time.Duration(rng.IntN(40))*time.Millisecond, time.Minute)
 		t.Logf("kill %d: SIGKILL with %d metric lines on disk", kill+1, done)
 		if done >= killIters {
 			break
@@ -97,6 +85,26 @@ func TestKill9ResumesExactly(t *testing.T) {
 			t.Fatalf("parameter %s differs from the uninterrupted run's", gotCk.State.Params[i].Name)
 		}
 	}
+}
+
+// killAfterSteps starts cmd, a training run writing to out, waits until
+// steps more lines are in out's metrics.jsonl (at most for limit), waits
+// jitter more, SIGKILLs it and returns the metric lines then on disk.
+func killAfterSteps(t *testing.T, cmd *exec.Cmd, out string, steps int, jitter, limit time.Duration) int {
+	t.Helper()
+	path := filepath.Join(out, "metrics.jsonl")
+	target := countLines(path) + steps
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(limit)
+	for countLines(path) < target && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	time.Sleep(jitter)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	return countLines(path)
 }
 
 func readMetrics(t *testing.T, out string) []metrics.Record {

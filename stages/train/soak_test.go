@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -90,21 +89,10 @@ func TestSoak(t *testing.T) {
 	out := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	for kill := range 2 {
-		cmd := child(proxy.URL, out)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// Kill after a random 20-80 further steps, plus up to 300 ms, so
-		// that the kill lands in a step, a checkpoint or a read.
-		target := countLines(filepath.Join(out, "metrics.jsonl")) + 20 + rng.IntN(60)
-		deadline := time.Now().Add(10 * time.Minute)
-		for countLines(filepath.Join(out, "metrics.jsonl")) < target && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		t.Logf("kill %d: SIGKILL with %d metric lines on disk", kill+1, countLines(filepath.Join(out, "metrics.jsonl")))
+		// After a random 20-80 further steps, plus up to 300 ms, so that the
+		// kill lands in a step, a checkpoint or a read.
+		n := killAfterSteps(t, child(proxy.URL, out), out, 20+rng.IntN(60), time.Duration(rng.IntN(300))*time.Millisecond, 10*time.Minute)
+		t.Logf("kill %d: SIGKILL with %d metric lines on disk", kill+1, n)
 	}
 	if msg, err := child(proxy.URL, out).CombinedOutput(); err != nil {
 		t.Fatalf("final resume: %v\n%s", err, msg)
