@@ -82,10 +82,10 @@ type Trainer struct {
 
 	// The time budget: scheduleIters is the schedule's total fixed by
 	// fit_to_budget (0: epochs*ipe), anchorIter and anchorProgress where
-	// the last fit left the cosine (see lrAt);
-	// fit_to_budget (0: epochs*ipe); cycle the moving average of a step's
-	// wall time, waiting for its batch included (0: none timed yet);
-	// monitorSeconds and saveSeconds the last evaluation's and checkpoint's.
+	// the last fit left the cosine (see lrAt); cycle the moving average of
+	// a step's wall time, waiting for its batch included (0: none timed
+	// yet); monitorSeconds and saveSeconds the last evaluation's and
+	// checkpoint's.
 	scheduleIters, anchorIter          int
 	anchorProgress                     float64
 	cycle, monitorSeconds, saveSeconds float64

@@ -16,15 +16,8 @@ import (
 // final_lr + 0.5*(base_lr-final_lr)*(1+cos(pi*t/T)). Iterations past the end
 // of the table get its last value. Cost O(1).
 func LRAt(cfg train.OptimConfig, itersPerEpoch, epochs, iter int) float64 {
-	return LRAtIters(cfg, itersPerEpoch*cfg.WarmupEpochs, itersPerEpoch*epochs, iter)
-}
-
-// LRAtIters is LRAt for a schedule of total iterations, the first warm of
-// them warm-up: the cosine runs over the total-warm that follow. LRAt is
-// LRAtIters(cfg, itersPerEpoch*warmup_epochs, itersPerEpoch*epochs, iter);
-// a schedule fitted to a time budget (train.fit_to_budget) has a total that
-// is no whole number of epochs. Cost O(1).
-func LRAtIters(cfg train.OptimConfig, warm, total, iter int) float64 {
+	warm := itersPerEpoch * cfg.WarmupEpochs
+	total := itersPerEpoch * epochs
 	if iter >= total && total > 0 {
 		iter = total - 1
 	}
@@ -45,15 +38,20 @@ func LRAtIters(cfg train.OptimConfig, warm, total, iter int) float64 {
 	}
 	t := iter - warm
 	cosT := float64(total - warm)
-	// Conversions round each product as Python does (no fused multiply-add).
-	return cfg.FinalLR + float64(float64(0.5*(cfg.BaseLR-cfg.FinalLR))*(1+math.Cos(math.Pi*float64(t)/cosT)))
+	return cosineAt(cfg, math.Pi*float64(t)/cosT)
 }
 
 // CosineLR is the cosine part of the schedule at progress q in [0, 1]:
-// final_lr + 0.5*(base_lr-final_lr)*(1+cos(pi*q)). LRAtIters is CosineLR at
-// q = (iter-warm)/(total-warm) after the warm-up.
-func CosineLR(cfg train.OptimConfig, q float64) float64 {
-	return cfg.FinalLR + float64(float64(0.5*(cfg.BaseLR-cfg.FinalLR))*(1+math.Cos(math.Pi*q)))
+// final_lr + 0.5*(base_lr-final_lr)*(1+cos(pi*q)). A schedule fitted to a
+// time budget (train.fit_to_budget) gives its own progress, which need not
+// be a whole number of epochs.
+func CosineLR(cfg train.OptimConfig, q float64) float64 { return cosineAt(cfg, math.Pi*q) }
+
+// cosineAt is final_lr + 0.5*(base_lr-final_lr)*(1+cos(angle)), each
+// product rounded as Python does (no fused multiply-add). The caller forms
+// the angle: LRAt as numpy does, pi*t/T.
+func cosineAt(cfg train.OptimConfig, angle float64) float64 {
+	return cfg.FinalLR + float64(float64(0.5*(cfg.BaseLR-cfg.FinalLR))*(1+math.Cos(angle)))
 }
 
 // LRSchedule is the whole per-iteration table of LRAt, itersPerEpoch*epochs
