@@ -4,8 +4,12 @@ package testutil
 
 import (
 	"errors"
+	"math"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // ErrorMentions fails t unless err is non-nil, its message contains every
@@ -25,4 +29,38 @@ func ErrorMentions(t testing.TB, err error, is error, want ...string) {
 	if is != nil && !errors.Is(err, is) {
 		t.Errorf("error %q is not %v", err, is)
 	}
+}
+
+// BitEqual reports whether a and b hold the same float32 values bit for
+// bit (NaN equals a NaN of the same bits; -0 differs from +0): the check of
+// tests that demand the exact same result, such as a resumed run's weights.
+func BitEqual(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// KillAfter starts cmd, waits until progress() has grown by more (at most
+// for limit), waits jitter more, SIGKILLs cmd and returns progress() then:
+// the kill -9 tests' way to land a kill at a random moment of a run.
+func KillAfter(t testing.TB, cmd *exec.Cmd, progress func() int, more int, jitter, limit time.Duration) int {
+	t.Helper()
+	target := progress() + more
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(limit)
+	for progress() < target && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	time.Sleep(jitter)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	return progress()
 }

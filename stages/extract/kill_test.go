@@ -8,12 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/sinks/parquet"
 )
 
@@ -58,19 +58,8 @@ func TestKill9ExtractionFinishesExactly(t *testing.T) {
 		}
 		count := func() int { return countFeatureFiles(t, out, srv.StoreConfig()) }
 		for kill := range 2 {
-			cmd := child()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			target := count() + 1 + rng.IntN(2)
-			deadline := time.Now().Add(60 * time.Second)
-			for count() < target && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
-			}
-			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
-			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
-			t.Logf("%s: kill %d with %d of %d shards done", out, kill+1, count(), nShards)
+			done := testutil.KillAfter(t, child(), count, 1+rng.IntN(2), time.Duration(rng.IntN(30))*time.Millisecond, time.Minute)
+			t.Logf("%s: kill %d with %d of %d shards done", out, kill+1, done, nShards)
 		}
 		if msg, err := child().CombinedOutput(); err != nil {
 			t.Fatalf("%s: final run: %v\n%s", out, err, msg)
@@ -83,7 +72,7 @@ func TestKill9ExtractionFinishesExactly(t *testing.T) {
 			t.Fatalf("%s: %d files, %d rows; want %d files, %d rows", out, len(got.Files), got.Rows(), nShards, want.Rows())
 		}
 		for i := range want.Keys {
-			if got.Keys[i] != want.Keys[i] || !equalFloats(got.Data[i*want.Dim:(i+1)*want.Dim], want.Data[i*want.Dim:(i+1)*want.Dim]) {
+			if got.Keys[i] != want.Keys[i] || !testutil.BitEqual(got.Data[i*want.Dim:(i+1)*want.Dim], want.Data[i*want.Dim:(i+1)*want.Dim]) {
 				t.Fatalf("%s: row %d (%s) differs from the uninterrupted run's (%s)", out, i, got.Keys[i], want.Keys[i])
 			}
 		}
@@ -116,18 +105,6 @@ func countFeatureFiles(t *testing.T, out string, sc ingest.StoreConfig) int {
 		}
 	}
 	return n
-}
-
-func equalFloats(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestSlurmArrayTasksSplitTheShards runs the extraction as four Slurm array

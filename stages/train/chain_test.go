@@ -15,6 +15,7 @@ import (
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/metrics"
 	"github.com/swavgo/swav/train"
@@ -168,7 +169,7 @@ func TestResumeBitForBit(t *testing.T) {
 			t.Fatalf("k=%d: cursor %+v, want %+v", k, got.Cursor, want.Cursor)
 		}
 		for i := range got.State.Params {
-			if !equalFloat32s(got.State.Params[i].Data, want.State.Params[i].Data) {
+			if !testutil.BitEqual(got.State.Params[i].Data, want.State.Params[i].Data) {
 				t.Fatalf("k=%d: parameter %s differs", k, got.State.Params[i].Name)
 			}
 		}
@@ -221,18 +222,6 @@ func TestResumeRefusesAnotherRun(t *testing.T) {
 	if !errors.Is(err, checkpoint.ErrCorrupt) || !strings.Contains(err.Error(), filepath.Base(url)) {
 		t.Fatalf("err = %v", err)
 	}
-}
-
-func equalFloat32s(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] && !(a[i] != a[i] && b[i] != b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // TestUint8CropsMatchFloat32: raw uint8 crops normalised by the Trainer give

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
 	"github.com/swavgo/swav/train/model"
@@ -72,12 +73,12 @@ func TestInitFrom(t *testing.T) {
 		if strings.HasPrefix(p.Name, "prototypes") {
 			want = seeded.Params[i].Data
 		}
-		if !equalFloat32s(p.Data, want) {
+		if !testutil.BitEqual(p.Data, want) {
 			t.Errorf("%s not initialised from the file (or, for the prototypes, the seed)", p.Name)
 		}
 	}
 	for i, b := range st.Buffers {
-		if !equalFloat32s(b.Data, pretrained.Buffers[i].Data) {
+		if !testutil.BitEqual(b.Data, pretrained.Buffers[i].Data) {
 			t.Errorf("buffer %s not loaded", b.Name)
 		}
 	}

@@ -9,11 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/sinks/metrics"
 	"github.com/swavgo/swav/train"
 )
@@ -60,7 +60,7 @@ func TestKill9ResumesExactly(t *testing.T) {
 	for kill := range 3 {
 		// A random few new metric lines, plus a few milliseconds: the kill
 		// lands anywhere in a step.
-		done = killAfterSteps(t, child(), out, 1+rng.IntN(4), time.Duration(rng.IntN(40))*time.Millisecond, time.Minute)
+		done = testutil.KillAfter(t, child(), metricLines(out), 1+rng.IntN(4), time.Duration(rng.IntN(40))*time.Millisecond, time.Minute)
 		t.Logf("kill %d: SIGKILL with %d metric lines on disk", kill+1, done)
 		if done >= killIters {
 			break
@@ -81,30 +81,10 @@ func TestKill9ResumesExactly(t *testing.T) {
 	}
 	gotCk := checkpointLosses(t, out)
 	for i := range wantCk.State.Params {
-		if !equalFloat32s(gotCk.State.Params[i].Data, wantCk.State.Params[i].Data) {
+		if !testutil.BitEqual(gotCk.State.Params[i].Data, wantCk.State.Params[i].Data) {
 			t.Fatalf("parameter %s differs from the uninterrupted run's", gotCk.State.Params[i].Name)
 		}
 	}
-}
-
-// killAfterSteps starts cmd, a training run writing to out, waits until
-// steps more lines are in out's metrics.jsonl (at most for limit), waits
-// jitter more, SIGKILLs it and returns the metric lines then on disk.
-func killAfterSteps(t *testing.T, cmd *exec.Cmd, out string, steps int, jitter, limit time.Duration) int {
-	t.Helper()
-	path := filepath.Join(out, "metrics.jsonl")
-	target := countLines(path) + steps
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(limit)
-	for countLines(path) < target && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
-	}
-	time.Sleep(jitter)
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	return countLines(path)
 }
 
 func readMetrics(t *testing.T, out string) []metrics.Record {
@@ -114,6 +94,12 @@ func readMetrics(t *testing.T, out string) []metrics.Record {
 		t.Fatal(err)
 	}
 	return recs
+}
+
+// metricLines is the progress of a training run writing to out: the
+// complete lines of its metrics.jsonl.
+func metricLines(out string) func() int {
+	return func() int { return countLines(filepath.Join(out, "metrics.jsonl")) }
 }
 
 // countLines counts the complete lines of a file (0 when absent).

@@ -21,6 +21,7 @@ import (
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/ingest/faultproxy"
 	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/train"
 )
@@ -91,7 +92,7 @@ func TestSoak(t *testing.T) {
 	for kill := range 2 {
 		// After a random 20-80 further steps, plus up to 300 ms, so that the
 		// kill lands in a step, a checkpoint or a read.
-		n := killAfterSteps(t, child(proxy.URL, out), out, 20+rng.IntN(60), time.Duration(rng.IntN(300))*time.Millisecond, 10*time.Minute)
+		n := testutil.KillAfter(t, child(proxy.URL, out), metricLines(out), 20+rng.IntN(60), time.Duration(rng.IntN(300))*time.Millisecond, 10*time.Minute)
 		t.Logf("kill %d: SIGKILL with %d metric lines on disk", kill+1, n)
 	}
 	if msg, err := child(proxy.URL, out).CombinedOutput(); err != nil {
@@ -134,7 +135,7 @@ func TestSoak(t *testing.T) {
 	}
 	wantCk, gotCk := checkpointLosses(t, clean), checkpointLosses(t, out)
 	for i := range wantCk.State.Params {
-		if !equalFloat32s(gotCk.State.Params[i].Data, wantCk.State.Params[i].Data) {
+		if !testutil.BitEqual(gotCk.State.Params[i].Data, wantCk.State.Params[i].Data) {
 			t.Fatalf("parameter %s differs from the clean run's", gotCk.State.Params[i].Name)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/model"
 	"github.com/swavgo/swav/train/weights"
@@ -123,7 +124,7 @@ func TestImportInfersLayoutAndArchitecture(t *testing.T) {
 			}
 			// Every tensor the file has arrives unchanged.
 			for _, p := range append(st.Params, st.Buffers...) {
-				if src := im.Tensors[p.Name]; src != nil && !equalFloats(src.Float, p.Data) {
+				if src := im.Tensors[p.Name]; src != nil && !testutil.BitEqual(src.Float, p.Data) {
 					t.Fatalf("%s not loaded as stored", p.Name)
 				}
 			}
@@ -213,7 +214,7 @@ func TestExportLayouts(t *testing.T) {
 			}
 			want = append(want, name)
 			got := findTensor(out, name)
-			if got == nil || !equalFloats(got.Float, tn.Float) || !slices.Equal(got.Int, tn.Int) || !slices.Equal(got.Shape, tn.Shape) {
+			if got == nil || !testutil.BitEqual(got.Float, tn.Float) || !slices.Equal(got.Int, tn.Int) || !slices.Equal(got.Shape, tn.Shape) {
 				t.Fatalf("%s: %s exported as %+v", layout, name, got)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/train/weights"
 )
 
@@ -37,7 +38,7 @@ func TestReadHandBuiltFiles(t *testing.T) {
 			}
 			for i, ft := range tc.tensors {
 				got := f.Tensors[i]
-				if got.Name != ft.name || !slices.Equal(got.Shape, ft.shape) || !equalFloats(got.Float, tc.values[i]) {
+				if got.Name != ft.name || !slices.Equal(got.Shape, ft.shape) || !testutil.BitEqual(got.Float, tc.values[i]) {
 					t.Errorf("tensor %d: %s %v %v, want %s %v %v", i, got.Name, got.Shape, got.Float, ft.name, ft.shape, tc.values[i])
 				}
 			}
@@ -124,7 +125,7 @@ func TestSafetensorsRoundTripAndWidening(t *testing.T) {
 	}
 	for _, want := range in {
 		got := f.Lookup(want.Name)
-		if got == nil || !slices.Equal(got.Shape, want.Shape) || !equalFloats(got.Float, want.Float) || !slices.Equal(got.Int, want.Int) {
+		if got == nil || !slices.Equal(got.Shape, want.Shape) || !testutil.BitEqual(got.Float, want.Float) || !slices.Equal(got.Int, want.Int) {
 			t.Errorf("%s: got %+v, want %+v", want.Name, got, want)
 		}
 	}
@@ -145,22 +146,10 @@ func TestSafetensorsRoundTripAndWidening(t *testing.T) {
 		t.Fatal(err)
 	}
 	inf := float32(math.Inf(1))
-	if got := f.Lookup("h").Float; !equalFloats(got, []float32{1, -2.5, float32(math.Ldexp(1, -24)), inf}) {
+	if got := f.Lookup("h").Float; !testutil.BitEqual(got, []float32{1, -2.5, float32(math.Ldexp(1, -24)), inf}) {
 		t.Errorf("F16 widened to %v", got)
 	}
-	if got := f.Lookup("b").Float; !equalFloats(got, []float32{1, -2.5, math.Float32frombits(0x00010000), inf}) {
+	if got := f.Lookup("b").Float; !testutil.BitEqual(got, []float32{1, -2.5, math.Float32frombits(0x00010000), inf}) {
 		t.Errorf("BF16 widened to %v", got)
 	}
-}
-
-func equalFloats(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return false
-		}
-	}
-	return true
 }
