@@ -161,7 +161,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (Result, error) {
 		return res, err
 	}
 	fmt.Fprintf(w, "memory: peak heap %.1f MiB streaming %d shards, %.1f MiB streaming %d shards (shuffle buffer %d, prefetch %d)\n",
-		mib(res.PeakHeapSmall), max(o.Shards/3, 1), mib(res.PeakHeapAll), o.Shards, cfg.ShuffleBuffer, cfg.Prefetch)
+		bench.MiB(res.PeakHeapSmall), max(o.Shards/3, 1), bench.MiB(res.PeakHeapAll), o.Shards, cfg.ShuffleBuffer, cfg.Prefetch)
 
 	// A simulated ImageNet shard list: 1,282 small real shards.
 	if o.ListShards > 0 {
@@ -191,7 +191,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (Result, error) {
 		res.ListPeakHeap = peak
 		res.ListSamplesPS = float64(cnt) / time.Since(t0).Seconds()
 		fmt.Fprintf(w, "imagenet list: %d shards resolved in %.2f MiB of heap; streaming them peaks at %.1f MiB (%.0f samples/s, one GET per shard)\n",
-			o.ListShards, mib(res.ListHeap), mib(res.ListPeakHeap), res.ListSamplesPS)
+			o.ListShards, bench.MiB(res.ListHeap), bench.MiB(res.ListPeakHeap), res.ListSamplesPS)
 	}
 	fmt.Fprintf(w, "throughput (median of %d): raw %.1f MB/s %.0f samples/s; ingest %.1f MB/s %.0f samples/s (prefetch %d, no shuffle); with the default shuffle buffer over %d epochs %.1f MB/s (%.2fx the raw loop's %d passes)\n",
 		o.Rounds, res.RawMBps, res.RawSamplesPS, res.OursMBps, res.OursSamplesPS, cfg.Prefetch, ShuffledPasses, res.ShuffledMBps, res.ShuffledRatio, ShuffledPasses)
@@ -199,8 +199,6 @@ func Run(ctx context.Context, w io.Writer, o Options) (Result, error) {
 	bench.Ratio(w, "ingest", res.Ratio)
 	return res, nil
 }
-
-func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 func heap() uint64 {
 	var ms runtime.MemStats

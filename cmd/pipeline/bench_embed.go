@@ -42,7 +42,7 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 		return usageError{fmt.Errorf("--size needs --arch resnet18, resnet34 or resnet50 (the anchor's torchvision models), got %s", arch)}
 	}
 	debug.FreeOSMemory()
-	resetPeakRSS()
+	bench.ResetPeakRSS()
 	cfg := train.DefaultConfig()
 	cfg.Model = train.ModelConfig{Arch: arch, HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000}
 	cfg.Threads = o.threads
@@ -66,7 +66,7 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 			times = append(times, time.Since(start))
 		}
 	}
-	ourRSS := peakRSS()
+	ourRSS := bench.PeakRSS()
 	med := bench.MedianDuration(times)
 	ours := float64(o.batch) / med.Seconds()
 	threads := o.threads
@@ -82,7 +82,7 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 	cmd := exec.CommandContext(ctx, o.python, filepath.Join(shared, "bench", "ref_embed.py"), "--model", arch,
 		"--size", strconv.Itoa(o.size), "--batch", strconv.Itoa(o.batch), "--threads", strconv.Itoa(threads),
 		"--steps", strconv.Itoa(o.steps))
-	out, torchRSS, err := runPeakRSS(cmd)
+	out, torchRSS, err := bench.RunPeakRSS(cmd)
 	if err != nil {
 		return fmt.Errorf("bench extract: ref_embed.py: %w\n%s", err, out)
 	}
@@ -92,7 +92,7 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 	}
 	torch, _ := strconv.ParseFloat(string(m[1]), 64)
 	fmt.Fprintf(w, "embed: PyTorch %s", out)
-	fmt.Fprintf(w, "embed memory: peak RSS ours %.0f MiB (whole process), PyTorch %.0f MiB (whole process)\n", mebibytes(ourRSS), mebibytes(torchRSS))
+	fmt.Fprintf(w, "embed memory: peak RSS ours %.0f MiB (whole process), PyTorch %.0f MiB (whole process)\n", bench.MiB(ourRSS), bench.MiB(torchRSS))
 	bench.Ratio(w, "embed", ours/torch)
 	return nil
 }

@@ -167,7 +167,7 @@ func runTrainBench(ctx context.Context, w io.Writer, o trainBenchOptions, cases 
 		ratio := ours.imgsPerSec / ref.imgsPerSec
 		fmt.Fprintf(w, "%s\n", line)
 		fmt.Fprintf(w, "train %-8s batch %3d crops %-10s ours(%s) median %8.1f ms %7.1f img/s | PyTorch median %8.1f ms %7.1f img/s | ours/PyTorch %.2f | peak RSS ours %.0f MiB, PyTorch %.0f MiB\n",
-			c.model, c.batch, c.crops, o.backend, ms(ours.median), ours.imgsPerSec, ms(ref.median), ref.imgsPerSec, ratio, mebibytes(ours.peakRSS), mebibytes(ref.peakRSS))
+			c.model, c.batch, c.crops, o.backend, ms(ours.median), ours.imgsPerSec, ms(ref.median), ref.imgsPerSec, ratio, bench.MiB(ours.peakRSS), bench.MiB(ref.peakRSS))
 		if len(cases) > 1 {
 			bench.Ratio(w, "train-"+c.name(), ratio)
 		}
@@ -182,7 +182,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // timeOurStep runs 3 warm-up and o.steps timed steps of the backend.
 func timeOurStep(ctx context.Context, w io.Writer, o trainBenchOptions, c trainBenchCase, groups [][2]int) (stepTiming, error) {
 	debug.FreeOSMemory() // the previous configuration's heap leaves the resident set
-	resetPeakRSS()
+	bench.ResetPeakRSS()
 	cfg := benchTrainConfig(o, c)
 	b, err := train.NewBackend(cfg, o.seed)
 	if err != nil {
@@ -221,7 +221,7 @@ func timeOurStep(ctx context.Context, w io.Writer, o trainBenchOptions, c trainB
 		}
 	}
 	med := bench.MedianDuration(times)
-	return stepTiming{median: med, imgsPerSec: float64(c.batch) / med.Seconds(), peakRSS: peakRSS()}, nil
+	return stepTiming{median: med, imgsPerSec: float64(c.batch) / med.Seconds(), peakRSS: bench.PeakRSS()}, nil
 }
 
 // printProfileTop stops the CPU profile and prints its top functions.
@@ -250,7 +250,7 @@ func timeReferenceStep(ctx context.Context, o trainBenchOptions, c trainBenchCas
 			args = append(args, "--bf16")
 		}
 	}
-	out, rss, err := runPeakRSS(exec.CommandContext(ctx, "/usr/bin/python3", args...))
+	out, rss, err := bench.RunPeakRSS(exec.CommandContext(ctx, "/usr/bin/python3", args...))
 	if err != nil {
 		return stepTiming{}, "", fmt.Errorf("%s: %w\n%s", script, err, out)
 	}

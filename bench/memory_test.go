@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"os/exec"
@@ -14,12 +14,12 @@ func TestRunPeakRSSMeasuresTheChild(t *testing.T) {
 	for i := range big {
 		big[i] = 1 // resident
 	}
-	_, peak, err := runPeakRSS(exec.Command("/bin/sh", "-c", "sleep 0.3"))
+	_, peak, err := RunPeakRSS(exec.Command("/bin/sh", "-c", "sleep 0.3"))
 	runtime.KeepAlive(big)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if peak <= 0 || peak > 64<<20 {
-		t.Fatalf("peak RSS of sh -c sleep: %.1f MiB, want a few MiB (the parent holds 256)", mebibytes(peak))
+		t.Fatalf("peak RSS of sh -c sleep: %.1f MiB, want a few MiB (the parent holds 256)", MiB(peak))
 	}
 }

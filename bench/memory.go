@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -13,18 +13,18 @@ import (
 )
 
 // Peak resident memory of the benchmarks' two sides, both whole processes:
-// ours is this process's high-water mark since resetPeakRSS (Linux: writing
+// ours is this process's high-water mark since ResetPeakRSS (Linux: writing
 // 5 to /proc/self/clear_refs resets VmHWM), the anchor's is its child's
-// VmHWM (runPeakRSS). Both include their runtime (Go's, or Python's with
+// VmHWM (RunPeakRSS). Both include their runtime (Go's, or Python's with
 // torch).
 
-// resetPeakRSS starts a new high-water mark for this process (best effort:
+// ResetPeakRSS starts a new high-water mark for this process (best effort:
 // without it the mark covers the process's whole life).
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+func ResetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
-// peakRSS is this process's peak resident set since resetPeakRSS, in bytes
+// PeakRSS is this process's peak resident set since ResetPeakRSS, in bytes
 // (0 when /proc is not there).
-func peakRSS() int64 {
+func PeakRSS() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
@@ -43,12 +43,12 @@ func vmHWM(b []byte) int64 {
 	return 0
 }
 
-// runPeakRSS runs cmd to its end like CombinedOutput and returns, with its
+// RunPeakRSS runs cmd to its end like CombinedOutput and returns, with its
 // output, the child's peak resident set in bytes: the largest VmHWM read
 // from /proc/<pid>/status every 20 ms while it runs. (The child's
 // ru_maxrss will not do: Linux carries the parent's high-water mark over
 // exec, so it reports at least this process's peak.)
-func runPeakRSS(cmd *exec.Cmd) ([]byte, int64, error) {
+func RunPeakRSS(cmd *exec.Cmd) ([]byte, int64, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -80,4 +80,5 @@ func runPeakRSS(cmd *exec.Cmd) ([]byte, int64, error) {
 	return out.Bytes(), peak.Load(), err
 }
 
-func mebibytes(b int64) float64 { return float64(b) / (1 << 20) }
+// MiB is a byte count in mebibytes, for reports.
+func MiB[T int64 | uint64](b T) float64 { return float64(b) / (1 << 20) }
