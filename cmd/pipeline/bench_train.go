@@ -149,7 +149,7 @@ func runTrainBench(ctx context.Context, w io.Writer, o trainBenchOptions, cases 
 	}
 	minRatio := math.Inf(1)
 	if o.backend == "cpu" {
-		fmt.Fprintf(w, "cpu backend: %d threads, GEMM %s\n", o.threads, cpu.BLAS())
+		fmt.Fprintf(w, "cpu backend: %d threads, convolutions %s, GEMM %s\n", o.threads, cpu.Kernels(), cpu.BLAS())
 	}
 	for _, c := range cases {
 		groups, err := parseCrops(c.crops)

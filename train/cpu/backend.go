@@ -59,10 +59,7 @@ func (b *Backend) embedChunkFor(size int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	perImage := len(p.input.data)
-	for _, v := range p.vals {
-		perImage += len(v.data)
-	}
+	perImage := len(p.input.data) + p.activationFloats
 	return max(1, min(embedChunk, embedActivationFloats/perImage)), nil
 }
 
@@ -144,6 +141,7 @@ func New(cfg train.Config, seed int64) (*Backend, error) {
 	}
 	b.protos = b.byName[arch.Prototypes.Name+".weight"]
 	b.lars = swav.NewLARS[float32](cfg.Optim)
+	b.lars.SetThreads(threads)
 	if err := b.Load(arch.Init(seed)); err != nil {
 		return nil, err
 	}
@@ -193,6 +191,7 @@ func (b *Backend) Load(st *train.State) error {
 		return fmt.Errorf("cpu: load: %w", err)
 	}
 	lars := swav.NewLARS[float32](b.cfg.Optim)
+	lars.SetThreads(b.eng.threads)
 	if err := lars.SetBuffers(st.Momentum); err != nil {
 		return fmt.Errorf("cpu: load: %w", err)
 	}
@@ -265,9 +264,27 @@ func nchwToNHWC(dst, src []float32, n, c, h, w, threads int) {
 	})
 }
 
-// prepareWeights refreshes the conv work copies and zeroes every gradient.
+// replacePlan frees old's native kernels and returns a new plan of sec with
+// its kernels bound (see newPlan).
+func (b *Backend) replacePlan(old *plan, sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error) {
+	releaseConvs(old)
+	p, err := newPlan(sec, n, h, w, c, train, inputGrad)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.eng.bindConvs(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// prepareWeights refreshes the conv work copies of the GEMM path (oneDNN
+// reads the canonical weights) and zeroes every gradient.
 func (b *Backend) prepareWeights(zeroGrads bool) {
 	for _, sec := range [][]layerBinding{b.trunk.bindings, b.head.bindings} {
+		if b.eng.dnnl {
+			break
+		}
 		for i := range sec {
 			l := sec[i].layer
 			if l.Op == model.OpConv {
@@ -311,7 +328,7 @@ func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResu
 	}
 	rows := views * B
 	if !b.trainHead.matches(rows, 1, 1, b.arch.TrunkDim, true) {
-		if b.trainHead, err = newPlan(b.head, rows, 1, 1, b.arch.TrunkDim, true, true); err != nil {
+		if b.trainHead, err = b.replacePlan(b.trainHead, b.head, rows, 1, 1, b.arch.TrunkDim, true, true); err != nil {
 			return train.StepResult{}, err
 		}
 	}
@@ -320,7 +337,7 @@ func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResu
 	for g, grp := range in.Groups {
 		n := grp.Count * B
 		if !b.trainTrunk[g].matches(n, grp.Size, grp.Size, 3, true) {
-			if b.trainTrunk[g], err = newPlan(b.trunk, n, grp.Size, grp.Size, 3, true, false); err != nil {
+			if b.trainTrunk[g], err = b.replacePlan(b.trainTrunk[g], b.trunk, n, grp.Size, grp.Size, 3, true, false); err != nil {
 				return train.StepResult{}, err
 			}
 		}
@@ -379,6 +396,9 @@ func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResu
 		b.eng.backward(p)
 	}
 	for _, sec := range [][]layerBinding{b.trunk.bindings, b.head.bindings} {
+		if b.eng.dnnl {
+			break // oneDNN added its weight gradients into the canonical ones
+		}
 		for i := range sec {
 			l := sec[i].layer
 			if l.Op == model.OpConv {
@@ -447,7 +467,7 @@ func (b *Backend) Embed(ctx context.Context, images []float32, n, size int, f tr
 		m := hi - lo
 		var err error
 		if !b.evalTrunk.matches(m, size, size, 3, false) {
-			if b.evalTrunk, err = newPlan(b.trunk, m, size, size, 3, false, false); err != nil {
+			if b.evalTrunk, err = b.replacePlan(b.evalTrunk, b.trunk, m, size, size, 3, false, false); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -459,7 +479,7 @@ func (b *Backend) Embed(ctx context.Context, images []float32, n, size int, f tr
 			continue
 		}
 		if !b.evalHead.matches(m, 1, 1, b.arch.TrunkDim, false) {
-			if b.evalHead, err = newPlan(b.head, m, 1, 1, b.arch.TrunkDim, false, false); err != nil {
+			if b.evalHead, err = b.replacePlan(b.evalHead, b.head, m, 1, 1, b.arch.TrunkDim, false, false); err != nil {
 				return nil, 0, err
 			}
 		}

@@ -55,4 +55,5 @@ func BenchmarkStepSmall32x2B32(b *testing.B)     { benchStep(b, "small", 32, [2]
 func BenchmarkStepResNet18x96x2B16(b *testing.B) { benchStep(b, "resnet18", 16, [2]int{96, 2}) }
 
 // The quickstart's step: resnet8, batch 64, 2x20 + 4x12 crops.
-func BenchmarkStepQuickstart(b *testing.B) { benchStep(b, "resnet8", 64, [2]int{20, 2}, [2]int{12, 4}) }
+func BenchmarkStepQuickstart(b *testing.B)      { benchStep(b, "resnet8", 64, [2]int{20, 2}, [2]int{12, 4}) }
+func BenchmarkStepResNet50x96x2B8(b *testing.B) { benchStep(b, "resnet50", 8, [2]int{96, 2}) }

@@ -61,7 +61,7 @@ func toFlippedLayout(dst, src []float32, out, in, k int) {
 // GEMM with K = Kh*Kw*Out instead of a GEMM with K = Out and a col2im
 // scatter.
 func (e *engine) usesFlippedBackward(l *model.Layer) bool {
-	return l.Stride == 1 && l.Pad <= l.Kernel-1 && !e.isPointwise(l) && !e.forceIm2col
+	return l.Stride == 1 && l.Pad <= l.Kernel-1 && !e.isPointwise(l) && !e.forceIm2col && !e.dnnl
 }
 
 func (e *engine) isPointwise(l *model.Layer) bool {
@@ -146,15 +146,16 @@ func col2im(l *model.Layer, x, y *value, n0, n1 int, col []float32) {
 	}
 }
 
-// convForward computes y = conv(x) with the work-layout weight w.
-func (e *engine) convForward(l *model.Layer, w []float32, x, y *value) {
+// convForward computes y = conv(x) + beta*y with the work-layout weight w
+// (beta 0 or 1).
+func (e *engine) convForward(l *model.Layer, w []float32, x, y *value, beta float32) {
 	width := l.Kernel * l.Kernel * l.In
 	pix := y.h * y.w
 	chunk := e.imagesPerChunk(l, y)
 	parallelFor(x.n, e.threads, func(worker, lo, hi int) {
 		if e.isPointwise(l) {
 			rows := (hi - lo) * pix
-			blas.Sgemm(false, true, rows, l.Out, width, 1, x.data[lo*pix*l.In:], l.In, w, width, 0, y.data[lo*pix*l.Out:], l.Out)
+			blas.Sgemm(false, true, rows, l.Out, width, 1, x.data[lo*pix*l.In:], l.In, w, width, beta, y.data[lo*pix*l.Out:], l.Out)
 			return
 		}
 		for n0 := lo; n0 < hi; n0 += chunk {
@@ -163,7 +164,7 @@ func (e *engine) convForward(l *model.Layer, w []float32, x, y *value) {
 			e.cols[worker] = growFloats(e.cols[worker], rows*width)
 			col := e.cols[worker]
 			im2col(l, x, y, n0, n1, col)
-			blas.Sgemm(false, true, rows, l.Out, width, 1, col, width, w, width, 0, y.data[n0*pix*l.Out:], l.Out)
+			blas.Sgemm(false, true, rows, l.Out, width, 1, col, width, w, width, beta, y.data[n0*pix*l.Out:], l.Out)
 		}
 	})
 }

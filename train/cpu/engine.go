@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/swavgo/swav/internal/blas"
+	"github.com/swavgo/swav/internal/dnnl"
 	"github.com/swavgo/swav/train/model"
 )
 
@@ -21,10 +22,18 @@ type engine struct {
 	sums         [][]float64 // per worker, per-channel reductions
 	// forceIm2col disables the 1x1 fast path (tests compare the two).
 	forceIm2col bool
+	// dnnl runs convolutions on oneDNN (onednn.go) instead of im2col + GEMM.
+	dnnl   bool
+	folded []float32 // an evaluation conv's weights with its BatchNorm folded in
 }
 
 func newEngine(threads int) *engine {
+	useDNNL, _ := convKernels()
+	if useDNNL {
+		dnnl.SetThreads(threads)
+	}
 	return &engine{
+		dnnl:         useDNNL,
 		threads:      threads,
 		maxColFloats: 1 << 21, // 8 MiB per worker
 		cols:         make([][]float32, threads),
@@ -40,14 +49,21 @@ func newEngine(threads int) *engine {
 func (e *engine) forward(p *plan) {
 	for i := range p.sec.bindings {
 		b := &p.sec.bindings[i]
-		if b.foldedRelu {
+		if b.foldedRelu || p.absorbed[i] {
 			continue
 		}
 		l := b.layer
 		in, out := p.valueOf(l.Inputs[0]), p.vals[i]
 		switch l.Op {
 		case model.OpConv:
-			e.convForward(l, b.weight.work, in, out)
+			switch {
+			case p.fused[i].batchNorm > 0:
+				e.fusedConvForward(p, i)
+			case p.convs[i] != nil:
+				must(p.convs[i].Forward(in.data, b.weight.data, nil, out.data))
+			default:
+				e.convForward(l, b.weight.work, in, out, 0)
+			}
 		case model.OpBatchNorm:
 			if p.train {
 				e.batchStats(in, p.mean[i], p.invStd[i], p.varUnbiased[i])
@@ -112,7 +128,11 @@ func (e *engine) backward(p *plan) {
 		wantIn := in.grad != nil
 		switch l.Op {
 		case model.OpConv:
-			e.convBackward(l, b.weight, in, out, wantIn)
+			if c := p.convs[i]; c != nil {
+				e.dnnlConvBackward(c, b.weight, in, out, wantIn)
+			} else {
+				e.convBackward(l, b.weight, in, out, wantIn)
+			}
 		case model.OpBatchNorm:
 			e.bnBackward(b, in, out, p.mean[i], p.invStd[i])
 		case model.OpReLU:

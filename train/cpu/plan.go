@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 
+	"github.com/swavgo/swav/internal/dnnl"
 	"github.com/swavgo/swav/train/model"
 )
 
@@ -100,6 +101,13 @@ func bindSection(name string, sec []model.Layer, params map[string]*param, bns m
 // plan holds the activations of one section for one input shape, reused
 // from step to step while the shape stays the same. It is owned by the
 // backend's goroutine.
+//
+// A training plan keeps every activation and its gradient for the backward
+// pass. An evaluation plan folds each BatchNorm into the convolution before
+// it (with the ReLU and the residual sum that follow, where they do) and
+// shares its activation buffers: a buffer returns to the plan's pool after
+// its last reader, so a ResNet-50 holds three or four activations at a time
+// instead of one per layer.
 type plan struct {
 	sec   *section
 	input *value
@@ -108,6 +116,27 @@ type plan struct {
 	mean, invStd, varUnbiased [][]float32
 	argmax                    [][]int32 // maxpool only
 	train                     bool
+	// fused[i] is what evaluation conv i computes besides the convolution;
+	// absorbed[i] marks the layers a fused convolution computes.
+	fused    []convFusion
+	absorbed []bool
+	// convs[i] is conv i's oneDNN primitive (nil: the engine's GEMM path),
+	// built by engine.bindConvs.
+	convs []*dnnl.Conv
+	// activationFloats counts the activation values the plan allocated
+	// (gradients and input excluded).
+	activationFloats int
+}
+
+// convFusion is a convolution of an evaluation plan that also applies the
+// BatchNorm after it, writing into the value of layer target: the
+// BatchNorm's, or the residual add's after it (whose other input, residual,
+// is added in), then a ReLU when relu.
+type convFusion struct {
+	batchNorm int // the folded BatchNorm layer; 0 when the conv is not fused
+	target    int
+	residual  int
+	sum, relu bool
 }
 
 // newPlan sizes every value of sec for an n x h x w x c input. Training plans
@@ -122,6 +151,7 @@ func newPlan(sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error)
 	p.vals = make([]*value, k)
 	p.mean, p.invStd, p.varUnbiased = make([][]float32, k), make([][]float32, k), make([][]float32, k)
 	p.argmax = make([][]int32, k)
+	p.fused, p.absorbed, p.convs = make([]convFusion, k), make([]bool, k), make([]*dnnl.Conv, k)
 	for i := range sec.bindings {
 		b := &sec.bindings[i]
 		l := b.layer
@@ -150,7 +180,9 @@ func newPlan(sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error)
 			if in.c != l.Out {
 				return nil, fmt.Errorf("cpu: %s layer %s: input has %d channels, want %d", sec.name, l.Name, in.c, l.Out)
 			}
-			p.mean[i], p.invStd[i], p.varUnbiased[i] = make([]float32, l.Out), make([]float32, l.Out), make([]float32, l.Out)
+			if train {
+				p.mean[i], p.invStd[i], p.varUnbiased[i] = make([]float32, l.Out), make([]float32, l.Out), make([]float32, l.Out)
+			}
 		case model.OpAdd:
 			o := p.valueOf(l.Inputs[1])
 			if o.n != in.n || o.h != in.h || o.w != in.w || o.c != in.c {
@@ -167,13 +199,132 @@ func newPlan(sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error)
 		default:
 			return nil, fmt.Errorf("cpu: %s layer %d: unknown op %q", sec.name, i, l.Op)
 		}
-		out.data = make([]float32, out.n*out.h*out.w*out.c)
-		if train {
-			out.grad = make([]float32, len(out.data))
-		}
 		p.vals[i] = out
 	}
+	if train {
+		for i, v := range p.vals {
+			if sec.bindings[i].foldedRelu {
+				continue
+			}
+			v.data, v.grad = make([]float32, v.n*v.h*v.w*v.c), make([]float32, v.n*v.h*v.w*v.c)
+			p.activationFloats += len(v.data)
+		}
+		return p, nil
+	}
+	p.fuseConvs()
+	p.allocateShared()
 	return p, nil
+}
+
+// fuseConvs finds, in an evaluation plan, each convolution whose only
+// reader is a BatchNorm, and the ReLU or residual add (itself the
+// BatchNorm's only reader, right after it) that it can absorb as well.
+func (p *plan) fuseConvs() {
+	bs := p.sec.bindings
+	readers := make([]int, len(bs))
+	for i := range bs {
+		for _, in := range bs[i].layer.Inputs {
+			if in >= 0 {
+				readers[in]++
+			}
+		}
+	}
+	for i := range bs {
+		j := i + 1
+		if bs[i].layer.Op != model.OpConv || j >= len(bs) || readers[i] != 1 ||
+			bs[j].layer.Op != model.OpBatchNorm || bs[j].layer.Inputs[0] != i {
+			continue
+		}
+		f := convFusion{batchNorm: j, target: j, relu: bs[j].fusedRelu}
+		if a := j + 1; !f.relu && a < len(bs) && readers[j] == 1 && bs[a].layer.Op == model.OpAdd {
+			if ins := bs[a].layer.Inputs; ins[0] == j || ins[1] == j {
+				f.target, f.sum, f.relu = a, true, bs[a].fusedRelu
+				f.residual = ins[0] + ins[1] - j
+			}
+		}
+		p.fused[i] = f
+		for k := i + 1; k <= f.target; k++ {
+			p.absorbed[k] = true
+		}
+	}
+}
+
+// allocateShared gives an evaluation plan's values their data from a pool
+// of buffers: each layer's value takes the smallest free buffer that holds
+// it (or a new one) and returns it after the value's last reader. Values a
+// fused convolution writes through share its target's value.
+func (p *plan) allocateShared() {
+	bs := p.sec.bindings
+	k := len(bs)
+	// owner[i] is the layer whose value layer i's value is.
+	owner := make([]int, k)
+	for i := range bs {
+		owner[i] = i
+		if bs[i].foldedRelu {
+			owner[i] = owner[bs[i].layer.Inputs[0]]
+		}
+	}
+	for i := range bs {
+		if f := p.fused[i]; f.batchNorm > 0 {
+			owner[i], owner[f.batchNorm] = f.target, f.target
+			if f.target != f.batchNorm {
+				owner[f.target] = f.target
+			}
+		}
+	}
+	lastRead := make([]int, k)
+	for i := range lastRead {
+		lastRead[i] = i
+	}
+	lastRead[owner[k-1]] = k // the output outlives the plan's forward
+	for i := range bs {
+		for _, in := range bs[i].layer.Inputs {
+			if in >= 0 {
+				lastRead[owner[in]] = max(lastRead[owner[in]], i)
+			}
+		}
+	}
+	// Fused targets are written at their convolution: alias first.
+	for i := range bs {
+		if owner[i] != i {
+			p.vals[i] = p.vals[owner[i]]
+		}
+	}
+	var free [][]float32
+	take := func(n int) []float32 {
+		best := -1
+		for j, buf := range free {
+			if cap(buf) >= n && (best < 0 || cap(buf) < cap(free[best])) {
+				best = j
+			}
+		}
+		if best < 0 {
+			p.activationFloats += n
+			return make([]float32, n)
+		}
+		buf := free[best][:n]
+		free = append(free[:best], free[best+1:]...)
+		return buf
+	}
+	released := make([][]int, k+1)
+	for i := range bs {
+		if owner[i] == i {
+			released[lastRead[i]] = append(released[lastRead[i]], i)
+		}
+	}
+	for i := range bs {
+		if owner[i] == i && p.vals[i].data == nil && !p.absorbed[i] {
+			v := p.vals[i]
+			v.data = take(v.n * v.h * v.w * v.c)
+		}
+		if f := p.fused[i]; f.batchNorm > 0 {
+			v := p.vals[f.target]
+			v.data = take(v.n * v.h * v.w * v.c)
+		}
+		for _, r := range released[i] {
+			free = append(free, p.vals[r].data[:cap(p.vals[r].data)])
+		}
+	}
 }
 
 func (p *plan) valueOf(i int) *value {

@@ -221,107 +221,123 @@ func closeStatsOf(got, want [3]float64, useSum bool) float64 {
 // linear head, resnet50 with the small stem) against the PyTorch re-statement
 // of testdata/gen_reference.py: losses, gradients, LARS updates, codes,
 // running statistics and the evaluation-mode features.
+// convPaths are the convolution kernels this process can run: oneDNN when
+// it is available, and the im2col + GEMM path always.
+func convPaths() []string {
+	if useDNNL, _ := convKernels(); useDNNL {
+		return []string{"onednn", "gemm"}
+	}
+	return []string{"gemm"}
+}
+
 func TestStepMatchesPyTorch(t *testing.T) {
 	for _, rc := range loadReference(t) {
-		t.Run(rc.Config.Name, func(t *testing.T) {
-			if testing.Short() && rc.Config.Arch == "resnet50" {
-				t.Skip("resnet50 in -short")
+		for _, path := range convPaths() {
+			t.Run(rc.Config.Name+"/"+path, func(t *testing.T) { checkStepAgainstPyTorch(t, rc, path) })
+		}
+	}
+}
+
+// checkStepAgainstPyTorch runs one reference case on the given convolution
+// kernels.
+func checkStepAgainstPyTorch(t *testing.T, rc referenceCase, convPath string) {
+	if testing.Short() && rc.Config.Arch == "resnet50" {
+		t.Skip("resnet50 in -short")
+	}
+	cfg := rc.config()
+	b, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.eng.dnnl = convPath == "onednn"
+	if err := b.Load(testState(b.Arch())); err != nil {
+		t.Fatal(err)
+	}
+	b.KeepCodes(true)
+	before, _ := b.State()
+	ctx := context.Background()
+	res, err := b.Step(ctx, rc.input(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tol, lossTol, useSum := tolerances(rc.Config.Name)
+	if d := math.Abs(res.Loss - rc.Loss1); d > lossTol {
+		t.Errorf("loss1 %.7f, want %.7f (diff %.2g)", res.Loss, rc.Loss1, d)
+	}
+	check := func(what, name string, got [3]float64, want [3]float64, ok bool) {
+		t.Helper()
+		if !ok {
+			t.Errorf("%s: no reference for %s", what, name)
+			return
+		}
+		d := closeStatsOf(got, want, useSum)
+		limit := tol
+		if what == "embed" {
+			limit = max(tol, embedTolerance)
+		}
+		if d > limit {
+			t.Errorf("%s %s: %v, want %v (deviation %.2g of the norm)", what, name, got, want, d)
+		}
+	}
+	// The reference's "before" is after the prototype normalisation.
+	swav.NormalizeRows(before.Params[len(before.Params)-1].Data, cfg.Model.Prototypes, cfg.Model.FeatDim)
+	worst := 0.0
+	for i, p := range b.params {
+		want, ok := rc.Grads1[p.name]
+		got := stats(p.name, p.grad)
+		if ok && want[1] < analyticallyZero {
+			// A linear bias before BatchNorm: its gradient is zero up to
+			// rounding, and LARS turns that noise into a full-size step.
+			if got[1] > analyticallyZero {
+				t.Errorf("grad %s: norm %.2g, want zero up to rounding", p.name, got[1])
 			}
-			cfg := rc.config()
-			b, err := New(cfg, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
-			if err := b.Load(testState(b.Arch())); err != nil {
-				t.Fatal(err)
-			}
-			b.KeepCodes(true)
-			before, _ := b.State()
-			ctx := context.Background()
-			res, err := b.Step(ctx, rc.input(0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			tol, lossTol, useSum := tolerances(rc.Config.Name)
-			if d := math.Abs(res.Loss - rc.Loss1); d > lossTol {
-				t.Errorf("loss1 %.7f, want %.7f (diff %.2g)", res.Loss, rc.Loss1, d)
-			}
-			check := func(what, name string, got [3]float64, want [3]float64, ok bool) {
-				t.Helper()
-				if !ok {
-					t.Errorf("%s: no reference for %s", what, name)
-					return
-				}
-				d := closeStatsOf(got, want, useSum)
-				limit := tol
-				if what == "embed" {
-					limit = max(tol, embedTolerance)
-				}
-				if d > limit {
-					t.Errorf("%s %s: %v, want %v (deviation %.2g of the norm)", what, name, got, want, d)
-				}
-			}
-			// The reference's "before" is after the prototype normalisation.
-			swav.NormalizeRows(before.Params[len(before.Params)-1].Data, cfg.Model.Prototypes, cfg.Model.FeatDim)
-			worst := 0.0
-			for i, p := range b.params {
-				want, ok := rc.Grads1[p.name]
-				got := stats(p.name, p.grad)
-				if ok && want[1] < analyticallyZero {
-					// A linear bias before BatchNorm: its gradient is zero up to
-					// rounding, and LARS turns that noise into a full-size step.
-					if got[1] > analyticallyZero {
-						t.Errorf("grad %s: norm %.2g, want zero up to rounding", p.name, got[1])
-					}
-					continue
-				}
-				check("grad", p.name, got, want, ok)
-				worst = max(worst, closeStatsOf(got, want, useSum))
-				delta := make([]float64, len(p.data))
-				for j, v := range p.data {
-					delta[j] = float64(v) - float64(before.Params[i].Data[j])
-				}
-				want, ok = rc.Deltas1[p.name]
-				check("update", p.name, stats(p.name, delta), want, ok)
-			}
-			t.Logf("worst gradient deviation %.2g of the norm", worst)
-			st, _ := b.State()
-			for _, buf := range st.Buffers {
-				want, ok := rc.Buffers1[strings.TrimPrefix(buf.Name, "")]
-				check("running stat", buf.Name, stats(buf.Name, buf.Data), want, ok)
-			}
-			for i, q := range res.Codes {
-				check("codes", fmt.Sprint(i), stats(fmt.Sprintf("codes%d", i), q), rc.Codes1[i], true)
-			}
-			if strings.HasPrefix(rc.Config.Name, "resnet50") {
-				return // chaotic beyond one step, see tolerances
-			}
-			res, err = b.Step(ctx, rc.input(1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := math.Abs(res.Loss - rc.Loss2); d > lossTol {
-				t.Errorf("loss2 %.7f, want %.7f (diff %.2g)", res.Loss, rc.Loss2, d)
-			}
-			g0 := rc.input(1).Groups[0]
-			beforeEmbed, _ := b.State()
-			for _, f := range []train.Feature{train.FeatureTrunk, train.FeatureProjection, train.FeatureScores} {
-				rows, _, err := b.Embed(ctx, g0.Data, g0.Count*rc.Config.Batch, g0.Size, f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, ok := rc.Embed[string(f)]
-				check("embed", string(f), stats("embed."+string(f), rows), want, ok)
-			}
-			after, _ := b.State()
-			for i, buf := range after.Buffers {
-				if !slices.Equal(buf.Data, beforeEmbed.Buffers[i].Data) {
-					t.Fatalf("Embed changed %s", buf.Name)
-				}
-				want, ok := rc.Buffers2[buf.Name]
-				check("running stat after 2 steps", buf.Name, stats(buf.Name, buf.Data), want, ok)
-			}
-		})
+			continue
+		}
+		check("grad", p.name, got, want, ok)
+		worst = max(worst, closeStatsOf(got, want, useSum))
+		delta := make([]float64, len(p.data))
+		for j, v := range p.data {
+			delta[j] = float64(v) - float64(before.Params[i].Data[j])
+		}
+		want, ok = rc.Deltas1[p.name]
+		check("update", p.name, stats(p.name, delta), want, ok)
+	}
+	t.Logf("worst gradient deviation %.2g of the norm", worst)
+	st, _ := b.State()
+	for _, buf := range st.Buffers {
+		want, ok := rc.Buffers1[strings.TrimPrefix(buf.Name, "")]
+		check("running stat", buf.Name, stats(buf.Name, buf.Data), want, ok)
+	}
+	for i, q := range res.Codes {
+		check("codes", fmt.Sprint(i), stats(fmt.Sprintf("codes%d", i), q), rc.Codes1[i], true)
+	}
+	if strings.HasPrefix(rc.Config.Name, "resnet50") {
+		return // chaotic beyond one step, see tolerances
+	}
+	res, err = b.Step(ctx, rc.input(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := math.Abs(res.Loss - rc.Loss2); d > lossTol {
+		t.Errorf("loss2 %.7f, want %.7f (diff %.2g)", res.Loss, rc.Loss2, d)
+	}
+	g0 := rc.input(1).Groups[0]
+	beforeEmbed, _ := b.State()
+	for _, f := range []train.Feature{train.FeatureTrunk, train.FeatureProjection, train.FeatureScores} {
+		rows, _, err := b.Embed(ctx, g0.Data, g0.Count*rc.Config.Batch, g0.Size, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, ok := rc.Embed[string(f)]
+		check("embed", string(f), stats("embed."+string(f), rows), want, ok)
+	}
+	after, _ := b.State()
+	for i, buf := range after.Buffers {
+		if !slices.Equal(buf.Data, beforeEmbed.Buffers[i].Data) {
+			t.Fatalf("Embed changed %s", buf.Name)
+		}
+		want, ok := rc.Buffers2[buf.Name]
+		check("running stat after 2 steps", buf.Name, stats(buf.Name, buf.Data), want, ok)
 	}
 }

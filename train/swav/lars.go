@@ -2,6 +2,9 @@ package swav
 
 import (
 	"fmt"
+	"sync/atomic"
+
+	"github.com/sourcegraph/conc"
 
 	"github.com/swavgo/swav/train"
 )
@@ -28,11 +31,13 @@ type Param[T Float] struct {
 // g = (g + wd p) * trust*pn/(gn + wd*pn + eps), else g is left unchanged with
 // no weight decay; then buf = g on the tensor's first step, else
 // buf = momentum*buf + g; p -= lr*buf. It keeps one momentum buffer per
-// parameter name; it is used by one goroutine at a time.
+// parameter name; it is used by one goroutine at a time (Step spreads its
+// own work over SetThreads goroutines).
 type LARS[T Float] struct {
 	weightDecay, momentum, trust float64
 	bufs                         map[string]*momentumBuffer[T]
 	order                        []string // buffer creation order, for Buffers
+	threads                      int
 }
 
 type momentumBuffer[T Float] struct {
@@ -61,20 +66,25 @@ func (o *LARS[T]) AdaptiveLR(pn, gn float64) (float64, bool) {
 
 // Step applies one update at learning rate lr to every parameter with a
 // gradient that is not frozen. Arithmetic is float64, stored as T. Cost:
-// about 6 passes over each tensor; a buffer is allocated on a tensor's first
-// step. It panics when a gradient's or an existing buffer's length differs
-// from the parameter's (a programming error; SetBuffers checks loaded ones
-// against Validate).
+// about 6 passes over each tensor, spread over SetThreads goroutines (one
+// tensor each at a time; the result does not depend on their number); a
+// buffer is allocated on a tensor's first step. It panics when a gradient's
+// or an existing buffer's length differs from the parameter's (a
+// programming error; SetBuffers checks loaded ones against Validate).
 func (o *LARS[T]) Step(params []Param[T], lr float64) {
+	type job struct {
+		p     Param[T]
+		buf   []T
+		first bool
+	}
+	jobs := make([]job, 0, len(params))
 	for _, p := range params {
 		if p.Frozen || p.Grad == nil {
 			continue
 		}
 		checkLen("LARS.Step", p.Name+" grad", p.Grad, len(p.Data))
-		a, scaled := o.AdaptiveLR(rowNorm(p.Data), rowNorm(p.Grad))
 		b, ok := o.bufs[p.Name]
-		first := !ok
-		if first {
+		if !ok {
 			shape := p.Shape
 			if shape == nil {
 				shape = []int{len(p.Data)}
@@ -84,21 +94,40 @@ func (o *LARS[T]) Step(params []Param[T], lr float64) {
 			o.order = append(o.order, p.Name)
 		}
 		checkLen("LARS.Step", p.Name+" momentum buffer", b.data, len(p.Data))
-		for j, g := range p.Grad {
-			x := float64(p.Data[j])
-			d := float64(g)
-			// The float64 conversions round every product as PyTorch's
-			// separate in-place ops do (no fused multiply-add on any arch).
-			if scaled {
-				d = (d + float64(o.weightDecay*x)) * a
+		jobs = append(jobs, job{p, b.data, !ok})
+	}
+	var next atomic.Int64
+	var wg conc.WaitGroup
+	for w := 0; w < min(max(o.threads, 1), len(jobs)); w++ {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(jobs); i = int(next.Add(1)) - 1 {
+				o.update(jobs[i].p, jobs[i].buf, jobs[i].first, lr)
 			}
-			buf := d
-			if !first {
-				buf = float64(o.momentum*float64(b.data[j])) + d
-			}
-			b.data[j] = T(buf)
-			p.Data[j] = T(x - float64(lr*buf))
+		})
+	}
+	wg.Wait()
+}
+
+// SetThreads sets how many goroutines Step uses (at least one).
+func (o *LARS[T]) SetThreads(n int) { o.threads = n }
+
+// update is Step for one tensor and its momentum buffer.
+func (o *LARS[T]) update(p Param[T], buf []T, first bool, lr float64) {
+	a, scaled := o.AdaptiveLR(rowNorm(p.Data), rowNorm(p.Grad))
+	for j, g := range p.Grad {
+		x := float64(p.Data[j])
+		d := float64(g)
+		// The float64 conversions round every product as PyTorch's
+		// separate in-place ops do (no fused multiply-add on any arch).
+		if scaled {
+			d = (d + float64(o.weightDecay*x)) * a
 		}
+		m := d
+		if !first {
+			m = float64(o.momentum*float64(buf[j])) + d
+		}
+		buf[j] = T(m)
+		p.Data[j] = T(x - float64(lr*m))
 	}
 }
 

@@ -1,0 +1,373 @@
+//go:build cgo && dnnl
+
+package dnnl
+
+/*
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <oneapi/dnnl/dnnl.h>
+
+// Every oneDNN function is reached through a pointer found with dlsym, typed
+// from the header, so that the binary does not need libdnnl to start.
+#define SWAV_DNNL_FNS(X) \
+	X(dnnl_engine_create) X(dnnl_stream_create) X(dnnl_stream_wait) \
+	X(dnnl_memory_desc_init_by_tag) X(dnnl_memory_desc_equal) X(dnnl_memory_create) \
+	X(dnnl_memory_set_data_handle) X(dnnl_memory_destroy) \
+	X(dnnl_primitive_desc_create) X(dnnl_primitive_desc_destroy) X(dnnl_primitive_desc_query_md) \
+	X(dnnl_primitive_create) X(dnnl_primitive_execute) X(dnnl_primitive_destroy) \
+	X(dnnl_convolution_forward_desc_init) X(dnnl_convolution_backward_data_desc_init) \
+	X(dnnl_convolution_backward_weights_desc_init) X(dnnl_reorder_primitive_desc_create) \
+	X(dnnl_primitive_attr_create) X(dnnl_primitive_attr_destroy) X(dnnl_primitive_attr_set_post_ops) \
+	X(dnnl_post_ops_create) X(dnnl_post_ops_destroy) X(dnnl_post_ops_append_eltwise) \
+	X(dnnl_post_ops_append_sum) X(dnnl_version)
+
+#define SWAV_DECL(f) static __typeof__(f) *p_##f;
+SWAV_DNNL_FNS(SWAV_DECL)
+static void (*p_omp_set_num_threads)(int);
+
+static dnnl_engine_t swav_eng;
+static dnnl_stream_t swav_stream;
+static char swav_err[256];
+
+// swav_dnnl_open returns 1 when oneDNN was opened and its CPU engine made.
+// OpenMP's threads sleep between calls (OMP_WAIT_POLICY=passive) unless the
+// user set a policy: spinning, libgomp's default, takes a core from the Go
+// kernels that run between convolutions (measured: the small network's step
+// 153 -> 208 img/s on 2 cores). libgomp reads the variable when it is
+// loaded, here; the environment is restored after.
+static int swav_dnnl_open(void) {
+	int setPolicy = getenv("OMP_WAIT_POLICY") == NULL;
+	if (setPolicy) setenv("OMP_WAIT_POLICY", "passive", 1);
+	void* h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) h = dlopen("libdnnl.so", RTLD_NOW | RTLD_LOCAL);
+	if (setPolicy) unsetenv("OMP_WAIT_POLICY");
+	if (h == NULL) { snprintf(swav_err, sizeof swav_err, "%s", dlerror()); return 0; }
+#define SWAV_LOAD(f) p_##f = (__typeof__(f)*)dlsym(h, #f); \
+	if (p_##f == NULL) { snprintf(swav_err, sizeof swav_err, "libdnnl has no %s", #f); return 0; }
+	SWAV_DNNL_FNS(SWAV_LOAD)
+	void* g = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD);
+	if (g != NULL) p_omp_set_num_threads = (void (*)(int))dlsym(g, "omp_set_num_threads");
+	if (p_dnnl_engine_create(&swav_eng, dnnl_cpu, 0) != dnnl_success) { snprintf(swav_err, sizeof swav_err, "no oneDNN CPU engine"); return 0; }
+	if (p_dnnl_stream_create(&swav_stream, swav_eng, dnnl_stream_default_flags) != dnnl_success) { snprintf(swav_err, sizeof swav_err, "no oneDNN stream"); return 0; }
+	return 1;
+}
+
+static const char* swav_dnnl_err(void) { return swav_err; }
+static void swav_dnnl_version(int* v) {
+	const dnnl_version_t* ver = p_dnnl_version();
+	v[0] = ver->major; v[1] = ver->minor; v[2] = ver->patch;
+}
+static void swav_dnnl_threads(int n) { if (p_omp_set_num_threads) p_omp_set_num_threads(n); }
+
+// A convolution and its primitives. User memories (handle NULL between
+// calls) hold the caller's buffers during one call; the primitives' own
+// weight layouts get reorders from and to the user's OHWI.
+typedef struct {
+	dnnl_memory_desc_t src, dst, wei, bias, any_w;
+	dnnl_dims_t strides, pad_l, pad_r;
+	dnnl_memory_t m_src, m_dst, m_wei, m_bias;
+	dnnl_primitive_desc_t fwd_pd;
+	dnnl_primitive_t fwd, fwd_reorder;
+	dnnl_memory_t fwd_w; // the forward's weights, when their layout differs
+	dnnl_primitive_t bwd_d, bwd_d_reorder;
+	dnnl_memory_t bwd_d_w;
+	dnnl_primitive_t bwd_w, bwd_w_reorder;
+	dnnl_memory_t bwd_w_dw;
+	int training, has_bias;
+} swav_conv;
+
+#define SWAV_CHECK(call, what) do { dnnl_status_t st_ = (call); if (st_ != dnnl_success) { \
+	snprintf(swav_err, sizeof swav_err, "%s: oneDNN status %d", what, (int)st_); return 0; } } while (0)
+
+// swav_weights_for makes mem (the primitive's layout md) and the reorder
+// from user to it, or leaves both NULL when the layouts are the same.
+// toUser reverses the direction.
+static int swav_reorder_for(const dnnl_memory_desc_t* md, const dnnl_memory_desc_t* user, int toUser,
+                            dnnl_memory_t* mem, dnnl_primitive_t* reorder) {
+	*mem = NULL; *reorder = NULL;
+	if (p_dnnl_memory_desc_equal(md, user)) return 1;
+	SWAV_CHECK(p_dnnl_memory_create(mem, md, swav_eng, DNNL_MEMORY_ALLOCATE), "weights memory");
+	dnnl_primitive_desc_t pd;
+	if (toUser) SWAV_CHECK(p_dnnl_reorder_primitive_desc_create(&pd, md, swav_eng, user, swav_eng, NULL), "weights reorder");
+	else SWAV_CHECK(p_dnnl_reorder_primitive_desc_create(&pd, user, swav_eng, md, swav_eng, NULL), "weights reorder");
+	dnnl_status_t st = p_dnnl_primitive_create(reorder, pd);
+	p_dnnl_primitive_desc_destroy(pd);
+	SWAV_CHECK(st, "weights reorder primitive");
+	return 1;
+}
+
+static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, int oh, int ow,
+                         int k, int stride, int pad, int training, int bias, int sum, int relu) {
+	swav_conv* cv = calloc(1, sizeof *cv);
+	*out = cv;
+	cv->training = training; cv->has_bias = bias;
+	dnnl_dims_t sd = {n, c, h, w}, dd = {n, oc, oh, ow}, wd = {oc, c, k, k}, bd = {oc};
+	cv->strides[0] = cv->strides[1] = stride;
+	cv->pad_l[0] = cv->pad_l[1] = pad;
+	cv->pad_r[0] = (oh - 1) * stride + k - h - pad;
+	cv->pad_r[1] = (ow - 1) * stride + k - w - pad;
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->src, 4, sd, dnnl_f32, dnnl_nhwc), "source desc");
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->dst, 4, dd, dnnl_f32, dnnl_nhwc), "destination desc");
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->wei, 4, wd, dnnl_f32, dnnl_oihw), "weights desc");
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->any_w, 4, wd, dnnl_f32, dnnl_format_tag_any), "weights desc");
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->bias, 1, bd, dnnl_f32, dnnl_x), "bias desc");
+	dnnl_convolution_desc_t cd;
+	SWAV_CHECK(p_dnnl_convolution_forward_desc_init(&cd, training ? dnnl_forward_training : dnnl_forward_inference,
+		dnnl_convolution_direct, &cv->src, &cv->any_w, bias ? &cv->bias : NULL, &cv->dst,
+		cv->strides, cv->pad_l, cv->pad_r), "forward desc");
+	dnnl_primitive_attr_t attr;
+	dnnl_post_ops_t ops;
+	SWAV_CHECK(p_dnnl_primitive_attr_create(&attr), "attributes");
+	SWAV_CHECK(p_dnnl_post_ops_create(&ops), "post-ops");
+	if (sum) SWAV_CHECK(p_dnnl_post_ops_append_sum(ops, 1.0f), "sum post-op");
+	if (relu) SWAV_CHECK(p_dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), "relu post-op");
+	SWAV_CHECK(p_dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
+	dnnl_status_t st = p_dnnl_primitive_desc_create(&cv->fwd_pd, &cd, attr, swav_eng, NULL);
+	p_dnnl_post_ops_destroy(ops);
+	p_dnnl_primitive_attr_destroy(attr);
+	SWAV_CHECK(st, "forward primitive desc");
+	SWAV_CHECK(p_dnnl_primitive_create(&cv->fwd, cv->fwd_pd), "forward primitive");
+	if (!swav_reorder_for(p_dnnl_primitive_desc_query_md(cv->fwd_pd, dnnl_query_weights_md, 0), &cv->wei, 0, &cv->fwd_w, &cv->fwd_reorder)) return 0;
+	SWAV_CHECK(p_dnnl_memory_create(&cv->m_src, &cv->src, swav_eng, DNNL_MEMORY_NONE), "source memory");
+	SWAV_CHECK(p_dnnl_memory_create(&cv->m_dst, &cv->dst, swav_eng, DNNL_MEMORY_NONE), "destination memory");
+	SWAV_CHECK(p_dnnl_memory_create(&cv->m_wei, &cv->wei, swav_eng, DNNL_MEMORY_NONE), "weights memory");
+	SWAV_CHECK(p_dnnl_memory_create(&cv->m_bias, &cv->bias, swav_eng, DNNL_MEMORY_NONE), "bias memory");
+	return 1;
+}
+
+// swav_conv_backward_init builds the two backward primitives (once).
+static int swav_conv_backward_init(swav_conv* cv) {
+	if (cv->bwd_d != NULL) return 1;
+	dnnl_convolution_desc_t cd;
+	dnnl_primitive_desc_t pd;
+	SWAV_CHECK(p_dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &cv->src, &cv->any_w, &cv->dst,
+		cv->strides, cv->pad_l, cv->pad_r), "backward data desc");
+	SWAV_CHECK(p_dnnl_primitive_desc_create(&pd, &cd, NULL, swav_eng, cv->fwd_pd), "backward data primitive desc");
+	dnnl_status_t st = p_dnnl_primitive_create(&cv->bwd_d, pd);
+	int ok = st == dnnl_success && swav_reorder_for(p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &cv->wei, 0, &cv->bwd_d_w, &cv->bwd_d_reorder);
+	p_dnnl_primitive_desc_destroy(pd);
+	SWAV_CHECK(st, "backward data primitive");
+	if (!ok) return 0;
+	SWAV_CHECK(p_dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &cv->src, &cv->any_w, NULL, &cv->dst,
+		cv->strides, cv->pad_l, cv->pad_r), "backward weights desc");
+	SWAV_CHECK(p_dnnl_primitive_desc_create(&pd, &cd, NULL, swav_eng, cv->fwd_pd), "backward weights primitive desc");
+	st = p_dnnl_primitive_create(&cv->bwd_w, pd);
+	ok = st == dnnl_success && swav_reorder_for(p_dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), &cv->wei, 1, &cv->bwd_w_dw, &cv->bwd_w_reorder);
+	p_dnnl_primitive_desc_destroy(pd);
+	SWAV_CHECK(st, "backward weights primitive");
+	return ok;
+}
+
+static int swav_exec(dnnl_primitive_t p, int n, dnnl_exec_arg_t* args, const char* what) {
+	SWAV_CHECK(p_dnnl_primitive_execute(p, swav_stream, n, args), what);
+	SWAV_CHECK(p_dnnl_stream_wait(swav_stream), what);
+	return 1;
+}
+
+// swav_reorder copies weights between the user memory and a primitive's.
+static int swav_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to) {
+	dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+	return swav_exec(r, 2, a, "weights reorder");
+}
+
+static void swav_release(swav_conv* cv) {
+	p_dnnl_memory_set_data_handle(cv->m_src, NULL);
+	p_dnnl_memory_set_data_handle(cv->m_dst, NULL);
+	p_dnnl_memory_set_data_handle(cv->m_wei, NULL);
+	p_dnnl_memory_set_data_handle(cv->m_bias, NULL);
+}
+
+// The three calls set the user memories' handles to the caller's buffers
+// for the call only (none is kept after it returns).
+static int swav_conv_forward(swav_conv* cv, float* src, float* wei, float* bias, float* dst) {
+	p_dnnl_memory_set_data_handle(cv->m_src, src);
+	p_dnnl_memory_set_data_handle(cv->m_dst, dst);
+	p_dnnl_memory_set_data_handle(cv->m_wei, wei);
+	p_dnnl_memory_set_data_handle(cv->m_bias, bias);
+	int ok = 1;
+	dnnl_memory_t w = cv->m_wei;
+	if (cv->fwd_reorder != NULL) { ok = swav_reorder(cv->fwd_reorder, cv->m_wei, cv->fwd_w); w = cv->fwd_w; }
+	if (ok) {
+		dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, cv->m_src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, cv->m_dst}, {DNNL_ARG_BIAS, cv->m_bias}};
+		ok = swav_exec(cv->fwd, cv->has_bias ? 4 : 3, a, "forward");
+	}
+	swav_release(cv);
+	return ok;
+}
+
+static int swav_conv_backward_data(swav_conv* cv, float* diff_dst, float* wei, float* diff_src) {
+	if (!swav_conv_backward_init(cv)) return 0;
+	p_dnnl_memory_set_data_handle(cv->m_dst, diff_dst);
+	p_dnnl_memory_set_data_handle(cv->m_wei, wei);
+	p_dnnl_memory_set_data_handle(cv->m_src, diff_src);
+	int ok = 1;
+	dnnl_memory_t w = cv->m_wei;
+	if (cv->bwd_d_reorder != NULL) { ok = swav_reorder(cv->bwd_d_reorder, cv->m_wei, cv->bwd_d_w); w = cv->bwd_d_w; }
+	if (ok) {
+		dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, cv->m_dst}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, cv->m_src}};
+		ok = swav_exec(cv->bwd_d, 3, a, "backward data");
+	}
+	swav_release(cv);
+	return ok;
+}
+
+static int swav_conv_backward_weights(swav_conv* cv, float* src, float* diff_dst, float* diff_wei) {
+	if (!swav_conv_backward_init(cv)) return 0;
+	p_dnnl_memory_set_data_handle(cv->m_src, src);
+	p_dnnl_memory_set_data_handle(cv->m_dst, diff_dst);
+	p_dnnl_memory_set_data_handle(cv->m_wei, diff_wei);
+	dnnl_memory_t dw = cv->bwd_w_dw != NULL ? cv->bwd_w_dw : cv->m_wei;
+	dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC, cv->m_src}, {DNNL_ARG_DIFF_DST, cv->m_dst}, {DNNL_ARG_DIFF_WEIGHTS, dw}};
+	int ok = swav_exec(cv->bwd_w, 3, a, "backward weights");
+	if (ok && cv->bwd_w_reorder != NULL) ok = swav_reorder(cv->bwd_w_reorder, cv->bwd_w_dw, cv->m_wei);
+	swav_release(cv);
+	return ok;
+}
+
+static void swav_conv_free(swav_conv* cv) {
+	if (cv == NULL) return;
+	dnnl_primitive_t ps[] = {cv->fwd, cv->fwd_reorder, cv->bwd_d, cv->bwd_d_reorder, cv->bwd_w, cv->bwd_w_reorder};
+	for (int i = 0; i < 6; i++) if (ps[i] != NULL) p_dnnl_primitive_destroy(ps[i]);
+	dnnl_memory_t ms[] = {cv->m_src, cv->m_dst, cv->m_wei, cv->m_bias, cv->fwd_w, cv->bwd_d_w, cv->bwd_w_dw};
+	for (int i = 0; i < 7; i++) if (ms[i] != NULL) p_dnnl_memory_destroy(ms[i]);
+	if (cv->fwd_pd != NULL) p_dnnl_primitive_desc_destroy(cv->fwd_pd);
+	free(cv);
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+var (
+	openOnce sync.Once
+	openErr  error
+	version  string
+	calls    chan func()
+)
+
+// open starts the locked worker and opens oneDNN on it, once.
+func open() error {
+	openOnce.Do(func() {
+		calls = make(chan func())
+		go func() {
+			runtime.LockOSThread() // the OpenMP pool belongs to this thread; it is never unlocked
+			for f := range calls {
+				f()
+			}
+		}()
+		on(func() {
+			if C.swav_dnnl_open() != 1 {
+				openErr = fmt.Errorf("dnnl: %s", C.GoString(C.swav_dnnl_err()))
+				return
+			}
+			var v [3]C.int
+			C.swav_dnnl_version(&v[0])
+			version = fmt.Sprintf("onednn %d.%d.%d", v[0], v[1], v[2])
+		})
+	})
+	return openErr
+}
+
+// on runs f on the locked worker and waits for it.
+func on(f func()) {
+	done := make(chan struct{})
+	calls <- func() { f(); close(done) }
+	<-done
+}
+
+func available() bool { return open() == nil }
+
+func name() string {
+	if err := open(); err != nil {
+		return err.Error()
+	}
+	return version
+}
+
+func setThreads(n int) {
+	if open() == nil {
+		on(func() { C.swav_dnnl_threads(C.int(n)) })
+	}
+}
+
+func lastError() error { return errors.New("dnnl: " + C.GoString(C.swav_dnnl_err())) }
+
+type conv struct{ c *C.swav_conv }
+
+func newConv(s ConvShape, o ConvOptions) (*Conv, error) {
+	if err := open(); err != nil {
+		return nil, err
+	}
+	var cv *C.swav_conv
+	var err error
+	on(func() {
+		if C.swav_conv_new(&cv, C.int(s.N), C.int(s.H), C.int(s.W), C.int(s.C), C.int(s.OutC), C.int(s.OH), C.int(s.OW),
+			C.int(s.Kernel), C.int(s.Stride), C.int(s.Pad), cbool(o.Training), cbool(o.Bias), cbool(o.Sum), cbool(o.ReLU)) != 1 {
+			err = fmt.Errorf("%w (convolution %s)", lastError(), s)
+			C.swav_conv_free(cv)
+			cv = nil
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &Conv{shape: s, opts: o, impl: conv{cv}}
+	runtime.SetFinalizer(c, (*Conv).Close)
+	return c, nil
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func ptr(s []float32) *C.float {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&s[0]))
+}
+
+func (c conv) forward(src, weights, bias, dst []float32) error {
+	var ok C.int
+	on(func() { ok = C.swav_conv_forward(c.c, ptr(src), ptr(weights), ptr(bias), ptr(dst)) })
+	if ok != 1 {
+		return lastError()
+	}
+	return nil
+}
+
+func (c conv) backwardData(diffDst, weights, diffSrc []float32) error {
+	var ok C.int
+	on(func() { ok = C.swav_conv_backward_data(c.c, ptr(diffDst), ptr(weights), ptr(diffSrc)) })
+	if ok != 1 {
+		return lastError()
+	}
+	return nil
+}
+
+func (c conv) backwardWeights(src, diffDst, diffWeights []float32) error {
+	var ok C.int
+	on(func() { ok = C.swav_conv_backward_weights(c.c, ptr(src), ptr(diffDst), ptr(diffWeights)) })
+	if ok != 1 {
+		return lastError()
+	}
+	return nil
+}
+
+func (c conv) close() {
+	if c.c != nil {
+		on(func() { C.swav_conv_free(c.c) })
+	}
+}

@@ -1,0 +1,19 @@
+//go:build !cgo || !dnnl
+
+package dnnl
+
+import "errors"
+
+var errNotBuilt = errors.New("dnnl: not built (build with -tags dnnl and oneDNN's headers, Debian's libdnnl-dev)")
+
+func available() bool  { return false }
+func name() string     { return errNotBuilt.Error() }
+func setThreads(n int) {}
+
+type conv struct{}
+
+func newConv(ConvShape, ConvOptions) (*Conv, error)  { return nil, errNotBuilt }
+func (conv) forward(_, _, _, _ []float32) error      { return errNotBuilt }
+func (conv) backwardData(_, _, _ []float32) error    { return errNotBuilt }
+func (conv) backwardWeights(_, _, _ []float32) error { return errNotBuilt }
+func (conv) close()                                  {}

@@ -1,0 +1,192 @@
+package dnnl
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveConv is the float64 reference: NHWC input, OIHW weights.
+func naiveConv(s ConvShape, src, w []float32) []float64 {
+	out := make([]float64, s.dstLen())
+	for n := 0; n < s.N; n++ {
+		for oy := 0; oy < s.OH; oy++ {
+			for ox := 0; ox < s.OW; ox++ {
+				for o := 0; o < s.OutC; o++ {
+					var acc float64
+					for ky := 0; ky < s.Kernel; ky++ {
+						iy := oy*s.Stride - s.Pad + ky
+						if iy < 0 || iy >= s.H {
+							continue
+						}
+						for kx := 0; kx < s.Kernel; kx++ {
+							ix := ox*s.Stride - s.Pad + kx
+							if ix < 0 || ix >= s.W {
+								continue
+							}
+							for c := 0; c < s.C; c++ {
+								acc += float64(src[((n*s.H+iy)*s.W+ix)*s.C+c]) * float64(w[((o*s.C+c)*s.Kernel+ky)*s.Kernel+kx])
+							}
+						}
+					}
+					out[((n*s.OH+oy)*s.OW+ox)*s.OutC+o] = acc
+				}
+			}
+		}
+	}
+	return out
+}
+
+// naiveBackward returns dL/dsrc and dL/dw for L = sum(dst * g).
+func naiveBackward(s ConvShape, src, w, g []float32) (dsrc, dw []float64) {
+	dsrc, dw = make([]float64, s.srcLen()), make([]float64, s.weightsLen())
+	for n := 0; n < s.N; n++ {
+		for oy := 0; oy < s.OH; oy++ {
+			for ox := 0; ox < s.OW; ox++ {
+				for o := 0; o < s.OutC; o++ {
+					gv := float64(g[((n*s.OH+oy)*s.OW+ox)*s.OutC+o])
+					for ky := 0; ky < s.Kernel; ky++ {
+						iy := oy*s.Stride - s.Pad + ky
+						if iy < 0 || iy >= s.H {
+							continue
+						}
+						for kx := 0; kx < s.Kernel; kx++ {
+							ix := ox*s.Stride - s.Pad + kx
+							if ix < 0 || ix >= s.W {
+								continue
+							}
+							for c := 0; c < s.C; c++ {
+								si, wi := ((n*s.H+iy)*s.W+ix)*s.C+c, ((o*s.C+c)*s.Kernel+ky)*s.Kernel+kx
+								dsrc[si] += gv * float64(w[wi])
+								dw[wi] += gv * float64(src[si])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return dsrc, dw
+}
+
+func randoms(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}
+
+func assertClose(t *testing.T, what string, got []float32, want []float64) {
+	t.Helper()
+	var maxErr, scale float64
+	for i, w := range want {
+		maxErr = max(maxErr, math.Abs(float64(got[i])-w))
+		scale = max(scale, math.Abs(w))
+	}
+	if maxErr > 1e-4*max(scale, 1) {
+		t.Errorf("%s: max error %.3g (largest value %.3g)", what, maxErr, scale)
+	}
+}
+
+func outSize(in, k, stride, pad int) int { return (in+2*pad-k)/stride + 1 }
+
+var shapes = []struct {
+	name                        string
+	n, h, c, oc, k, stride, pad int
+}{
+	{"stem 7x7 s2", 2, 17, 3, 8, 7, 2, 3},
+	{"3x3 s1", 3, 9, 16, 24, 3, 1, 1},
+	{"3x3 s2 even", 2, 10, 16, 32, 3, 2, 1},
+	{"3x3 s2 odd", 2, 9, 8, 16, 3, 2, 1},
+	{"1x1", 2, 7, 32, 64, 1, 1, 0},
+	{"1x1 s2 downsample", 2, 8, 32, 64, 1, 2, 0},
+	{"3x3 no pad", 1, 6, 4, 4, 3, 1, 0},
+}
+
+func shapeOf(tc struct {
+	name                        string
+	n, h, c, oc, k, stride, pad int
+}) ConvShape {
+	o := outSize(tc.h, tc.k, tc.stride, tc.pad)
+	return ConvShape{N: tc.n, H: tc.h, W: tc.h, C: tc.c, OutC: tc.oc, OH: o, OW: o, Kernel: tc.k, Stride: tc.stride, Pad: tc.pad}
+}
+
+func requireDNNL(t *testing.T) {
+	t.Helper()
+	if !Available() {
+		t.Skipf("oneDNN not available: %s", Name())
+	}
+}
+
+func TestConvMatchesReference(t *testing.T) {
+	requireDNNL(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range shapes {
+		t.Run(tc.name, func(t *testing.T) {
+			s := shapeOf(tc)
+			src, w, g := randoms(rng, s.srcLen()), randoms(rng, s.weightsLen()), randoms(rng, s.dstLen())
+			want := naiveConv(s, src, w)
+
+			c, err := NewConv(s, ConvOptions{Training: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			dst := make([]float32, s.dstLen())
+			if err := c.Forward(src, w, nil, dst); err != nil {
+				t.Fatal(err)
+			}
+			assertClose(t, "forward", dst, want)
+
+			wantDsrc, wantDw := naiveBackward(s, src, w, g)
+			dsrc, dw := make([]float32, s.srcLen()), make([]float32, s.weightsLen())
+			for i := range dsrc {
+				dsrc[i] = float32(math.NaN()) // overwritten, not added to
+			}
+			if err := c.BackwardData(g, w, dsrc); err != nil {
+				t.Fatal(err)
+			}
+			assertClose(t, "backward data", dsrc, wantDsrc)
+			if err := c.BackwardWeights(src, g, dw); err != nil {
+				t.Fatal(err)
+			}
+			assertClose(t, "backward weights", dw, wantDw)
+
+			// Fused inference: relu(conv + bias + previous dst).
+			f, err := NewConv(s, ConvOptions{Bias: true, Sum: true, ReLU: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			bias, residual := randoms(rng, s.OutC), randoms(rng, s.dstLen())
+			copy(dst, residual)
+			if err := f.Forward(src, w, bias, dst); err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				want[i] = max(0, want[i]+float64(bias[i%s.OutC])+float64(residual[i]))
+			}
+			assertClose(t, "fused forward", dst, want)
+		})
+	}
+}
+
+func TestConvRejectsBadShapesAndUse(t *testing.T) {
+	if _, err := NewConv(ConvShape{N: 1, H: 4, W: 4, C: 3, OutC: 4, OH: 9, OW: 9, Kernel: 3, Stride: 1, Pad: 1}, ConvOptions{}); err == nil {
+		t.Error("an output larger than its input allows was accepted")
+	}
+	if _, err := NewConv(ConvShape{N: 1, H: 4, W: 4, C: 3, OutC: 4, OH: 4, OW: 4, Kernel: 3, Stride: 1, Pad: 1}, ConvOptions{Training: true, ReLU: true}); err == nil {
+		t.Error("a fused training convolution was accepted")
+	}
+	requireDNNL(t)
+	s := ConvShape{N: 1, H: 4, W: 4, C: 3, OutC: 4, OH: 4, OW: 4, Kernel: 3, Stride: 1, Pad: 1}
+	c, err := NewConv(s, ConvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.BackwardData(make([]float32, s.dstLen()), make([]float32, s.weightsLen()), make([]float32, s.srcLen())); err == nil {
+		t.Error("backward of an inference convolution ran")
+	}
+}

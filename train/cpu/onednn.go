@@ -1,0 +1,177 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"os"
+
+	"github.com/swavgo/swav/internal/dnnl"
+	"github.com/swavgo/swav/train/model"
+)
+
+// Convolutions run on oneDNN where it is available (a binary built with
+// -tags dnnl on a machine with libdnnl.so.2; internal/dnnl), and on the
+// im2col + OpenBLAS path of conv.go otherwise, or when SWAV_CPU_CONV=gemm.
+// oneDNN's primitives are built per plan (a few milliseconds a layer, once
+// per input shape) and parallelise over the engine's threads with OpenMP.
+
+// convKernels says which convolution kernels an engine of this process uses.
+func convKernels() (useDNNL bool, why string) {
+	if os.Getenv("SWAV_CPU_CONV") == "gemm" {
+		return false, "im2col + GEMM (SWAV_CPU_CONV=gemm)"
+	}
+	if !dnnl.Available() {
+		return false, "im2col + GEMM (" + dnnl.Name() + ")"
+	}
+	return true, dnnl.Name()
+}
+
+// Kernels says which convolution kernels the CPU backend uses in this
+// process: "onednn 2.6.3", or "im2col + GEMM (why not oneDNN)".
+func Kernels() string {
+	_, why := convKernels()
+	return why
+}
+
+// bindConvs builds the oneDNN primitive of every convolution of p, when the
+// engine uses oneDNN: training convolutions plain (their backward is built
+// at first use), evaluation ones with their fusion.
+func (e *engine) bindConvs(p *plan) error {
+	if !e.dnnl {
+		return nil
+	}
+	for i := range p.sec.bindings {
+		l := p.sec.bindings[i].layer
+		if l.Op != model.OpConv {
+			continue
+		}
+		x, y := p.valueOf(l.Inputs[0]), p.vals[i]
+		s := dnnl.ConvShape{N: x.n, H: x.h, W: x.w, C: x.c, OutC: y.c, OH: y.h, OW: y.w, Kernel: l.Kernel, Stride: l.Stride, Pad: l.Pad}
+		o := dnnl.ConvOptions{Training: p.train}
+		if f := p.fused[i]; f.batchNorm > 0 {
+			o.Bias, o.Sum, o.ReLU = true, f.sum, f.relu
+		}
+		c, err := dnnl.NewConv(s, o)
+		if err != nil {
+			return fmt.Errorf("cpu: %s layer %s: %w", p.sec.name, l.Name, err)
+		}
+		p.convs[i] = c
+	}
+	return nil
+}
+
+// releaseConvs frees p's oneDNN primitives (p is being replaced).
+func releaseConvs(p *plan) {
+	if p == nil {
+		return
+	}
+	for i, c := range p.convs {
+		if c != nil {
+			c.Close()
+			p.convs[i] = nil
+		}
+	}
+}
+
+// must panics on an error of a oneDNN call whose shapes were checked when
+// its primitive was built: only a broken library returns one.
+func must(err error) {
+	if err != nil {
+		panic(fmt.Sprintf("cpu: %v", err))
+	}
+}
+
+// fusedConvForward runs evaluation conv i of p with the BatchNorm after it
+// folded in (running statistics): w' = w*scale and a bias shift per output
+// channel, scale = gamma/sqrt(running_var+eps), shift = beta -
+// running_mean*scale, then the residual sum and the ReLU its fusion holds.
+// It writes the value of the fusion's target.
+func (e *engine) fusedConvForward(p *plan, i int) {
+	b := &p.sec.bindings[i]
+	l, f := b.layer, p.fused[i]
+	bn := &p.sec.bindings[f.batchNorm]
+	x, y := p.valueOf(l.Inputs[0]), p.vals[f.target]
+	scale, shift := make([]float32, l.Out), make([]float32, l.Out)
+	for o := range scale {
+		invStd := float32(1 / math.Sqrt(float64(bn.batchNorm.runningVar[o])+model.BNEpsilon))
+		scale[o] = bn.weight.data[o] * invStd
+		shift[o] = bn.bias.data[o] - bn.batchNorm.runningMean[o]*scale[o]
+	}
+	// Both weight layouts keep each output channel's weights together:
+	// oneDNN takes the canonical [Out][In][Kh][Kw], the GEMM path its work
+	// copy [Out][Kh][Kw][In].
+	weights := b.weight.work
+	if p.convs[i] != nil {
+		weights = b.weight.data
+	}
+	width := l.Kernel * l.Kernel * l.In
+	e.folded = growFloats(e.folded, l.Out*width)
+	w := e.folded
+	for o := range scale {
+		src, dst := weights[o*width:(o+1)*width], w[o*width:(o+1)*width]
+		for j, v := range src {
+			dst[j] = v * scale[o]
+		}
+	}
+	if f.sum {
+		r := p.valueOf(f.residual)
+		e.elementwise(len(y.data), func(lo, hi int) { copy(y.data[lo:hi], r.data[lo:hi]) })
+	}
+	if c := p.convs[i]; c != nil {
+		must(c.Forward(x.data, w, shift, y.data))
+		return
+	}
+	beta := float32(0)
+	if f.sum {
+		beta = 1
+	}
+	e.convForward(l, w, x, y, beta)
+	ch := y.c
+	e.elementwise(y.rows(), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := y.data[r*ch : (r+1)*ch]
+			sh := shift[:len(row)]
+			if f.relu {
+				for j, v := range row {
+					row[j] = max(v+sh[j], 0)
+				}
+			} else {
+				for j, v := range row {
+					row[j] = v + sh[j]
+				}
+			}
+		}
+	})
+}
+
+// dnnlConvBackward is convBackward on oneDNN, with the weights in their
+// canonical (PyTorch) layout: the weight gradient is added into p.grad, the
+// input gradient written or added as x.gradSet says.
+func (e *engine) dnnlConvBackward(c *dnnl.Conv, p *param, x, y *value, wantIn bool) {
+	e.partials[0] = growFloats(e.partials[0], len(p.data))
+	dw := e.partials[0]
+	must(c.BackwardWeights(x.data, y.grad, dw))
+	e.addInto(p.grad, dw)
+	if !wantIn {
+		return
+	}
+	if !x.gradSet {
+		must(c.BackwardData(y.grad, p.data, x.grad))
+		x.gradSet = true
+		return
+	}
+	e.cols[0] = growFloats(e.cols[0], len(x.grad))
+	dx := e.cols[0]
+	must(c.BackwardData(y.grad, p.data, dx))
+	e.addInto(x.grad, dx)
+}
+
+// addInto adds src into dst (len(src) values) on the engine's threads.
+func (e *engine) addInto(dst, src []float32) {
+	e.elementwise(len(src), func(lo, hi int) {
+		d := dst[lo:hi]
+		for j, v := range src[lo:hi] {
+			d[j] += v
+		}
+	})
+}
