@@ -1,8 +1,10 @@
-// Package dnnl runs convolutions on oneDNN (Debian's libdnnl 2.6, the
-// library PyTorch's CPU convolutions use), opened with dlopen at first use:
-// forward (with an optional bias, residual sum and ReLU fused in), backward
-// data and backward weights, on NHWC activations (the CPU engine's layout)
-// and OIHW weights (PyTorch's, the canonical layout of a training state).
+// Package dnnl runs convolutions and training BatchNorms on oneDNN (Debian's
+// libdnnl 2.6, the library PyTorch's CPU convolutions use), opened with
+// dlopen at first use: convolution forward (with an optional bias, residual
+// sum and ReLU fused in), backward data and backward weights, on NHWC
+// activations (the CPU engine's layout) and OIHW weights (PyTorch's, the
+// canonical layout of a training state); BatchNorm with batch statistics,
+// forward (with the ReLU after it fused in) and backward.
 //
 // It is built with -tags dnnl (which needs oneDNN's headers, Debian's
 // libdnnl-dev, at build time; the Makefile sets the tag when they are
@@ -154,4 +156,63 @@ func (c *Conv) Close() {
 	c.impl.close()
 	c.impl = conv{}
 	runtime.SetFinalizer(c, nil)
+}
+
+// BatchNormShape is an N x H x W x C activation.
+type BatchNormShape struct{ N, H, W, C int }
+
+func (s BatchNormShape) String() string { return fmt.Sprintf("%dx%dx%dx%d", s.N, s.H, s.W, s.C) }
+
+// BatchNorm is a training BatchNorm (batch statistics) of one shape, with a
+// ReLU fused in when built so; the ReLU's mask stays inside it from Forward
+// to Backward, so each Forward must be followed by its own Backward before
+// the next Forward whose gradient is wanted. Same ownership as Conv.
+type BatchNorm struct {
+	shape BatchNormShape
+	impl  batchNorm
+}
+
+// NewBatchNorm builds the forward and backward primitives of s with epsilon
+// eps.
+func NewBatchNorm(s BatchNormShape, eps float32, relu bool) (*BatchNorm, error) {
+	if s.N < 1 || s.H < 1 || s.W < 1 || s.C < 1 {
+		return nil, fmt.Errorf("dnnl: bad batchnorm shape %s", s)
+	}
+	return newBatchNorm(s, eps, relu)
+}
+
+func (b *BatchNorm) check(data ...[]float32) {
+	for _, d := range data {
+		checkLen("batchnorm data", len(d), b.shape.N*b.shape.H*b.shape.W*b.shape.C)
+	}
+}
+
+func (b *BatchNorm) checkStats(stats ...[]float32) {
+	for _, s := range stats {
+		checkLen("batchnorm per-channel values", len(s), b.shape.C)
+	}
+}
+
+// Forward writes dst = (src - mean)/sqrt(variance + eps)*scale + shift (then
+// max(., 0) when fused), with mean and variance (biased) the batch's, which
+// it also writes.
+func (b *BatchNorm) Forward(src, scale, shift, dst, mean, variance []float32) error {
+	b.check(src, dst)
+	b.checkStats(scale, shift, mean, variance)
+	return b.impl.forward(src, scale, shift, dst, mean, variance)
+}
+
+// Backward overwrites diffSrc, diffScale and diffShift with the gradients of
+// the last Forward (given its src, scale, shift, mean and variance).
+func (b *BatchNorm) Backward(src, diffDst, scale, shift, mean, variance, diffSrc, diffScale, diffShift []float32) error {
+	b.check(src, diffDst, diffSrc)
+	b.checkStats(scale, shift, mean, variance, diffScale, diffShift)
+	return b.impl.backward(src, diffDst, scale, shift, mean, variance, diffSrc, diffScale, diffShift)
+}
+
+// Close frees the primitives and the workspace.
+func (b *BatchNorm) Close() {
+	b.impl.close()
+	b.impl = batchNorm{}
+	runtime.SetFinalizer(b, nil)
 }

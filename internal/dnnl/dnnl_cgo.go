@@ -22,7 +22,8 @@ package dnnl
 	X(dnnl_convolution_backward_weights_desc_init) X(dnnl_reorder_primitive_desc_create) \
 	X(dnnl_primitive_attr_create) X(dnnl_primitive_attr_destroy) X(dnnl_primitive_attr_set_post_ops) \
 	X(dnnl_post_ops_create) X(dnnl_post_ops_destroy) X(dnnl_post_ops_append_eltwise) \
-	X(dnnl_post_ops_append_sum) X(dnnl_version)
+	X(dnnl_post_ops_append_sum) X(dnnl_version) \
+	X(dnnl_batch_normalization_forward_desc_init) X(dnnl_batch_normalization_backward_desc_init)
 
 #define SWAV_DECL(f) static __typeof__(f) *p_##f;
 SWAV_DNNL_FNS(SWAV_DECL)
@@ -236,6 +237,79 @@ static void swav_conv_free(swav_conv* cv) {
 	if (cv->fwd_pd != NULL) p_dnnl_primitive_desc_destroy(cv->fwd_pd);
 	free(cv);
 }
+// A training BatchNorm over NHWC data (batch statistics), with the ReLU
+// after it fused in when relu (its mask kept in the workspace for the
+// backward).
+typedef struct {
+	dnnl_memory_desc_t data, stat;
+	dnnl_primitive_desc_t fwd_pd;
+	dnnl_primitive_t fwd, bwd;
+	dnnl_memory_t m_src, m_dst, m_scale, m_shift, m_mean, m_var, m_dsrc, m_ddst, m_dscale, m_dshift, ws;
+	int relu;
+} swav_bn;
+
+static int swav_bn_new(swav_bn** out, int n, int h, int w, int c, float eps, int relu) {
+	swav_bn* bn = calloc(1, sizeof *bn);
+	*out = bn;
+	bn->relu = relu;
+	dnnl_dims_t dd = {n, c, h, w}, sd = {c};
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&bn->data, 4, dd, dnnl_f32, dnnl_nhwc), "batchnorm data desc");
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&bn->stat, 1, sd, dnnl_f32, dnnl_x), "batchnorm statistics desc");
+	unsigned flags = dnnl_use_scale | dnnl_use_shift | (relu ? dnnl_fuse_norm_relu : 0);
+	dnnl_batch_normalization_desc_t d;
+	SWAV_CHECK(p_dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_training, &bn->data, eps, flags), "batchnorm forward desc");
+	SWAV_CHECK(p_dnnl_primitive_desc_create(&bn->fwd_pd, &d, NULL, swav_eng, NULL), "batchnorm forward primitive desc");
+	SWAV_CHECK(p_dnnl_primitive_create(&bn->fwd, bn->fwd_pd), "batchnorm forward primitive");
+	if (relu) {
+		const dnnl_memory_desc_t* ws = p_dnnl_primitive_desc_query_md(bn->fwd_pd, dnnl_query_workspace_md, 0);
+		SWAV_CHECK(p_dnnl_memory_create(&bn->ws, ws, swav_eng, DNNL_MEMORY_ALLOCATE), "batchnorm workspace");
+	}
+	SWAV_CHECK(p_dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &bn->data, &bn->data, eps, flags), "batchnorm backward desc");
+	dnnl_primitive_desc_t pd;
+	SWAV_CHECK(p_dnnl_primitive_desc_create(&pd, &d, NULL, swav_eng, bn->fwd_pd), "batchnorm backward primitive desc");
+	dnnl_status_t st = p_dnnl_primitive_create(&bn->bwd, pd);
+	p_dnnl_primitive_desc_destroy(pd);
+	SWAV_CHECK(st, "batchnorm backward primitive");
+	dnnl_memory_t* data[] = {&bn->m_src, &bn->m_dst, &bn->m_dsrc, &bn->m_ddst};
+	for (int i = 0; i < 4; i++) SWAV_CHECK(p_dnnl_memory_create(data[i], &bn->data, swav_eng, DNNL_MEMORY_NONE), "batchnorm memory");
+	dnnl_memory_t* stat[] = {&bn->m_scale, &bn->m_shift, &bn->m_mean, &bn->m_var, &bn->m_dscale, &bn->m_dshift};
+	for (int i = 0; i < 6; i++) SWAV_CHECK(p_dnnl_memory_create(stat[i], &bn->stat, swav_eng, DNNL_MEMORY_NONE), "batchnorm memory");
+	return 1;
+}
+
+static int swav_bn_forward(swav_bn* bn, float* src, float* scale, float* shift, float* dst, float* mean, float* var) {
+	dnnl_exec_arg_t a[7] = {{DNNL_ARG_SRC, bn->m_src}, {DNNL_ARG_SCALE, bn->m_scale}, {DNNL_ARG_SHIFT, bn->m_shift},
+		{DNNL_ARG_DST, bn->m_dst}, {DNNL_ARG_MEAN, bn->m_mean}, {DNNL_ARG_VARIANCE, bn->m_var}, {DNNL_ARG_WORKSPACE, bn->ws}};
+	void* ptrs[6] = {src, scale, shift, dst, mean, var};
+	for (int i = 0; i < 6; i++) p_dnnl_memory_set_data_handle(a[i].memory, ptrs[i]);
+	int ok = swav_exec(bn->fwd, bn->relu ? 7 : 6, a, "batchnorm forward");
+	for (int i = 0; i < 6; i++) p_dnnl_memory_set_data_handle(a[i].memory, NULL);
+	return ok;
+}
+
+// oneDNN 2.6 asks for the shift in the backward too, though the gradients
+// do not depend on it.
+static int swav_bn_backward(swav_bn* bn, float* src, float* diff_dst, float* scale, float* shift, float* mean, float* var,
+                            float* diff_src, float* diff_scale, float* diff_shift) {
+	dnnl_exec_arg_t a[10] = {{DNNL_ARG_SRC, bn->m_src}, {DNNL_ARG_DIFF_DST, bn->m_ddst}, {DNNL_ARG_SCALE, bn->m_scale},
+		{DNNL_ARG_MEAN, bn->m_mean}, {DNNL_ARG_VARIANCE, bn->m_var}, {DNNL_ARG_DIFF_SRC, bn->m_dsrc},
+		{DNNL_ARG_DIFF_SCALE, bn->m_dscale}, {DNNL_ARG_DIFF_SHIFT, bn->m_dshift}, {DNNL_ARG_SHIFT, bn->m_shift}, {DNNL_ARG_WORKSPACE, bn->ws}};
+	void* ptrs[9] = {src, diff_dst, scale, mean, var, diff_src, diff_scale, diff_shift, shift};
+	for (int i = 0; i < 9; i++) p_dnnl_memory_set_data_handle(a[i].memory, ptrs[i]);
+	int ok = swav_exec(bn->bwd, bn->relu ? 10 : 9, a, "batchnorm backward");
+	for (int i = 0; i < 9; i++) p_dnnl_memory_set_data_handle(a[i].memory, NULL);
+	return ok;
+}
+
+static void swav_bn_free(swav_bn* bn) {
+	if (bn == NULL) return;
+	if (bn->fwd != NULL) p_dnnl_primitive_destroy(bn->fwd);
+	if (bn->bwd != NULL) p_dnnl_primitive_destroy(bn->bwd);
+	dnnl_memory_t ms[] = {bn->m_src, bn->m_dst, bn->m_scale, bn->m_shift, bn->m_mean, bn->m_var, bn->m_dsrc, bn->m_ddst, bn->m_dscale, bn->m_dshift, bn->ws};
+	for (int i = 0; i < 11; i++) if (ms[i] != NULL) p_dnnl_memory_destroy(ms[i]);
+	if (bn->fwd_pd != NULL) p_dnnl_primitive_desc_destroy(bn->fwd_pd);
+	free(bn);
+}
 */
 import "C"
 
@@ -369,5 +443,56 @@ func (c conv) backwardWeights(src, diffDst, diffWeights []float32) error {
 func (c conv) close() {
 	if c.c != nil {
 		on(func() { C.swav_conv_free(c.c) })
+	}
+}
+
+type batchNorm struct{ b *C.swav_bn }
+
+func newBatchNorm(s BatchNormShape, eps float32, relu bool) (*BatchNorm, error) {
+	if err := open(); err != nil {
+		return nil, err
+	}
+	var bn *C.swav_bn
+	var err error
+	on(func() {
+		if C.swav_bn_new(&bn, C.int(s.N), C.int(s.H), C.int(s.W), C.int(s.C), C.float(eps), cbool(relu)) != 1 {
+			err = fmt.Errorf("%w (batchnorm %s)", lastError(), s)
+			C.swav_bn_free(bn)
+			bn = nil
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	b := &BatchNorm{shape: s, impl: batchNorm{bn}}
+	runtime.SetFinalizer(b, (*BatchNorm).Close)
+	return b, nil
+}
+
+func (b batchNorm) forward(src, scale, shift, dst, mean, variance []float32) error {
+	var ok C.int
+	on(func() {
+		ok = C.swav_bn_forward(b.b, ptr(src), ptr(scale), ptr(shift), ptr(dst), ptr(mean), ptr(variance))
+	})
+	if ok != 1 {
+		return lastError()
+	}
+	return nil
+}
+
+func (b batchNorm) backward(src, diffDst, scale, shift, mean, variance, diffSrc, diffScale, diffShift []float32) error {
+	var ok C.int
+	on(func() {
+		ok = C.swav_bn_backward(b.b, ptr(src), ptr(diffDst), ptr(scale), ptr(shift), ptr(mean), ptr(variance), ptr(diffSrc), ptr(diffScale), ptr(diffShift))
+	})
+	if ok != 1 {
+		return lastError()
+	}
+	return nil
+}
+
+func (b batchNorm) close() {
+	if b.b != nil {
+		on(func() { C.swav_bn_free(b.b) })
 	}
 }

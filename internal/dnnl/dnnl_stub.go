@@ -17,3 +17,10 @@ func (conv) forward(_, _, _, _ []float32) error      { return errNotBuilt }
 func (conv) backwardData(_, _, _ []float32) error    { return errNotBuilt }
 func (conv) backwardWeights(_, _, _ []float32) error { return errNotBuilt }
 func (conv) close()                                  {}
+
+type batchNorm struct{}
+
+func newBatchNorm(BatchNormShape, float32, bool) (*BatchNorm, error) { return nil, errNotBuilt }
+func (batchNorm) forward(_, _, _, _, _, _ []float32) error           { return errNotBuilt }
+func (batchNorm) backward(_, _, _, _, _, _, _, _, _ []float32) error { return errNotBuilt }
+func (batchNorm) close()                                             {}

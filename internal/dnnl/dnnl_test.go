@@ -190,3 +190,73 @@ func TestConvRejectsBadShapesAndUse(t *testing.T) {
 		t.Error("backward of an inference convolution ran")
 	}
 }
+
+func TestBatchNormMatchesReference(t *testing.T) {
+	requireDNNL(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	const eps = 1e-5
+	for _, relu := range []bool{false, true} {
+		s := BatchNormShape{N: 3, H: 5, W: 4, C: 19}
+		rows, c := s.N*s.H*s.W, s.C
+		src, dy := randoms(rng, rows*c), randoms(rng, rows*c)
+		for i := range src {
+			src[i] = 3 + 2*src[i] // mean and scale away from 0 and 1
+		}
+		gamma, beta := randoms(rng, c), randoms(rng, c)
+		mean, variance := make([]float64, c), make([]float64, c)
+		for r := 0; r < rows; r++ {
+			for j := 0; j < c; j++ {
+				mean[j] += float64(src[r*c+j]) / float64(rows)
+			}
+		}
+		for r := 0; r < rows; r++ {
+			for j := 0; j < c; j++ {
+				d := float64(src[r*c+j]) - mean[j]
+				variance[j] += d * d / float64(rows)
+			}
+		}
+		y, dz := make([]float64, rows*c), make([]float64, rows*c)
+		sumDz, sumDzXhat := make([]float64, c), make([]float64, c)
+		for r := 0; r < rows; r++ {
+			for j := 0; j < c; j++ {
+				xhat := (float64(src[r*c+j]) - mean[j]) / math.Sqrt(variance[j]+eps)
+				v := xhat*float64(gamma[j]) + float64(beta[j])
+				g := float64(dy[r*c+j])
+				if relu && v <= 0 {
+					v, g = 0, 0
+				}
+				y[r*c+j], dz[r*c+j] = v, g
+				sumDz[j] += g
+				sumDzXhat[j] += g * xhat
+			}
+		}
+		dx := make([]float64, rows*c)
+		for r := 0; r < rows; r++ {
+			for j := 0; j < c; j++ {
+				inv := 1 / math.Sqrt(variance[j]+eps)
+				xhat := (float64(src[r*c+j]) - mean[j]) * inv
+				dx[r*c+j] = float64(gamma[j]) * inv / float64(rows) * (float64(rows)*dz[r*c+j] - sumDz[j] - xhat*sumDzXhat[j])
+			}
+		}
+
+		bn, err := NewBatchNorm(s, eps, relu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotY, gotMean, gotVar := make([]float32, rows*c), make([]float32, c), make([]float32, c)
+		if err := bn.Forward(src, gamma, beta, gotY, gotMean, gotVar); err != nil {
+			t.Fatal(err)
+		}
+		assertClose(t, "mean", gotMean, mean)
+		assertClose(t, "variance", gotVar, variance)
+		assertClose(t, "forward", gotY, y)
+		gotDx, gotDgamma, gotDbeta := make([]float32, rows*c), make([]float32, c), make([]float32, c)
+		if err := bn.Backward(src, dy, gamma, beta, gotMean, gotVar, gotDx, gotDgamma, gotDbeta); err != nil {
+			t.Fatal(err)
+		}
+		assertClose(t, "backward data", gotDx, dx)
+		assertClose(t, "backward scale", gotDgamma, sumDzXhat)
+		assertClose(t, "backward shift", gotDbeta, sumDz)
+		bn.Close()
+	}
+}

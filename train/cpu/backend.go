@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 
 	"github.com/swavgo/swav/internal/blas"
 	"github.com/swavgo/swav/train"
@@ -267,12 +268,12 @@ func nchwToNHWC(dst, src []float32, n, c, h, w, threads int) {
 // replacePlan frees old's native kernels and returns a new plan of sec with
 // its kernels bound (see newPlan).
 func (b *Backend) replacePlan(old *plan, sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error) {
-	releaseConvs(old)
+	releaseKernels(old)
 	p, err := newPlan(sec, n, h, w, c, train, inputGrad)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.eng.bindConvs(p); err != nil {
+	if err := b.eng.bindKernels(p); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -370,6 +371,9 @@ func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResu
 		queueBefore, queueWasInUse = append([]float32(nil), q.Data()...), q.InUse()
 	}
 	res := swav.Head(swav.ShapeOf(b.cfg.SwAV, views, B, D, K), z, b.protos.data, q)
+	if b.trainHead.nonFinite || slices.ContainsFunc(b.trainTrunk, func(p *plan) bool { return p.nonFinite }) {
+		res.Loss = math.NaN() // a oneDNN ReLU turned NaNs into zeros on the way
+	}
 	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
 		copy(b.protos.data, protoBefore)
 		if q != nil {
@@ -452,6 +456,9 @@ func (b *Backend) Embed(ctx context.Context, images []float32, n, size int, f tr
 	default:
 		return nil, 0, fmt.Errorf("cpu: embed: unknown feature %q (want trunk, projection or scores)", f)
 	}
+	if i := slices.IndexFunc(images, func(v float32) bool { return v-v != 0 }); i >= 0 {
+		return nil, 0, fmt.Errorf("cpu: embed: image %d has a non-finite value (%v): %w", i/(3*size*size), images[i], train.ErrNonFinite)
+	}
 	chunk, err := b.embedChunkFor(size)
 	if err != nil {
 		return nil, 0, err
@@ -473,6 +480,9 @@ func (b *Backend) Embed(ctx context.Context, images []float32, n, size int, f tr
 		}
 		nchwToNHWC(b.evalTrunk.input.data, images[lo*imgLen:hi*imgLen], m, 3, size, size, b.eng.threads)
 		b.eng.forward(b.evalTrunk)
+		if b.evalTrunk.nonFinite {
+			return nil, 0, fmt.Errorf("cpu: embed: the network's weights or running statistics are not finite: %w", train.ErrNonFinite)
+		}
 		feat := b.evalTrunk.output().data
 		if f == train.FeatureTrunk {
 			copy(out[lo*width:], feat)

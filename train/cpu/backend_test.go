@@ -149,6 +149,22 @@ func TestNonFiniteLossLeavesStateUntouched(t *testing.T) {
 	if _, err := b.Step(context.Background(), in); err != nil {
 		t.Fatalf("step after the failed one: %v", err)
 	}
+	if _, _, err := b.Embed(context.Background(), bad.Groups[0].Data, 8, 16, train.FeatureTrunk); !errors.Is(err, train.ErrNonFinite) || !strings.Contains(err.Error(), "image 0") {
+		t.Fatalf("Embed of a NaN pixel = %v, want ErrNonFinite naming image 0", err)
+	}
+	st, _ := b.State()
+	i := slices.IndexFunc(st.Buffers, func(t train.Tensor) bool { return strings.HasSuffix(t.Name, "running_mean") })
+	st.Buffers[i].Data[0] = float32(math.NaN())
+	if err := b.Load(st); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range convPaths() {
+		b.eng.dnnl = path == "onednn"
+		b.evalTrunk = nil
+		if rows, _, err := b.Embed(context.Background(), in.Groups[0].Data, 8, 16, train.FeatureTrunk); !errors.Is(err, train.ErrNonFinite) && allFinite(rows) {
+			t.Errorf("%s: Embed with a NaN running mean = finite rows, err %v", path, err)
+		}
+	}
 }
 
 func TestBadInputsAreErrors(t *testing.T) {

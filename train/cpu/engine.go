@@ -47,6 +47,7 @@ func newEngine(threads int) *engine {
 // are updated later by commitRunningStats); otherwise it uses the running
 // statistics and records nothing.
 func (e *engine) forward(p *plan) {
+	p.nonFinite = false
 	for i := range p.sec.bindings {
 		b := &p.sec.bindings[i]
 		if b.foldedRelu || p.absorbed[i] {
@@ -65,7 +66,9 @@ func (e *engine) forward(p *plan) {
 				e.convForward(l, b.weight.work, in, out, 0)
 			}
 		case model.OpBatchNorm:
-			if p.train {
+			if p.bns[i] != nil {
+				e.dnnlBatchNormForward(p, i, in, out)
+			} else if p.train {
 				e.batchStats(in, p.mean[i], p.invStd[i], p.varUnbiased[i])
 				e.bnApply(in, out, b.weight.data, b.bias.data, p.mean[i], p.invStd[i], b.fusedRelu)
 			} else {
@@ -134,7 +137,11 @@ func (e *engine) backward(p *plan) {
 				e.convBackward(l, b.weight, in, out, wantIn)
 			}
 		case model.OpBatchNorm:
-			e.bnBackward(b, in, out, p.mean[i], p.invStd[i])
+			if p.bns[i] != nil {
+				e.dnnlBatchNormBackward(p, i, in, out)
+			} else {
+				e.bnBackward(b, in, out, p.mean[i], p.invStd[i])
+			}
 		case model.OpReLU:
 			accumulate := in.gradSet
 			e.elementwise(len(out.data), func(lo, hi int) {

@@ -33,15 +33,26 @@ func Kernels() string {
 	return why
 }
 
-// bindConvs builds the oneDNN primitive of every convolution of p, when the
-// engine uses oneDNN: training convolutions plain (their backward is built
-// at first use), evaluation ones with their fusion.
-func (e *engine) bindConvs(p *plan) error {
+// bindKernels builds the oneDNN primitives of p, when the engine uses
+// oneDNN: every convolution (training ones plain, their backward built at
+// first use; evaluation ones with their fusion) and every training
+// BatchNorm (with its ReLU).
+func (e *engine) bindKernels(p *plan) error {
 	if !e.dnnl {
 		return nil
 	}
 	for i := range p.sec.bindings {
-		l := p.sec.bindings[i].layer
+		b := &p.sec.bindings[i]
+		l := b.layer
+		if l.Op == model.OpBatchNorm && p.train {
+			x := p.valueOf(l.Inputs[0])
+			bn, err := dnnl.NewBatchNorm(dnnl.BatchNormShape{N: x.n, H: x.h, W: x.w, C: x.c}, model.BNEpsilon, b.fusedRelu)
+			if err != nil {
+				return fmt.Errorf("cpu: %s layer %s: %w", p.sec.name, l.Name, err)
+			}
+			p.bns[i] = bn
+			continue
+		}
 		if l.Op != model.OpConv {
 			continue
 		}
@@ -60,8 +71,8 @@ func (e *engine) bindConvs(p *plan) error {
 	return nil
 }
 
-// releaseConvs frees p's oneDNN primitives (p is being replaced).
-func releaseConvs(p *plan) {
+// releaseKernels frees p's oneDNN primitives (p is being replaced).
+func releaseKernels(p *plan) {
 	if p == nil {
 		return
 	}
@@ -70,6 +81,56 @@ func releaseConvs(p *plan) {
 			c.Close()
 			p.convs[i] = nil
 		}
+	}
+	for i, bn := range p.bns {
+		if bn != nil {
+			bn.Close()
+			p.bns[i] = nil
+		}
+	}
+}
+
+// dnnlBatchNormForward is the training BatchNorm i of p on oneDNN: batch
+// statistics into p.mean, p.variance and p.varUnbiased.
+func (e *engine) dnnlBatchNormForward(p *plan, i int, x, y *value) {
+	b := &p.sec.bindings[i]
+	mean, variance := p.mean[i], p.variance[i]
+	must(p.bns[i].Forward(x.data, b.weight.data, b.bias.data, y.data, mean, variance))
+	rows := float64(x.rows())
+	p.nonFinite = p.nonFinite || !allFinite(mean) || !allFinite(variance)
+	for j, v := range variance {
+		if rows > 1 {
+			p.varUnbiased[i][j] = float32(float64(v) * rows / (rows - 1))
+		} else {
+			p.varUnbiased[i][j] = float32(math.Inf(1)) // as batchStats
+		}
+	}
+}
+
+// dnnlBatchNormBackward is bnBackward on oneDNN: gamma's and beta's
+// gradients are added into theirs, the input's written or added as
+// x.gradSet says.
+func (e *engine) dnnlBatchNormBackward(p *plan, i int, x, y *value) {
+	b := &p.sec.bindings[i]
+	c := x.c
+	e.partials[0] = growFloats(e.partials[0], 2*c)
+	dgamma, dbeta := e.partials[0][:c], e.partials[0][c:2*c]
+	dx := x.grad
+	if dx == nil || x.gradSet {
+		e.cols[0] = growFloats(e.cols[0], len(x.data))
+		dx = e.cols[0][:len(x.data)]
+	}
+	must(p.bns[i].Backward(x.data, y.grad, b.weight.data, b.bias.data, p.mean[i], p.variance[i], dx, dgamma, dbeta))
+	for j := 0; j < c; j++ {
+		b.weight.grad[j] += dgamma[j]
+		b.bias.grad[j] += dbeta[j]
+	}
+	switch {
+	case x.grad == nil:
+	case x.gradSet:
+		e.addInto(x.grad, dx)
+	default:
+		x.gradSet = true
 	}
 }
 
@@ -113,6 +174,7 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 			dst[j] = v * scale[o]
 		}
 	}
+	p.nonFinite = p.nonFinite || !allFinite(w) || !allFinite(shift)
 	if f.sum {
 		r := p.valueOf(f.residual)
 		e.elementwise(len(y.data), func(lo, hi int) { copy(y.data[lo:hi], r.data[lo:hi]) })
@@ -174,4 +236,14 @@ func (e *engine) addInto(dst, src []float32) {
 			d[j] += v
 		}
 	})
+}
+
+// allFinite says whether v holds no NaN and no infinity.
+func allFinite(v []float32) bool {
+	for _, x := range v {
+		if x-x != 0 { // NaN - NaN and Inf - Inf are NaN
+			return false
+		}
+	}
+	return true
 }

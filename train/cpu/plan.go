@@ -121,11 +121,20 @@ type plan struct {
 	fused    []convFusion
 	absorbed []bool
 	// convs[i] is conv i's oneDNN primitive (nil: the engine's GEMM path),
-	// built by engine.bindConvs.
-	convs []*dnnl.Conv
+	// bns[i] training BatchNorm i's (nil: the engine's own), built by
+	// engine.bindKernels; variance[i] is the batch variance oneDNN's
+	// BatchNorm i computed (biased).
+	convs    []*dnnl.Conv
+	bns      []*dnnl.BatchNorm
+	variance [][]float32
 	// activationFloats counts the activation values the plan allocated
 	// (gradients and input excluded).
 	activationFloats int
+	// nonFinite says the last forward met a NaN or an infinity that a
+	// oneDNN ReLU may have hidden (max(NaN, 0) is 0 there, NaN in Go and
+	// PyTorch): a BatchNorm's batch statistics, or a fused convolution's
+	// folded weights.
+	nonFinite bool
 }
 
 // convFusion is a convolution of an evaluation plan that also applies the
@@ -152,6 +161,7 @@ func newPlan(sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error)
 	p.mean, p.invStd, p.varUnbiased = make([][]float32, k), make([][]float32, k), make([][]float32, k)
 	p.argmax = make([][]int32, k)
 	p.fused, p.absorbed, p.convs = make([]convFusion, k), make([]bool, k), make([]*dnnl.Conv, k)
+	p.bns, p.variance = make([]*dnnl.BatchNorm, k), make([][]float32, k)
 	for i := range sec.bindings {
 		b := &sec.bindings[i]
 		l := b.layer
@@ -182,6 +192,7 @@ func newPlan(sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error)
 			}
 			if train {
 				p.mean[i], p.invStd[i], p.varUnbiased[i] = make([]float32, l.Out), make([]float32, l.Out), make([]float32, l.Out)
+				p.variance[i] = make([]float32, l.Out)
 			}
 		case model.OpAdd:
 			o := p.valueOf(l.Inputs[1])

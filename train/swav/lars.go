@@ -2,6 +2,7 @@ package swav
 
 import (
 	"fmt"
+	"math"
 	"sync/atomic"
 
 	"github.com/sourcegraph/conc"
@@ -111,24 +112,58 @@ func (o *LARS[T]) Step(params []Param[T], lr float64) {
 // SetThreads sets how many goroutines Step uses (at least one).
 func (o *LARS[T]) SetThreads(n int) { o.threads = n }
 
-// update is Step for one tensor and its momentum buffer.
+// update is Step for one tensor and its momentum buffer. The common case
+// (scaled, not the first step) has a loop of its own without branches.
 func (o *LARS[T]) update(p Param[T], buf []T, first bool, lr float64) {
-	a, scaled := o.AdaptiveLR(rowNorm(p.Data), rowNorm(p.Grad))
-	for j, g := range p.Grad {
-		x := float64(p.Data[j])
+	a, scaled := o.AdaptiveLR(tensorNorm(p.Data), tensorNorm(p.Grad))
+	grad := p.Grad
+	data, buf := p.Data[:len(grad)], buf[:len(grad)]
+	wd, mom := o.weightDecay, o.momentum
+	// The float64 conversions round every product as PyTorch's separate
+	// in-place ops do (no fused multiply-add on any arch).
+	if scaled && !first {
+		for j, g := range grad {
+			x := float64(data[j])
+			d := (float64(g) + float64(wd*x)) * a
+			m := float64(mom*float64(buf[j])) + d
+			buf[j] = T(m)
+			data[j] = T(x - float64(lr*m))
+		}
+		return
+	}
+	for j, g := range grad {
+		x := float64(data[j])
 		d := float64(g)
-		// The float64 conversions round every product as PyTorch's
-		// separate in-place ops do (no fused multiply-add on any arch).
 		if scaled {
-			d = (d + float64(o.weightDecay*x)) * a
+			d = (d + float64(wd*x)) * a
 		}
 		m := d
 		if !first {
-			m = float64(o.momentum*float64(buf[j])) + d
+			m = float64(mom*float64(buf[j])) + d
 		}
 		buf[j] = T(m)
-		p.Data[j] = T(x - float64(lr*m))
+		data[j] = T(x - float64(lr*m))
 	}
+}
+
+// tensorNorm is the Euclidean norm of v, summed in float64 over four
+// interleaved partial sums (four independent add chains; rowNorm's single
+// chain is latency-bound on the tensors LARS sees, up to millions of values).
+func tensorNorm[T Float](v []T) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		a, b, c, d := float64(v[i]), float64(v[i+1]), float64(v[i+2]), float64(v[i+3])
+		s0 += a * a
+		s1 += b * b
+		s2 += c * c
+		s3 += d * d
+	}
+	for ; i < len(v); i++ {
+		x := float64(v[i])
+		s0 += x * x
+	}
+	return math.Sqrt((s0 + s1) + (s2 + s3))
 }
 
 // Buffer returns the momentum buffer of the named parameter (aliased), or
