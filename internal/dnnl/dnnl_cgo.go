@@ -23,7 +23,8 @@ package dnnl
 	X(dnnl_primitive_attr_create) X(dnnl_primitive_attr_destroy) X(dnnl_primitive_attr_set_post_ops) \
 	X(dnnl_post_ops_create) X(dnnl_post_ops_destroy) X(dnnl_post_ops_append_eltwise) \
 	X(dnnl_post_ops_append_sum) X(dnnl_version) \
-	X(dnnl_batch_normalization_forward_desc_init) X(dnnl_batch_normalization_backward_desc_init)
+	X(dnnl_batch_normalization_forward_desc_init) X(dnnl_batch_normalization_backward_desc_init) \
+	X(dnnl_memory_get_memory_desc) X(dnnl_memory_desc_get_size)
 
 #define SWAV_DECL(f) static __typeof__(f) *p_##f;
 SWAV_DNNL_FNS(SWAV_DECL)
@@ -90,7 +91,7 @@ static int swav_reorder_for(const dnnl_memory_desc_t* md, const dnnl_memory_desc
                             dnnl_memory_t* mem, dnnl_primitive_t* reorder) {
 	*mem = NULL; *reorder = NULL;
 	if (p_dnnl_memory_desc_equal(md, user)) return 1;
-	SWAV_CHECK(p_dnnl_memory_create(mem, md, swav_eng, DNNL_MEMORY_ALLOCATE), "weights memory");
+	SWAV_CHECK(p_dnnl_memory_create(mem, md, swav_eng, DNNL_MEMORY_NONE), "weights memory");
 	dnnl_primitive_desc_t pd;
 	if (toUser) SWAV_CHECK(p_dnnl_reorder_primitive_desc_create(&pd, md, swav_eng, user, swav_eng, NULL), "weights reorder");
 	else SWAV_CHECK(p_dnnl_reorder_primitive_desc_create(&pd, user, swav_eng, md, swav_eng, NULL), "weights reorder");
@@ -168,6 +169,31 @@ static int swav_exec(dnnl_primitive_t p, int n, dnnl_exec_arg_t* args, const cha
 	return 1;
 }
 
+// Every primitive's own copy of its weights lives, for the length of one
+// call, in one process-wide buffer (calls run one at a time on the locked
+// thread) instead of one buffer per convolution and direction: for a
+// ResNet-50 that is one buffer of the largest layer's weights instead of
+// three copies of all of them (282 MiB).
+static void* swav_wbuf;
+static size_t swav_wbuf_size;
+
+// swav_bind_wbuf points mem (a primitive's weights) at the shared buffer,
+// growing it when mem needs more.
+static int swav_bind_wbuf(dnnl_memory_t mem) {
+	const dnnl_memory_desc_t* md;
+	SWAV_CHECK(p_dnnl_memory_get_memory_desc(mem, &md), "weights desc");
+	size_t need = p_dnnl_memory_desc_get_size(md);
+	if (need > swav_wbuf_size) {
+		free(swav_wbuf);
+		swav_wbuf = NULL;
+		swav_wbuf_size = 0;
+		if (posix_memalign(&swav_wbuf, 64, need) != 0) { swav_wbuf = NULL; snprintf(swav_err, sizeof swav_err, "out of memory for %zu bytes of weights", need); return 0; }
+		swav_wbuf_size = need;
+	}
+	SWAV_CHECK(p_dnnl_memory_set_data_handle(mem, swav_wbuf), "weights buffer");
+	return 1;
+}
+
 // swav_reorder copies weights between the user memory and a primitive's.
 static int swav_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to) {
 	dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
@@ -190,7 +216,7 @@ static int swav_conv_forward(swav_conv* cv, float* src, float* wei, float* bias,
 	p_dnnl_memory_set_data_handle(cv->m_bias, bias);
 	int ok = 1;
 	dnnl_memory_t w = cv->m_wei;
-	if (cv->fwd_reorder != NULL) { ok = swav_reorder(cv->fwd_reorder, cv->m_wei, cv->fwd_w); w = cv->fwd_w; }
+	if (cv->fwd_reorder != NULL) { ok = swav_bind_wbuf(cv->fwd_w) && swav_reorder(cv->fwd_reorder, cv->m_wei, cv->fwd_w); w = cv->fwd_w; }
 	if (ok) {
 		dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, cv->m_src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, cv->m_dst}, {DNNL_ARG_BIAS, cv->m_bias}};
 		ok = swav_exec(cv->fwd, cv->has_bias ? 4 : 3, a, "forward");
@@ -206,7 +232,7 @@ static int swav_conv_backward_data(swav_conv* cv, float* diff_dst, float* wei, f
 	p_dnnl_memory_set_data_handle(cv->m_src, diff_src);
 	int ok = 1;
 	dnnl_memory_t w = cv->m_wei;
-	if (cv->bwd_d_reorder != NULL) { ok = swav_reorder(cv->bwd_d_reorder, cv->m_wei, cv->bwd_d_w); w = cv->bwd_d_w; }
+	if (cv->bwd_d_reorder != NULL) { ok = swav_bind_wbuf(cv->bwd_d_w) && swav_reorder(cv->bwd_d_reorder, cv->m_wei, cv->bwd_d_w); w = cv->bwd_d_w; }
 	if (ok) {
 		dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, cv->m_dst}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, cv->m_src}};
 		ok = swav_exec(cv->bwd_d, 3, a, "backward data");
@@ -222,7 +248,7 @@ static int swav_conv_backward_weights(swav_conv* cv, float* src, float* diff_dst
 	p_dnnl_memory_set_data_handle(cv->m_wei, diff_wei);
 	dnnl_memory_t dw = cv->bwd_w_dw != NULL ? cv->bwd_w_dw : cv->m_wei;
 	dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC, cv->m_src}, {DNNL_ARG_DIFF_DST, cv->m_dst}, {DNNL_ARG_DIFF_WEIGHTS, dw}};
-	int ok = swav_exec(cv->bwd_w, 3, a, "backward weights");
+	int ok = (cv->bwd_w_dw == NULL || swav_bind_wbuf(cv->bwd_w_dw)) && swav_exec(cv->bwd_w, 3, a, "backward weights");
 	if (ok && cv->bwd_w_reorder != NULL) ok = swav_reorder(cv->bwd_w_reorder, cv->bwd_w_dw, cv->m_wei);
 	swav_release(cv);
 	return ok;

@@ -118,9 +118,6 @@ func New(cfg train.Config, seed int64) (*Backend, error) {
 			n *= d
 		}
 		p.data, p.grad = make([]float32, n), make([]float32, n)
-		if len(spec.Shape) == 4 {
-			p.work, p.workGrad = make([]float32, n), make([]float32, n)
-		}
 		b.params = append(b.params, p)
 		b.byName[spec.Name] = p
 	}
@@ -290,6 +287,7 @@ func (b *Backend) prepareWeights(zeroGrads bool) {
 			l := sec[i].layer
 			if l.Op == model.OpConv {
 				w := sec[i].weight
+				w.work, w.workGrad = growFloats(w.work, len(w.data)), growFloats(w.workGrad, len(w.data))
 				toWorkLayout(w.work, w.data, l.Out, l.In, l.Kernel)
 				if b.eng.usesFlippedBackward(l) {
 					w.flip = growFloats(w.flip, len(w.data))

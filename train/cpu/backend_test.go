@@ -349,6 +349,9 @@ func TestConvFastPathsMatchIm2col(t *testing.T) {
 				}
 				e.forward(p)
 				for i := range p.vals {
+					if p.vals[i].grad == nil { // pooled by engine.backward, which this test does by hand
+						p.vals[i].grad = make([]float32, len(p.vals[i].data))
+					}
 					for j, v := range testValues(fmt.Sprint("dy", i), len(p.vals[i].grad)) {
 						p.vals[i].grad[j] = float32(v)
 					}

@@ -126,49 +126,63 @@ func (e *engine) backward(p *plan) {
 		l := b.layer
 		in, out := p.valueOf(l.Inputs[0]), p.vals[i]
 		if !out.gradSet {
+			p.releaseGrad(out)
 			continue // nothing flowed here
 		}
-		wantIn := in.grad != nil
-		switch l.Op {
-		case model.OpConv:
-			if c := p.convs[i]; c != nil {
-				e.dnnlConvBackward(c, b.weight, in, out, wantIn)
-			} else {
-				e.convBackward(l, b.weight, in, out, wantIn)
+		for _, j := range l.Inputs {
+			if j >= 0 && p.vals[j].grad == nil {
+				p.vals[j].grad = p.takeGrad(len(p.vals[j].data))
 			}
-		case model.OpBatchNorm:
-			if p.bns[i] != nil {
-				e.dnnlBatchNormBackward(p, i, in, out)
-			} else {
-				e.bnBackward(b, in, out, p.mean[i], p.invStd[i])
-			}
-		case model.OpReLU:
-			accumulate := in.gradSet
-			e.elementwise(len(out.data), func(lo, hi int) {
-				y, dy, dx := out.data[lo:hi], out.grad[lo:hi], in.grad[lo:hi]
-				y, dx = y[:len(dy)], dx[:len(dy)]
-				for j, g := range dy {
-					if accumulate {
-						dx[j] += reluMask(g, y[j])
-					} else {
-						dx[j] = reluMask(g, y[j])
-					}
-				}
-			})
-			in.gradSet = true
-		case model.OpAdd:
-			e.addBackward(p.valueOf(l.Inputs[0]), p.valueOf(l.Inputs[1]), out, b.fusedRelu)
-		case model.OpMaxPool:
-			if wantIn {
-				maxPoolBackward(in, out, p.argmax[i])
-			}
-		case model.OpGlobalAvgPool:
-			if wantIn {
-				globalAvgPoolBackward(in, out, e.threads)
-			}
-		case model.OpLinear:
-			e.linearBackward(b, in, out, wantIn)
 		}
+		e.layerBackward(p, i, b, in, out)
+		p.releaseGrad(out)
+	}
+}
+
+// layerBackward runs the backward of layer i (b) from out's gradient into
+// its parameters' gradients and its inputs' (those that have a buffer).
+func (e *engine) layerBackward(p *plan, i int, b *layerBinding, in, out *value) {
+	l := b.layer
+	wantIn := in.grad != nil
+	switch l.Op {
+	case model.OpConv:
+		if c := p.convs[i]; c != nil {
+			e.dnnlConvBackward(c, b.weight, in, out, wantIn)
+		} else {
+			e.convBackward(l, b.weight, in, out, wantIn)
+		}
+	case model.OpBatchNorm:
+		if p.bns[i] != nil {
+			e.dnnlBatchNormBackward(p, i, in, out)
+		} else {
+			e.bnBackward(b, in, out, p.mean[i], p.invStd[i])
+		}
+	case model.OpReLU:
+		accumulate := in.gradSet
+		e.elementwise(len(out.data), func(lo, hi int) {
+			y, dy, dx := out.data[lo:hi], out.grad[lo:hi], in.grad[lo:hi]
+			y, dx = y[:len(dy)], dx[:len(dy)]
+			for j, g := range dy {
+				if accumulate {
+					dx[j] += reluMask(g, y[j])
+				} else {
+					dx[j] = reluMask(g, y[j])
+				}
+			}
+		})
+		in.gradSet = true
+	case model.OpAdd:
+		e.addBackward(p.valueOf(l.Inputs[0]), p.valueOf(l.Inputs[1]), out, b.fusedRelu)
+	case model.OpMaxPool:
+		if wantIn {
+			maxPoolBackward(in, out, p.argmax[i])
+		}
+	case model.OpGlobalAvgPool:
+		if wantIn {
+			globalAvgPoolBackward(in, out, e.threads)
+		}
+	case model.OpLinear:
+		e.linearBackward(b, in, out, wantIn)
 	}
 }
 

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/swavgo/swav/internal/dnnl"
 	"github.com/swavgo/swav/train/model"
@@ -102,8 +103,8 @@ func bindSection(name string, sec []model.Layer, params map[string]*param, bns m
 // from step to step while the shape stays the same. It is owned by the
 // backend's goroutine.
 //
-// A training plan keeps every activation and its gradient for the backward
-// pass. An evaluation plan folds each BatchNorm into the convolution before
+// A training plan keeps every activation for the backward pass, and each
+// gradient only while the backward needs it (a pool of buffers). An evaluation plan folds each BatchNorm into the convolution before
 // it (with the ReLU and the residual sum that follow, where they do) and
 // shares its activation buffers: a buffer returns to the plan's pool after
 // its last reader, so a ResNet-50 holds three or four activations at a time
@@ -130,6 +131,10 @@ type plan struct {
 	// activationFloats counts the activation values the plan allocated
 	// (gradients and input excluded).
 	activationFloats int
+	// freeGrads is a training plan's pool of gradient buffers: a value's
+	// gradient exists from the backward of its last reader to the backward
+	// of its producer (engine.backward), as PyTorch frees its gradients.
+	freeGrads [][]float32
 	// nonFinite says the last forward met a NaN or an infinity that a
 	// oneDNN ReLU may have hidden (max(NaN, 0) is 0 there, NaN in Go and
 	// PyTorch): a BatchNorm's batch statistics, or a fused convolution's
@@ -217,14 +222,46 @@ func newPlan(sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error)
 			if sec.bindings[i].foldedRelu {
 				continue
 			}
-			v.data, v.grad = make([]float32, v.n*v.h*v.w*v.c), make([]float32, v.n*v.h*v.w*v.c)
+			v.data = make([]float32, v.n*v.h*v.w*v.c)
 			p.activationFloats += len(v.data)
 		}
+		out := p.output()
+		out.grad = make([]float32, len(out.data))
 		return p, nil
 	}
 	p.fuseConvs()
 	p.allocateShared()
 	return p, nil
+}
+
+// takeGrad returns a gradient buffer of n values from the plan's pool (the
+// smallest free one that holds them, or a new one); its contents are
+// whatever it held last, which every backward kernel overwrites before it
+// adds (value.gradSet).
+func (p *plan) takeGrad(n int) []float32 {
+	best := -1
+	for j, buf := range p.freeGrads {
+		if cap(buf) >= n && (best < 0 || cap(buf) < cap(p.freeGrads[best])) {
+			best = j
+		}
+	}
+	if best < 0 {
+		return make([]float32, n)
+	}
+	buf := p.freeGrads[best][:n]
+	p.freeGrads = slices.Delete(p.freeGrads, best, best+1)
+	return buf
+}
+
+// releaseGrad returns v's gradient buffer to the pool once the backward of
+// v's producer has read it (the section's output keeps its own: the caller
+// writes it before each backward).
+func (p *plan) releaseGrad(v *value) {
+	if v.grad == nil || v == p.output() {
+		return
+	}
+	p.freeGrads = append(p.freeGrads, v.grad[:cap(v.grad)])
+	v.grad = nil
 }
 
 // fuseConvs finds, in an evaluation plan, each convolution whose only
