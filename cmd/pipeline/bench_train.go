@@ -27,6 +27,7 @@ import (
 type trainBenchOptions struct {
 	backend, model, crops string
 	batch, steps, threads int
+	rounds                int
 	devices               int
 	bf16                  bool
 	shared, profile       string
@@ -40,7 +41,7 @@ type trainBenchCase struct {
 }
 
 func newBenchTrainCmd() *cobra.Command {
-	o := trainBenchOptions{backend: "cpu", steps: 10, threads: 2, devices: 1, seed: 31}
+	o := trainBenchOptions{backend: "cpu", steps: 10, rounds: 3, threads: 2, devices: 1, seed: 31}
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "SwAV training-step throughput of a backend vs PyTorch (ref_train_step.py) in the same run",
@@ -54,6 +55,9 @@ Without --model/--batch/--crops it runs the standard set: small b32 32x2, the ol
 quickstart's shapes (small b128 28x2,16x4), resnet18 b16 96x2 and resnet50 b8
 96x2. Each configuration prints "RATIO train-<model>-b<batch>-<crops> <ours/PyTorch
 images/s>"; the last line is "RATIO train <the smallest of them>".
+Each configuration runs --rounds rounds (default 3), ours then PyTorch in each,
+and each side's figure is the median of its round medians: a machine whose
+speed drifts during the run weighs on both sides alike.
 --profile FILE writes a CPU profile of our steps and prints its top functions
 (through "go tool pprof" when the go command is on PATH).`,
 		Args: cobra.NoArgs,
@@ -81,6 +85,7 @@ images/s>"; the last line is "RATIO train <the smallest of them>".
 	f.IntVar(&o.batch, "batch", 0, "images per step")
 	f.StringVar(&o.crops, "crops", "", "crop groups SIZExCOUNT, comma-separated, e.g. 224x2,96x6")
 	f.IntVar(&o.steps, "steps", o.steps, "timed steps (after 3 warm-up steps); the median is reported")
+	f.IntVar(&o.rounds, "rounds", o.rounds, "rounds per configuration, ours then PyTorch in each; each side's figure is the median of its round medians")
 	f.IntVar(&o.threads, "threads", o.threads, "CPU threads for our backend and PyTorch")
 	f.BoolVar(&o.bf16, "bf16", false, "bf16 (xla backend; PyTorch runs under bf16 autocast)")
 	f.IntVar(&o.devices, "devices", o.devices, "devices of the xla backend, data-parallel (0: all); the PyTorch anchor uses one GPU")
@@ -143,6 +148,9 @@ func runTrainBench(ctx context.Context, w io.Writer, o trainBenchOptions, cases 
 	if o.steps < 1 {
 		return usageError{fmt.Errorf("--steps must be at least 1")}
 	}
+	if o.rounds < 1 {
+		return usageError{fmt.Errorf("--rounds must be at least 1")}
+	}
 	shared, err := sharedDir(o.shared)
 	if err != nil {
 		return err
@@ -156,14 +164,27 @@ func runTrainBench(ctx context.Context, w io.Writer, o trainBenchOptions, cases 
 		if err != nil {
 			return err
 		}
-		ours, err := timeOurStep(ctx, w, o, c, groups)
-		if err != nil {
-			return fmt.Errorf("bench train %s: %w", c.model, err)
+		// Rounds alternate the two sides so that a machine whose speed drifts
+		// during the run (shared cloud cores do) weighs on both alike.
+		var oursRounds, refRounds []stepTiming
+		var line string
+		for r := 0; r < o.rounds; r++ {
+			ours, err := timeOurStep(ctx, w, o, c, groups)
+			if err != nil {
+				return fmt.Errorf("bench train %s: %w", c.model, err)
+			}
+			ref, l, err := timeReferenceStep(ctx, o, c, shared)
+			if err != nil {
+				return fmt.Errorf("bench train %s: PyTorch anchor: %w", c.model, err)
+			}
+			line = l
+			if o.rounds > 1 {
+				fmt.Fprintf(w, "  round %d: ours %.1f ms, PyTorch %.1f ms\n", r+1, ms(ours.median), ms(ref.median))
+			}
+			oursRounds, refRounds = append(oursRounds, ours), append(refRounds, ref)
+			o.profile = "" // the first round's profile only
 		}
-		ref, line, err := timeReferenceStep(ctx, o, c, shared)
-		if err != nil {
-			return fmt.Errorf("bench train %s: PyTorch anchor: %w", c.model, err)
-		}
+		ours, ref := combineRounds(oursRounds, c.batch), combineRounds(refRounds, c.batch)
 		ratio := ours.imgsPerSec / ref.imgsPerSec
 		fmt.Fprintf(w, "%s\n", line)
 		fmt.Fprintf(w, "train %-8s batch %3d crops %-10s ours(%s) median %8.1f ms %7.1f img/s | PyTorch median %8.1f ms %7.1f img/s | ours/PyTorch %.2f | peak RSS ours %.0f MiB, PyTorch %.0f MiB\n",
@@ -178,6 +199,19 @@ func runTrainBench(ctx context.Context, w io.Writer, o trainBenchOptions, cases 
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// combineRounds is one side's figure over its rounds: the median of the
+// round medians and the largest peak resident set.
+func combineRounds(rounds []stepTiming, batch int) stepTiming {
+	var medians []time.Duration
+	var peak int64
+	for _, r := range rounds {
+		medians = append(medians, r.median)
+		peak = max(peak, r.peakRSS)
+	}
+	med := bench.MedianDuration(medians)
+	return stepTiming{median: med, imgsPerSec: float64(batch) / med.Seconds(), peakRSS: peak}
+}
 
 // timeOurStep runs 3 warm-up and o.steps timed steps of the backend.
 func timeOurStep(ctx context.Context, w io.Writer, o trainBenchOptions, c trainBenchCase, groups [][2]int) (stepTiming, error) {

@@ -298,6 +298,10 @@ func (b *Backend) prepareWeights(zeroGrads bool) {
 	}
 	if zeroGrads {
 		for _, p := range b.params {
+			if b.eng.dnnl && len(p.shape) == 4 {
+				p.gradWritten = false // oneDNN overwrites first (dnnlConvBackward)
+				continue
+			}
 			clear(p.grad)
 			clear(p.workGrad)
 		}
@@ -397,9 +401,14 @@ func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResu
 		off += n
 		b.eng.backward(p)
 	}
+	for _, p := range b.params {
+		if b.eng.dnnl && len(p.shape) == 4 && !p.gradWritten {
+			clear(p.grad) // a convolution no gradient reached
+		}
+	}
 	for _, sec := range [][]layerBinding{b.trunk.bindings, b.head.bindings} {
 		if b.eng.dnnl {
-			break // oneDNN added its weight gradients into the canonical ones
+			break // oneDNN wrote its weight gradients into the canonical ones
 		}
 		for i := range sec {
 			l := sec[i].layer

@@ -207,13 +207,19 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 }
 
 // dnnlConvBackward is convBackward on oneDNN, with the weights in their
-// canonical (PyTorch) layout: the weight gradient is added into p.grad, the
-// input gradient written or added as x.gradSet says.
+// canonical (PyTorch) layout: the weight gradient is written into p.grad
+// (added after the step's first), the input gradient written or added as
+// x.gradSet says.
 func (e *engine) dnnlConvBackward(c *dnnl.Conv, p *param, x, y *value, wantIn bool) {
-	e.partials[0] = growFloats(e.partials[0], len(p.data))
-	dw := e.partials[0]
-	must(c.BackwardWeights(x.data, y.grad, dw))
-	e.addInto(p.grad, dw)
+	if p.gradWritten {
+		e.partials[0] = growFloats(e.partials[0], len(p.data))
+		dw := e.partials[0]
+		must(c.BackwardWeights(x.data, y.grad, dw))
+		e.addInto(p.grad, dw)
+	} else {
+		must(c.BackwardWeights(x.data, y.grad, p.grad))
+		p.gradWritten = true
+	}
 	if !wantIn {
 		return
 	}

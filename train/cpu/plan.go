@@ -33,6 +33,10 @@ type param struct {
 	grad     []float32
 	work     []float32 // conv only: data permuted to [Out][Kh][Kw][In]
 	workGrad []float32 // conv only: gradient in the work layout
+	// gradWritten says whether a oneDNN convolution has written grad during
+	// the current step (the first writes it, later ones add; Step clears
+	// the gradient of a convolution nothing reached).
+	gradWritten bool
 	flip     []float32 // stride-1 conv only: flipped kernel [In][Kh][Kw][Out] for the input gradient
 }
 
