@@ -57,7 +57,7 @@ type CheckpointConfig struct {
 
 // Config is the train section of a job.
 type Config struct {
-	// Backend is "cpu" (our NHWC engine over OpenBLAS) or "xla" (GoMLX through a PJRT plugin).
+	// Backend is "cpu" (our NHWC engine on oneDNN and OpenBLAS) or "xla" (GoMLX through a PJRT plugin).
 	Backend string `yaml:"backend"`
 	// Precision is "float32" or "bf16" (xla only; float32 master weights).
 	Precision string `yaml:"precision"`

@@ -1,11 +1,17 @@
 // Package cpu is the CPU training backend ("cpu"): the SwAV network of
-// train/model run by a small NHWC engine of its own (im2col + single-threaded
-// SGEMM per image chunk, fused BatchNorm+ReLU, buffers reused across steps),
-// parallel over images on cfg.Threads goroutines, with the SwAV maths,
-// queue and LARS of train/swav. GEMM is internal/blas: Debian's
-// OpenBLAS through cgo (opened with dlopen at first use, AVX-512 kernels
-// where the CPU has them), or gonum's pure-Go GEMM when built with
-// CGO_ENABLED=0 or -tags noblas or when libopenblas.so.0 is missing.
+// train/model run by a small NHWC engine of its own, with the SwAV maths,
+// queue and LARS of train/swav. Convolutions and training BatchNorms run on
+// oneDNN (internal/dnnl, OpenMP over cfg.Threads threads) where it is
+// available; otherwise, or with SWAV_CPU_CONV=gemm, convolutions are im2col
+// + single-threaded SGEMM per image chunk and BatchNorm+ReLU is fused Go,
+// parallel over images on cfg.Threads goroutines. Evaluation plans fold each
+// BatchNorm into its convolution (with the ReLU and residual sum after it)
+// and share activation buffers; training plans keep each gradient only while
+// the backward needs it. GEMM (linear layers, the GEMM path) is
+// internal/blas: Debian's OpenBLAS through cgo (opened with dlopen at first
+// use, AVX-512 kernels where the CPU has them), or gonum's pure-Go GEMM
+// when built with CGO_ENABLED=0 or -tags noblas or when libopenblas.so.0 is
+// missing.
 //
 // Import it for its side effect of registering the backend:
 //

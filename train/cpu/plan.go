@@ -37,7 +37,7 @@ type param struct {
 	// the current step (the first writes it, later ones add; Step clears
 	// the gradient of a convolution nothing reached).
 	gradWritten bool
-	flip     []float32 // stride-1 conv only: flipped kernel [In][Kh][Kw][Out] for the input gradient
+	flip        []float32 // stride-1 conv only: flipped kernel [In][Kh][Kw][Out] for the input gradient
 }
 
 // bnState is one BatchNorm layer's running statistics and the batch
