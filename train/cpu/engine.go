@@ -90,12 +90,15 @@ func (e *engine) forward(p *plan) {
 			relu := b.fusedRelu
 			e.elementwise(len(out.data), func(lo, hi int) {
 				a, c, y := in.data[lo:hi], o.data[lo:hi], out.data[lo:hi]
-				for j := range y {
-					s := a[j] + c[j]
-					if relu {
-						s = max(s, 0)
+				a, c = a[:len(y)], c[:len(y)]
+				if relu {
+					for j := range y {
+						y[j] = max(a[j]+c[j], 0)
 					}
-					y[j] = s
+					return
+				}
+				for j := range y {
+					y[j] = a[j] + c[j]
 				}
 			})
 		case model.OpMaxPool:
@@ -194,6 +197,14 @@ func (e *engine) addBackward(x1, x2, y *value, relu bool) {
 	e.elementwise(len(y.data), func(lo, hi int) {
 		ys, dy := y.data[lo:hi], y.grad[lo:hi]
 		ys = ys[:len(dy)]
+		if relu && has1 && has2 && !acc1 && !acc2 { // a residual block's add: its own loop, no branches
+			d1, d2 := x1.grad[lo:hi][:len(dy)], x2.grad[lo:hi][:len(dy)]
+			for j, g := range dy {
+				g = reluMask(g, ys[j])
+				d1[j], d2[j] = g, g
+			}
+			return
+		}
 		var d1, d2 []float32
 		if has1 {
 			d1 = x1.grad[lo:hi][:len(dy)]
