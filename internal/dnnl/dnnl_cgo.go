@@ -36,12 +36,12 @@ static char swav_err[256];
 
 // swav_dnnl_open returns 1 when oneDNN was opened and its CPU engine made.
 // OpenMP's threads sleep between calls (OMP_WAIT_POLICY=passive) unless the
-// user set a policy: spinning, libgomp's default, takes a core from the Go
+// user set a policy or GOMP_SPINCOUNT: spinning, libgomp's default, takes a core from the Go
 // kernels that run between convolutions (measured: the small network's step
 // 153 -> 208 img/s on 2 cores). libgomp reads the variable when it is
 // loaded, here; the environment is restored after.
 static int swav_dnnl_open(void) {
-	int setPolicy = getenv("OMP_WAIT_POLICY") == NULL;
+	int setPolicy = getenv("OMP_WAIT_POLICY") == NULL && getenv("GOMP_SPINCOUNT") == NULL;
 	if (setPolicy) setenv("OMP_WAIT_POLICY", "passive", 1);
 	void* h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) h = dlopen("libdnnl.so", RTLD_NOW | RTLD_LOCAL);
