@@ -1,5 +1,7 @@
-// Package sinks writes what a run produces: features to Parquet, checkpoints
-// and metrics.
+// Package sinks writes what a run produces. Feature output goes through the
+// FeatureSink seam, picked by the output URL's scheme from the sinks that
+// registered (sinks/parquet: local folders, file:// and s3://); metrics go
+// to sinks/metrics.
 package sinks
 
 import "github.com/swavgo/swav/configs/field"
@@ -21,7 +23,7 @@ type ExtractConfig struct {
 	// architecture is taken from it. "init" uses the untrained network of
 	// train.model; feature "raw" needs none.
 	Checkpoint string `yaml:"checkpoint"`
-	// Output is a local folder or s3:// prefix; one Parquet file per input shard.
+	// Output is a local folder or s3:// prefix (one Parquet file per input shard), or the URL of another registered feature sink.
 	Output string `yaml:"output"`
 	// Feature is "trunk", "projection", "scores" (the network's outputs) or
 	// "raw" (the evaluation crop's pixels, averaged over the channels: the

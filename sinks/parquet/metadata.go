@@ -16,6 +16,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/swavgo/swav/sinks"
 )
 
 // Column names of a feature file.
@@ -34,28 +36,14 @@ const (
 	MetaRows       = "swav.rows"        // number of rows, decimal
 )
 
-// Layout describes the feature column.
-type Layout struct {
-	// Kind is "trunk", "projection", "scores" or "raw" (pixels).
-	Kind string `json:"kind"`
-	// Dim is D, the number of floats per row.
-	Dim int `json:"dim"`
-	// Arch is the model architecture ("small", "resnet18", ...; "" for raw).
-	Arch string `json:"arch"`
-}
-
-// Metadata is what a feature file records about itself.
-type Metadata struct {
-	Checkpoint string
-	ConfigHash string
-	Layout     Layout
-	Shard      string
-	// Rows is filled by the reader (and by the writer on commit).
-	Rows int64
-}
+// Layout and Metadata are the sinks' (every feature sink records the same).
+type (
+	Layout   = sinks.Layout
+	Metadata = sinks.Metadata
+)
 
 // keyValues renders md as the file's key-value metadata.
-func (md Metadata) keyValues() (map[string]string, error) {
+func keyValues(md Metadata) (map[string]string, error) {
 	layout, err := json.Marshal(md.Layout)
 	if err != nil {
 		return nil, fmt.Errorf("encode feature layout: %w", err)

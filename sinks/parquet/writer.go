@@ -228,7 +228,7 @@ func (w *FileWriter) Commit(ctx context.Context) error {
 	}
 	w.done = true
 	w.md.Rows = w.total
-	kv, err := w.md.keyValues()
+	kv, err := keyValues(w.md)
 	if err == nil {
 		for _, k := range []string{MetaCheckpoint, MetaConfigHash, MetaLayout, MetaShard, MetaRows} {
 			if err = w.fw.AppendKeyValueMetadata(k, kv[k]); err != nil {

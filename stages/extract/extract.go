@@ -26,7 +26,7 @@ import (
 	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
-	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/stages/source"
 	"github.com/swavgo/swav/train"
@@ -64,15 +64,14 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	if ex.Output == "" {
 		return nil, field.Errorf("extract.output", "must name a folder or s3:// prefix")
 	}
-	out, err := parquet.OpenOutput(ctx, ex.Output, job.Data.StoreConfig())
+	out, err := sinks.Open(ctx, ex.Output, sinks.Options{Store: job.Data.StoreConfig(), RowGroupRows: ex.RowGroupRows, Compression: ex.Compression})
 	if err != nil {
 		return nil, err
 	}
 	writer := &writeStage{
 		out: out, model: m,
-		md:   parquet.Metadata{Checkpoint: m.Checkpoint, ConfigHash: configHash(job, m), Layout: m.Layout},
-		opts: parquet.WriterOptions{RowGroupRows: ex.RowGroupRows, Compression: ex.Compression},
-		open: map[string]*parquet.FileWriter{},
+		md:   sinks.Metadata{Checkpoint: m.Checkpoint, ConfigHash: configHash(job, m), Layout: m.Layout},
+		open: map[string]sinks.ShardWriter{},
 	}
 	defer func() {
 		if err != nil {
@@ -136,7 +135,7 @@ func pixelsPerImage(tf augment.EvalTransform, m *Model) int {
 // shard is done, one is kept so the chain has a source; it is skipped too.
 // Every named file must exist (checked up front, so a typo fails before any
 // work and a missing shard cannot stall a one-reader source).
-func pendingShards(ctx context.Context, entries []string, sc ingest.StoreConfig, out *parquet.Output, want parquet.Metadata) ([]string, error) {
+func pendingShards(ctx context.Context, entries []string, sc ingest.StoreConfig, out sinks.FeatureSink, want sinks.Metadata) ([]string, error) {
 	var pending []string
 	first := ""
 	for _, entry := range entries {
@@ -156,7 +155,7 @@ func pendingShards(ctx context.Context, entries []string, sc ingest.StoreConfig,
 			if first == "" {
 				first = u
 			}
-			done, err := out.Done(ctx, parquet.FileName(u), want)
+			done, err := out.Done(ctx, u, want)
 			if err != nil {
 				return nil, fmt.Errorf("extract: shard %s: %w", u, err)
 			}
@@ -198,9 +197,9 @@ type shardEnd struct{ shard string }
 // feature file is already done and emits shardEnd after each shard.
 type selectStage struct {
 	src   pipeline.Source
-	out   *parquet.Output
-	want  parquet.Metadata
-	names map[string]string // output file name -> shard, to catch collisions
+	out   sinks.FeatureSink
+	want  sinks.Metadata
+	names map[string]string // output unit (Where) -> shard, to catch collisions
 	done  map[string]bool   // shard -> file already finished
 
 	shard   string
@@ -257,12 +256,12 @@ func (s *selectStage) startShard(ctx context.Context, shard string) error {
 	if _, seen := s.done[shard]; seen {
 		return fmt.Errorf("extract: shard %s came back after another one: the reader interleaves shards", shard)
 	}
-	name := parquet.FileName(shard)
-	if other, dup := s.names[name]; dup {
-		return fmt.Errorf("extract: shards %s and %s would both write %s: rename one", other, shard, s.out.Path(name))
+	where := s.out.Where(shard)
+	if other, dup := s.names[where]; dup {
+		return fmt.Errorf("extract: shards %s and %s would both write %s: rename one", other, shard, where)
 	}
-	s.names[name] = shard
-	done, err := s.out.Done(ctx, name, s.want)
+	s.names[where] = shard
+	done, err := s.out.Done(ctx, shard, s.want)
 	if err != nil {
 		return fmt.Errorf("extract: shard %s: %w", shard, err)
 	}
@@ -439,11 +438,10 @@ func (e *embedStage) Process(ctx context.Context, item any, emit pipeline.Emit) 
 // the shard's shardEnd. Files still open when the run ends (error or stop)
 // are aborted: nothing partial is left. It owns the Output and the Model.
 type writeStage struct {
-	out   *parquet.Output
+	out   sinks.FeatureSink
 	model *Model
-	md    parquet.Metadata
-	opts  parquet.WriterOptions
-	open  map[string]*parquet.FileWriter
+	md    sinks.Metadata
+	open  map[string]sinks.ShardWriter
 
 	mu        sync.Mutex
 	committed []string
@@ -458,7 +456,7 @@ func (w *writeStage) Consume(ctx context.Context, item any) error {
 			md := w.md
 			md.Shard = it.shard
 			var err error
-			if fw, err = parquet.Create(ctx, w.out, parquet.FileName(it.shard), md, w.opts); err != nil {
+			if fw, err = w.out.Begin(ctx, it.shard, md); err != nil {
 				return fmt.Errorf("extract: shard %s: %w", it.shard, err)
 			}
 			w.open[it.shard] = fw

@@ -12,7 +12,6 @@ import (
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/sinks"
-	"github.com/swavgo/swav/sinks/parquet"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
 	"github.com/swavgo/swav/train/model"
@@ -37,7 +36,7 @@ type Model struct {
 	// Feature is "trunk", "projection", "scores" or "raw".
 	Feature string
 	// Layout is the feature column's description (Dim is D).
-	Layout parquet.Layout
+	Layout sinks.Layout
 	// Checkpoint is the source of the weights: the checkpoint URL,
 	// "init (seed N)" for the untrained network, "none" for raw pixels.
 	Checkpoint string
@@ -67,7 +66,7 @@ func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
 	if ex.Feature == FeatureRaw {
 		crop := job.Augment.Eval.Crop
 		return &Model{Feature: FeatureRaw, Checkpoint: "none",
-			Layout: parquet.Layout{Kind: FeatureRaw, Dim: crop * crop}}, nil
+			Layout: sinks.Layout{Kind: FeatureRaw, Dim: crop * crop}}, nil
 	}
 	cfg := job.Train
 	var (
@@ -110,7 +109,7 @@ func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("extract: model of %s: %w", m.Checkpoint, err)
 	}
-	m.Layout = parquet.Layout{Kind: ex.Feature, Arch: cfg.Model.Arch}
+	m.Layout = sinks.Layout{Kind: ex.Feature, Arch: cfg.Model.Arch}
 	switch train.Feature(ex.Feature) {
 	case train.FeatureTrunk:
 		m.Layout.Dim = arch.TrunkDim
@@ -200,7 +199,7 @@ func resolveCheckpoint(ctx context.Context, store checkpoint.Store, url string) 
 func configHash(job *configs.Job, m *Model) string {
 	b, _ := json.Marshal(struct {
 		Checkpoint, CheckpointConfig, Feature string
-		Layout                                parquet.Layout
+		Layout                                sinks.Layout
 		Resize, Crop                          int
 		Mean, Std                             []float64
 	}{m.Checkpoint, m.CheckpointConfigHash, m.Feature, m.Layout,

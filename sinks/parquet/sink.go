@@ -1,0 +1,54 @@
+package parquet
+
+import (
+	"context"
+
+	"github.com/swavgo/swav/sinks"
+)
+
+// The feature sink of local folders, file:// and s3:// prefixes: one
+// Parquet file per input shard (FileName), committed atomically.
+func init() {
+	for _, scheme := range []string{"", "file", "s3"} {
+		sinks.Register(scheme, OpenSink)
+	}
+}
+
+// Sink is the sinks.FeatureSink over an Output.
+type Sink struct {
+	*Output
+	opts WriterOptions
+}
+
+// OpenSink opens url (OpenOutput) as a feature sink whose files use o's
+// row-group length and codec.
+func OpenSink(ctx context.Context, url string, o sinks.Options) (sinks.FeatureSink, error) {
+	out, err := OpenOutput(ctx, url, o.Store)
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{Output: out, opts: WriterOptions{RowGroupRows: o.RowGroupRows, Compression: o.Compression}}, nil
+}
+
+// Done implements sinks.FeatureSink: shard's file exists, is complete and
+// matches want.
+func (s *Sink) Done(ctx context.Context, shard string, want Metadata) (bool, error) {
+	return s.Output.Done(ctx, FileName(shard), want)
+}
+
+// Begin implements sinks.FeatureSink: a FileWriter for shard's file.
+func (s *Sink) Begin(ctx context.Context, shard string, md Metadata) (sinks.ShardWriter, error) {
+	fw, err := Create(ctx, s.Output, FileName(shard), md, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	return fw, nil
+}
+
+// Where implements sinks.FeatureSink: the URL of shard's file.
+func (s *Sink) Where(shard string) string { return s.Path(FileName(shard)) }
+
+var (
+	_ sinks.FeatureSink = (*Sink)(nil)
+	_ sinks.ShardWriter = (*FileWriter)(nil)
+)

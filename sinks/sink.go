@@ -1,0 +1,122 @@
+package sinks
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/swavgo/swav/ingest"
+)
+
+// Layout describes the feature column.
+type Layout struct {
+	// Kind is "trunk", "projection", "scores" or "raw" (pixels).
+	Kind string `json:"kind"`
+	// Dim is D, the number of floats per row.
+	Dim int `json:"dim"`
+	// Arch is the model architecture ("small", "resnet18", ...; "" for raw).
+	Arch string `json:"arch"`
+}
+
+// Metadata is what a unit of feature output records about itself.
+type Metadata struct {
+	Checkpoint string
+	ConfigHash string
+	Layout     Layout
+	Shard      string
+	// Rows is filled by the reader (and by the writer on commit).
+	Rows int64
+}
+
+// FeatureSink is where an extraction writes its rows: one unit of output
+// per input shard (a Parquet file, a collection partition, ...), which
+// appears whole on Commit or not at all. Implementations register an
+// Opener by URL scheme (Register) and are opened with Open; stages/extract
+// sees only this interface. A FeatureSink is used by one goroutine at a
+// time; the caller closes it.
+type FeatureSink interface {
+	// Done reports whether shard's unit is complete and was written with
+	// metadata matching want (checkpoint, config hash, layout): a rerun
+	// skips it. A unit with other metadata is an error naming both.
+	Done(ctx context.Context, shard string, want Metadata) (bool, error)
+	// Begin starts shard's unit with md; nothing of it is visible until
+	// the ShardWriter commits. It fails when the unit already exists.
+	Begin(ctx context.Context, shard string, md Metadata) (ShardWriter, error)
+	// Where names the unit shard maps to (a file URL, ...): two shards with
+	// the same Where would overwrite each other.
+	Where(shard string) string
+	// URL is the location the sink was opened with.
+	URL() string
+	// Close releases the sink; units not committed are not kept.
+	Close() error
+}
+
+// ShardWriter writes one shard's unit. Append buffers or streams rows;
+// Commit makes the unit visible atomically; Abort drops it (also after a
+// failed Commit). It is used by one goroutine at a time.
+type ShardWriter interface {
+	// Append adds len(keys) rows; feats holds len(keys)*Layout.Dim floats,
+	// row-major. The slices may be reused by the caller after it returns.
+	Append(keys []string, labels []int64, feats []float32) error
+	Commit(ctx context.Context) error
+	Abort()
+	// Path is where the unit lands (the same as the sink's Where).
+	Path() string
+}
+
+// Options configure a sink: the object store (for s3:// locations) and the
+// sink's own settings (Parquet's row groups and codec; others ignore them).
+type Options struct {
+	Store        ingest.StoreConfig
+	RowGroupRows int
+	Compression  string
+}
+
+// Opener opens a FeatureSink at url.
+type Opener func(ctx context.Context, url string, o Options) (FeatureSink, error)
+
+var (
+	openersMu sync.RWMutex
+	openers   = map[string]Opener{}
+)
+
+// Register makes a sink available for URLs of scheme ("s3" for s3://...,
+// "file", or "" for a plain local path). Sink packages call it from init;
+// it panics on a scheme registered twice.
+func Register(scheme string, open Opener) {
+	openersMu.Lock()
+	defer openersMu.Unlock()
+	if _, dup := openers[scheme]; dup {
+		panic("sinks: scheme registered twice: " + scheme)
+	}
+	openers[scheme] = open
+}
+
+// Scheme is url's scheme ("s3" for s3://bucket/prefix), "" for a plain path.
+func Scheme(url string) string {
+	if i := strings.Index(url, "://"); i > 0 {
+		return url[:i]
+	}
+	return ""
+}
+
+// Open opens the feature sink registered for url's scheme. The binary
+// links the sinks it offers (stages/all); an unknown scheme is an error
+// listing the known ones.
+func Open(ctx context.Context, url string, o Options) (FeatureSink, error) {
+	if url == "" {
+		return nil, fmt.Errorf("feature output: empty location")
+	}
+	scheme := Scheme(url)
+	openersMu.RLock()
+	open, ok := openers[scheme]
+	known := slices.Sorted(maps.Keys(openers))
+	openersMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("feature output %s: no sink for scheme %q in this binary (have %q)", url, scheme, known)
+	}
+	return open(ctx, url, o)
+}
