@@ -3,12 +3,10 @@ package sinks
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
-	"sync"
 
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/internal/registry"
 )
 
 // Layout describes the feature column.
@@ -78,22 +76,12 @@ type Options struct {
 // Opener opens a FeatureSink at url.
 type Opener func(ctx context.Context, url string, o Options) (FeatureSink, error)
 
-var (
-	openersMu sync.RWMutex
-	openers   = map[string]Opener{}
-)
+var openers = registry.New[Opener]("sinks: feature sink scheme")
 
 // Register makes a sink available for URLs of scheme ("s3" for s3://...,
 // "file", or "" for a plain local path). Sink packages call it from init;
 // it panics on a scheme registered twice.
-func Register(scheme string, open Opener) {
-	openersMu.Lock()
-	defer openersMu.Unlock()
-	if _, dup := openers[scheme]; dup {
-		panic("sinks: scheme registered twice: " + scheme)
-	}
-	openers[scheme] = open
-}
+func Register(scheme string, open Opener) { openers.Register(scheme, open) }
 
 // Scheme is url's scheme ("s3" for s3://bucket/prefix), "" for a plain path.
 func Scheme(url string) string {
@@ -111,12 +99,9 @@ func Open(ctx context.Context, url string, o Options) (FeatureSink, error) {
 		return nil, fmt.Errorf("feature output: empty location")
 	}
 	scheme := Scheme(url)
-	openersMu.RLock()
-	open, ok := openers[scheme]
-	known := slices.Sorted(maps.Keys(openers))
-	openersMu.RUnlock()
+	open, ok := openers.Lookup(scheme)
 	if !ok {
-		return nil, fmt.Errorf("feature output %s: no sink for scheme %q in this binary (have %q)", url, scheme, known)
+		return nil, fmt.Errorf("feature output %s: no sink for scheme %q in this binary (have %q)", url, scheme, openers.Names())
 	}
 	return open(ctx, url, o)
 }

@@ -7,11 +7,10 @@ package stages
 import (
 	"context"
 	"fmt"
-	"sort"
-	"sync"
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/registry"
 	"github.com/swavgo/swav/pipeline"
 )
 
@@ -25,48 +24,30 @@ type ChainBuilder func(ctx context.Context, job *configs.Job) ([]pipeline.Spec, 
 // they share the graceful stop, the progress output and the summary.
 type Runner func(ctx context.Context, job *configs.Job, opts pipeline.Options) error
 
-var (
-	mu       sync.RWMutex
-	builders = map[string]ChainBuilder{}
-	runners  = map[string]Runner{}
-)
+// kinds holds every job kind, chain or runner, so that one name cannot be
+// both.
+var kinds = registry.New[kind]("stages: job kind")
+
+// kind is a registered job kind: exactly one of the two is set.
+type kind struct {
+	build ChainBuilder
+	run   Runner
+}
 
 // Register makes a job kind available to `pipeline run`. It panics on a
 // duplicate name (a programming error caught at start-up).
-func Register(kind string, b ChainBuilder) {
-	mu.Lock()
-	defer mu.Unlock()
-	mustBeNew(kind)
-	builders[kind] = b
-}
+func Register(name string, b ChainBuilder) { kinds.Register(name, kind{build: b}) }
 
 // RegisterRunner makes a job kind that runs several chains available to
 // `pipeline run`. It panics on a duplicate name.
-func RegisterRunner(kind string, r Runner) {
-	mu.Lock()
-	defer mu.Unlock()
-	mustBeNew(kind)
-	runners[kind] = r
-}
-
-// mustBeNew panics when kind is taken (mu held).
-func mustBeNew(kind string) {
-	_, dupBuilder := builders[kind]
-	_, dupRunner := runners[kind]
-	if dupBuilder || dupRunner {
-		panic("stages: job kind registered twice: " + kind)
-	}
-}
+func RegisterRunner(name string, r Runner) { kinds.Register(name, kind{run: r}) }
 
 // RunJob runs job: with its Runner when the kind has one, else as the one
 // chain its ChainBuilder builds, through pipeline.Run. It blocks until the
 // run is over; the error wraps pipeline.ErrInterrupted after a graceful stop.
 func RunJob(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
-	mu.RLock()
-	r, ok := runners[job.Job]
-	mu.RUnlock()
-	if ok {
-		return r(ctx, job, opts)
+	if k, _ := kinds.Lookup(job.Job); k.run != nil {
+		return k.run(ctx, job, opts)
 	}
 	specs, err := Build(ctx, job)
 	if err != nil {
@@ -78,30 +59,16 @@ func RunJob(ctx context.Context, job *configs.Job, opts pipeline.Options) error 
 
 // Build returns the chain for job.Job (a kind registered with Register).
 func Build(ctx context.Context, job *configs.Job) ([]pipeline.Spec, error) {
-	mu.RLock()
-	b, ok := builders[job.Job]
-	mu.RUnlock()
-	if !ok {
+	k, _ := kinds.Lookup(job.Job)
+	if k.build == nil {
 		return nil, field.Errorf("job", "unknown job kind %q (known: %v)", job.Job, Kinds())
 	}
-	specs, err := b(ctx, job)
+	specs, err := k.build(ctx, job)
 	if err != nil {
 		return nil, fmt.Errorf("build %s chain: %w", job.Job, err)
 	}
 	return specs, nil
 }
 
-// Kinds lists the registered job kinds (chains and runners).
-func Kinds() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]string, 0, len(builders))
-	for k := range builders {
-		out = append(out, k)
-	}
-	for k := range runners {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+// Kinds lists the registered job kinds (chains and runners), sorted.
+func Kinds() []string { return kinds.Names() }

@@ -6,14 +6,15 @@ import (
 	"testing"
 )
 
-// naiveConv is the float64 reference: NHWC input, OIHW weights.
-func naiveConv(s ConvShape, src, w []float32) []float64 {
-	out := make([]float64, s.dstLen())
+// eachTap calls f for every (input value, weight, output value) product of
+// the convolution s: NHWC input index si, OIHW weight index wi, NHWC output
+// index di.
+func eachTap(s ConvShape, f func(si, wi, di int)) {
 	for n := 0; n < s.N; n++ {
 		for oy := 0; oy < s.OH; oy++ {
 			for ox := 0; ox < s.OW; ox++ {
 				for o := 0; o < s.OutC; o++ {
-					var acc float64
+					di := ((n*s.OH+oy)*s.OW+ox)*s.OutC + o
 					for ky := 0; ky < s.Kernel; ky++ {
 						iy := oy*s.Stride - s.Pad + ky
 						if iy < 0 || iy >= s.H {
@@ -25,47 +26,30 @@ func naiveConv(s ConvShape, src, w []float32) []float64 {
 								continue
 							}
 							for c := 0; c < s.C; c++ {
-								acc += float64(src[((n*s.H+iy)*s.W+ix)*s.C+c]) * float64(w[((o*s.C+c)*s.Kernel+ky)*s.Kernel+kx])
+								f(((n*s.H+iy)*s.W+ix)*s.C+c, ((o*s.C+c)*s.Kernel+ky)*s.Kernel+kx, di)
 							}
 						}
 					}
-					out[((n*s.OH+oy)*s.OW+ox)*s.OutC+o] = acc
 				}
 			}
 		}
 	}
+}
+
+// naiveConv is the float64 reference forward.
+func naiveConv(s ConvShape, src, w []float32) []float64 {
+	out := make([]float64, s.dstLen())
+	eachTap(s, func(si, wi, di int) { out[di] += float64(src[si]) * float64(w[wi]) })
 	return out
 }
 
 // naiveBackward returns dL/dsrc and dL/dw for L = sum(dst * g).
 func naiveBackward(s ConvShape, src, w, g []float32) (dsrc, dw []float64) {
 	dsrc, dw = make([]float64, s.srcLen()), make([]float64, s.weightsLen())
-	for n := 0; n < s.N; n++ {
-		for oy := 0; oy < s.OH; oy++ {
-			for ox := 0; ox < s.OW; ox++ {
-				for o := 0; o < s.OutC; o++ {
-					gv := float64(g[((n*s.OH+oy)*s.OW+ox)*s.OutC+o])
-					for ky := 0; ky < s.Kernel; ky++ {
-						iy := oy*s.Stride - s.Pad + ky
-						if iy < 0 || iy >= s.H {
-							continue
-						}
-						for kx := 0; kx < s.Kernel; kx++ {
-							ix := ox*s.Stride - s.Pad + kx
-							if ix < 0 || ix >= s.W {
-								continue
-							}
-							for c := 0; c < s.C; c++ {
-								si, wi := ((n*s.H+iy)*s.W+ix)*s.C+c, ((o*s.C+c)*s.Kernel+ky)*s.Kernel+kx
-								dsrc[si] += gv * float64(w[wi])
-								dw[wi] += gv * float64(src[si])
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	eachTap(s, func(si, wi, di int) {
+		dsrc[si] += float64(g[di]) * float64(w[wi])
+		dw[wi] += float64(g[di]) * float64(src[si])
+	})
 	return dsrc, dw
 }
 
