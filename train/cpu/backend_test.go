@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/backendtest"
 	"github.com/swavgo/swav/train/model"
 )
 
@@ -55,6 +56,23 @@ func statesEqual(a, b *train.State) error {
 	return nil
 }
 
+// TestBackendConformance runs the suite every backend runs
+// (train/backendtest), on each convolution path this process has.
+func TestBackendConformance(t *testing.T) {
+	for _, path := range convPaths() {
+		t.Run(path, func(t *testing.T) {
+			backendtest.Run(t, func(cfg train.Config, seed int64) (train.Backend, error) {
+				b, err := New(cfg, seed)
+				if err != nil {
+					return nil, err
+				}
+				b.eng.dnnl = path == "onednn"
+				return b, nil
+			}, tinyConfig())
+		})
+	}
+}
+
 func TestRegisteredAndDeterministic(t *testing.T) {
 	cfg := tinyConfig()
 	a, err := train.NewBackend(cfg, 5)
@@ -87,41 +105,6 @@ func TestRegisteredAndDeterministic(t *testing.T) {
 	}
 	if len(sa.Momentum) != len(sa.Params) {
 		t.Errorf("%d momentum buffers for %d params", len(sa.Momentum), len(sa.Params))
-	}
-}
-
-// TestStateRoundTripContinuesBitForBit checks that State then Load into a
-// fresh backend continues with the same losses (resume).
-func TestStateRoundTripContinuesBitForBit(t *testing.T) {
-	cfg := tinyConfig()
-	cfg.SwAV.QueueLength = 8
-	a, _ := New(cfg, 1)
-	in := tinyInput(4, 16)
-	in.UseQueue = true
-	for i := 0; i < 2; i++ {
-		in.Iter = i
-		if _, err := a.Step(context.Background(), in); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st, _ := a.State()
-	if st.Queue == nil || fmt.Sprint(st.Queue.Shape) != "[2 8 8]" {
-		t.Fatalf("queue in state: %+v", st.Queue)
-	}
-	b, _ := New(cfg, 99)
-	if err := b.Load(st); err != nil {
-		t.Fatal(err)
-	}
-	for i := 2; i < 4; i++ {
-		in.Iter = i
-		ra, _ := a.Step(context.Background(), in)
-		rb, err := b.Step(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ra.Loss != rb.Loss {
-			t.Fatalf("step %d after resume: loss %v, uninterrupted %v", i, rb.Loss, ra.Loss)
-		}
 	}
 }
 
@@ -261,39 +244,6 @@ func TestLoadNamesFirstMismatchAndChangesNothing(t *testing.T) {
 				t.Fatalf("failed Load changed the state: %v", err)
 			}
 		})
-	}
-}
-
-// TestEmbedIsEvaluationMode checks that Embed uses and keeps the running
-// statistics: the same images give the same rows alone or in a larger
-// batch, and the state does not change.
-func TestEmbedIsEvaluationMode(t *testing.T) {
-	b, _ := New(tinyConfig(), 1)
-	if _, err := b.Step(context.Background(), tinyInput(4, 16)); err != nil {
-		t.Fatal(err)
-	}
-	before, _ := b.State()
-	imgs := tinyInput(4, 16).Groups[0].Data
-	all, width, err := b.Embed(context.Background(), imgs, 8, 16, train.FeatureProjection)
-	if err != nil {
-		t.Fatal(err)
-	}
-	one, _, _ := b.Embed(context.Background(), imgs[:3*16*16], 1, 16, train.FeatureProjection)
-	for j := 0; j < width; j++ {
-		if math.Abs(float64(one[j]-all[j])) > 1e-5 {
-			t.Fatalf("row 0 alone %v, in a batch of 8 %v: BatchNorm used batch statistics", one[:width], all[:width])
-		}
-	}
-	after, _ := b.State()
-	if err := statesEqual(before, after); err != nil {
-		t.Fatal(err)
-	}
-	norm := 0.0
-	for _, v := range all[:width] {
-		norm += float64(v) * float64(v)
-	}
-	if math.Abs(norm-1) > 1e-5 {
-		t.Errorf("projection row norm² %v, want 1", norm)
 	}
 }
 

@@ -3,10 +3,10 @@ package xla
 import (
 	"context"
 	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/backendtest"
 )
 
 // tinyConfig is the small model at test size: 8 px crops, K 10, D 8.
@@ -21,20 +21,8 @@ func tinyConfig() train.Config {
 	return cfg
 }
 
-// randomInput is a step input of B images, 2 crops of 8 px and 2 of 6 px.
-func randomInput(seed uint64, batch int, sizes ...[2]int) *train.StepInput {
-	r := rand.New(rand.NewPCG(seed, 7))
-	in := &train.StepInput{Iter: 5, LR: 0.5, Batch: batch}
-	for _, sc := range sizes {
-		g := train.CropGroup{Size: sc[0], Count: sc[1]}
-		g.Data = make([]float32, sc[1]*batch*3*sc[0]*sc[0])
-		for i := range g.Data {
-			g.Data[i] = float32(r.NormFloat64())
-		}
-		in.Groups = append(in.Groups, g)
-	}
-	return in
-}
+// randomInput is backendtest's: B images, one crop group per (size, count).
+var randomInput = backendtest.RandomInput
 
 func TestStepRunsAndUpdates(t *testing.T) {
 	cfg := tinyConfig()
