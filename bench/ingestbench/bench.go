@@ -104,7 +104,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (Result, error) {
 		rawSPS = append(rawSPS, float64(stats.Samples)/dt)
 
 		t0 = time.Now()
-		cnt, _, err := stream(ctx, cfg)
+		cnt, _, err := streamEpochs(ctx, cfg, 1)
 		if err != nil {
 			return res, err
 		}
@@ -246,16 +246,20 @@ func rawLoop(ctx context.Context, b *ingest.S3Bucket, names []string) (int64, er
 func ptr(s string) *string { return &s }
 
 // stream runs a Source over cfg to the end and returns the sample count and
-// the peak heap sampled every 10 ms.
+// the peak heap sampled every 10 ms, from a collected heap (pooled sample
+// buffers dropped first, so the peak counts them all).
 func stream(ctx context.Context, cfg ingest.Config) (int64, uint64, error) {
+	runtime.GC() // twice: pooled buffers survive one collection
+	runtime.GC()
 	return streamEpochs(ctx, cfg, 1)
 }
 
-// streamEpochs is stream over several epochs (a new shard order and
-// shuffle each).
+// streamEpochs runs a Source over cfg for several epochs (a new shard order
+// and shuffle each) as a long run does, from whatever the sample-buffer pool
+// holds (the throughput rounds: the raw loop keeps its buffer and
+// connections between rounds too), and returns the sample count and the
+// peak heap sampled every 10 ms.
 func streamEpochs(ctx context.Context, cfg ingest.Config, epochs int) (int64, uint64, error) {
-	runtime.GC() // twice: pooled buffers survive one collection
-	runtime.GC()
 	src, err := ingest.NewSource(ctx, cfg, ingest.SourceOptions{Seed: 1, World: 1, Epochs: epochs})
 	if err != nil {
 		return 0, 0, err
