@@ -4,23 +4,47 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 )
 
-// CountSamples returns the number of sample slots in the whole shard list of
-// cfg (all ranks). It reads only the index sidecars when `shards make` wrote
-// them (and image folders' listings); other shards are read once to count.
-func CountSamples(ctx context.Context, cfg Config) (int64, error) {
+// ShardList is a data section's shard list, resolved once (ResolveShards):
+// every shard in list order, the buckets that serve them and the sample
+// counts learnt so far. A job that counts its samples before it reads them
+// (a train job's iterations per epoch) resolves the list once, counts it,
+// and hands it to its Source (SourceOptions.Shards), which keeps the counts
+// and closes the list. Close is idempotent.
+type ShardList struct {
+	cfg       Config
+	set       *shardSet
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// ResolveShards validates cfg and lists its shards (expanding brace ranges,
+// globs and prefixes; one listing per S3 prefix). The caller closes the
+// list, or hands it to a Source.
+func ResolveShards(ctx context.Context, cfg Config) (*ShardList, error) {
 	if err := cfg.Validate(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	set, err := resolveShards(ctx, &cfg)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer set.Close()
-	src := &Source{cfg: cfg, set: set}
+	return &ShardList{cfg: cfg, set: set}, nil
+}
+
+// Len is the number of shards (all ranks).
+func (l *ShardList) Len() int { return len(l.set.shards) }
+
+// CountSamples returns the number of sample slots in the whole list (all
+// ranks) and keeps each shard's count. It reads only the index sidecars
+// when `shards make` wrote them (and image folders' listings); other shards
+// are read once to count.
+func (l *ShardList) CountSamples(ctx context.Context) (int64, error) {
+	src := &Source{cfg: l.cfg, set: l.set}
 	var total int64
-	for _, sh := range set.shards {
+	for _, sh := range l.set.shards {
 		n, err := src.shardCount(ctx, sh)
 		if err != nil {
 			return 0, fmt.Errorf("count samples: %w", err)
@@ -28,6 +52,23 @@ func CountSamples(ctx context.Context, cfg Config) (int64, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// Close releases the buckets (once).
+func (l *ShardList) Close() error {
+	l.closeOnce.Do(func() { l.closeErr = l.set.Close() })
+	return l.closeErr
+}
+
+// CountSamples returns the number of sample slots in the whole shard list of
+// cfg (all ranks): ResolveShards, ShardList.CountSamples, Close.
+func CountSamples(ctx context.Context, cfg Config) (int64, error) {
+	l, err := ResolveShards(ctx, cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.CountSamples(ctx)
 }
 
 // EpochSamples returns the number of sample slots this source yields in

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/sourcegraph/conc"
@@ -28,6 +29,10 @@ type SourceOptions struct {
 	// starts at the beginning; a checkpoint stores the Pos of the last sample
 	// it consumed and resumes at Pos.Next().
 	Start Position
+	// Shards, when set, is the list already resolved from the same config
+	// (ResolveShards), with the counts learnt so far; the Source takes it
+	// over and closes it. Nil resolves the list.
+	Shards *ShardList
 }
 
 // Skip describes one corrupt sample that the skip budget let the run skip.
@@ -75,6 +80,7 @@ type Source struct {
 	cfg     Config
 	opts    SourceOptions
 	set     *shardSet
+	list    *ShardList // owns set; nil in the internal Sources that only count
 	countMu sync.Mutex
 
 	skipMu  sync.Mutex
@@ -104,15 +110,23 @@ func NewSource(ctx context.Context, cfg Config, opts SourceOptions) (*Source, er
 	if opts.Start.Epoch < 0 || opts.Start.Seq < 0 {
 		return nil, fmt.Errorf("ingest: bad start position %+v", opts.Start)
 	}
-	set, err := resolveShards(ctx, &cfg)
-	if err != nil {
-		return nil, err
+	list := opts.Shards
+	opts.Shards = nil // owned by the Source from here
+	if list == nil {
+		set, err := resolveShards(ctx, &cfg)
+		if err != nil {
+			return nil, err
+		}
+		list = &ShardList{cfg: cfg, set: set}
+	} else if !slices.Equal(list.cfg.Shards, cfg.Shards) {
+		list.Close()
+		return nil, fmt.Errorf("ingest: the shard list was resolved from %q, the source reads %q", list.cfg.Shards, cfg.Shards)
 	}
-	if len(set.shards) < opts.World {
-		set.Close()
-		return nil, fmt.Errorf("ingest: %d shards cannot feed %d ranks (need at least one shard per rank; use smaller shards)", len(set.shards), opts.World)
+	if list.Len() < opts.World {
+		list.Close()
+		return nil, fmt.Errorf("ingest: %d shards cannot feed %d ranks (need at least one shard per rank; use smaller shards)", list.Len(), opts.World)
 	}
-	return &Source{cfg: cfg, opts: opts, set: set}, nil
+	return &Source{cfg: cfg, opts: opts, set: list.set, list: list}, nil
 }
 
 // NumShards returns the number of shards in the resolved list (all ranks).
@@ -122,7 +136,7 @@ func (s *Source) NumShards() int { return len(s.set.shards) }
 func (s *Source) Options() SourceOptions { return s.opts }
 
 // Close releases the buckets (pipeline.Closer).
-func (s *Source) Close() error { return s.set.Close() }
+func (s *Source) Close() error { return s.list.Close() }
 
 // Skipped returns the corrupt samples skipped so far.
 func (s *Source) Skipped() []Skip {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,6 +214,48 @@ func TestCountSamples(t *testing.T) {
 		if err != nil || n != 70 {
 			t.Fatalf("index=%v: CountSamples = %d, %v; want 70", index, n, err)
 		}
+	}
+}
+
+// TestShardListResolvedOnceKeepsCounts: a list counted before the Source is
+// built (a train job's iterations per epoch) hands the Source its counts,
+// so the Source reads no shard to count again; a list of another config is
+// refused; Close is idempotent.
+func TestShardListResolvedOnceKeepsCounts(t *testing.T) {
+	dir := t.TempDir()
+	b, _ := ingest.NewLocalBucket(dir)
+	writeShards(t, b, "", 10, 5, false) // no index sidecars: counting reads the shards
+	cfg := localConfig(t, dir)
+	ctx := context.Background()
+	list, err := ingest.ResolveShards(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := list.CountSamples(ctx); err != nil || n != 50 || list.Len() != 10 {
+		t.Fatalf("CountSamples = %d, %v over %d shards; want 50 over 10", n, err, list.Len())
+	}
+	src, err := ingest.NewSource(ctx, cfg, ingest.SourceOptions{Seed: 1, World: 1, Shards: list})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !src.CountsKnown() {
+		t.Error("the Source built on a counted list does not know the counts")
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := list.Close(); err != nil {
+		t.Errorf("a second Close: %v", err)
+	}
+
+	other, err := ingest.ResolveShards(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := cfg
+	wrong.Shards = []string{cfg.Shards[0] + "-elsewhere"}
+	if _, err := ingest.NewSource(ctx, wrong, ingest.SourceOptions{Seed: 1, World: 1, Shards: other}); err == nil || !strings.Contains(err.Error(), "resolved from") {
+		t.Errorf("a list of another config = %v, want an error naming both", err)
 	}
 }
 

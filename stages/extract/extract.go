@@ -98,7 +98,7 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 			return nil, err
 		}
 	}
-	read, err := source.New(ctx, &data, ingest.Position{}, 1)
+	read, err := source.New(ctx, &data, ingest.Position{}, 1, nil)
 	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
 	}

@@ -23,9 +23,11 @@ const StageName = "read"
 // Total is the number of samples this rank yields in start's epoch when
 // epochs is 1 and the index sidecars make that cheap, else 0.
 // Listing the shards and counting them use ctx (cancel it to give up).
-func New(ctx context.Context, job *configs.Job, start ingest.Position, epochs int) (pipeline.Spec, error) {
+// shards, when not nil, is job.Data's list already resolved (and perhaps
+// counted) by the caller: the source takes it over instead of listing again.
+func New(ctx context.Context, job *configs.Job, start ingest.Position, epochs int, shards *ingest.ShardList) (pipeline.Spec, error) {
 	src, err := ingest.NewSource(ctx, job.Data, ingest.SourceOptions{
-		Seed: job.Seed, Epochs: epochs, Start: start,
+		Seed: job.Seed, Epochs: epochs, Start: start, Shards: shards,
 	})
 	if err != nil {
 		return pipeline.Spec{}, err

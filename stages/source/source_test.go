@@ -24,7 +24,7 @@ func TestNewBuildsTheReadStage(t *testing.T) {
 	job := configs.Default()
 	job.Data.Shards = []string{dir + "/"}
 	job.Data.Rank, job.Data.WorldSize = 0, 1
-	spec, err := source.New(context.Background(), &job, ingest.Position{Epoch: 0, Seq: 2}, 1)
+	spec, err := source.New(context.Background(), &job, ingest.Position{Epoch: 0, Seq: 2}, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestNewBuildsTheReadStage(t *testing.T) {
 		t.Fatalf("read %d samples, %v", n, err)
 	}
 	job.Data.Shards = nil
-	if _, err := source.New(context.Background(), &job, ingest.Position{}, 1); err == nil {
+	if _, err := source.New(context.Background(), &job, ingest.Position{}, 1, nil); err == nil {
 		t.Fatal("no error for an empty shard list")
 	}
 }

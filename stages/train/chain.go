@@ -60,7 +60,14 @@ func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err er
 	if err != nil {
 		return nil, err
 	}
-	ipe, err := ItersPerEpoch(ctx, job)
+	// The shard list is listed once: counted here for the iterations per
+	// epoch, then read by the source (which keeps the counts).
+	shards, err := ingest.ResolveShards(ctx, job.Data)
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, shards.Close) // the source's once it takes it
+	ipe, err := itersPerEpoch(ctx, job, shards)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +92,7 @@ func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err er
 	} else if err := InitFrom(ctx, job, backend); err != nil {
 		return nil, err
 	}
-	src, err := source.New(ctx, job, start, cfg.Epochs)
+	src, err := source.New(ctx, job, start, cfg.Epochs, shards)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +151,20 @@ func ItersPerEpoch(ctx context.Context, job *configs.Job) (int, error) {
 	if job.Train.ItersPerEpoch > 0 {
 		return job.Train.ItersPerEpoch, nil
 	}
-	n, err := ingest.CountSamples(ctx, job.Data)
+	shards, err := ingest.ResolveShards(ctx, job.Data)
+	if err != nil {
+		return 0, err
+	}
+	defer shards.Close()
+	return itersPerEpoch(ctx, job, shards)
+}
+
+// itersPerEpoch is ItersPerEpoch over an already resolved shard list.
+func itersPerEpoch(ctx context.Context, job *configs.Job, shards *ingest.ShardList) (int, error) {
+	if job.Train.ItersPerEpoch > 0 {
+		return job.Train.ItersPerEpoch, nil
+	}
+	n, err := shards.CountSamples(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("train: count the samples for iters_per_epoch: %w", err)
 	}
