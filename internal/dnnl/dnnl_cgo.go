@@ -6,6 +6,8 @@ package dnnl
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
 #include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -58,6 +60,7 @@ static int swav_dnnl_open(void) {
 }
 
 static const char* swav_dnnl_err(void) { return swav_err; }
+static long swav_tid(void) { return syscall(SYS_gettid); }
 static void swav_dnnl_version(int* v) {
 	const dnnl_version_t* ver = p_dnnl_version();
 	v[0] = ver->major; v[1] = ver->minor; v[2] = ver->patch;
@@ -348,22 +351,39 @@ import (
 )
 
 var (
-	openOnce sync.Once
-	openErr  error
-	version  string
-	calls    chan func()
+	openOnce  sync.Once
+	openErr   error
+	version   string
+	calls     chan func()
+	workerTID int64 // the locked worker's OS thread, set before open returns
 )
+
+// onWorker says whether the calling goroutine runs on the locked worker's
+// thread (only the worker goroutine can: it never unlocks).
+func onWorker() bool { return int64(C.swav_tid()) == workerTID }
+
+func do(f func()) {
+	if open() != nil {
+		f()
+		return
+	}
+	on(f)
+}
 
 // open starts the locked worker and opens oneDNN on it, once.
 func open() error {
 	openOnce.Do(func() {
 		calls = make(chan func())
+		started := make(chan struct{})
 		go func() {
 			runtime.LockOSThread() // the OpenMP pool belongs to this thread; it is never unlocked
+			workerTID = int64(C.swav_tid())
+			close(started)
 			for f := range calls {
 				f()
 			}
 		}()
+		<-started
 		on(func() {
 			if C.swav_dnnl_open() != 1 {
 				openErr = fmt.Errorf("dnnl: %s", C.GoString(C.swav_dnnl_err()))
@@ -379,6 +399,10 @@ func open() error {
 
 // on runs f on the locked worker and waits for it.
 func on(f func()) {
+	if onWorker() {
+		f() // already there (inside Do)
+		return
+	}
 	done := make(chan struct{})
 	calls <- func() { f(); close(done) }
 	<-done

@@ -244,3 +244,43 @@ func TestBatchNormMatchesReference(t *testing.T) {
 		bn.Close()
 	}
 }
+
+// TestDoRunsOnTheKernelThread: inside Do the caller is oneDNN's thread, so
+// its calls run there directly; outside it they hand off and still work.
+func TestDoRunsOnTheKernelThread(t *testing.T) {
+	requireDNNL(t)
+	if onWorker() {
+		t.Fatal("a test goroutine claims to be the kernel thread")
+	}
+	s := ConvShape{N: 1, H: 4, W: 4, C: 3, OutC: 2, OH: 4, OW: 4, Kernel: 3, Stride: 1, Pad: 1}
+	src, w := make([]float32, s.srcLen()), make([]float32, s.weightsLen())
+	for i := range src {
+		src[i] = 1
+	}
+	for i := range w {
+		w[i] = 1
+	}
+	var inside bool
+	var got []float32
+	var err error
+	Do(func() {
+		inside = onWorker()
+		c, e := NewConv(s, ConvOptions{})
+		if e != nil {
+			err = e
+			return
+		}
+		defer c.Close()
+		got = make([]float32, s.dstLen())
+		err = c.Forward(src, w, nil, got)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inside {
+		t.Error("Do did not run its function on the kernel thread")
+	}
+	if got[0] != 4*3 || got[len(got)/2+2] != 9*3 { // a corner sees 4 taps, an inner pixel 9, of 3 channels
+		t.Errorf("forward inside Do: %v", got)
+	}
+}

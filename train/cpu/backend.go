@@ -27,6 +27,7 @@ import (
 	"slices"
 
 	"github.com/swavgo/swav/internal/blas"
+	"github.com/swavgo/swav/internal/dnnl"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/model"
 	"github.com/swavgo/swav/train/swav"
@@ -318,7 +319,23 @@ func (b *Backend) prepareWeights(zeroGrads bool) {
 // computation (threads goroutines); activations are kept in per-group plans
 // reused while the shapes stay the same. A non-finite loss returns an error
 // wrapping train.ErrNonFinite and leaves the state as it was.
-func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResult, error) {
+func (b *Backend) Step(ctx context.Context, in *train.StepInput) (res train.StepResult, err error) {
+	b.onKernelThread(func() { res, err = b.step(ctx, in) })
+	return res, err
+}
+
+// onKernelThread runs f on oneDNN's thread when the engine uses oneDNN, so
+// that the step's few hundred calls skip the hand-off (dnnl.Do). The
+// engine's own goroutines make no oneDNN call.
+func (b *Backend) onKernelThread(f func()) {
+	if b.eng.dnnl {
+		dnnl.Do(f)
+		return
+	}
+	f()
+}
+
+func (b *Backend) step(ctx context.Context, in *train.StepInput) (train.StepResult, error) {
 	views, err := b.checkInput(in)
 	if err != nil {
 		return train.StepResult{}, err
@@ -451,7 +468,12 @@ func (b *Backend) Step(ctx context.Context, in *train.StepInput) (train.StepResu
 // whose activations fit 512 MiB (e.g. 10 images for resnet50 at 224 px), and
 // returns n rows of the feature and the row width. Plans are kept between
 // calls of the same chunk shape.
-func (b *Backend) Embed(ctx context.Context, images []float32, n, size int, f train.Feature) ([]float32, int, error) {
+func (b *Backend) Embed(ctx context.Context, images []float32, n, size int, f train.Feature) (rows []float32, width int, err error) {
+	b.onKernelThread(func() { rows, width, err = b.embed(ctx, images, n, size, f) })
+	return rows, width, err
+}
+
+func (b *Backend) embed(ctx context.Context, images []float32, n, size int, f train.Feature) ([]float32, int, error) {
 	if n < 0 || size < 1 || len(images) != n*3*size*size {
 		return nil, 0, fmt.Errorf("cpu: embed: %d values for %d images of %dx%d px (want %d)", len(images), n, size, size, max(n, 0)*3*size*size)
 	}
