@@ -143,23 +143,10 @@ func JobYAML(job *configs.Job) ([]byte, error) {
 	return out, nil
 }
 
-// ItersPerEpoch is train.iters_per_epoch, or else the reference's
+// itersPerEpoch is train.iters_per_epoch, or else the reference's
 // len(train_loader) = floor(ceil(N / world) / batch_size) for the N samples
-// of the data section (ingest.CountSamples: index sidecars or one counting
-// pass over the shards).
-func ItersPerEpoch(ctx context.Context, job *configs.Job) (int, error) {
-	if job.Train.ItersPerEpoch > 0 {
-		return job.Train.ItersPerEpoch, nil
-	}
-	shards, err := ingest.ResolveShards(ctx, job.Data)
-	if err != nil {
-		return 0, err
-	}
-	defer shards.Close()
-	return itersPerEpoch(ctx, job, shards)
-}
-
-// itersPerEpoch is ItersPerEpoch over an already resolved shard list.
+// of the data section's resolved shard list (index sidecars or one counting
+// pass over the shards; the list keeps the counts for the source).
 func itersPerEpoch(ctx context.Context, job *configs.Job, shards *ingest.ShardList) (int, error) {
 	if job.Train.ItersPerEpoch > 0 {
 		return job.Train.ItersPerEpoch, nil
