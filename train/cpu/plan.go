@@ -108,11 +108,12 @@ func bindSection(name string, sec []model.Layer, params map[string]*param, bns m
 // backend's goroutine.
 //
 // A training plan keeps every activation for the backward pass, and each
-// gradient only while the backward needs it (a pool of buffers). An evaluation plan folds each BatchNorm into the convolution before
-// it (with the ReLU and the residual sum that follow, where they do) and
-// shares its activation buffers: a buffer returns to the plan's pool after
-// its last reader, so a ResNet-50 holds three or four activations at a time
-// instead of one per layer.
+// gradient only while the backward needs it (a pool of buffers). An
+// evaluation plan folds each BatchNorm into the convolution before it (with
+// the ReLU and the residual sum that follow, where they do) and shares its
+// activation buffers: a buffer returns to the plan's pool after its last
+// reader, so a ResNet-50 holds three or four activations at a time instead
+// of one per layer.
 type plan struct {
 	sec   *section
 	input *value
@@ -135,10 +136,10 @@ type plan struct {
 	// activationFloats counts the activation values the plan allocated
 	// (gradients and input excluded).
 	activationFloats int
-	// freeGrads is a training plan's pool of gradient buffers: a value's
+	// grads is a training plan's pool of gradient buffers: a value's
 	// gradient exists from the backward of its last reader to the backward
 	// of its producer (engine.backward), as PyTorch frees its gradients.
-	freeGrads [][]float32
+	grads bufferPool
 	// nonFinite says the last forward met a NaN or an infinity that a
 	// oneDNN ReLU may have hidden (max(NaN, 0) is 0 there, NaN in Go and
 	// PyTorch): a BatchNorm's batch statistics, or a fused convolution's
@@ -238,24 +239,36 @@ func newPlan(sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error)
 	return p, nil
 }
 
-// takeGrad returns a gradient buffer of n values from the plan's pool (the
-// smallest free one that holds them, or a new one); its contents are
-// whatever it held last, which every backward kernel overwrites before it
-// adds (value.gradSet).
-func (p *plan) takeGrad(n int) []float32 {
+// bufferPool hands out float32 buffers and takes them back: take returns
+// the smallest free buffer that holds n values (its contents are whatever
+// it held last) or a new one, counting the values it allocated.
+type bufferPool struct {
+	free      [][]float32
+	allocated int
+}
+
+func (bp *bufferPool) take(n int) []float32 {
 	best := -1
-	for j, buf := range p.freeGrads {
-		if cap(buf) >= n && (best < 0 || cap(buf) < cap(p.freeGrads[best])) {
+	for j, buf := range bp.free {
+		if cap(buf) >= n && (best < 0 || cap(buf) < cap(bp.free[best])) {
 			best = j
 		}
 	}
 	if best < 0 {
+		bp.allocated += n
 		return make([]float32, n)
 	}
-	buf := p.freeGrads[best][:n]
-	p.freeGrads = slices.Delete(p.freeGrads, best, best+1)
+	buf := bp.free[best][:n]
+	bp.free = slices.Delete(bp.free, best, best+1)
 	return buf
 }
+
+func (bp *bufferPool) put(buf []float32) { bp.free = append(bp.free, buf[:cap(buf)]) }
+
+// takeGrad returns a gradient buffer of n values from the plan's pool; its
+// contents are whatever it held last, which every backward kernel
+// overwrites before it adds (value.gradSet).
+func (p *plan) takeGrad(n int) []float32 { return p.grads.take(n) }
 
 // releaseGrad returns v's gradient buffer to the pool once the backward of
 // v's producer has read it (the section's output keeps its own: the caller
@@ -264,7 +277,7 @@ func (p *plan) releaseGrad(v *value) {
 	if v.grad == nil || v == p.output() {
 		return
 	}
-	p.freeGrads = append(p.freeGrads, v.grad[:cap(v.grad)])
+	p.grads.put(v.grad)
 	v.grad = nil
 }
 
@@ -342,22 +355,7 @@ func (p *plan) allocateShared() {
 			p.vals[i] = p.vals[owner[i]]
 		}
 	}
-	var free [][]float32
-	take := func(n int) []float32 {
-		best := -1
-		for j, buf := range free {
-			if cap(buf) >= n && (best < 0 || cap(buf) < cap(free[best])) {
-				best = j
-			}
-		}
-		if best < 0 {
-			p.activationFloats += n
-			return make([]float32, n)
-		}
-		buf := free[best][:n]
-		free = append(free[:best], free[best+1:]...)
-		return buf
-	}
+	var pool bufferPool
 	released := make([][]int, k+1)
 	for i := range bs {
 		if owner[i] == i {
@@ -367,16 +365,17 @@ func (p *plan) allocateShared() {
 	for i := range bs {
 		if owner[i] == i && p.vals[i].data == nil && !p.absorbed[i] {
 			v := p.vals[i]
-			v.data = take(v.n * v.h * v.w * v.c)
+			v.data = pool.take(v.n * v.h * v.w * v.c)
 		}
 		if f := p.fused[i]; f.batchNorm > 0 {
 			v := p.vals[f.target]
-			v.data = take(v.n * v.h * v.w * v.c)
+			v.data = pool.take(v.n * v.h * v.w * v.c)
 		}
 		for _, r := range released[i] {
-			free = append(free, p.vals[r].data[:cap(p.vals[r].data)])
+			pool.put(p.vals[r].data)
 		}
 	}
+	p.activationFloats = pool.allocated
 }
 
 func (p *plan) valueOf(i int) *value {
