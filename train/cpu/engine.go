@@ -70,14 +70,11 @@ func (e *engine) forward(p *plan) {
 				e.dnnlBatchNormForward(p, i, in, out)
 			} else if p.train {
 				e.batchStats(in, p.mean[i], p.invStd[i], p.varUnbiased[i])
-				e.bnApply(in, out, b.weight.data, b.bias.data, p.mean[i], p.invStd[i], b.fusedRelu)
+				scale, shift := bnScaleShift(b.weight.data, b.bias.data, p.mean[i], p.invStd[i])
+				e.bnApply(in, out, scale, shift, b.fusedRelu)
 			} else {
-				mean, invStd := make([]float32, l.Out), make([]float32, l.Out)
-				for c := range mean {
-					mean[c] = b.batchNorm.runningMean[c]
-					invStd[c] = float32(1 / math.Sqrt(float64(b.batchNorm.runningVar[c])+model.BNEpsilon))
-				}
-				e.bnApply(in, out, b.weight.data, b.bias.data, mean, invStd, b.fusedRelu)
+				scale, shift := runningScaleShift(b)
+				e.bnApply(in, out, scale, shift, b.fusedRelu)
 			}
 		case model.OpReLU:
 			e.elementwise(len(out.data), func(lo, hi int) {
@@ -295,15 +292,31 @@ func (e *engine) batchStats(x *value, mean, invStd, varUnbiased []float32) {
 	}
 }
 
-// bnApply writes y = (x - mean)*invStd*gamma + beta (then max(y, 0) when
-// relu) row by row.
-func (e *engine) bnApply(x, y *value, gamma, beta, mean, invStd []float32, relu bool) {
-	c := x.c
-	scale, shift := make([]float32, c), make([]float32, c)
+// bnScaleShift is BatchNorm as a per-channel affine map: scale =
+// gamma*invStd, shift = beta - mean*scale.
+func bnScaleShift(gamma, beta, mean, invStd []float32) (scale, shift []float32) {
+	scale, shift = make([]float32, len(gamma)), make([]float32, len(gamma))
 	for j := range scale {
 		scale[j] = gamma[j] * invStd[j]
 		shift[j] = beta[j] - mean[j]*scale[j]
 	}
+	return scale, shift
+}
+
+// runningScaleShift is BatchNorm b in evaluation mode (its running
+// statistics) as a per-channel affine map.
+func runningScaleShift(b *layerBinding) (scale, shift []float32) {
+	invStd := make([]float32, len(b.batchNorm.runningVar))
+	for c, v := range b.batchNorm.runningVar {
+		invStd[c] = float32(1 / math.Sqrt(float64(v)+model.BNEpsilon))
+	}
+	return bnScaleShift(b.weight.data, b.bias.data, b.batchNorm.runningMean, invStd)
+}
+
+// bnApply writes y = x*scale + shift per channel (then max(y, 0) when relu)
+// row by row; y may be x.
+func (e *engine) bnApply(x, y *value, scale, shift []float32, relu bool) {
+	c := x.c
 	e.elementwise(x.rows(), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xs := x.data[r*c : (r+1)*c]

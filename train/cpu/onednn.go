@@ -152,12 +152,7 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 	l, f := b.layer, p.fused[i]
 	bn := &p.sec.bindings[f.batchNorm]
 	x, y := p.valueOf(l.Inputs[0]), p.vals[f.target]
-	scale, shift := make([]float32, l.Out), make([]float32, l.Out)
-	for o := range scale {
-		invStd := float32(1 / math.Sqrt(float64(bn.batchNorm.runningVar[o])+model.BNEpsilon))
-		scale[o] = bn.weight.data[o] * invStd
-		shift[o] = bn.bias.data[o] - bn.batchNorm.runningMean[o]*scale[o]
-	}
+	scale, shift := runningScaleShift(bn)
 	// Both weight layouts keep each output channel's weights together:
 	// oneDNN takes the canonical [Out][In][Kh][Kw], the GEMM path its work
 	// copy [Out][Kh][Kw][In].
@@ -188,22 +183,10 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 		beta = 1
 	}
 	e.convForward(l, w, x, y, beta)
-	ch := y.c
-	e.elementwise(y.rows(), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := y.data[r*ch : (r+1)*ch]
-			sh := shift[:len(row)]
-			if f.relu {
-				for j, v := range row {
-					row[j] = max(v+sh[j], 0)
-				}
-			} else {
-				for j, v := range row {
-					row[j] = v + sh[j]
-				}
-			}
-		}
-	})
+	for o := range scale {
+		scale[o] = 1 // the scale is in the weights; v*1 + shift is v + shift exactly
+	}
+	e.bnApply(y, y, scale, shift, f.relu)
 }
 
 // dnnlConvBackward is convBackward on oneDNN, with the weights in their
