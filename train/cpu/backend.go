@@ -286,22 +286,15 @@ func (b *Backend) replacePlan(old *plan, sec *section, n, h, w, c int, train, in
 // prepareWeights refreshes the conv work copies of the GEMM path (oneDNN
 // reads the canonical weights) and zeroes every gradient.
 func (b *Backend) prepareWeights(zeroGrads bool) {
-	for _, sec := range [][]layerBinding{b.trunk.bindings, b.head.bindings} {
-		if b.eng.dnnl {
-			break
-		}
-		for i := range sec {
-			l := sec[i].layer
-			if l.Op == model.OpConv {
-				w := sec[i].weight
-				w.work, w.workGrad = growFloats(w.work, len(w.data)), growFloats(w.workGrad, len(w.data))
-				toWorkLayout(w.work, w.data, l.Out, l.In, l.Kernel)
-				if b.eng.usesFlippedBackward(l) {
-					w.flip = growFloats(w.flip, len(w.data))
-					toFlippedLayout(w.flip, w.data, l.Out, l.In, l.Kernel)
-				}
+	if !b.eng.dnnl {
+		b.eachConv(func(l *model.Layer, w *param) {
+			w.work, w.workGrad = growFloats(w.work, len(w.data)), growFloats(w.workGrad, len(w.data))
+			toWorkLayout(w.work, w.data, l.Out, l.In, l.Kernel)
+			if b.eng.usesFlippedBackward(l) {
+				w.flip = growFloats(w.flip, len(w.data))
+				toFlippedLayout(w.flip, w.data, l.Out, l.In, l.Kernel)
 			}
-		}
+		})
 	}
 	if zeroGrads {
 		for _, p := range b.params {
@@ -311,6 +304,18 @@ func (b *Backend) prepareWeights(zeroGrads bool) {
 			}
 			clear(p.grad)
 			clear(p.workGrad)
+		}
+	}
+}
+
+// eachConv calls f with every convolution of the trunk and the head and its
+// weight.
+func (b *Backend) eachConv(f func(l *model.Layer, w *param)) {
+	for _, sec := range [][]layerBinding{b.trunk.bindings, b.head.bindings} {
+		for i := range sec {
+			if sec[i].layer.Op == model.OpConv {
+				f(sec[i].layer, sec[i].weight)
+			}
 		}
 	}
 }
@@ -424,22 +429,14 @@ func (b *Backend) step(ctx context.Context, in *train.StepInput) (train.StepResu
 		off += n
 		b.eng.backward(p)
 	}
-	for _, p := range b.params {
-		if b.eng.dnnl && len(p.shape) == 4 && !p.gradWritten {
-			clear(p.grad) // a convolution no gradient reached
+	b.eachConv(func(l *model.Layer, w *param) {
+		switch {
+		case !b.eng.dnnl:
+			addFromWorkLayout(w.grad, w.workGrad, l.Out, l.In, l.Kernel)
+		case !w.gradWritten: // oneDNN wrote the others into the canonical gradients
+			clear(w.grad) // a convolution no gradient reached
 		}
-	}
-	for _, sec := range [][]layerBinding{b.trunk.bindings, b.head.bindings} {
-		if b.eng.dnnl {
-			break // oneDNN wrote its weight gradients into the canonical ones
-		}
-		for i := range sec {
-			l := sec[i].layer
-			if l.Op == model.OpConv {
-				addFromWorkLayout(sec[i].weight.grad, sec[i].weight.workGrad, l.Out, l.In, l.Kernel)
-			}
-		}
-	}
+	})
 	copy(b.protos.grad, res.GradPrototypes)
 
 	// Commit: running statistics in forward order, then the LARS step.
