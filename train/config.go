@@ -87,9 +87,10 @@ type Config struct {
 	// steps the trainer times a step and a kNN monitor evaluation and sets
 	// the schedule's total iterations, then sets it again after each
 	// evaluation until 80% of the way; checkpoints store it and a resumed
-	// run keeps it. Epochs is then the most passes over the data. The schedule then depends on the machine's pace (the
-	// learning rate of every step is in metrics.jsonl); turn the fit off
-	// for a schedule that is the same on every machine.
+	// run keeps it. Epochs is then the most passes over the data. The
+	// schedule then depends on the machine's pace (the learning rate of
+	// every step is in metrics.jsonl); turn the fit off for a schedule that
+	// is the same on every machine.
 	FitToBudget bool `yaml:"fit_to_budget"`
 	// Threads is the number of CPU threads for the cpu backend (0: all cores).
 	Threads int `yaml:"threads"`
