@@ -10,6 +10,7 @@ func available() bool  { return false }
 func name() string     { return errNotBuilt.Error() }
 func setThreads(n int) {}
 func do(f func())      { f() }
+func onWorker() bool   { return false }
 
 type conv struct{}
 
