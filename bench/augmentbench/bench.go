@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/bench"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/internal/repo"
 	"github.com/swavgo/swav/pipeline"
 	stagesaugment "github.com/swavgo/swav/stages/augment"
 )
@@ -74,25 +74,6 @@ type Result struct {
 	// not run).
 	Ratio          float64
 	BytesPerSample map[string]int
-}
-
-// RepoRoot finds the repository root (the folder with this module's go.mod)
-// from the working directory upwards.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.Contains(b, []byte("module github.com/swavgo/swav")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("augmentbench: not inside the swav repository (no go.mod of github.com/swavgo/swav above the working directory)")
-		}
-		dir = parent
-	}
 }
 
 func loadImages(dir string) ([][]byte, []string, error) {
@@ -251,12 +232,12 @@ func runReference(ctx context.Context, o Options, images string, log io.Writer) 
 // Run runs the benchmark and writes its report to w; the last line is
 // "RATIO augment <ours per core / reference per core>" when the reference ran.
 func Run(ctx context.Context, w io.Writer, o Options) (*Result, error) {
-	root, rootErr := RepoRoot()
 	if o.Images == "" {
-		if rootErr != nil {
-			return nil, rootErr
+		shared, err := repo.Shared()
+		if err != nil {
+			return nil, fmt.Errorf("augmentbench: %w", err)
 		}
-		o.Images = filepath.Join(root, "..", "shared", "bench", "images")
+		o.Images = filepath.Join(shared, "bench", "images")
 	}
 	if o.Reference == "" {
 		o.Reference = filepath.Join(filepath.Dir(filepath.Clean(o.Images)), "ref_multicrop.py")

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/swavgo/swav/internal/repo"
 )
 
 // TestRunWithFakeReference runs the whole benchmark on the augment test
@@ -72,11 +74,11 @@ func TestRunErrors(t *testing.T) {
 // profiling: go test -run X -bench PipelinePerCore -cpuprofile cpu.prof.
 // Run it with GOMAXPROCS=1. One op is one image.
 func BenchmarkPipelinePerCore(b *testing.B) {
-	root, err := RepoRoot()
+	shared, err := repo.Shared()
 	if err != nil {
 		b.Skip(err)
 	}
-	blobs, names, err := loadImages(filepath.Join(root, "..", "shared", "bench", "images"))
+	blobs, names, err := loadImages(filepath.Join(shared, "bench", "images"))
 	if err != nil {
 		b.Skip(err)
 	}

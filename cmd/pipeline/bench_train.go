@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/swavgo/swav/bench"
+	"github.com/swavgo/swav/internal/repo"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/cpu" // registers the "cpu" backend
 )
@@ -301,24 +301,14 @@ func timeReferenceStep(ctx context.Context, o trainBenchOptions, c trainBenchCas
 	return stepTiming{median: time.Duration(stepMS * float64(time.Millisecond)), imgsPerSec: ips, peakRSS: rss}, line, nil
 }
 
-// sharedDir is --shared or ../shared beside the repository root (the folder
-// holding go.mod, searched upwards from the working directory).
+// sharedDir is --shared or ../shared beside the repository root.
 func sharedDir(flag string) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
-	dir, err := os.Getwd()
+	shared, err := repo.Shared()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("bench: %w; pass --shared", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("bench train: no go.mod above the working directory; pass --shared")
-		}
-		dir = parent
-	}
+	return shared, nil
 }

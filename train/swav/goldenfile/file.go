@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/swavgo/swav/internal/repo"
 )
 
 // File is a golden file. Only SwAVCases is required; the other sections are
@@ -405,21 +407,11 @@ func matchParams(field string, set, params map[string]Array, nullable, optional 
 }
 
 // DefaultPath returns the shared golden file, ../shared/swav/golden.json
-// relative to the repository root, found by walking up from the working
-// directory to the folder holding go.mod.
+// beside the repository root.
 func DefaultPath() (string, error) {
-	dir, err := os.Getwd()
+	shared, err := repo.Shared()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("goldenfile: %w", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "swav", "golden.json"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("goldenfile: no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return filepath.Join(shared, "swav", "golden.json"), nil
 }
