@@ -488,7 +488,7 @@ func (b *Backend) embed(ctx context.Context, images []float32, n, size int, f tr
 	default:
 		return nil, 0, fmt.Errorf("cpu: embed: unknown feature %q (want trunk, projection or scores)", f)
 	}
-	if i := slices.IndexFunc(images, func(v float32) bool { return v-v != 0 }); i >= 0 {
+	if i := slices.IndexFunc(images, nonFinite); i >= 0 {
 		return nil, 0, fmt.Errorf("cpu: embed: image %d has a non-finite value (%v): %w", i/(3*size*size), images[i], train.ErrNonFinite)
 	}
 	chunk, err := b.embedChunkFor(size)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/swavgo/swav/internal/dnnl"
 	"github.com/swavgo/swav/train/model"
@@ -227,12 +228,8 @@ func (e *engine) addInto(dst, src []float32) {
 	})
 }
 
+// nonFinite says whether x is a NaN or an infinity (x - x is NaN for both).
+func nonFinite(x float32) bool { return x-x != 0 }
+
 // allFinite says whether v holds no NaN and no infinity.
-func allFinite(v []float32) bool {
-	for _, x := range v {
-		if x-x != 0 { // NaN - NaN and Inf - Inf are NaN
-			return false
-		}
-	}
-	return true
-}
+func allFinite(v []float32) bool { return !slices.ContainsFunc(v, nonFinite) }
