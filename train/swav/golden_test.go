@@ -22,11 +22,12 @@ func loadGolden(t testing.TB) *goldenfile.File {
 }
 
 // float32Tolerance is the largest accepted deviation from the float64
-// golden values when inputs and results are float32 (arithmetic stays
-// float64 inside). Scores of the unnormalised case reach |s| ~ 100, so their
-// float32 rounding is ~1e-5 there; everything else is within a few float32
-// ulps of values below ~5.
-var float32Tolerance = map[string]float64{"scores": 2e-5}
+// golden values when inputs and results are float32 (the three products run
+// on float32 SGEMM as PyTorch's do, the rest stays float64 inside). Scores
+// of the unnormalised case reach |s| ~ 100, where a float32 ulp is 7.6e-6
+// and SGEMM's sums of 128 products land within 3.3e-5: the bound is 8 ulps;
+// everything else is within a few float32 ulps of values below ~5.
+var float32Tolerance = map[string]float64{"scores": 6e-5}
 
 const (
 	float64Tolerance        = 1e-10

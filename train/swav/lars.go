@@ -113,22 +113,19 @@ func (o *LARS[T]) Step(params []Param[T], lr float64) {
 func (o *LARS[T]) SetThreads(n int) { o.threads = n }
 
 // update is Step for one tensor and its momentum buffer. The common case
-// (scaled, not the first step) has a loop of its own without branches.
+// (scaled, not the first step) has a loop of its own without branches,
+// vectorised C for float32 (lars_cgo.go).
 func (o *LARS[T]) update(p Param[T], buf []T, first bool, lr float64) {
 	a, scaled := o.AdaptiveLR(tensorNorm(p.Data), tensorNorm(p.Grad))
 	grad := p.Grad
 	data, buf := p.Data[:len(grad)], buf[:len(grad)]
 	wd, mom := o.weightDecay, o.momentum
-	// The float64 conversions round every product as PyTorch's separate
-	// in-place ops do (no fused multiply-add on any arch).
 	if scaled && !first {
-		for j, g := range grad {
-			x := float64(data[j])
-			d := (float64(g) + float64(wd*x)) * a
-			m := float64(mom*float64(buf[j])) + d
-			buf[j] = T(m)
-			data[j] = T(x - float64(lr*m))
+		if d32, ok := any(data).([]float32); ok {
+			larsUpdate32(d32, any(grad).([]float32), any(buf).([]float32), wd, a, mom, lr)
+			return
 		}
+		larsUpdate(data, grad, buf, wd, a, mom, lr)
 		return
 	}
 	for j, g := range grad {
@@ -146,24 +143,47 @@ func (o *LARS[T]) update(p Param[T], buf []T, first bool, lr float64) {
 	}
 }
 
-// tensorNorm is the Euclidean norm of v, summed in float64 over four
-// interleaved partial sums (four independent add chains; rowNorm's single
-// chain is latency-bound on the tensors LARS sees, up to millions of values).
+// larsUpdate is LARS's common case: d = (g + wd*x)*a, buf = mom*buf + d,
+// x -= lr*buf. The float64 conversions round every product as PyTorch's
+// separate in-place ops do (no fused multiply-add on any arch).
+func larsUpdate[T Float](data, grad, buf []T, wd, a, mom, lr float64) {
+	data, buf = data[:len(grad)], buf[:len(grad)]
+	for j, g := range grad {
+		x := float64(data[j])
+		d := (float64(g) + float64(wd*x)) * a
+		m := float64(mom*float64(buf[j])) + d
+		buf[j] = T(m)
+		data[j] = T(x - float64(lr*m))
+	}
+}
+
+// tensorNorm is the Euclidean norm of v, summed in float64 (sumSquares).
 func tensorNorm[T Float](v []T) float64 {
-	var s0, s1, s2, s3 float64
+	if v32, ok := any(v).([]float32); ok {
+		return math.Sqrt(sumSquares32(v32))
+	}
+	return math.Sqrt(sumSquares(v))
+}
+
+// sumSquares is the sum of the squares of v in float64 over eight
+// interleaved partial sums (independent add chains; one chain is
+// latency-bound on the tensors LARS sees, up to millions of values), added
+// in the order lars_cgo.go's kernel adds them.
+func sumSquares[T Float](v []T) float64 {
+	var s [8]float64
 	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		a, b, c, d := float64(v[i]), float64(v[i+1]), float64(v[i+2]), float64(v[i+3])
-		s0 += a * a
-		s1 += b * b
-		s2 += c * c
-		s3 += d * d
+	for ; i+8 <= len(v); i += 8 {
+		w := v[i : i+8 : i+8]
+		for k := range s {
+			x := float64(w[k])
+			s[k] += x * x
+		}
 	}
 	for ; i < len(v); i++ {
 		x := float64(v[i])
-		s0 += x * x
+		s[0] += x * x
 	}
-	return math.Sqrt((s0 + s1) + (s2 + s3))
+	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
 }
 
 // Buffer returns the momentum buffer of the named parameter (aliased), or
