@@ -86,17 +86,7 @@ func (e *engine) forward(p *plan) {
 			o := p.valueOf(l.Inputs[1])
 			relu := b.fusedRelu
 			e.elementwise(len(out.data), func(lo, hi int) {
-				a, c, y := in.data[lo:hi], o.data[lo:hi], out.data[lo:hi]
-				a, c = a[:len(y)], c[:len(y)]
-				if relu {
-					for j := range y {
-						y[j] = max(a[j]+c[j], 0)
-					}
-					return
-				}
-				for j := range y {
-					y[j] = a[j] + c[j]
-				}
+				addKernel(out.data[lo:hi], in.data[lo:hi], o.data[lo:hi], relu)
 			})
 		case model.OpMaxPool:
 			maxPoolForward(l, in, out, p.argmax[i], e.threads)
@@ -194,12 +184,8 @@ func (e *engine) addBackward(x1, x2, y *value, relu bool) {
 	e.elementwise(len(y.data), func(lo, hi int) {
 		ys, dy := y.data[lo:hi], y.grad[lo:hi]
 		ys = ys[:len(dy)]
-		if relu && has1 && has2 && !acc1 && !acc2 { // a residual block's add: its own loop, no branches
-			d1, d2 := x1.grad[lo:hi][:len(dy)], x2.grad[lo:hi][:len(dy)]
-			for j, g := range dy {
-				g = reluMask(g, ys[j])
-				d1[j], d2[j] = g, g
-			}
+		if relu && has1 && has2 && !acc1 && !acc2 { // a residual block's add: its own kernel, no branches
+			maskTwoKernel(x1.grad[lo:hi], x2.grad[lo:hi], dy, ys)
 			return
 		}
 		var d1, d2 []float32

@@ -220,12 +220,7 @@ func (e *engine) dnnlConvBackward(c *dnnl.Conv, p *param, x, y *value, wantIn bo
 
 // addInto adds src into dst (len(src) values) on the engine's threads.
 func (e *engine) addInto(dst, src []float32) {
-	e.elementwise(len(src), func(lo, hi int) {
-		d := dst[lo:hi]
-		for j, v := range src[lo:hi] {
-			d[j] += v
-		}
-	})
+	e.elementwise(len(src), func(lo, hi int) { addIntoKernel(dst[lo:hi], src[lo:hi]) })
 }
 
 // nonFinite says whether x is a NaN or an infinity (x - x is NaN for both).

@@ -1,0 +1,9 @@
+//go:build !cgo
+
+package cpu
+
+// The Go twins of kernels_cgo.go's vectorised loops, for builds without cgo.
+
+func addKernel(y, a, c []float32, relu bool) { addGo(y, a, c, relu) }
+func maskTwoKernel(d1, d2, dy, y []float32)  { maskTwoGo(d1, d2, dy, y) }
+func addIntoKernel(dst, src []float32)       { addIntoGo(dst, src) }
