@@ -41,7 +41,9 @@ type Job struct {
 	Augment augment.Config      `yaml:"augment"`
 	Train   train.Config        `yaml:"train"`
 	Extract sinks.ExtractConfig `yaml:"extract"`
-	Demo    DemoConfig          `yaml:"demo"`
+	// Quickstart holds the quickstart job's own settings.
+	Quickstart QuickstartConfig `yaml:"quickstart"`
+	Demo       DemoConfig       `yaml:"demo"`
 	// Metrics configures the Prometheus metrics of the run (a Pushgateway).
 	Metrics prom.Config `yaml:"metrics"`
 
@@ -56,7 +58,7 @@ func Default() Job {
 		Job: "train", Seed: 31, Out: "runs/latest", Progress: "auto", ProgressInterval: 10 * time.Second,
 		Data: ingest.DefaultConfig(), Augment: augment.DefaultConfig(),
 		Train: train.DefaultConfig(), Extract: sinks.DefaultExtractConfig(), Metrics: prom.DefaultConfig(),
-		Demo: DefaultDemoConfig(),
+		Quickstart: DefaultQuickstartConfig(), Demo: DefaultDemoConfig(),
 	}
 }
 
@@ -66,8 +68,10 @@ const (
 	SectionAugment = "augment"
 	SectionTrain   = "train"
 	SectionExtract = "extract"
-	SectionDemo    = "demo"
-	SectionMetrics = "metrics"
+	// SectionQuickstart is the quickstart job's own settings.
+	SectionQuickstart = "quickstart"
+	SectionDemo       = "demo"
+	SectionMetrics    = "metrics"
 )
 
 var (
@@ -77,7 +81,7 @@ var (
 	kindSections = map[string][]string{
 		"train":      {SectionData, SectionAugment, SectionTrain, SectionMetrics},
 		"extract":    {SectionData, SectionAugment, SectionTrain, SectionExtract, SectionMetrics},
-		"quickstart": {SectionAugment, SectionTrain, SectionExtract, SectionMetrics},
+		"quickstart": {SectionAugment, SectionTrain, SectionExtract, SectionQuickstart, SectionMetrics},
 		"demo":       {SectionDemo, SectionMetrics},
 	}
 )
@@ -98,6 +102,7 @@ func (j *Job) sections() []section {
 		{SectionAugment, j.Augment.Validate},
 		{SectionTrain, j.Train.Validate},
 		{SectionExtract, j.Extract.Validate},
+		{SectionQuickstart, j.Quickstart.Validate},
 		{SectionDemo, j.Demo.Validate},
 		{SectionMetrics, j.Metrics.Validate},
 	}

@@ -40,67 +40,11 @@ type ExtractConfig struct {
 	RowGroupRows int `yaml:"row_group_rows"`
 	// Compression is the Parquet codec: "snappy", "zstd" or "none".
 	Compression string `yaml:"compression"`
-	// Quickstart configures the quickstart job (job kind "quickstart"),
-	// which pre-trains, extracts and evaluates in one command.
-	Quickstart QuickstartConfig `yaml:"quickstart"`
-}
-
-// QuickstartConfig is extract.quickstart: where the Fashion-MNIST shards come
-// from and how the features are evaluated.
-type QuickstartConfig struct {
-	// Local reads the shards from the local cache folder instead of serving
-	// them from a local S3 server (versitygw).
-	Local bool `yaml:"local"`
-	// Cache is the folder the shards are written to once and reused from.
-	Cache string `yaml:"cache"`
-	// ShardSize is the number of images per shard.
-	ShardSize int `yaml:"shard_size"`
-	// TrainImages and TestImages limit the images used (0: all 60,000 and
-	// 10,000); a smaller set makes a smoke test.
-	TrainImages int `yaml:"train_images"`
-	TestImages  int `yaml:"test_images"`
-	// KNN lists the k of the kNN evaluation; the first one is the headline.
-	KNN []int `yaml:"knn"`
-	// Temperature of the kNN vote weights.
-	Temperature float64 `yaml:"temperature"`
-	// Monitor runs the kNN monitor during pre-training (learning curve in
-	// metrics.jsonl and loss.png) with the train split as its bank and the
-	// test split as its held-out queries, unless train.monitor.bank is set;
-	// train.monitor sets the sizes and the period.
-	Monitor bool `yaml:"monitor"`
-}
-
-// DefaultQuickstartConfig returns the typed defaults.
-func DefaultQuickstartConfig() QuickstartConfig {
-	return QuickstartConfig{Cache: ".cache/fmnist", ShardSize: 5000, KNN: []int{20, 10, 50}, Temperature: 0.07}
-}
-
-// Validate checks the section (fields relative to "quickstart").
-func (c *QuickstartConfig) Validate() error {
-	switch {
-	case c.Cache == "":
-		return field.Errorf("cache", "must name a folder")
-	case c.ShardSize < 1:
-		return field.Errorf("shard_size", "must be at least 1")
-	case c.TrainImages < 0 || c.TestImages < 0:
-		return field.Errorf("train_images", "must not be negative")
-	case len(c.KNN) == 0:
-		return field.Errorf("knn", "must list at least one k")
-	case c.Temperature <= 0:
-		return field.Errorf("temperature", "must be positive")
-	}
-	for i, k := range c.KNN {
-		if k < 1 {
-			return field.Errorf("knn", "entry %d (%d) must be at least 1", i, k)
-		}
-	}
-	return nil
 }
 
 // DefaultExtractConfig returns the typed defaults.
 func DefaultExtractConfig() ExtractConfig {
-	return ExtractConfig{Feature: "trunk", BatchSize: 64, RowGroupRows: 8192, Compression: "snappy",
-		Quickstart: DefaultQuickstartConfig()}
+	return ExtractConfig{Feature: "trunk", BatchSize: 64, RowGroupRows: 8192, Compression: "snappy"}
 }
 
 // Validate checks the section and names the first bad field (relative to "extract").
@@ -120,18 +64,9 @@ func (c *ExtractConfig) Validate() error {
 	default:
 		return field.Errorf("compression", "must be snappy, zstd or none, got %q", c.Compression)
 	}
-	if err := field.CheckAll([]field.Check{
+	return field.CheckAll([]field.Check{
 		{c.BatchSize >= 1, "batch_size", "must be at least 1"},
 		{c.Workers >= 0, "workers", "must not be negative"},
 		{c.RowGroupRows >= 1, "row_group_rows", "must be at least 1"},
-	}...); err != nil {
-		return err
-	}
-	if err := c.Quickstart.Validate(); err != nil {
-		if fe, ok := err.(*field.Error); ok {
-			fe.Field = "quickstart." + fe.Field
-		}
-		return err
-	}
-	return nil
+	}...)
 }

@@ -20,9 +20,6 @@ func TestExtractConfigValidate(t *testing.T) {
 		{"batch", func(c *ExtractConfig) { c.BatchSize = 0 }, "batch_size"},
 		{"row group", func(c *ExtractConfig) { c.RowGroupRows = 0 }, "row_group_rows"},
 		{"workers", func(c *ExtractConfig) { c.Workers = -1 }, "workers"},
-		{"quickstart knn", func(c *ExtractConfig) { c.Quickstart.KNN = []int{20, 0} }, "quickstart.knn"},
-		{"quickstart cache", func(c *ExtractConfig) { c.Quickstart.Cache = "" }, "quickstart.cache"},
-		{"quickstart temperature", func(c *ExtractConfig) { c.Quickstart.Temperature = 0 }, "quickstart.temperature"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

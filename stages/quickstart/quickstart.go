@@ -4,7 +4,7 @@
 //  1. writes Fashion-MNIST (Debian's dataset-fashion-mnist) as WebDataset
 //     shards once, into a cache folder reused by later runs;
 //  2. serves them from a local S3 server it starts (versitygw), or reads
-//     them from the cache folder with extract.quickstart.local;
+//     them from the cache folder with quickstart.local;
 //  3. pre-trains SwAV on the train split for train.max_seconds (the train
 //     job's chain: checkpoints, metrics.jsonl and loss.png in <out>);
 //  4. extracts train and test features (Parquet) with the trained network,
@@ -97,10 +97,10 @@ type Report struct {
 // Run runs the quickstart of job, printing progress lines and the final
 // table to w. It blocks for about train.max_seconds plus extraction and
 // evaluation. The job's out folder receives everything; shards are cached in
-// extract.quickstart.cache.
+// quickstart.cache.
 func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writer) (*Report, error) {
 	start := time.Now()
-	qs := job.Extract.Quickstart
+	qs := job.Quickstart
 	say := func(format string, args ...any) { fmt.Fprintf(w, "quickstart: "+format+"\n", args...) }
 	if err := os.MkdirAll(job.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("quickstart: output folder %s: %w", job.Out, err)
@@ -135,11 +135,11 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 		for _, sh := range splits {
 			sh.url = sh.Local()
 		}
-		say("step 2/5: reading the shards from %s (extract.quickstart.local)", qs.Cache)
+		say("step 2/5: reading the shards from %s (quickstart.local)", qs.Cache)
 	} else {
 		srv, err := s3local.Start(ctx, qs.Cache)
 		if err != nil {
-			return nil, fmt.Errorf("quickstart: start the local S3 server (or --set extract.quickstart.local=true): %w", err)
+			return nil, fmt.Errorf("quickstart: start the local S3 server (or --set quickstart.local=true): %w", err)
 		}
 		defer srv.Stop()
 		base.Data.S3 = srv.S3Config()

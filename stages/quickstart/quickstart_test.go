@@ -34,14 +34,14 @@ func tinyJob(t *testing.T, out string, local bool, extra ...string) *configs.Job
 		"train.threads=1",
 		"train.checkpoint.every_iters=0",
 		"extract.batch_size=64",
-		"extract.quickstart.cache=" + filepath.Join(out, "cache"),
-		"extract.quickstart.train_images=384",
-		"extract.quickstart.test_images=128",
-		"extract.quickstart.shard_size=100",
-		"extract.quickstart.knn=[5,10]",
+		"quickstart.cache=" + filepath.Join(out, "cache"),
+		"quickstart.train_images=384",
+		"quickstart.test_images=128",
+		"quickstart.shard_size=100",
+		"quickstart.knn=[5,10]",
 	}
 	if local {
-		sets = append(sets, "extract.quickstart.local=true")
+		sets = append(sets, "quickstart.local=true")
 	}
 	job, err := configs.LoadBytes("quickstart.yaml", data, append(sets, extra...))
 	if err != nil {
