@@ -1,18 +1,41 @@
 // Package bench is the home of the benchmarks that compare us with an
 // anchor (PyTorch, torchvision, a plain loop) measured in the same run on
 // the same inputs: `pipeline bench ingest|augment|train|extract|weights`.
-// Its subpackages hold the benchmarks that need more than a command
-// (bench/ingestbench, bench/augmentbench); this package holds what every
-// benchmark shares: the median and the RATIO line, the one figure a
-// benchmark is quoted by. Domain packages keep only Go Benchmark functions.
+// Its subpackages hold the benchmarks, one each (bench/ingestbench,
+// bench/augmentbench, bench/trainbench, bench/extractbench,
+// bench/weightsbench), each an Options with Default and a Run that
+// cmd/pipeline's flags fill and call; this package holds what every
+// benchmark shares: the median, the RATIO line (the one figure a benchmark
+// is quoted by), peak memory, the shared folder and the usage error. Domain
+// packages keep only Go Benchmark functions.
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"time"
+
+	"github.com/swavgo/swav/internal/repo"
 )
+
+// ErrUsage marks a benchmark error that is the caller's settings (a flag
+// out of range), not the run: the command exits 2 on it.
+var ErrUsage = errors.New("usage")
+
+// SharedDir is flag when set, else ../shared beside the repository root
+// (the anchors' scripts and the test images).
+func SharedDir(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	shared, err := repo.Shared()
+	if err != nil {
+		return "", fmt.Errorf("bench: %w; pass --shared", err)
+	}
+	return shared, nil
+}
 
 // Ratio prints the benchmark's RATIO line, "RATIO <name> <value>" with
 // three decimals: ours over the anchor's throughput (above 1: faster).

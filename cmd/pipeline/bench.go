@@ -1,6 +1,12 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/swavgo/swav/bench"
+)
 
 // benchCmd groups the benchmarks (`pipeline bench ingest|augment|train|extract`).
 // Each benchmark measures its PyTorch or plain-loop anchor in the same run and
@@ -11,3 +17,12 @@ var benchCmd = &cobra.Command{
 }
 
 func init() { addCommand(nil, benchCmd) }
+
+// benchError marks a benchmark's usage errors (bench.ErrUsage) as the
+// user's invocation, so that the command exits 2 on them.
+func benchError(err error) error {
+	if errors.Is(err, bench.ErrUsage) {
+		return usageError{err}
+	}
+	return err
+}

@@ -1,4 +1,4 @@
-package main
+package extractbench
 
 import (
 	"context"
@@ -17,11 +17,15 @@ import (
 	"github.com/swavgo/swav/train"
 )
 
-// embedOptions are the forward-only benchmark's shapes (bench extract
-// --size/--batch): size 0 skips it.
-type embedOptions struct {
-	size, batch, steps, threads int
-	python, shared              string
+// EmbedOptions are the forward-only benchmark's shapes (bench extract
+// --size/--batch): Size 0 skips it.
+type EmbedOptions struct {
+	// Size is the image side, Batch the images per forward, Steps the timed
+	// forwards (median), Threads both sides' threads (0: all cores).
+	Size, Batch, Steps, Threads int
+	// Python is the interpreter with PyTorch; Shared the shared reference
+	// folder ("": ../shared beside the repository).
+	Python, Shared string
 }
 
 var torchImagesPerSecond = regexp.MustCompile(`images/s=([0-9.]+)`)
@@ -32,34 +36,34 @@ var torchImagesPerSecond = regexp.MustCompile(`images/s=([0-9.]+)`)
 // same shapes (PyTorch at its best layout), and prints "RATIO embed
 // <ours/PyTorch>" (images/s; above 1: faster). Medians of steps batches
 // after two warm-up batches.
-func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) error {
-	if o.size == 0 {
+func benchEmbed(ctx context.Context, w io.Writer, arch string, o EmbedOptions) error {
+	if o.Size == 0 {
 		return nil
 	}
 	switch arch {
 	case "resnet18", "resnet34", "resnet50":
 	default:
-		return usageError{fmt.Errorf("--size needs --arch resnet18, resnet34 or resnet50 (the anchor's torchvision models), got %s", arch)}
+		return fmt.Errorf("%w: --size needs --arch resnet18, resnet34 or resnet50 (the anchor's torchvision models), got %s", bench.ErrUsage, arch)
 	}
 	debug.FreeOSMemory()
 	bench.ResetPeakRSS()
 	cfg := train.DefaultConfig()
 	cfg.Model = train.ModelConfig{Arch: arch, HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000}
-	cfg.Threads = o.threads
+	cfg.Threads = o.Threads
 	be, err := train.NewBackend(cfg, 1)
 	if err != nil {
 		return err
 	}
 	defer be.Close()
 	rng := rand.New(rand.NewPCG(1, 2))
-	imgs := make([]float32, o.batch*3*o.size*o.size)
+	imgs := make([]float32, o.Batch*3*o.Size*o.Size)
 	for i := range imgs {
 		imgs[i] = float32(rng.NormFloat64())
 	}
 	var times []time.Duration
-	for i := range o.steps + 2 {
+	for i := range o.Steps + 2 {
 		start := time.Now()
-		if _, _, err := be.Embed(ctx, imgs, o.batch, o.size, train.FeatureTrunk); err != nil {
+		if _, _, err := be.Embed(ctx, imgs, o.Batch, o.Size, train.FeatureTrunk); err != nil {
 			return err
 		}
 		if i >= 2 {
@@ -68,20 +72,20 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 	}
 	ourRSS := bench.PeakRSS()
 	med := bench.MedianDuration(times)
-	ours := float64(o.batch) / med.Seconds()
-	threads := o.threads
+	ours := float64(o.Batch) / med.Seconds()
+	threads := o.Threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	fmt.Fprintf(w, "embed: %s trunk forward, %d px, batch %d, %d threads: ours median %s = %.2f images/s\n",
-		arch, o.size, o.batch, threads, med.Round(time.Millisecond), ours)
-	shared, err := sharedDir(o.shared)
+		arch, o.Size, o.Batch, threads, med.Round(time.Millisecond), ours)
+	shared, err := bench.SharedDir(o.Shared)
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, o.python, filepath.Join(shared, "bench", "ref_embed.py"), "--model", arch,
-		"--size", strconv.Itoa(o.size), "--batch", strconv.Itoa(o.batch), "--threads", strconv.Itoa(threads),
-		"--steps", strconv.Itoa(o.steps))
+	cmd := exec.CommandContext(ctx, o.Python, filepath.Join(shared, "bench", "ref_embed.py"), "--model", arch,
+		"--size", strconv.Itoa(o.Size), "--batch", strconv.Itoa(o.Batch), "--threads", strconv.Itoa(threads),
+		"--steps", strconv.Itoa(o.Steps))
 	out, torchRSS, err := bench.RunPeakRSS(cmd)
 	if err != nil {
 		return fmt.Errorf("bench extract: ref_embed.py: %w\n%s", err, out)
