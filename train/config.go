@@ -1,6 +1,10 @@
 package train
 
-import "github.com/swavgo/swav/configs/field"
+import (
+	"errors"
+
+	"github.com/swavgo/swav/configs/field"
+)
 
 // ModelConfig describes the network: a ResNet trunk, the projection head and
 // the prototypes (SPEC §6).
@@ -131,36 +135,30 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate checks ranges and names the first bad field (relative to "train").
+// Validate checks ranges and names the bad fields (relative to "train"): an
+// unknown backend, then the settings the backend owns (its BackendSpec's
+// Validate), joined with the shared keys' range errors.
 func (c *Config) Validate() error {
-	switch c.Backend {
-	case "cpu", "xla":
-	default:
-		return field.Errorf("backend", "must be cpu or xla, got %q", c.Backend)
+	spec, err := c.backendSpec()
+	if err != nil {
+		return err
 	}
-	switch c.Precision {
-	case "float32", "bf16":
-	default:
-		return field.Errorf("precision", "must be float32 or bf16, got %q", c.Precision)
-	}
-	if c.Precision == "bf16" && c.Backend != "xla" {
-		return field.Errorf("precision", "bf16 needs backend xla")
+	var backendErr error // the backend's own settings
+	if spec.Validate != nil {
+		backendErr = spec.Validate(c)
 	}
 	switch c.Model.Arch {
 	case "small", "resnet8", "resnet18", "resnet34", "resnet50":
 	default:
-		return field.Errorf("model.arch", "must be small, resnet8, resnet18, resnet34 or resnet50, got %q", c.Model.Arch)
+		return errors.Join(backendErr, field.Errorf("model.arch", "must be small, resnet8, resnet18, resnet34 or resnet50, got %q", c.Model.Arch))
 	}
-	if err := field.CheckAll([]field.Check{
+	if err := errors.Join(backendErr, field.CheckAll([]field.Check{
 		{c.BatchSize >= 1, "batch_size", "must be at least 1"},
 		{c.Epochs >= 1, "epochs", "must be at least 1"},
 		{c.ItersPerEpoch >= 0, "iters_per_epoch", "must not be negative"},
 		{c.MaxSeconds >= 0, "max_seconds", "must not be negative"},
 		{c.MaxIters >= 0, "max_iters", "must not be negative"},
 		{!c.FitToBudget || c.MaxSeconds > 0, "fit_to_budget", "needs max_seconds, the budget to fit the schedule to (or set it false to train the epochs in full)"},
-		{c.Threads >= 0, "threads", "must not be negative"},
-		{c.Devices >= 0, "devices", "must not be negative (0: every device the plugin sees)"},
-		{c.Devices <= 1 || c.Backend == "xla", "devices", "more than one device needs backend xla"},
 		{c.Model.HiddenMLP >= 0, "model.hidden_mlp", "must not be negative"},
 		{c.Model.FeatDim >= 1, "model.feat_dim", "must be at least 1"},
 		{c.Model.Prototypes >= 2, "model.prototypes", "must be at least 2"},
@@ -180,7 +178,7 @@ func (c *Config) Validate() error {
 		{c.Optim.TrustCoefficient > 0, "optim.trust_coefficient", "must be positive"},
 		{c.Checkpoint.EveryIters >= 0, "checkpoint.every_iters", "must not be negative"},
 		{c.Checkpoint.Keep >= 1, "checkpoint.keep", "must be at least 1"},
-	}...); err != nil {
+	}...)); err != nil {
 		return err
 	}
 	if err := c.Monitor.validate(); err != nil {

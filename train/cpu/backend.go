@@ -34,12 +34,15 @@ import (
 )
 
 func init() {
-	train.RegisterBackend("cpu", func(cfg train.Config, seed int64) (train.Backend, error) {
-		b, err := New(cfg, seed)
-		if err != nil {
-			return nil, err // not a typed nil inside the interface
-		}
-		return b, nil
+	train.RegisterBackend("cpu", train.BackendSpec{
+		New: func(cfg train.Config, seed int64) (train.Backend, error) {
+			b, err := New(cfg, seed)
+			if err != nil {
+				return nil, err // not a typed nil inside the interface
+			}
+			return b, nil
+		},
+		Validate: validate,
 	})
 }
 

@@ -18,8 +18,11 @@ import (
 )
 
 func init() {
-	train.RegisterBackend("xla", func(cfg train.Config, seed int64) (train.Backend, error) {
-		return New(cfg, seed)
+	train.RegisterBackend("xla", train.BackendSpec{
+		New: func(cfg train.Config, seed int64) (train.Backend, error) {
+			return New(cfg, seed)
+		},
+		Validate: validate,
 	})
 }
 
