@@ -59,20 +59,34 @@ type CheckpointConfig struct {
 	Resume bool `yaml:"resume"`
 }
 
+// CPUConfig is the cpu backend's sub-section of train (train.cpu); package
+// train/cpu validates it.
+type CPUConfig struct {
+	// Threads is the number of CPU threads (0: all cores).
+	Threads int `yaml:"threads"`
+}
+
+// XLAConfig is the xla backend's sub-section of train (train.xla); package
+// train/xla validates it.
+type XLAConfig struct {
+	// Precision is "float32" or "bf16" (bf16 compute on float32 master weights).
+	Precision string `yaml:"precision"`
+	// PJRTPlugin is the path of the PJRT plugin (or the PJRT_PLUGIN
+	// environment variable).
+	PJRTPlugin string `yaml:"pjrt_plugin"`
+	// Devices is how many devices of the PJRT plugin to train on,
+	// data-parallel through XLA sharding (0: all it sees; limit them with
+	// CUDA_VISIBLE_DEVICES or this). batch_size is the process's batch,
+	// split across them.
+	Devices int `yaml:"devices"`
+}
+
 // Config is the train section of a job.
 type Config struct {
-	// Backend is "cpu" (our NHWC engine on oneDNN and OpenBLAS) or "xla" (GoMLX through a PJRT plugin).
+	// Backend is "cpu" (our NHWC engine on oneDNN and OpenBLAS) or "xla"
+	// (GoMLX through a PJRT plugin), the backends built into this binary;
+	// each owns and validates its sub-section (cpu, xla).
 	Backend string `yaml:"backend"`
-	// Precision is "float32" or "bf16" (xla only; float32 master weights).
-	Precision string `yaml:"precision"`
-	// PJRTPlugin is the path of the PJRT plugin for the xla backend (or the
-	// PJRT_PLUGIN environment variable).
-	PJRTPlugin string `yaml:"pjrt_plugin"`
-	// Devices is how many devices of the PJRT plugin the xla backend trains
-	// on, data-parallel through XLA sharding (0: all it sees; limit them
-	// with CUDA_VISIBLE_DEVICES or this). batch_size is the process's batch,
-	// split across them; the cpu backend has one device.
-	Devices int `yaml:"devices"`
 	// BatchSize is B, images per step.
 	BatchSize int `yaml:"batch_size"`
 	// Epochs is the schedule's length in epochs.
@@ -96,8 +110,6 @@ type Config struct {
 	// every step is in metrics.jsonl); turn the fit off for a schedule that
 	// is the same on every machine.
 	FitToBudget bool `yaml:"fit_to_budget"`
-	// Threads is the number of CPU threads for the cpu backend (0: all cores).
-	Threads int `yaml:"threads"`
 	// InitFrom is a weights file (path or s3:// URL: torch.save .pth /
 	// .pth.tar, safetensors, or one of our .swck checkpoints) the run starts
 	// from instead of the seed's initialisation: the trunk, and the head and
@@ -105,6 +117,11 @@ type Config struct {
 	// and the queue start fresh. A resumed run ignores it (the checkpoint
 	// wins).
 	InitFrom string `yaml:"init_from"`
+
+	// CPU holds the settings of the cpu backend (read only with backend cpu).
+	CPU CPUConfig `yaml:"cpu"`
+	// XLA holds the settings of the xla backend (read only with backend xla).
+	XLA XLAConfig `yaml:"xla"`
 
 	Model      ModelConfig      `yaml:"model"`
 	SwAV       SwAVConfig       `yaml:"swav"`
@@ -118,9 +135,9 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Backend:   "cpu",
-		Precision: "float32",
 		BatchSize: 64,
 		Epochs:    100,
+		XLA:       XLAConfig{Precision: "float32"},
 		Model:     ModelConfig{Arch: "resnet50", HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000},
 		SwAV: SwAVConfig{
 			Temperature: 0.1, Epsilon: 0.05, SinkhornIterations: 3, CropsForAssign: []int{0, 1},

@@ -45,7 +45,7 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o embedOptions) e
 	bench.ResetPeakRSS()
 	cfg := train.DefaultConfig()
 	cfg.Model = train.ModelConfig{Arch: arch, HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000}
-	cfg.Threads = o.threads
+	cfg.CPU.Threads = o.threads
 	be, err := train.NewBackend(cfg, 1)
 	if err != nil {
 		return err

@@ -125,9 +125,9 @@ func parseCrops(s string) ([][2]int, error) {
 // benchTrainConfig is the train config ref_train_step.py's network matches.
 func benchTrainConfig(o trainBenchOptions, c trainBenchCase) train.Config {
 	cfg := train.DefaultConfig()
-	cfg.Backend, cfg.Threads, cfg.BatchSize, cfg.Devices = o.backend, o.threads, c.batch, o.devices
+	cfg.Backend, cfg.CPU.Threads, cfg.BatchSize, cfg.XLA.Devices = o.backend, o.threads, c.batch, o.devices
 	if o.bf16 {
-		cfg.Precision = "bf16"
+		cfg.XLA.Precision = "bf16"
 	}
 	cfg.Model = train.ModelConfig{Arch: c.model, HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000}
 	if c.model == "small" {
