@@ -134,11 +134,8 @@ func (j *Job) Validate() error {
 	case j.Job == "":
 		errs = append(errs, field.Errorf("job", "must name the job kind (%s)", strings.Join(kinds, ", ")))
 	case !known:
-		msg := fmt.Sprintf("unknown job kind %q (known: %s)", j.Job, strings.Join(kinds, ", "))
-		if guess := closest(j.Job, kinds); guess != "" {
-			msg += fmt.Sprintf("; did you mean %q?", guess)
-		}
-		errs = append(errs, field.Errorf("job", "%s", msg))
+		errs = append(errs, field.Errorf("job", "unknown job kind %q (known: %s)%s",
+			j.Job, strings.Join(kinds, ", "), field.DidYouMean(j.Job, kinds)))
 	case j.Out == "":
 		errs = append(errs, field.Errorf("out", "must name the output folder"))
 	}
@@ -224,36 +221,4 @@ func KindDeclared(kind string) bool {
 	defer kindsMu.RUnlock()
 	_, ok := kindSections[kind]
 	return ok
-}
-
-// closest is the candidate within edit distance 2 of s (the nearest), or "".
-func closest(s string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

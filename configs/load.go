@@ -416,8 +416,11 @@ func check(node *yaml.Node, t reflect.Type, path string, src *sourceMap) []error
 			p := joinPath(path, k.Value)
 			f, ok := fields[k.Value]
 			if !ok {
-				fe := &field.Error{Field: p, File: src.file, Line: k.Line,
-					Msg: fmt.Sprintf("unknown field (known here: %s)", strings.Join(slices.Sorted(maps.Keys(fields)), ", "))}
+				msg := fmt.Sprintf("unknown field (known here: %s)", strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
+				if to, moved := movedKeys[p]; moved {
+					msg = fmt.Sprintf("moved to %s (the sub-section of the backend that reads it)", to)
+				}
+				fe := &field.Error{Field: p, File: src.file, Line: k.Line, Msg: msg}
 				if k.Line == 0 {
 					fe.File, fe.Line = src.lookup(p)
 				}
@@ -446,6 +449,16 @@ func check(node *yaml.Node, t reflect.Type, path string, src *sourceMap) []error
 		}
 		return errs
 	}
+}
+
+// movedKeys maps a key that moved (dotted path) to where it lives now, so
+// that an old config or --set is told where the key went instead of only
+// that it is unknown.
+var movedKeys = map[string]string{
+	"train.threads":     "train.cpu.threads",
+	"train.precision":   "train.xla.precision",
+	"train.pjrt_plugin": "train.xla.pjrt_plugin",
+	"train.devices":     "train.xla.devices",
 }
 
 // yamlFields maps the YAML keys of a struct to its fields, as yaml.v3 does

@@ -174,9 +174,20 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		{"out of range in section", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  optim:\n    momentum: 1.5\n", nil, "train.optim.momentum", "t.yaml", 5, "[0, 1)"},
 		{"out of range in list", demoYAML, []string{"augment.crops.0.size=0", "job=train", "data.shards=[a]"}, "augment.crops[0].size", "--set", 0, "1..4096"},
 		{"top-level value", "job: demo\nprogress: loud\n", nil, "progress", "t.yaml", 2, "auto, bar, log or off"},
-		{"devices on the cpu backend", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  devices: 2\n", nil, "train.devices", "t.yaml", 4, "needs backend xla"},
+		{"unknown backend", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  backend: tpu\n", nil, "train.backend", "t.yaml", 4, `unknown backend "tpu" (built into this binary: cpu, xla)`},
+		{"misspelt backend", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  backend: xal\n", nil, "train.backend", "t.yaml", 4, `did you mean "xla"?`},
+		{"set unknown backend", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.backend=cuda"}, "train.backend", "--set", 0, "built into this binary: cpu, xla"},
 		{"fit without a budget", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  fit_to_budget: true\n", nil, "train.fit_to_budget", "t.yaml", 4, "needs max_seconds"},
-		{"negative devices", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  backend: xla\n  devices: -1\n", nil, "train.devices", "t.yaml", 5, "must not be negative"},
+		{"negative devices", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  backend: xla\n  xla:\n    devices: -1\n", nil, "train.xla.devices", "t.yaml", 6, "must not be negative"},
+		{"bad precision", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  backend: xla\n  xla: {precision: fp16}\n", nil, "train.xla.precision", "t.yaml", 5, `must be float32 or bf16, got "fp16"`},
+		{"negative threads", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  cpu:\n    threads: -1\n", nil, "train.cpu.threads", "t.yaml", 5, "must not be negative"},
+		{"set bad precision", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.backend=xla", "train.xla.precision=fp8"}, "train.xla.precision", "--set", 0, "must be float32 or bf16"},
+		{"moved threads", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  threads: 2\n", nil, "train.threads", "t.yaml", 4, "moved to train.cpu.threads"},
+		{"moved precision", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  backend: xla\n  precision: bf16\n", nil, "train.precision", "t.yaml", 5, "moved to train.xla.precision"},
+		{"moved pjrt_plugin", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  pjrt_plugin: /x.so\n", nil, "train.pjrt_plugin", "t.yaml", 4, "moved to train.xla.pjrt_plugin"},
+		{"moved devices", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  devices: 2\n", nil, "train.devices", "t.yaml", 4, "moved to train.xla.devices"},
+		{"set moved threads", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.threads=2"}, "train.threads", "--set", 0, "moved to train.cpu.threads"},
+		{"set moved precision", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.precision=bf16"}, "train.precision", "--set", 0, "moved to train.xla.precision"},
 		{"set unknown key", "job: demo\n", []string{"demo.speed=3"}, "demo.speed", "--set", 0, "unknown field"},
 		{"set wrong type", "job: demo\n", []string{"demo.workers=lots"}, "demo.workers", "--set", 0, "not a valid integer"},
 		{"set into a value", "job: demo\n", []string{"seed.x=1"}, "seed.x", "--set", 0, "single value"},
@@ -231,6 +242,48 @@ func TestSyntaxAndDocumentErrors(t *testing.T) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestBackendSubSections: each backend reads and validates its own
+// sub-section of train, so a config keeps both and switches backend with
+// --set; an old flat key says where it moved, even with the new key set too.
+func TestBackendSubSections(t *testing.T) {
+	data, err := configs.Example("imagenet_swav_bs256.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		sets    []string
+		backend string
+		threads int
+		prec    string
+		err     string
+	}{
+		{"as written", nil, "xla", 0, "bf16", ""},
+		{"on the cpu", []string{"train.backend=cpu", "train.cpu.threads=3"}, "cpu", 3, "bf16", ""},
+		{"xla settings", []string{"train.xla.precision=float32", "train.xla.devices=4"}, "xla", 0, "float32", ""},
+		{"old and new", []string{"train.cpu.threads=3", "train.threads=3"}, "", 0, "", "--set: train.threads: moved to train.cpu.threads"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j, err := configs.LoadBytes("bs256.yaml", data, tc.sets)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr := j.Train; tr.Backend != tc.backend || tr.CPU.Threads != tc.threads || tr.XLA.Precision != tc.prec {
+				t.Errorf("backend %q, cpu.threads %d, xla.precision %q", tr.Backend, tr.CPU.Threads, tr.XLA.Precision)
+			}
+		})
+	}
+	if got := configs.Default().Train.XLA.Precision; got != "float32" {
+		t.Errorf("default train.xla.precision %q, want float32", got)
 	}
 }
 

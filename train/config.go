@@ -1,6 +1,10 @@
 package train
 
-import "github.com/swavgo/swav/configs/field"
+import (
+	"errors"
+
+	"github.com/swavgo/swav/configs/field"
+)
 
 // ModelConfig describes the network: a ResNet trunk, the projection head and
 // the prototypes (SPEC §6).
@@ -55,20 +59,34 @@ type CheckpointConfig struct {
 	Resume bool `yaml:"resume"`
 }
 
+// CPUConfig is the cpu backend's sub-section of train (train.cpu); package
+// train/cpu validates it.
+type CPUConfig struct {
+	// Threads is the number of CPU threads (0: all cores).
+	Threads int `yaml:"threads"`
+}
+
+// XLAConfig is the xla backend's sub-section of train (train.xla); package
+// train/xla validates it.
+type XLAConfig struct {
+	// Precision is "float32" or "bf16" (bf16 compute on float32 master weights).
+	Precision string `yaml:"precision"`
+	// PJRTPlugin is the path of the PJRT plugin (or the PJRT_PLUGIN
+	// environment variable).
+	PJRTPlugin string `yaml:"pjrt_plugin"`
+	// Devices is how many devices of the PJRT plugin to train on,
+	// data-parallel through XLA sharding (0: all it sees; limit them with
+	// CUDA_VISIBLE_DEVICES or this). batch_size is the process's batch,
+	// split across them.
+	Devices int `yaml:"devices"`
+}
+
 // Config is the train section of a job.
 type Config struct {
-	// Backend is "cpu" (our NHWC engine on oneDNN and OpenBLAS) or "xla" (GoMLX through a PJRT plugin).
+	// Backend is "cpu" (our NHWC engine on oneDNN and OpenBLAS) or "xla"
+	// (GoMLX through a PJRT plugin), the backends built into this binary;
+	// each owns and validates its sub-section (cpu, xla).
 	Backend string `yaml:"backend"`
-	// Precision is "float32" or "bf16" (xla only; float32 master weights).
-	Precision string `yaml:"precision"`
-	// PJRTPlugin is the path of the PJRT plugin for the xla backend (or the
-	// PJRT_PLUGIN environment variable).
-	PJRTPlugin string `yaml:"pjrt_plugin"`
-	// Devices is how many devices of the PJRT plugin the xla backend trains
-	// on, data-parallel through XLA sharding (0: all it sees; limit them
-	// with CUDA_VISIBLE_DEVICES or this). batch_size is the process's batch,
-	// split across them; the cpu backend has one device.
-	Devices int `yaml:"devices"`
 	// BatchSize is B, images per step.
 	BatchSize int `yaml:"batch_size"`
 	// Epochs is the schedule's length in epochs.
@@ -92,8 +110,6 @@ type Config struct {
 	// every step is in metrics.jsonl); turn the fit off for a schedule that
 	// is the same on every machine.
 	FitToBudget bool `yaml:"fit_to_budget"`
-	// Threads is the number of CPU threads for the cpu backend (0: all cores).
-	Threads int `yaml:"threads"`
 	// InitFrom is a weights file (path or s3:// URL: torch.save .pth /
 	// .pth.tar, safetensors, or one of our .swck checkpoints) the run starts
 	// from instead of the seed's initialisation: the trunk, and the head and
@@ -101,6 +117,11 @@ type Config struct {
 	// and the queue start fresh. A resumed run ignores it (the checkpoint
 	// wins).
 	InitFrom string `yaml:"init_from"`
+
+	// CPU holds the settings of the cpu backend (read only with backend cpu).
+	CPU CPUConfig `yaml:"cpu"`
+	// XLA holds the settings of the xla backend (read only with backend xla).
+	XLA XLAConfig `yaml:"xla"`
 
 	Model      ModelConfig      `yaml:"model"`
 	SwAV       SwAVConfig       `yaml:"swav"`
@@ -114,9 +135,9 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Backend:   "cpu",
-		Precision: "float32",
 		BatchSize: 64,
 		Epochs:    100,
+		XLA:       XLAConfig{Precision: "float32"},
 		Model:     ModelConfig{Arch: "resnet50", HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000},
 		SwAV: SwAVConfig{
 			Temperature: 0.1, Epsilon: 0.05, SinkhornIterations: 3, CropsForAssign: []int{0, 1},
@@ -131,36 +152,30 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate checks ranges and names the first bad field (relative to "train").
+// Validate checks ranges and names the bad fields (relative to "train"): an
+// unknown backend, then the settings the backend owns (its BackendSpec's
+// Validate), joined with the shared keys' range errors.
 func (c *Config) Validate() error {
-	switch c.Backend {
-	case "cpu", "xla":
-	default:
-		return field.Errorf("backend", "must be cpu or xla, got %q", c.Backend)
+	spec, err := c.backendSpec()
+	if err != nil {
+		return err
 	}
-	switch c.Precision {
-	case "float32", "bf16":
-	default:
-		return field.Errorf("precision", "must be float32 or bf16, got %q", c.Precision)
-	}
-	if c.Precision == "bf16" && c.Backend != "xla" {
-		return field.Errorf("precision", "bf16 needs backend xla")
+	var backendErr error // the backend's own settings
+	if spec.Validate != nil {
+		backendErr = spec.Validate(c)
 	}
 	switch c.Model.Arch {
 	case "small", "resnet8", "resnet18", "resnet34", "resnet50":
 	default:
-		return field.Errorf("model.arch", "must be small, resnet8, resnet18, resnet34 or resnet50, got %q", c.Model.Arch)
+		return errors.Join(backendErr, field.Errorf("model.arch", "must be small, resnet8, resnet18, resnet34 or resnet50, got %q", c.Model.Arch))
 	}
-	if err := field.CheckAll([]field.Check{
+	if err := errors.Join(backendErr, field.CheckAll([]field.Check{
 		{c.BatchSize >= 1, "batch_size", "must be at least 1"},
 		{c.Epochs >= 1, "epochs", "must be at least 1"},
 		{c.ItersPerEpoch >= 0, "iters_per_epoch", "must not be negative"},
 		{c.MaxSeconds >= 0, "max_seconds", "must not be negative"},
 		{c.MaxIters >= 0, "max_iters", "must not be negative"},
 		{!c.FitToBudget || c.MaxSeconds > 0, "fit_to_budget", "needs max_seconds, the budget to fit the schedule to (or set it false to train the epochs in full)"},
-		{c.Threads >= 0, "threads", "must not be negative"},
-		{c.Devices >= 0, "devices", "must not be negative (0: every device the plugin sees)"},
-		{c.Devices <= 1 || c.Backend == "xla", "devices", "more than one device needs backend xla"},
 		{c.Model.HiddenMLP >= 0, "model.hidden_mlp", "must not be negative"},
 		{c.Model.FeatDim >= 1, "model.feat_dim", "must be at least 1"},
 		{c.Model.Prototypes >= 2, "model.prototypes", "must be at least 2"},
@@ -180,7 +195,7 @@ func (c *Config) Validate() error {
 		{c.Optim.TrustCoefficient > 0, "optim.trust_coefficient", "must be positive"},
 		{c.Checkpoint.EveryIters >= 0, "checkpoint.every_iters", "must not be negative"},
 		{c.Checkpoint.Keep >= 1, "checkpoint.keep", "must be at least 1"},
-	}...); err != nil {
+	}...)); err != nil {
 		return err
 	}
 	if err := c.Monitor.validate(); err != nil {

@@ -49,7 +49,7 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o EmbedOptions) e
 	bench.ResetPeakRSS()
 	cfg := train.DefaultConfig()
 	cfg.Model = train.ModelConfig{Arch: arch, HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000}
-	cfg.Threads = o.Threads
+	cfg.CPU.Threads = o.Threads
 	be, err := train.NewBackend(cfg, 1)
 	if err != nil {
 		return err

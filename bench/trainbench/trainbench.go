@@ -81,9 +81,9 @@ func ParseCrops(s string) ([][2]int, error) {
 // config is the train config ref_train_step.py's network matches.
 func config(o Options, c Case) train.Config {
 	cfg := train.DefaultConfig()
-	cfg.Backend, cfg.Threads, cfg.BatchSize, cfg.Devices = o.Backend, o.Threads, c.Batch, o.Devices
+	cfg.Backend, cfg.CPU.Threads, cfg.BatchSize, cfg.XLA.Devices = o.Backend, o.Threads, c.Batch, o.Devices
 	if o.BF16 {
-		cfg.Precision = "bf16"
+		cfg.XLA.Precision = "bf16"
 	}
 	cfg.Model = train.ModelConfig{Arch: c.Model, HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000}
 	if c.Model == "small" {

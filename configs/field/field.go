@@ -1,5 +1,6 @@
 // Package field is the configuration error that names the offending field
-// by its dotted YAML path, and the range-check table that produces them.
+// by its dotted YAML path, the range-check table that produces them, and
+// the "did you mean" suggestion for a misspelt name.
 // Every config section validates with it (ingest, augment, train, sinks,
 // the stages) and the loader (package configs) adds the file and line; it
 // imports nothing of ours, so a domain package can report a field without

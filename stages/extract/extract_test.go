@@ -69,7 +69,7 @@ func testJob(shards, out, ck string) *configs.Job {
 	job.Data.Shards = []string{shards}
 	job.Augment.Eval = augment.EvalConfig{Resize: 28, Crop: 28}
 	job.Train.Model = smallModel
-	job.Train.Threads = 1
+	job.Train.CPU.Threads = 1
 	job.Extract.Checkpoint = ck
 	job.Extract.Output = out
 	job.Extract.BatchSize = 10

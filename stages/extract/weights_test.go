@@ -53,7 +53,7 @@ func imagenetJob(images, out, file, feature string) *configs.Job {
 	job.Augment.Eval.Resize, job.Augment.Eval.Crop = 256, 224
 	job.Augment.Mean = []float64{0.485, 0.456, 0.406}
 	job.Augment.Std = []float64{0.229, 0.224, 0.225}
-	job.Train.Threads = 0
+	job.Train.CPU.Threads = 0
 	job.Extract.Arch = "resnet50"
 	job.Extract.Feature = feature
 	job.Extract.BatchSize = 4

@@ -31,7 +31,7 @@ func tinyJob(t *testing.T, out string, local bool, extra ...string) *configs.Job
 		"train.fit_to_budget=false",
 		"train.max_iters=4",
 		"train.batch_size=32",
-		"train.threads=1",
+		"train.cpu.threads=1",
 		"train.checkpoint.every_iters=0",
 		"extract.batch_size=64",
 		"quickstart.cache=" + filepath.Join(out, "cache"),
@@ -128,7 +128,7 @@ func TestQuickstartBadOutput(t *testing.T) {
 func TestRecipeHash(t *testing.T) {
 	base := tinyJob(t, t.TempDir(), true)
 	want := RecipeHash(base)
-	same := []string{"seed=7", "train.max_seconds=60", "train.checkpoint.every_iters=5", "train.threads=2", "train.monitor.every_iters=10"}
+	same := []string{"seed=7", "train.max_seconds=60", "train.checkpoint.every_iters=5", "train.cpu.threads=2", "train.monitor.every_iters=10"}
 	differ := []string{"train.optim.base_lr=0.6", "augment.crops.1.count=2", "train.model.prototypes=50", "augment.blur.p=0"}
 	for _, set := range append(same, differ...) {
 		job := tinyJob(t, t.TempDir(), true, set)

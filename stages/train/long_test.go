@@ -26,7 +26,7 @@ func TestLongFashionMNIST(t *testing.T) {
 	job.Augment.Crops = []augment.CropGroupConfig{{Size: 28, Count: 2, MinScale: 0.3, MaxScale: 1}, {Size: 16, Count: 4, MinScale: 0.1, MaxScale: 0.3}}
 	job.Augment.Workers = 1
 	c := &job.Train
-	c.BatchSize, c.Epochs, c.Threads, c.MaxSeconds = 64, 20, 0, 60
+	c.BatchSize, c.Epochs, c.CPU.Threads, c.MaxSeconds = 64, 20, 0, 60
 	if s := os.Getenv("SWAV_TRAIN_SECONDS"); s != "" {
 		if _, err := fmt.Sscan(s, &c.MaxSeconds); err != nil {
 			t.Fatal(err)

@@ -1,10 +1,10 @@
 // Package cpu is the CPU training backend ("cpu"): the SwAV network of
 // train/model run by a small NHWC engine of its own, with the SwAV maths,
 // queue and LARS of train/swav. Convolutions and training BatchNorms run on
-// oneDNN (internal/dnnl, OpenMP over cfg.Threads threads) where it is
+// oneDNN (internal/dnnl, OpenMP over cfg.CPU.Threads threads) where it is
 // available; otherwise, or with SWAV_CPU_CONV=gemm, convolutions are im2col
 // + single-threaded SGEMM per image chunk and BatchNorm+ReLU is fused Go,
-// parallel over images on cfg.Threads goroutines. Evaluation plans fold each
+// parallel over images on cfg.CPU.Threads goroutines. Evaluation plans fold each
 // BatchNorm into its convolution (with the ReLU and residual sum after it)
 // and share activation buffers; training plans keep each gradient only while
 // the backward needs it. GEMM (linear layers, the GEMM path) is
@@ -34,12 +34,15 @@ import (
 )
 
 func init() {
-	train.RegisterBackend("cpu", func(cfg train.Config, seed int64) (train.Backend, error) {
-		b, err := New(cfg, seed)
-		if err != nil {
-			return nil, err // not a typed nil inside the interface
-		}
-		return b, nil
+	train.RegisterBackend("cpu", train.BackendSpec{
+		New: func(cfg train.Config, seed int64) (train.Backend, error) {
+			b, err := New(cfg, seed)
+			if err != nil {
+				return nil, err // not a typed nil inside the interface
+			}
+			return b, nil
+		},
+		Validate: validate,
 	})
 }
 
@@ -94,11 +97,11 @@ type Backend struct {
 }
 
 // New builds the backend for cfg with model.Init(cfg.Model, seed) weights.
-// Threads = cfg.Threads (0: all cores); OpenBLAS itself is set to one thread
+// Threads = cfg.CPU.Threads (0: all cores); OpenBLAS itself is set to one thread
 // because the backend parallelises over images.
 func New(cfg train.Config, seed int64) (*Backend, error) {
-	if cfg.Threads < 0 {
-		return nil, fmt.Errorf("cpu: threads must not be negative, got %d", cfg.Threads)
+	if err := validate(&cfg); err != nil {
+		return nil, fmt.Errorf("cpu: train.%w", err)
 	}
 	if len(cfg.SwAV.CropsForAssign) == 0 {
 		return nil, fmt.Errorf("cpu: swav.crops_for_assign is empty")
@@ -111,7 +114,7 @@ func New(cfg train.Config, seed int64) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cpu: %w", err)
 	}
-	threads := cfg.Threads
+	threads := cfg.CPU.Threads
 	if threads == 0 {
 		threads = runtime.NumCPU()
 	}

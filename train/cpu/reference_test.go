@@ -129,7 +129,7 @@ func loadReference(t *testing.T) []referenceCase {
 func (c *referenceCase) config() train.Config {
 	cfg := train.DefaultConfig()
 	cc := &c.Config
-	cfg.Threads = 2
+	cfg.CPU.Threads = 2
 	cfg.BatchSize = cc.Batch
 	cfg.Model = train.ModelConfig{Arch: cc.Arch, SmallStem: cc.SmallStem, HiddenMLP: cc.HiddenMLP, FeatDim: cc.FeatDim, Prototypes: cc.Prototypes}
 	cfg.SwAV.Temperature, cfg.SwAV.Epsilon, cfg.SwAV.SinkhornIterations = cc.Temperature, cc.Epsilon, cc.SinkhornIterations

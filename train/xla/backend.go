@@ -18,15 +18,18 @@ import (
 )
 
 func init() {
-	train.RegisterBackend("xla", func(cfg train.Config, seed int64) (train.Backend, error) {
-		return New(cfg, seed)
+	train.RegisterBackend("xla", train.BackendSpec{
+		New: func(cfg train.Config, seed int64) (train.Backend, error) {
+			return New(cfg, seed)
+		},
+		Validate: validate,
 	})
 }
 
 // Options are the xla backend's settings beyond train.Config.
 type Options struct {
 	// Plugin is the PJRT plugin's path or EngineGo; empty means
-	// cfg.PJRTPlugin, then $PJRT_PLUGIN.
+	// cfg.XLA.PJRTPlugin, then $PJRT_PLUGIN.
 	Plugin string
 	// KeepCodes makes Step fill StepResult.Codes (one more device-to-host
 	// copy of |A| x B x K floats per step); conformance tests use it.
@@ -69,7 +72,7 @@ type Backend struct {
 }
 
 // New builds the xla backend for cfg with model.Init(cfg.Model, seed)
-// weights. The engine is the PJRT plugin of cfg.PJRTPlugin or $PJRT_PLUGIN
+// weights. The engine is the PJRT plugin of cfg.XLA.PJRTPlugin or $PJRT_PLUGIN
 // (EngineGo for the pure-Go engine); a missing or unloadable plugin is an
 // error wrapping ErrNoPlugin or ErrPluginLoad. Loading a CUDA plugin takes a
 // few seconds; the first Step compiles the graph (seconds on the go engine,
@@ -80,11 +83,11 @@ func New(cfg train.Config, seed int64) (*Backend, error) {
 
 // NewWithOptions is New with Options.
 func NewWithOptions(cfg train.Config, seed int64, opts Options) (*Backend, error) {
-	if cfg.Precision == "" {
-		cfg.Precision = "float32"
+	if cfg.XLA.Precision == "" {
+		cfg.XLA.Precision = "float32"
 	}
-	if cfg.Precision != "float32" && cfg.Precision != "bf16" {
-		return nil, fmt.Errorf("xla: train.precision: must be float32 or bf16, got %q", cfg.Precision)
+	if err := validate(&cfg); err != nil {
+		return nil, fmt.Errorf("xla: train.%w", err)
 	}
 	arch, err := model.Build(cfg.Model)
 	if err != nil {
@@ -103,11 +106,11 @@ func NewWithOptions(cfg train.Config, seed int64, opts Options) (*Backend, error
 	if err != nil {
 		return nil, fmt.Errorf("xla: %w", err)
 	}
-	engine, shared, err := newEngine(plugin, cfg.Precision)
+	engine, shared, err := newEngine(plugin, cfg.XLA.Precision)
 	if err != nil {
 		return nil, err
 	}
-	devices, dp, err := planDevices(cfg.Devices, engine)
+	devices, dp, err := planDevices(cfg.XLA.Devices, engine)
 	if err != nil {
 		if !shared {
 			engine.Finalize()
@@ -115,7 +118,7 @@ func NewWithOptions(cfg train.Config, seed int64, opts Options) (*Backend, error
 		return nil, err
 	}
 	computeType := dtypes.Float32
-	if cfg.Precision == "bf16" {
+	if cfg.XLA.Precision == "bf16" {
 		computeType = dtypes.BFloat16
 	}
 	b := &Backend{
@@ -666,5 +669,5 @@ func (b *Backend) Close() error {
 
 // String describes the backend for logs.
 func (b *Backend) String() string {
-	return strings.Join([]string{"xla", b.cfg.Model.Arch, b.cfg.Precision, b.engine.Name()}, "/")
+	return strings.Join([]string{"xla", b.cfg.Model.Arch, b.cfg.XLA.Precision, b.engine.Name()}, "/")
 }

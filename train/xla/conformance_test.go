@@ -71,9 +71,9 @@ func TestConformsToCPUBackend(t *testing.T) {
 			cfg := tinyConfig()
 			tc.setup(&cfg)
 			xcfg := cfg
-			xcfg.PJRTPlugin = conformanceEngine()
+			xcfg.XLA.PJRTPlugin = conformanceEngine()
 			ccfg := cfg
-			ccfg.Backend, ccfg.Threads = "cpu", 2
+			ccfg.Backend, ccfg.CPU.Threads = "cpu", 2
 			cpu, err := train.NewBackend(ccfg, 3)
 			if err != nil {
 				t.Fatalf("cpu backend: %v", err)

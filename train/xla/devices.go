@@ -22,22 +22,22 @@ import (
 // dataAxis is the mesh axis the crop rows are split over.
 const dataAxis = "data"
 
-// deviceCount resolves train.devices against the engine's device count
+// deviceCount resolves train.xla.devices against the engine's device count
 // (0: all of them).
 func deviceCount(want, have int, engine string) (int, error) {
 	switch {
 	case want < 0:
-		return 0, fmt.Errorf("xla: train.devices: must not be negative, got %d", want)
+		return 0, fmt.Errorf("xla: train.xla.devices: must not be negative, got %d", want)
 	case want == 0:
 		return max(have, 1), nil
 	case want > have:
-		return 0, fmt.Errorf("xla: train.devices: %d requested, but %s has %d device(s) (CUDA_VISIBLE_DEVICES limits what a process sees)", want, engine, have)
+		return 0, fmt.Errorf("xla: train.xla.devices: %d requested, but %s has %d device(s) (CUDA_VISIBLE_DEVICES limits what a process sees)", want, engine, have)
 	}
 	return want, nil
 }
 
 // planDevices is the number of devices a backend on engine trains on
-// (train.devices resolved) and their sharding: nil on one device.
+// (train.xla.devices resolved) and their sharding: nil on one device.
 func planDevices(want int, engine compute.Backend) (int, *dataParallel, error) {
 	n, err := deviceCount(want, engine.NumDevices(), engine.Name())
 	if err != nil || n == 1 {
@@ -84,7 +84,7 @@ func checkShardable(n int, groups []train.CropGroup, batch int) error {
 	for i, g := range groups {
 		if rows := g.Count * batch; rows%n != 0 {
 			return fmt.Errorf("xla: step input: group %d (%d crops of %d px, batch %d): %d rows do not split over %d devices; "+
-				"make train.batch_size a multiple of %d or set train.devices", i, g.Count, g.Size, batch, rows, n, n)
+				"make train.batch_size a multiple of %d or set train.xla.devices", i, g.Count, g.Size, batch, rows, n, n)
 		}
 	}
 	return nil

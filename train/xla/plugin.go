@@ -14,7 +14,7 @@ import (
 )
 
 // EnvPlugin is the environment variable naming the PJRT plugin when
-// train.Config.PJRTPlugin is empty.
+// train.Config.XLA.PJRTPlugin is empty.
 const EnvPlugin = "PJRT_PLUGIN"
 
 // EnvCUDADataDir overrides the folder passed to XLA as
@@ -39,16 +39,16 @@ var ErrPluginLoad = errors.New("PJRT plugin cannot be loaded")
 // was built with the noxla tag; pjrt.go sets it.
 var pjrtLoader func(path, options string) (compute.Backend, error)
 
-// resolvePlugin returns the plugin named by cfg.PJRTPlugin, else by
+// resolvePlugin returns the plugin named by cfg.XLA.PJRTPlugin, else by
 // $PJRT_PLUGIN, else an error wrapping ErrNoPlugin.
 func resolvePlugin(cfg *train.Config) (string, error) {
-	if p := strings.TrimSpace(cfg.PJRTPlugin); p != "" {
+	if p := strings.TrimSpace(cfg.XLA.PJRTPlugin); p != "" {
 		return p, nil
 	}
 	if p := strings.TrimSpace(os.Getenv(EnvPlugin)); p != "" {
 		return p, nil
 	}
-	return "", fmt.Errorf("train.pjrt_plugin: %w: set train.pjrt_plugin or $%s to the path of a PJRT plugin "+
+	return "", fmt.Errorf("train.xla.pjrt_plugin: %w: set train.xla.pjrt_plugin or $%s to the path of a PJRT plugin "+
 		"(on a CUDA box: the xla_cuda_plugin.so of pip's jax-cuda13-pjrt, see train/xla/README.md), "+
 		"or to %q for GoMLX's pure-Go CPU engine", ErrNoPlugin, EnvPlugin, EngineGo)
 }

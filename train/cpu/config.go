@@ -1,0 +1,13 @@
+package cpu
+
+import (
+	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/train"
+)
+
+// validate checks the settings the cpu backend owns, its sub-section
+// train.cpu (train.Config.Validate runs it for backend cpu; New too), fields
+// relative to the train section.
+func validate(c *train.Config) error {
+	return field.CheckAll(field.Check{OK: c.CPU.Threads >= 0, Field: "cpu.threads", Msg: "must not be negative (0: all cores)"})
+}

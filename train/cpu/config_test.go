@@ -1,0 +1,48 @@
+package cpu
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/train"
+)
+
+// TestValidate: train.Config.Validate runs this package's validator for
+// backend cpu (registered by this package), and New refuses the same.
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edit  func(*train.Config)
+		field string // "": valid
+		msg   string
+	}{
+		{"defaults", func(*train.Config) {}, "", ""},
+		{"threads", func(c *train.Config) { c.CPU.Threads = 3 }, "", ""},
+		{"negative threads", func(c *train.Config) { c.CPU.Threads = -1 }, "cpu.threads", "must not be negative"},
+		{"the xla sub-section is not ours", func(c *train.Config) { c.XLA.Precision, c.XLA.Devices = "bf16", 8 }, "", ""},
+		{"unknown backend lists what is linked", func(c *train.Config) { c.Backend = "cpuu" }, "backend", `built into this binary: cpu); did you mean "cpu"?`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := train.DefaultConfig()
+			tc.edit(&cfg)
+			err := cfg.Validate()
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			var fe *field.Error
+			if !errors.As(err, &fe) || fe.Field != tc.field || !strings.Contains(fe.Msg, tc.msg) {
+				t.Fatalf("Validate = %v, want field %q with %q", err, tc.field, tc.msg)
+			}
+		})
+	}
+	cfg := tinyConfig()
+	cfg.CPU.Threads = -1
+	if _, err := New(cfg, 1); err == nil || !strings.Contains(err.Error(), "cpu: train.cpu.threads: must not be negative") {
+		t.Errorf("New with threads -1: %v", err)
+	}
+}

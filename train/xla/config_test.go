@@ -1,0 +1,53 @@
+package xla
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/train"
+)
+
+// TestValidate: train.Config.Validate runs this package's validator for
+// backend xla (registered by this package), and New refuses the same.
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edit  func(*train.Config)
+		field string // "": valid
+		msg   string
+	}{
+		{"defaults", func(*train.Config) {}, "", ""},
+		{"bf16 on four devices", func(c *train.Config) { c.XLA.Precision, c.XLA.Devices = "bf16", 4 }, "", ""},
+		{"bad precision", func(c *train.Config) { c.XLA.Precision = "fp16" }, "xla.precision", `must be float32 or bf16, got "fp16"`},
+		{"empty precision", func(c *train.Config) { c.XLA.Precision = "" }, "xla.precision", `must be float32 or bf16, got ""`},
+		{"negative devices", func(c *train.Config) { c.XLA.Devices = -1 }, "xla.devices", "must not be negative"},
+		{"the cpu sub-section is not ours", func(c *train.Config) { c.CPU.Threads = -1 }, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := train.DefaultConfig()
+			cfg.Backend = "xla"
+			tc.edit(&cfg)
+			err := cfg.Validate()
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			var fe *field.Error
+			if !errors.As(err, &fe) || fe.Field != tc.field || !strings.Contains(fe.Msg, tc.msg) {
+				t.Fatalf("Validate = %v, want field %q with %q", err, tc.field, tc.msg)
+			}
+		})
+	}
+	cfg := tinyConfig()
+	cfg.XLA.Precision = "fp8"
+	if b, err := New(cfg, 1); err == nil || !strings.Contains(err.Error(), `xla: train.xla.precision: must be float32 or bf16, got "fp8"`) {
+		if b != nil {
+			b.Close()
+		}
+		t.Errorf("New with precision fp8: %v", err)
+	}
+}
