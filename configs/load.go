@@ -202,8 +202,9 @@ func (s *sourceMap) record(node *yaml.Node, path string) {
 	}
 }
 
-// lookup returns the file and line of field ("--set" for an override), or of
-// its closest ancestor found in the file. Both are empty for a default value.
+// lookup returns the file and line of field ("--set" for an override or a
+// section one created), or of its closest ancestor found in the file. Both
+// are empty for a default value.
 func (s *sourceMap) lookup(field string) (string, int) {
 	for p := canonical(field); p != ""; p = parent(p) {
 		if s.sets[p] {
@@ -211,6 +212,11 @@ func (s *sourceMap) lookup(field string) (string, int) {
 		}
 		if line, ok := s.lines[p]; ok {
 			return s.file, line
+		}
+	}
+	for p := range s.sets { // a section an override created (extract.quickstart of extract.quickstart.knn=...)
+		if strings.HasPrefix(p, canonical(field)+".") {
+			return "--set", 0
 		}
 	}
 	return s.file, 0
@@ -418,7 +424,7 @@ func check(node *yaml.Node, t reflect.Type, path string, src *sourceMap) []error
 			if !ok {
 				msg := fmt.Sprintf("unknown field (known here: %s)", strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
 				if to, moved := movedKeys[p]; moved {
-					msg = fmt.Sprintf("moved to %s (the sub-section of the backend that reads it)", to)
+					msg = fmt.Sprintf("moved to %s (%s)", to.key, to.why)
 				}
 				fe := &field.Error{Field: p, File: src.file, Line: k.Line, Msg: msg}
 				if k.Line == 0 {
@@ -454,12 +460,15 @@ func check(node *yaml.Node, t reflect.Type, path string, src *sourceMap) []error
 // movedKeys maps a key that moved (dotted path) to where it lives now, so
 // that an old config or --set is told where the key went instead of only
 // that it is unknown.
-var movedKeys = map[string]string{
-	"train.threads":     "train.cpu.threads",
-	"train.precision":   "train.xla.precision",
-	"train.pjrt_plugin": "train.xla.pjrt_plugin",
-	"train.devices":     "train.xla.devices",
+var movedKeys = map[string]struct{ key, why string }{
+	"train.threads":      {"train.cpu.threads", backendOwns},
+	"train.precision":    {"train.xla.precision", backendOwns},
+	"train.pjrt_plugin":  {"train.xla.pjrt_plugin", backendOwns},
+	"train.devices":      {"train.xla.devices", backendOwns},
+	"extract.quickstart": {"quickstart", "the quickstart job's own section"},
 }
+
+const backendOwns = "the sub-section of the backend that reads it"
 
 // yamlFields maps the YAML keys of a struct to its fields, as yaml.v3 does
 // (tag name, else the lower-cased field name; inline structs flattened).

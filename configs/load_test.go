@@ -188,6 +188,8 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		{"moved devices", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  devices: 2\n", nil, "train.devices", "t.yaml", 4, "moved to train.xla.devices"},
 		{"set moved threads", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.threads=2"}, "train.threads", "--set", 0, "moved to train.cpu.threads"},
 		{"set moved precision", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.precision=bf16"}, "train.precision", "--set", 0, "moved to train.xla.precision"},
+		{"moved quickstart", "job: quickstart\nextract:\n  quickstart:\n    knn: [5]\n", nil, "extract.quickstart", "t.yaml", 3, "moved to quickstart (the quickstart job's own section)"},
+		{"set moved quickstart", "job: quickstart\n", []string{"extract.quickstart.knn=[5]"}, "extract.quickstart", "--set", 0, "moved to quickstart"},
 		{"set unknown key", "job: demo\n", []string{"demo.speed=3"}, "demo.speed", "--set", 0, "unknown field"},
 		{"set wrong type", "job: demo\n", []string{"demo.workers=lots"}, "demo.workers", "--set", 0, "not a valid integer"},
 		{"set into a value", "job: demo\n", []string{"seed.x=1"}, "seed.x", "--set", 0, "single value"},
