@@ -48,7 +48,9 @@ func (s Skip) String() string {
 }
 
 // ErrSkipBudget is wrapped by the error of a run that met more corrupt
-// samples than data.skip_budget allows.
+// samples than data.skip_budget allows, or more undecodable images than
+// augment.skip_budget (stages/augment, stages/extract): one sentinel for every
+// skip budget, so one errors.Is (and one exit code) covers them.
 var ErrSkipBudget = errors.New("skip budget exceeded")
 
 // Source streams the samples of a shard list as a pipeline.Source, in an

@@ -113,11 +113,6 @@ func (p *CropProcessor) Process(ctx context.Context, item any, emit pipeline.Emi
 	return nil
 }
 
-// ErrSkipBudget is wrapped when more images fail to decode than
-// augment.skip_budget allows. It is ingest.ErrSkipBudget: one sentinel for
-// every skip budget, so one errors.Is (and one exit code) covers them.
-var ErrSkipBudget = ingest.ErrSkipBudget
-
 // BatchProcessor collects *augment.SampleCrops in arrival order into batches
 // of B rows and emits each full *augment.Batch (ownership moves to the next
 // stage). A batch holds samples of one epoch: at an epoch change, and at the
@@ -217,7 +212,7 @@ func (b *BatchProcessor) skip(ctx context.Context, s *augment.SampleCrops) error
 	pipeline.SetGauge(ctx, "skipped", float64(n))
 	pipeline.RecordSkip(ctx, pipeline.Skipped{Shard: s.Shard, Key: s.Key, Class: s.SkipClass, Reason: s.Skip})
 	if b.budget >= 0 && n > b.budget {
-		return fmt.Errorf("augment: %w (%d allowed): sample %q of %s: %s", ErrSkipBudget, b.budget, s.Key, s.Shard, s.Skip)
+		return fmt.Errorf("augment: %w (%d allowed): sample %q of %s: %s", ingest.ErrSkipBudget, b.budget, s.Key, s.Shard, s.Skip)
 	}
 	return nil
 }

@@ -225,8 +225,8 @@ func TestSkipBudgetExceededNamesTheSample(t *testing.T) {
 	cfg := smallConfig()
 	cfg.SkipBudget = 2
 	res := runChain(t, cfg, 2, samples)
-	if !errors.Is(res.err, ErrSkipBudget) {
-		t.Fatalf("error %v, want ErrSkipBudget", res.err)
+	if !errors.Is(res.err, ingest.ErrSkipBudget) {
+		t.Fatalf("error %v, want ingest.ErrSkipBudget", res.err)
 	}
 	if !strings.Contains(res.err.Error(), `"truncated"`) {
 		t.Fatalf("error %q does not name the sample", res.err)

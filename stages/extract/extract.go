@@ -45,11 +45,6 @@ func init() {
 	})
 }
 
-// ErrSkipBudget is wrapped when more images fail to decode than
-// augment.skip_budget allows. It is ingest.ErrSkipBudget: one sentinel for
-// every skip budget, so one errors.Is (and one exit code) covers them.
-var ErrSkipBudget = ingest.ErrSkipBudget
-
 // Build returns the extraction chain for job with model m. The chain owns m
 // (its last stage closes it); on error m is closed here. Errors before
 // anything runs: an output location that cannot be written, an empty or
@@ -329,7 +324,7 @@ func (t *transformStage) skip(ctx context.Context, smp *ingest.Sample, err error
 	pipeline.SetGauge(ctx, "skipped", float64(len(t.skipped)))
 	pipeline.RecordSkip(ctx, pipeline.Skipped{Shard: smp.Shard, Key: smp.Key, Class: augment.SkipReason(err), Reason: err.Error()})
 	if t.budget >= 0 && len(t.skipped) > t.budget {
-		return fmt.Errorf("extract: %w (%d allowed): sample %q of %s: %v", ErrSkipBudget, t.budget, smp.Key, smp.Shard, err)
+		return fmt.Errorf("extract: %w (%d allowed): sample %q of %s: %v", ingest.ErrSkipBudget, t.budget, smp.Key, smp.Shard, err)
 	}
 	return nil
 }

@@ -311,7 +311,7 @@ func TestExtractBadInput(t *testing.T) {
 		{"empty shard list", func(j *configs.Job) { j.Data.Shards = nil }, []string{"shards"}, nil},
 		{"no such shards", func(j *configs.Job) { j.Data.Shards = []string{filepath.Join(dir, "none-{000..003}.tar")} }, []string{"none-000.tar", "does not exist"}, nil},
 		{"unwritable output", func(j *configs.Job) { j.Extract.Output = filepath.Join(aFile, "out") }, []string{"a-file/out"}, nil},
-		{"corrupt image beyond the skip budget", func(j *configs.Job) { j.Augment.SkipBudget = 0 }, []string{"s0027", "fm-000001.tar"}, ErrSkipBudget},
+		{"corrupt image beyond the skip budget", func(j *configs.Job) { j.Augment.SkipBudget = 0 }, []string{"s0027", "fm-000001.tar"}, ingest.ErrSkipBudget},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
