@@ -1,7 +1,9 @@
-// Package stagesaugment builds the augment stages of a chain: a parallel,
-// ordered crop stage (*ingest.Sample -> *augment.SampleCrops) and a batch
-// stage (B samples -> *augment.Batch). Chain builders (the train job) call New.
-package stagesaugment
+// Package augment (stages/augment; importers that also use the domain
+// package augment name it stagesaugment) builds the augment stages of a
+// chain: a parallel, ordered crop stage (*ingest.Sample ->
+// *augment.SampleCrops) and a batch stage (B samples -> *augment.Batch).
+// Chain builders (the train job) call New.
+package augment
 
 import (
 	"context"

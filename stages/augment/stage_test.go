@@ -1,4 +1,4 @@
-package stagesaugment
+package augment
 
 import (
 	"context"

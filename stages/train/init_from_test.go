@@ -1,4 +1,4 @@
-package stagestrain
+package train
 
 import (
 	"context"

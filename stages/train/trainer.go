@@ -1,9 +1,10 @@
-// Package stagestrain (folder stages/train) is the training stage: it
+// Package train (stages/train; importers that also use the domain package
+// train name it stagestrain) is the training stage: it
 // registers the job kind "train" (read shards -> multi-crop augment ->
 // batch -> Trainer) and implements the Trainer, the chain's Sink, which
 // runs one SwAV step per batch on a train.Backend, writes metrics,
 // checkpoints, resumes, and guards against non-finite losses and collapse.
-package stagestrain
+package train
 
 import (
 	"context"
