@@ -513,42 +513,9 @@ func globalAvgPoolBackward(x, y *value, threads int) {
 // maxPoolForward takes the window maximum per channel (padding never wins)
 // and records the flat input index of each maximum.
 func maxPoolForward(l *model.Layer, x, y *value, argmax []int32, threads int) {
-	c := x.c
-	parallelFor(x.n, threads, func(_, lo, hi int) {
-		for n := lo; n < hi; n++ {
-			for oy := 0; oy < y.h; oy++ {
-				for ox := 0; ox < y.w; ox++ {
-					o := ((n*y.h+oy)*y.w + ox) * c
-					out, arg := y.data[o:o+c], argmax[o:o+c]
-					for j := range out {
-						out[j] = float32(math.Inf(-1))
-						arg[j] = -1
-					}
-					for ky := 0; ky < l.Kernel; ky++ {
-						iy := oy*l.Stride - l.Pad + ky
-						if iy < 0 || iy >= x.h {
-							continue
-						}
-						for kx := 0; kx < l.Kernel; kx++ {
-							ix := ox*l.Stride - l.Pad + kx
-							if ix < 0 || ix >= x.w {
-								continue
-							}
-							base := ((n*x.h+iy)*x.w + ix) * c
-							for j, v := range x.data[base : base+c] {
-								if v > out[j] || arg[j] < 0 {
-									out[j], arg[j] = v, int32(base+j)
-								}
-							}
-						}
-					}
-				}
-			}
-		}
-	})
+	parallelFor(x.n, threads, func(_, lo, hi int) { maxPoolKernel(l, x, y, argmax, lo, hi) })
 }
 
-// maxPoolBackward routes each output gradient to its maximum's input.
 func maxPoolBackward(x, y *value, argmax []int32) {
 	if !x.gradSet {
 		clear(x.grad)

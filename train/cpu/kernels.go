@@ -1,5 +1,11 @@
 package cpu
 
+import (
+	"math"
+
+	"github.com/swavgo/swav/train/model"
+)
+
 // The elementwise loops the engine runs most, in Go: kernels_cgo.go has
 // vectorised C twins that give the same bits, kernels_nocgo.go uses these.
 
@@ -33,3 +39,42 @@ func addIntoGo(dst, src []float32) {
 		dst[j] += v
 	}
 }
+
+// maxPoolGo is max pooling of NHWC images [lo, hi) of x into y, with the
+// flat index of each maximum in argmax: the first valid tap, then any
+// strictly greater one; an output with no valid tap is -inf with index -1.
+func maxPoolGo(l *model.Layer, x, y *value, argmax []int32, lo, hi int) {
+	c := x.c
+	for n := lo; n < hi; n++ {
+		for oy := 0; oy < y.h; oy++ {
+			for ox := 0; ox < y.w; ox++ {
+				o := ((n*y.h+oy)*y.w + ox) * c
+				out, arg := y.data[o:o+c], argmax[o:o+c]
+				for j := range out {
+					out[j] = float32(math.Inf(-1))
+					arg[j] = -1
+				}
+				for ky := 0; ky < l.Kernel; ky++ {
+					iy := oy*l.Stride - l.Pad + ky
+					if iy < 0 || iy >= x.h {
+						continue
+					}
+					for kx := 0; kx < l.Kernel; kx++ {
+						ix := ox*l.Stride - l.Pad + kx
+						if ix < 0 || ix >= x.w {
+							continue
+						}
+						base := ((n*x.h+iy)*x.w + ix) * c
+						for j, v := range x.data[base : base+c] {
+							if v > out[j] || arg[j] < 0 {
+								out[j], arg[j] = v, int32(base+j)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// maxPoolBackward routes each output gradient to its maximum's input.

@@ -45,10 +45,53 @@ __attribute__((target_clones("avx512f", "avx2", "default")))
 static void swav_add_into(float* restrict dst, const float* restrict src, size_t n) {
 	for (size_t j = 0; j < n; j++) dst[j] += src[j];
 }
+
+// Max pooling of NHWC images [n0, n1): y and arg (the flat index of each
+// maximum in x) take the first valid tap, then any strictly greater one;
+// an output with no valid tap is -inf with index -1.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void swav_max_pool(const float* restrict x, float* restrict y, int32_t* restrict arg, int n0, int n1,
+                          int h, int w, int c, int oh, int ow, int k, int stride, int pad) {
+	for (int n = n0; n < n1; n++)
+	for (int oy = 0; oy < oh; oy++)
+	for (int ox = 0; ox < ow; ox++) {
+		size_t o = ((size_t)(n * oh + oy) * ow + ox) * c;
+		float* out = y + o;
+		int32_t* a = arg + o;
+		int first = 1;
+		for (int ky = 0; ky < k; ky++) {
+			int iy = oy * stride - pad + ky;
+			if (iy < 0 || iy >= h) continue;
+			for (int kx = 0; kx < k; kx++) {
+				int ix = ox * stride - pad + kx;
+				if (ix < 0 || ix >= w) continue;
+				int32_t base = (int32_t)(((size_t)(n * h + iy) * w + ix) * c);
+				const float* in = x + base;
+				if (first) {
+					for (int j = 0; j < c; j++) { out[j] = in[j]; a[j] = base + j; }
+					first = 0;
+					continue;
+				}
+				for (int j = 0; j < c; j++) {
+					float v = in[j], m = out[j];
+					int gt = v > m;
+					out[j] = gt ? v : m;
+					a[j] = gt ? base + j : a[j];
+				}
+			}
+		}
+		if (first)
+			for (int j = 0; j < c; j++) { out[j] = -__builtin_inff(); a[j] = -1; }
+	}
+}
 */
 import "C"
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/swavgo/swav/train/model"
+)
 
 func fptr(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
 
@@ -72,6 +115,15 @@ func maskTwoKernel(d1, d2, dy, y []float32) {
 	}
 	d1, d2, y = d1[:len(dy)], d2[:len(dy)], y[:len(dy)]
 	C.swav_mask2(fptr(d1), fptr(d2), fptr(dy), fptr(y), C.size_t(len(dy)))
+}
+
+// maxPoolKernel is maxPoolGo's vectorised twin for images [n0, n1).
+func maxPoolKernel(l *model.Layer, x, y *value, argmax []int32, n0, n1 int) {
+	if n1 <= n0 || len(y.data) == 0 {
+		return
+	}
+	C.swav_max_pool(fptr(x.data), fptr(y.data), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(argmax))), C.int(n0), C.int(n1),
+		C.int(x.h), C.int(x.w), C.int(x.c), C.int(y.h), C.int(y.w), C.int(l.Kernel), C.int(l.Stride), C.int(l.Pad))
 }
 
 // addIntoKernel adds src into dst (len(src) values).

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/swavgo/swav/train/model"
 )
 
 // TestElementwiseKernelsMatchGo pins the vectorised kernels (kernels_cgo.go
@@ -52,6 +54,45 @@ func TestElementwiseKernelsMatchGo(t *testing.T) {
 		addIntoGo(want, c)
 		if !same(got, want) {
 			t.Errorf("n=%d: addIntoKernel differs from addIntoGo", n)
+		}
+	}
+}
+
+// TestMaxPoolKernelMatchesGo pins the vectorised max pooling to maxPoolGo:
+// values and argmax, NaNs and ties among the inputs, a window that lies in
+// the padding only, and several geometries (the ResNet stem's 3x3/2 pad 1
+// among them).
+func TestMaxPoolKernelMatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, g := range []struct{ n, h, w, c, k, stride, pad int }{
+		{2, 9, 9, 64, 3, 2, 1}, {1, 8, 7, 3, 2, 2, 0}, {3, 5, 5, 17, 3, 1, 1}, {1, 2, 2, 8, 2, 3, 2}, // its first window lies in the padding only
+	} {
+		oh, ow := (g.h+2*g.pad-g.k)/g.stride+1, (g.w+2*g.pad-g.k)/g.stride+1
+		l := &model.Layer{Op: model.OpMaxPool, Kernel: g.k, Stride: g.stride, Pad: g.pad}
+		x := &value{n: g.n, h: g.h, w: g.w, c: g.c, data: make([]float32, g.n*g.h*g.w*g.c)}
+		for i := range x.data {
+			switch rng.IntN(10) {
+			case 0:
+				x.data[i] = float32(math.NaN())
+			case 1:
+				x.data[i] = 1 // ties
+			default:
+				x.data[i] = float32(rng.NormFloat64())
+			}
+		}
+		outs := [2]*value{}
+		args := [2][]int32{}
+		for i := range outs {
+			outs[i] = &value{n: g.n, h: oh, w: ow, c: g.c, data: make([]float32, g.n*oh*ow*g.c)}
+			args[i] = make([]int32, len(outs[i].data))
+		}
+		maxPoolKernel(l, x, outs[0], args[0], 0, g.n)
+		maxPoolGo(l, x, outs[1], args[1], 0, g.n)
+		same := slices.EqualFunc(outs[0].data, outs[1].data, func(a, b float32) bool {
+			return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b
+		})
+		if !same || !slices.Equal(args[0], args[1]) {
+			t.Errorf("%+v: maxPoolKernel differs from maxPoolGo", g)
 		}
 	}
 }
