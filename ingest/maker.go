@@ -13,6 +13,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // FashionMNISTDir is where Debian's dataset-fashion-mnist package puts the IDX
@@ -33,7 +35,7 @@ type MakeStats struct {
 // atomically, so memory stays bounded whatever the shard size.
 type ShardWriter struct {
 	ctx       context.Context
-	b         Bucket
+	b         store.Bucket
 	pattern   string
 	shardSize int
 
@@ -56,7 +58,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // NewShardWriter returns a writer; pattern must contain one %d verb.
-func NewShardWriter(ctx context.Context, b Bucket, pattern string, shardSize int) (*ShardWriter, error) {
+func NewShardWriter(ctx context.Context, b store.Bucket, pattern string, shardSize int) (*ShardWriter, error) {
 	if shardSize < 1 {
 		return nil, fmt.Errorf("shard writer: shard size must be >= 1, got %d", shardSize)
 	}
@@ -140,16 +142,16 @@ func (w *ShardWriter) Abort() {
 // "test": 10,000) as WebDataset shards "<prefix>fmnist-<split>-%06d.tar" of
 // shardSize PNG-encoded 28x28 grey images with .cls labels, plus the index
 // sidecar. prefix is a folder inside out ("" or ending in "/", as returned
-// by OpenBucket). It reads the IDX files from $FASHION_MNIST_DIR or
+// by store.Open). It reads the IDX files from $FASHION_MNIST_DIR or
 // FashionMNISTDir.
-func MakeFashionMNIST(ctx context.Context, split string, out Bucket, prefix string, shardSize int) (MakeStats, error) {
+func MakeFashionMNIST(ctx context.Context, split string, out store.Bucket, prefix string, shardSize int) (MakeStats, error) {
 	return MakeFashionMNISTFirst(ctx, split, out, prefix, shardSize, 0)
 }
 
 // MakeFashionMNISTFirst is MakeFashionMNIST for the first limit images of the
 // split (all of them when limit <= 0): small real data sets for quick runs and
 // tests. Keys and shard names are those of MakeFashionMNIST.
-func MakeFashionMNISTFirst(ctx context.Context, split string, out Bucket, prefix string, shardSize, limit int) (MakeStats, error) {
+func MakeFashionMNISTFirst(ctx context.Context, split string, out store.Bucket, prefix string, shardSize, limit int) (MakeStats, error) {
 	imgs, labels, err := ReadFashionMNIST(split)
 	if err != nil {
 		return MakeStats{}, err
@@ -263,7 +265,7 @@ func readIDX(p string, rank int) ([]byte, []int, error) {
 // MakeFromFolder writes an image folder (one subdirectory per class, label =
 // sorted class index) as WebDataset shards "<outPrefix><name>-%06d.tar",
 // keeping each image's encoded bytes.
-func MakeFromFolder(ctx context.Context, src Bucket, srcPrefix string, out Bucket, outPrefix, name string, shardSize int) (MakeStats, error) {
+func MakeFromFolder(ctx context.Context, src store.Bucket, srcPrefix string, out store.Bucket, outPrefix, name string, shardSize int) (MakeStats, error) {
 	refs, err := resolveFolder(ctx, src, srcPrefix, 1<<30)
 	if err != nil {
 		return MakeStats{}, err

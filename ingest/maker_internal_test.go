@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"testing"
+
+	"github.com/swavgo/swav/ingest/store"
 )
 
 func TestMakeFashionMNISTShards(t *testing.T) {
@@ -15,7 +17,7 @@ func TestMakeFashionMNISTShards(t *testing.T) {
 		t.Skip("dataset-fashion-mnist not installed (make deps installs it)")
 	}
 	ctx := context.Background()
-	b, err := NewLocalBucket(t.TempDir())
+	b, err := store.NewLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/swavgo/swav/bench"
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/weights"
 )
@@ -73,7 +73,7 @@ func init() { addCommand(benchCmd, newBenchWeightsCmd()) }
 func probeWeightsLoad(ctx context.Context, w io.Writer, file string) error {
 	before := maxRSSKB()
 	start := time.Now()
-	f, err := weights.Read(ctx, file, ingest.StoreConfig{})
+	f, err := weights.Read(ctx, file, store.Config{})
 	if err != nil {
 		return err
 	}

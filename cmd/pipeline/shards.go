@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // storeFlags are the S3 settings shared by the shards subcommands. Keys come
@@ -27,8 +28,8 @@ func (f *storeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.createBucket, "create-bucket", false, "create the destination S3 bucket when it does not exist")
 }
 
-func (f *storeFlags) config() (ingest.StoreConfig, error) {
-	c := ingest.StoreConfig{S3: ingest.S3Config{Endpoint: f.endpoint, Region: f.region, Profile: f.profile}, Retries: 10}
+func (f *storeFlags) config() (store.Config, error) {
+	c := store.Config{S3: store.S3Config{Endpoint: f.endpoint, Region: f.region, Profile: f.profile}, Retries: 10}
 	switch f.pathStyle {
 	case "auto":
 	case "true", "false":
@@ -75,16 +76,16 @@ func atLeastOneArg(want string) cobra.PositionalArgs {
 }
 
 // openOut opens a destination URL, creating the S3 bucket when asked.
-func (f *storeFlags) openOut(ctx context.Context, url string) (ingest.Bucket, string, error) {
+func (f *storeFlags) openOut(ctx context.Context, url string) (store.Bucket, string, error) {
 	sc, err := f.config()
 	if err != nil {
 		return nil, "", err
 	}
-	b, prefix, err := ingest.OpenBucket(ctx, url, sc)
+	b, prefix, err := store.Open(ctx, url, sc)
 	if err != nil {
 		return nil, "", err
 	}
-	if s3b, ok := b.(*ingest.S3Bucket); ok && f.createBucket {
+	if s3b, ok := b.(*store.S3); ok && f.createBucket {
 		if err := s3b.CreateBucket(ctx); err != nil {
 			b.Close()
 			return nil, "", err
@@ -141,7 +142,7 @@ the encoded bytes. --out may be a local folder or s3://bucket/prefix.`,
 			if from == "fashion-mnist" {
 				st, err = ingest.MakeFashionMNIST(ctx, split, b, prefix, shardSize)
 			} else {
-				src, srcPrefix, oerr := ingest.OpenBucket(ctx, from, ingest.StoreConfig{})
+				src, srcPrefix, oerr := store.Open(ctx, from, store.Config{})
 				if oerr != nil {
 					return oerr
 				}
@@ -185,7 +186,7 @@ func newShardsUploadCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			src, srcPrefix, err := ingest.OpenBucket(ctx, args[0], sc)
+			src, srcPrefix, err := store.Open(ctx, args[0], sc)
 			if err != nil {
 				return err
 			}
@@ -198,7 +199,7 @@ func newShardsUploadCmd() *cobra.Command {
 				return err
 			}
 			defer dst.Close()
-			n, bytes, err := ingest.Copy(ctx, src, srcPrefix, dst, dstPrefix)
+			n, bytes, err := store.Copy(ctx, src, srcPrefix, dst, dstPrefix)
 			if err != nil {
 				return fmt.Errorf("shards upload: %w", err)
 			}

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // Output is where feature files go: a local folder or an object-store
@@ -25,14 +25,14 @@ type Output struct {
 	dir string
 	// store is the object store (nil for a local folder); dir is then the
 	// key prefix inside it.
-	store ingest.Bucket
+	store store.Bucket
 }
 
 // OpenOutput opens url (a local folder, file:// or s3://bucket/prefix) for
 // writing feature files; sc configures s3:// (ingest.Config.StoreConfig). A
 // local folder is created when missing; an error names the folder when it
 // cannot be created or written. The caller closes the Output.
-func OpenOutput(ctx context.Context, url string, sc ingest.StoreConfig) (*Output, error) {
+func OpenOutput(ctx context.Context, url string, sc store.Config) (*Output, error) {
 	if url == "" {
 		return nil, errors.New("feature output: empty location")
 	}
@@ -81,8 +81,8 @@ func isRemote(url string) bool {
 	return strings.Contains(url, "://") && !strings.HasPrefix(url, "file://")
 }
 
-func openStore(ctx context.Context, url string, sc ingest.StoreConfig) (*Output, error) {
-	b, prefix, err := ingest.OpenBucket(ctx, url, sc)
+func openStore(ctx context.Context, url string, sc store.Config) (*Output, error) {
+	b, prefix, err := store.Open(ctx, url, sc)
 	if err != nil {
 		return nil, fmt.Errorf("feature output %s: %w", url, err)
 	}
@@ -226,7 +226,7 @@ func (o *Output) featureFiles(ctx context.Context) ([]string, error) {
 		}
 	} else {
 		prefix := o.key("")
-		objs, err := ingest.List(ctx, o.store, prefix)
+		objs, err := store.List(ctx, o.store, prefix)
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", o.url, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/parquet"
@@ -37,7 +38,7 @@ func makeShards(t *testing.T, dir string, n, corrupt int) string {
 		t.Skipf("Fashion-MNIST not installed: %v", err)
 	}
 	ctx := context.Background()
-	b, prefix, err := ingest.OpenBucket(ctx, dir+"/", ingest.StoreConfig{})
+	b, prefix, err := store.Open(ctx, dir+"/", store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,17 +12,16 @@ import (
 	"time"
 
 	"github.com/sourcegraph/conc"
-
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
-// Store reaches checkpoint folders through ingest's buckets: local folders
-// (plain paths or file://) and s3:// prefixes. The zero Store takes S3
-// settings from the standard AWS environment; set Config to use a job's
-// data.s3 section (ingest.Config.StoreConfig()). A Store is a value and safe
-// for concurrent use; each call opens and closes its bucket.
+// Store reaches checkpoint folders through the store package's buckets:
+// local folders (plain paths or file://) and s3:// prefixes. The zero Store
+// takes S3 settings from the standard AWS environment; set Config to use a
+// job's data.s3 section (ingest.Config.StoreConfig()). A Store is a value and
+// safe for concurrent use; each call opens and closes its bucket.
 type Store struct {
-	Config ingest.StoreConfig
+	Config store.Config
 }
 
 // Save is Store{}.Save: S3 settings from the environment.
@@ -58,7 +57,7 @@ func parseFileName(name string) (int, bool) {
 // folder is one opened checkpoint folder.
 type folder struct {
 	dir    string // as the caller wrote it; URLs are built from it
-	bucket ingest.Bucket
+	bucket store.Bucket
 	prefix string // key prefix inside the bucket, "" or ending in "/"
 }
 
@@ -66,7 +65,7 @@ func (s Store) open(ctx context.Context, dir string) (*folder, error) {
 	if dir == "" {
 		return nil, errors.New("checkpoint: empty checkpoint folder")
 	}
-	b, prefix, err := ingest.OpenBucket(ctx, dir, s.Config)
+	b, prefix, err := store.Open(ctx, dir, s.Config)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
@@ -81,7 +80,7 @@ func (f *folder) url(name string) string { return strings.TrimSuffix(f.dir, "/")
 // iters returns the iterations of the folder's checkpoint files, ascending
 // (files in sub-folders and foreign files are ignored).
 func (f *folder) iters(ctx context.Context) ([]int, error) {
-	objs, err := ingest.List(ctx, f.bucket, f.prefix)
+	objs, err := store.List(ctx, f.bucket, f.prefix)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: list %s: %w", f.dir, err)
 	}
@@ -162,7 +161,7 @@ func (s Store) Latest(ctx context.Context, dir string) (url string, found bool, 
 
 // Load reads and verifies the checkpoint at url (a local path, file:// or
 // s3:// URL): magic, version and both checksums. Errors name the file and
-// wrap ErrCorrupt, ErrVersion or ingest.ErrNotExist. It blocks while reading
+// wrap ErrCorrupt, ErrVersion or store.ErrNotExist. It blocks while reading
 // (streaming) and allocates the whole state.
 func (s Store) Load(ctx context.Context, url string) (*Checkpoint, error) {
 	dir, name := ".", url

@@ -1,7 +1,7 @@
-// Package buckettest is the acceptance suite every ingest.Bucket
+// Package storetest is the acceptance suite every store.Bucket
 // implementation passes. Other packages writing through a Bucket may run it on
 // the buckets they construct.
-package buckettest
+package storetest
 
 import (
 	"bytes"
@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // Run checks b's behaviour under prefix (which should be empty of objects).
-func Run(t *testing.T, b ingest.Bucket, prefix string) {
+func Run(t *testing.T, b store.Bucket, prefix string) {
 	ctx := context.Background()
 	name := func(s string) string { return prefix + s }
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
@@ -74,13 +74,13 @@ func Run(t *testing.T, b ingest.Bucket, prefix string) {
 		if err != nil || attr.Size != int64(len(payload)) {
 			t.Fatalf("Attributes = %+v, %v; want size %d", attr, err, len(payload))
 		}
-		if _, err := b.Attributes(ctx, name("a/missing.bin")); !ingest.IsNotExist(err) {
+		if _, err := b.Attributes(ctx, name("a/missing.bin")); !store.IsNotExist(err) {
 			t.Fatalf("Attributes(missing) error %v does not wrap ErrNotExist", err)
 		}
 	})
 	t.Run("MissingObjectNamed", func(t *testing.T) {
 		_, err := b.Get(ctx, name("a/missing.bin"))
-		if !errors.Is(err, ingest.ErrNotExist) {
+		if !errors.Is(err, store.ErrNotExist) {
 			t.Fatalf("Get(missing) error %v does not wrap ErrNotExist", err)
 		}
 		if !strings.Contains(err.Error(), "a/missing.bin") {
@@ -102,7 +102,7 @@ func Run(t *testing.T, b ingest.Bucket, prefix string) {
 			{"list", []string{"list/sub/y.tar", "list/x-000000.tar", "list/x-000001.tar", "listing.txt"}},
 			{"nothing/", nil},
 		} {
-			objs, err := ingest.List(ctx, b, name(tc.prefix))
+			objs, err := store.List(ctx, b, name(tc.prefix))
 			if err != nil {
 				t.Fatalf("List(%q): %v", tc.prefix, err)
 			}
@@ -131,7 +131,7 @@ func Run(t *testing.T, b ingest.Bucket, prefix string) {
 	})
 }
 
-func readAll(t *testing.T, b ingest.Bucket, name string) []byte {
+func readAll(t *testing.T, b store.Bucket, name string) []byte {
 	t.Helper()
 	rc, err := b.Get(context.Background(), name)
 	if err != nil {

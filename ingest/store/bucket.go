@@ -1,4 +1,10 @@
-package ingest
+// Package store is the object-store layer, in thanos objstore's shape: the
+// Bucket interface, its local-filesystem (Local) and S3 (S3) implementations,
+// opening a bucket from a URL (Open), the S3 client shared by every bucket
+// of the same settings and the process's S3 counters. It knows nothing of
+// shards or samples: ingest, checkpoints, feature sinks and weights readers
+// all reach files and objects through it.
+package store
 
 import (
 	"context"
@@ -74,7 +80,7 @@ func ObjectURL(b Bucket, name string) string {
 	return strings.TrimSuffix(b.Name(), "/") + "/" + name
 }
 
-// OpenBucket opens the store named by rawURL and returns it together with the
+// Open opens the store named by rawURL and returns it together with the
 // key prefix rawURL points at inside it:
 //
 //	/data/shards, ./shards, file:///data/shards -> local bucket "file:///", prefix "data/shards"
@@ -82,7 +88,7 @@ func ObjectURL(b Bucket, name string) string {
 //
 // Opening an S3 bucket loads the AWS configuration (environment, shared
 // files, opts) but sends no request. The caller owns the Bucket and closes it.
-func OpenBucket(ctx context.Context, rawURL string, opts StoreConfig) (Bucket, string, error) {
+func Open(ctx context.Context, rawURL string, opts Config) (Bucket, string, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		scheme, rest = "", rawURL
@@ -110,14 +116,14 @@ func OpenBucket(ctx context.Context, rawURL string, opts StoreConfig) (Bucket, s
 		if strings.HasSuffix(rest, "/") && prefix != "" {
 			prefix += "/"
 		}
-		b, err := NewLocalBucket(string(os.PathSeparator))
+		b, err := NewLocal(string(os.PathSeparator))
 		return b, prefix, err
 	case "s3":
 		bucket, prefix, _ := strings.Cut(rest, "/")
 		if bucket == "" {
 			return nil, "", fmt.Errorf("open bucket %q: no bucket name after s3://", rawURL)
 		}
-		b, err := NewS3Bucket(ctx, bucket, opts)
+		b, err := NewS3(ctx, bucket, opts)
 		return b, prefix, err
 	default:
 		return nil, "", fmt.Errorf("open bucket %q: unsupported scheme %q (want a path, file:// or s3://)", rawURL, scheme)

@@ -1,44 +1,45 @@
-package ingest_test
+package store_test
 
 import (
 	"context"
 	"strings"
 	"testing"
 
-	"github.com/swavgo/swav/ingest"
-	"github.com/swavgo/swav/ingest/buckettest"
+	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/ingest/store/s3local"
+	"github.com/swavgo/swav/ingest/store/storetest"
 )
 
 func TestBucketAcceptance(t *testing.T) {
 	t.Run("local", func(t *testing.T) {
-		b, err := ingest.NewLocalBucket(t.TempDir())
+		b, err := store.NewLocal(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
-		buckettest.Run(t, b, "")
+		storetest.Run(t, b, "")
 	})
-	t.Run("local-via-OpenBucket", func(t *testing.T) {
-		b, prefix, err := ingest.OpenBucket(context.Background(), t.TempDir()+"/", ingest.StoreConfig{})
+	t.Run("local-via-Open", func(t *testing.T) {
+		b, prefix, err := store.Open(context.Background(), t.TempDir()+"/", store.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		buckettest.Run(t, b, prefix)
+		storetest.Run(t, b, prefix)
 	})
 	t.Run("s3-versitygw", func(t *testing.T) {
-		srv := needS3(t)
+		srv := s3local.StartForTest(t)
 		ctx := context.Background()
 		if _, err := srv.CreateBucket(ctx, "accept"); err != nil {
 			t.Fatal(err)
 		}
-		b, prefix, err := ingest.OpenBucket(ctx, "s3://accept/run1/", srv.StoreConfig())
+		b, prefix, err := store.Open(ctx, "s3://accept/run1/", srv.StoreConfig())
 		if err != nil {
 			t.Fatal(err)
 		}
-		buckettest.Run(t, b, prefix)
+		storetest.Run(t, b, prefix)
 	})
 }
 
-func TestOpenBucketURLs(t *testing.T) {
+func TestOpenURLs(t *testing.T) {
 	for _, tc := range []struct {
 		url, name, prefix, err string
 	}{
@@ -48,30 +49,30 @@ func TestOpenBucketURLs(t *testing.T) {
 		{url: "s3://", err: "no bucket name"},
 		{url: "gs://x/y", err: "unsupported scheme"},
 	} {
-		b, prefix, err := ingest.OpenBucket(context.Background(), tc.url, ingest.StoreConfig{S3: ingest.S3Config{Region: "us-east-1", AccessKeyID: "k", SecretAccessKey: "s"}})
+		b, prefix, err := store.Open(context.Background(), tc.url, store.Config{S3: store.S3Config{Region: "us-east-1", AccessKeyID: "k", SecretAccessKey: "s"}})
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("OpenBucket(%q) error %v, want %q", tc.url, err, tc.err)
+				t.Errorf("Open(%q) error %v, want %q", tc.url, err, tc.err)
 			}
 			continue
 		}
 		if err != nil {
-			t.Fatalf("OpenBucket(%q): %v", tc.url, err)
+			t.Fatalf("Open(%q): %v", tc.url, err)
 		}
 		if b.Name() != tc.name || prefix != tc.prefix {
-			t.Errorf("OpenBucket(%q) = %s, %q; want %s, %q", tc.url, b.Name(), prefix, tc.name, tc.prefix)
+			t.Errorf("Open(%q) = %s, %q; want %s, %q", tc.url, b.Name(), prefix, tc.name, tc.prefix)
 		}
 	}
 }
 
 func TestS3BadInput(t *testing.T) {
-	srv := needS3(t)
+	srv := s3local.StartForTest(t)
 	ctx := context.Background()
 	if _, err := srv.CreateBucket(ctx, "badinput"); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("missing bucket", func(t *testing.T) {
-		b, _ := ingest.NewS3Bucket(ctx, "no-such-bucket", srv.StoreConfig())
+		b, _ := store.NewS3(ctx, "no-such-bucket", srv.StoreConfig())
 		_, err := b.Get(ctx, "x.tar")
 		if err == nil || !strings.Contains(err.Error(), "no-such-bucket") || !strings.Contains(err.Error(), "does not exist") {
 			t.Fatalf("error %v should name the missing bucket", err)
@@ -85,11 +86,11 @@ func TestS3BadInput(t *testing.T) {
 			cfg := srv.StoreConfig()
 			cfg.S3.AccessKeyID, cfg.S3.SecretAccessKey = tc.key, tc.secret
 			cfg.Retries = 1
-			b, _ := ingest.NewS3Bucket(ctx, "badinput", cfg)
+			b, _ := store.NewS3(ctx, "badinput", cfg)
 			_, getErr := b.Get(ctx, "x.tar")
 			_, headErr := b.Attributes(ctx, "x.tar")
 			_, existsErr := b.Exists(ctx, "x.tar")
-			listErr := b.Iter(ctx, "", func(ingest.ObjectInfo) error { return nil })
+			listErr := b.Iter(ctx, "", func(store.ObjectInfo) error { return nil })
 			for op, err := range map[string]error{"get": getErr, "head": headErr, "exists": existsErr, "list": listErr} {
 				if err == nil || !strings.Contains(err.Error(), "credentials rejected") || !strings.Contains(err.Error(), "s3://badinput") {
 					t.Errorf("%s, %s: error %v should say credentials were rejected for s3://badinput", tc.name, op, err)
@@ -97,34 +98,6 @@ func TestS3BadInput(t *testing.T) {
 				if err != nil && strings.Contains(err.Error(), "wrong-secret") {
 					t.Errorf("%s, %s: error leaks the secret: %v", tc.name, op, err)
 				}
-			}
-		}
-	})
-	t.Run("through a source", func(t *testing.T) {
-		for _, tc := range []struct {
-			name, shard, secret string
-			want                []string
-		}{
-			{"missing bucket", "s3://no-such-bucket/train-000000.tar", "", []string{"s3://no-such-bucket/train-000000.tar", "does not exist"}},
-			{"missing object", "s3://badinput/train-000007.tar", "", []string{"s3://badinput/train-000007.tar", "does not exist"}},
-			{"bad credentials", "s3://badinput/train-000000.tar", "wrong-secret", []string{"s3://badinput/train-000000.tar", "credentials rejected"}},
-		} {
-			cfg := ingest.DefaultConfig()
-			cfg.Shards = []string{tc.shard}
-			cfg.Rank, cfg.WorldSize = 0, 1
-			cfg.S3 = srv.S3Config()
-			cfg.Retries = 2
-			if tc.secret != "" {
-				cfg.S3.SecretAccessKey = tc.secret
-			}
-			_, err := collect(t, cfg, ingest.SourceOptions{World: 1, Epochs: 1}, 0)
-			for _, w := range tc.want {
-				if err == nil || !strings.Contains(err.Error(), w) {
-					t.Errorf("%s: error %v should contain %q", tc.name, err, w)
-				}
-			}
-			if err != nil && tc.secret != "" && strings.Contains(err.Error(), tc.secret) {
-				t.Errorf("%s: error leaks the secret", tc.name)
 			}
 		}
 	})
