@@ -272,7 +272,7 @@ func TestImageFolder(t *testing.T) {
 	out := t.TempDir()
 	src, _ := store.NewLocal(dir)
 	dst, _ := store.NewLocal(out)
-	st, err := ingest.MakeFromFolder(context.Background(), src, "", dst, "", "pets", 3)
+	st, err := ingest.MakeFromFolder(context.Background(), src, dst, "pets", 3)
 	if err != nil || st.Samples != 4 || len(st.Shards) != 2 {
 		t.Fatalf("MakeFromFolder = %+v, %v", st, err)
 	}

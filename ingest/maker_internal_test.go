@@ -21,11 +21,11 @@ func TestMakeFashionMNISTShards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := MakeFashionMNISTFirst(ctx, "test", b, "fm", 40, 100)
+	st, err := MakeFashionMNISTFirst(ctx, "test", store.Prefixed(b, "fm"), 40, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantNames := []string{"fm/fmnist-test-000000.tar", "fm/fmnist-test-000001.tar", "fm/fmnist-test-000002.tar"}
+	wantNames := []string{"fmnist-test-000000.tar", "fmnist-test-000001.tar", "fmnist-test-000002.tar"}
 	if st.Samples != 100 || len(st.Shards) != 3 || st.Shards[2] != wantNames[2] {
 		t.Fatalf("stats %+v", st)
 	}
@@ -38,7 +38,7 @@ func TestMakeFashionMNISTShards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := b.Get(ctx, wantNames[0])
+	rc, err := b.Get(ctx, "fm/"+wantNames[0])
 	if err != nil {
 		t.Fatal(err)
 	}

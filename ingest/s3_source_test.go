@@ -25,7 +25,7 @@ func s3Shards(t *testing.T, bucket string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := store.Copy(ctx, local, "", b, "wds/"); err != nil {
+	if _, _, err := store.Copy(ctx, local, store.Prefixed(b, "wds")); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -151,7 +151,7 @@ func TestS3ParquetRangedReadsSurviveFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := store.Copy(ctx, local, "", b, "hf/"); err != nil {
+	if _, _, err := store.Copy(ctx, local, store.Prefixed(b, "hf")); err != nil {
 		t.Fatal(err)
 	}
 	cfg := oneShard(dir + "/*.parquet")

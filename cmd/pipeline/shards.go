@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/swavgo/swav/ingest"
@@ -75,26 +74,23 @@ func atLeastOneArg(want string) cobra.PositionalArgs {
 	}
 }
 
-// openOut opens a destination URL, creating the S3 bucket when asked.
-func (f *storeFlags) openOut(ctx context.Context, url string) (store.Bucket, string, error) {
+// openOut opens a destination folder URL, creating the S3 bucket when asked.
+func (f *storeFlags) openOut(ctx context.Context, url string) (store.Bucket, error) {
 	sc, err := f.config()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	b, prefix, err := store.Open(ctx, url, sc)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if s3b, ok := b.(*store.S3); ok && f.createBucket {
 		if err := s3b.CreateBucket(ctx); err != nil {
 			b.Close()
-			return nil, "", err
+			return nil, err
 		}
 	}
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
-	return b, prefix, nil
+	return store.Prefixed(b, prefix), nil
 }
 
 func newShardsCmd() *cobra.Command {
@@ -133,16 +129,16 @@ the encoded bytes. --out may be a local folder or s3://bucket/prefix.`,
 				return usageError{fmt.Errorf("shards make: --shard-size must be >= 1, got %d", shardSize)}
 			}
 			ctx := cmd.Context()
-			b, prefix, err := sf.openOut(ctx, out)
+			b, err := sf.openOut(ctx, out)
 			if err != nil {
 				return err
 			}
 			defer b.Close()
 			var st ingest.MakeStats
 			if from == "fashion-mnist" {
-				st, err = ingest.MakeFashionMNIST(ctx, split, b, prefix, shardSize)
+				st, err = ingest.MakeFashionMNIST(ctx, split, b, shardSize)
 			} else {
-				src, srcPrefix, oerr := store.Open(ctx, from, store.Config{})
+				src, oerr := store.OpenDir(ctx, from, store.Config{})
 				if oerr != nil {
 					return oerr
 				}
@@ -150,7 +146,7 @@ the encoded bytes. --out may be a local folder or s3://bucket/prefix.`,
 				if name == "" {
 					name = "shard-" + split
 				}
-				st, err = ingest.MakeFromFolder(ctx, src, srcPrefix, b, prefix, name, shardSize)
+				st, err = ingest.MakeFromFolder(ctx, src, b, name, shardSize)
 			}
 			if err != nil {
 				return fmt.Errorf("shards make: %w", err)
@@ -186,20 +182,17 @@ func newShardsUploadCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			src, srcPrefix, err := store.Open(ctx, args[0], sc)
+			src, err := store.OpenDir(ctx, args[0], sc)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
-			if srcPrefix != "" && !strings.HasSuffix(srcPrefix, "/") {
-				srcPrefix += "/"
-			}
-			dst, dstPrefix, err := sf.openOut(ctx, args[1])
+			dst, err := sf.openOut(ctx, args[1])
 			if err != nil {
 				return err
 			}
 			defer dst.Close()
-			n, bytes, err := store.Copy(ctx, src, srcPrefix, dst, dstPrefix)
+			n, bytes, err := store.Copy(ctx, src, dst)
 			if err != nil {
 				return fmt.Errorf("shards upload: %w", err)
 			}

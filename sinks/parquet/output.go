@@ -23,8 +23,8 @@ type Output struct {
 	url string
 	// dir is the local folder, "" for an object store.
 	dir string
-	// store is the object store (nil for a local folder); dir is then the
-	// key prefix inside it.
+	// store is the output's folder of an object store (nil for a local
+	// folder): names are feature file names.
 	store store.Bucket
 }
 
@@ -82,11 +82,11 @@ func isRemote(url string) bool {
 }
 
 func openStore(ctx context.Context, url string, sc store.Config) (*Output, error) {
-	b, prefix, err := store.Open(ctx, url, sc)
+	b, err := store.OpenDir(ctx, url, sc)
 	if err != nil {
 		return nil, fmt.Errorf("feature output %s: %w", url, err)
 	}
-	return &Output{url: url, dir: prefix, store: b}, nil
+	return &Output{url: url, store: b}, nil
 }
 
 // Close releases the object-store client, if any.
@@ -108,22 +108,11 @@ func (o *Output) Path(name string) string {
 	return strings.TrimSuffix(o.url, "/") + "/" + name
 }
 
-func (o *Output) key(name string) string {
-	if o.dir == "" {
-		return name
-	}
-	return strings.TrimSuffix(o.dir, "/") + "/" + name
-}
-
 // tempFile creates the temp file a feature file is written to before commit:
 // beside the target for a local folder (so rename is atomic), in the system
 // temp folder for an object store.
 func (o *Output) tempFile(name string) (*os.File, error) {
-	dir := o.dir
-	if o.store != nil {
-		dir = ""
-	}
-	f, err := os.CreateTemp(dir, tempPattern(name))
+	f, err := os.CreateTemp(o.dir, tempPattern(name))
 	if err != nil {
 		return nil, fmt.Errorf("feature output %s: create temp file: %w", o.Path(name), err)
 	}
@@ -160,7 +149,7 @@ func (o *Output) commit(ctx context.Context, tmp *os.File, name string) error {
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("rewind %s: %w", tmp.Name(), err)
 	}
-	if err := o.store.Upload(ctx, o.key(name), tmp); err != nil {
+	if err := o.store.Upload(ctx, name, tmp); err != nil {
 		return fmt.Errorf("upload %s: %w", o.Path(name), err)
 	}
 	return nil
@@ -185,7 +174,7 @@ func (o *Output) exists(ctx context.Context, name string) (bool, error) {
 			return false, fmt.Errorf("stat %s: %w", o.Path(name), err)
 		}
 	}
-	ok, err := o.store.Exists(ctx, o.key(name))
+	ok, err := o.store.Exists(ctx, name)
 	if err != nil {
 		return false, fmt.Errorf("check %s: %w", o.Path(name), err)
 	}
@@ -199,7 +188,7 @@ func (o *Output) readAll(ctx context.Context, name string) ([]byte, error) {
 	if o.store == nil {
 		return os.ReadFile(o.Path(name))
 	}
-	rc, err := o.store.Get(ctx, o.key(name))
+	rc, err := o.store.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -225,15 +214,13 @@ func (o *Output) featureFiles(ctx context.Context) ([]string, error) {
 			}
 		}
 	} else {
-		prefix := o.key("")
-		objs, err := store.List(ctx, o.store, prefix)
+		objs, err := store.List(ctx, o.store, "")
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", o.url, err)
 		}
 		for _, obj := range objs {
-			rel := strings.TrimPrefix(obj.Name, prefix)
-			if strings.HasSuffix(rel, ".parquet") && !strings.Contains(rel, "/") {
-				names = append(names, rel)
+			if strings.HasSuffix(obj.Name, ".parquet") && !strings.Contains(obj.Name, "/") {
+				names = append(names, obj.Name)
 			}
 		}
 	}

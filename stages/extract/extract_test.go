@@ -38,11 +38,11 @@ func makeShards(t *testing.T, dir string, n, corrupt int) string {
 		t.Skipf("Fashion-MNIST not installed: %v", err)
 	}
 	ctx := context.Background()
-	b, prefix, err := store.Open(ctx, dir+"/", store.Config{})
+	b, err := store.OpenDir(ctx, dir+"/", store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := ingest.NewShardWriter(ctx, b, prefix+"fm-%06d.tar", perShard)
+	w, err := ingest.NewShardWriter(ctx, b, "fm-%06d.tar", perShard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,12 +89,12 @@ func TestKill9ExtractionFinishesExactly(t *testing.T) {
 
 // countFeatureFiles counts the committed .parquet files at out.
 func countFeatureFiles(t *testing.T, out string, sc store.Config) int {
-	b, prefix, err := store.Open(context.Background(), out+"/", sc)
+	b, err := store.OpenDir(context.Background(), out+"/", sc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	objs, err := store.List(context.Background(), b, prefix)
+	objs, err := store.List(context.Background(), b, "")
 	if err != nil {
 		return 0
 	}

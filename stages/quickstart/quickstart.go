@@ -341,7 +341,7 @@ func MakeShards(ctx context.Context, cache, split string, limit, shardSize int) 
 		return nil, fmt.Errorf("quickstart: cache folder: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	b, prefix, err := store.Open(ctx, tmp+"/", store.Config{})
+	b, err := store.OpenDir(ctx, tmp+"/", store.Config{})
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +349,7 @@ func MakeShards(ctx context.Context, cache, split string, limit, shardSize int) 
 	if n == 0 {
 		err = errNoImages
 	} else {
-		_, err = ingest.MakeFashionMNISTFirst(ctx, split, b, prefix, shardSize, n)
+		_, err = ingest.MakeFashionMNISTFirst(ctx, split, b, shardSize, n)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("quickstart: make %s shards: %w", split, err)

@@ -29,12 +29,12 @@ import (
 func fashionShards(t *testing.T, dir string, n, perShard int) string {
 	t.Helper()
 	ctx := context.Background()
-	b, prefix, err := store.Open(ctx, dir+"/", store.Config{})
+	b, err := store.OpenDir(ctx, dir+"/", store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, err := ingest.MakeFashionMNISTFirst(ctx, "test", b, prefix, perShard, n); errors.Is(err, fs.ErrNotExist) {
+	if _, err := ingest.MakeFashionMNISTFirst(ctx, "test", b, perShard, n); errors.Is(err, fs.ErrNotExist) {
 		t.Skipf("Fashion-MNIST not installed: %v", err)
 	} else if err != nil {
 		t.Fatal(err)

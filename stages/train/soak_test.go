@@ -62,7 +62,7 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats, err := ingest.MakeFashionMNIST(ctx, "train", b, "fmnist/", soakShardSize)
+	stats, err := ingest.MakeFashionMNIST(ctx, "train", store.Prefixed(b, "fmnist"), soakShardSize)
 	if err != nil {
 		t.Skipf("Fashion-MNIST not installed: %v", err)
 	}

@@ -56,23 +56,19 @@ func parseFileName(name string) (int, bool) {
 
 // folder is one opened checkpoint folder.
 type folder struct {
-	dir    string // as the caller wrote it; URLs are built from it
-	bucket store.Bucket
-	prefix string // key prefix inside the bucket, "" or ending in "/"
+	dir    string       // as the caller wrote it; URLs are built from it
+	bucket store.Bucket // the folder itself: names are checkpoint file names
 }
 
 func (s Store) open(ctx context.Context, dir string) (*folder, error) {
 	if dir == "" {
 		return nil, errors.New("checkpoint: empty checkpoint folder")
 	}
-	b, prefix, err := store.Open(ctx, dir, s.Config)
+	b, err := store.OpenDir(ctx, dir, s.Config)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
-	return &folder{dir: dir, bucket: b, prefix: prefix}, nil
+	return &folder{dir: dir, bucket: b}, nil
 }
 
 func (f *folder) url(name string) string { return strings.TrimSuffix(f.dir, "/") + "/" + name }
@@ -80,14 +76,13 @@ func (f *folder) url(name string) string { return strings.TrimSuffix(f.dir, "/")
 // iters returns the iterations of the folder's checkpoint files, ascending
 // (files in sub-folders and foreign files are ignored).
 func (f *folder) iters(ctx context.Context) ([]int, error) {
-	objs, err := store.List(ctx, f.bucket, f.prefix)
+	objs, err := store.List(ctx, f.bucket, "")
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: list %s: %w", f.dir, err)
 	}
 	var iters []int
 	for _, o := range objs {
-		rel := strings.TrimPrefix(o.Name, f.prefix)
-		if it, ok := parseFileName(rel); ok && path.Base(rel) == rel {
+		if it, ok := parseFileName(o.Name); ok && path.Base(o.Name) == o.Name {
 			iters = append(iters, it)
 		}
 	}
@@ -123,7 +118,7 @@ func (s Store) Save(ctx context.Context, dir string, ck *Checkpoint, keep int) (
 	pr, pw := io.Pipe()
 	var wg conc.WaitGroup
 	wg.Go(func() { pw.CloseWithError(Encode(pw, ck)) })
-	upErr := f.bucket.Upload(ctx, f.prefix+name, pr)
+	upErr := f.bucket.Upload(ctx, name, pr)
 	pr.CloseWithError(errors.New("upload ended")) // unblocks the encoder if Upload stopped early
 	wg.Wait()
 	if upErr != nil {
@@ -135,7 +130,7 @@ func (s Store) Save(ctx context.Context, dir string, ck *Checkpoint, keep int) (
 			return f.url(name), err
 		}
 		for i := 0; i < len(iters)-keep; i++ {
-			if err := f.bucket.Delete(ctx, f.prefix+FileName(iters[i])); err != nil {
+			if err := f.bucket.Delete(ctx, FileName(iters[i])); err != nil {
 				return f.url(name), fmt.Errorf("checkpoint: prune %s: %w", f.url(FileName(iters[i])), err)
 			}
 		}
@@ -176,7 +171,7 @@ func (s Store) Load(ctx context.Context, url string) (*Checkpoint, error) {
 		return nil, err
 	}
 	defer f.bucket.Close()
-	rc, err := f.bucket.Get(ctx, f.prefix+name)
+	rc, err := f.bucket.Get(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: open %s: %w", url, err)
 	}
