@@ -27,7 +27,7 @@ const (
 // TestReadmeReference keeps the README's config reference equal to the Job
 // struct: one row per key with its type, default and doc comment.
 func TestReadmeReference(t *testing.T) {
-	docs := fieldDocs(t, ".", "../ingest", "../augment", "../train", "../sinks")
+	docs := fieldDocs(t, ".", "../ingest", "../ingest/store", "../augment", "../train", "../sinks")
 	var b strings.Builder
 	b.WriteString("| key | type | default | meaning |\n|---|---|---|---|\n")
 	def := configs.Default()

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/sinks/parquet"
 )
@@ -280,7 +280,7 @@ func TestLoadNamesFiles(t *testing.T) {
 	dirs := map[int]string{}
 	for _, dim := range []int{3, 4} {
 		dir := t.TempDir()
-		out, err := parquet.OpenOutput(ctx, dir, ingest.StoreConfig{})
+		out, err := parquet.OpenOutput(ctx, dir, store.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,11 +2,11 @@ package ingest
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"strconv"
 
 	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // Config is the data section of a job. (Owned by the ingest package; the
@@ -18,7 +18,7 @@ type Config struct {
 	// Format is "wds", "parquet", "folder" or "auto" (from the extension).
 	Format string `yaml:"format"`
 	// S3 configures s3:// shard URLs (and any s3:// output of the run).
-	S3 S3Config `yaml:"s3"`
+	S3 store.S3Config `yaml:"s3"`
 	// Prefetch is the number of shards each worker opens and reads ahead
 	// concurrently with the one being consumed (0: none).
 	Prefetch int `yaml:"prefetch"`
@@ -49,49 +49,8 @@ type Config struct {
 	Retries int `yaml:"retries"`
 }
 
-// S3Config configures the S3 client. Empty fields fall back to the standard
-// AWS chain: AWS_ENDPOINT_URL(_S3), AWS_REGION, AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared config files.
-type S3Config struct {
-	Endpoint string `yaml:"endpoint"`
-	Region   string `yaml:"region"`
-	// PathStyle forces path-style (true) or virtual-host (false) addressing;
-	// unset means path-style when a custom endpoint is set.
-	PathStyle       *bool  `yaml:"path_style"`
-	AccessKeyID     string `yaml:"access_key_id"`
-	SecretAccessKey string `yaml:"secret_access_key"`
-	Profile         string `yaml:"profile"`
-}
-
-// String prints the settings with the secret key redacted.
-func (c S3Config) String() string {
-	ps := "auto"
-	if c.PathStyle != nil {
-		ps = strconv.FormatBool(*c.PathStyle)
-	}
-	return fmt.Sprintf("{endpoint:%q region:%q path_style:%s access_key_id:%q secret_access_key:%s profile:%q}",
-		c.Endpoint, c.Region, ps, c.AccessKeyID, redact(c.SecretAccessKey), c.Profile)
-}
-
-// LogValue keeps the secret out of slog output.
-func (c S3Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
-
-func redact(s string) string {
-	if s == "" {
-		return `""`
-	}
-	return "<redacted>"
-}
-
-// StoreConfig is what OpenBucket needs to reach a store.
-type StoreConfig struct {
-	S3 S3Config
-	// Retries is the number of attempts per S3 request (0: 10).
-	Retries int
-}
-
 // StoreConfig returns the store settings of the data section.
-func (c *Config) StoreConfig() StoreConfig { return StoreConfig{S3: c.S3, Retries: c.Retries} }
+func (c *Config) StoreConfig() store.Config { return store.Config{S3: c.S3, Retries: c.Retries} }
 
 // DefaultConfig returns the typed defaults.
 func DefaultConfig() Config {

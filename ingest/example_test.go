@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // Write three WebDataset shards, stream them shuffled, then resume after the
@@ -15,7 +16,7 @@ func ExampleNewSource() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "example-*")
 	defer os.RemoveAll(dir)
-	out, _ := ingest.NewLocalBucket(dir)
+	out, _ := store.NewLocal(dir)
 	w, _ := ingest.NewShardWriter(ctx, out, "toy-%06d.tar", 2) // writes index.json on Close
 	for i := 0; i < 6; i++ {
 		w.Write(&ingest.Sample{Key: fmt.Sprintf("img%d", i), Ext: "png", Data: []byte("..."), Label: int64(i % 2)})

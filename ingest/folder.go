@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // folderFile is one image of an image folder.
@@ -19,13 +21,13 @@ type folderFile struct {
 // resolveFolder lists an image folder with one subdirectory per class
 // (label = index of the class in sorted order) and cuts its sorted file list
 // into virtual shards of shardSize files, the unit of shuffling and splitting.
-func resolveFolder(ctx context.Context, b Bucket, prefix string, shardSize int) ([]*shardRef, error) {
+func resolveFolder(ctx context.Context, b store.Bucket, prefix string, shardSize int) ([]*shardRef, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
 	var files []folderFile
 	classes := map[string]int64{}
-	err := b.Iter(ctx, prefix, func(o ObjectInfo) error {
+	err := b.Iter(ctx, prefix, func(o store.ObjectInfo) error {
 		rel := strings.TrimPrefix(o.Name, prefix)
 		ext := extOf(rel)
 		class, _, nested := strings.Cut(rel, "/")
@@ -40,7 +42,7 @@ func resolveFolder(ctx context.Context, b Bucket, prefix string, shardSize int) 
 		return nil, err
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("image folder %s: no image in a class subdirectory: %w", ObjectURL(b, prefix), ErrNotExist)
+		return nil, fmt.Errorf("image folder %s: no image in a class subdirectory: %w", store.ObjectURL(b, prefix), store.ErrNotExist)
 	}
 	for i, c := range sortedKeys(classes) {
 		classes[c] = int64(i)
@@ -54,7 +56,7 @@ func resolveFolder(ctx context.Context, b Bucket, prefix string, shardSize int) 
 			part[i].label = classes[class]
 		}
 		id := fmt.Sprintf("%s#part-%06d", prefix, start/shardSize)
-		out = append(out, &shardRef{bucket: b, name: id, url: ObjectURL(b, id), format: "folder",
+		out = append(out, &shardRef{bucket: b, name: id, url: store.ObjectURL(b, id), format: "folder",
 			size: -1, count: int64(len(part)), files: part})
 	}
 	return out, nil
@@ -80,7 +82,7 @@ func (f *folderReader) next() (record, error) {
 	rec := record{key: file.key, shard: f.s.url, where: "file " + file.name}
 	rc, err := f.s.bucket.Get(f.ctx, file.name)
 	if err != nil {
-		if IsNotExist(err) {
+		if store.IsNotExist(err) {
 			rec.bad = "file vanished since listing"
 			return rec, nil
 		}

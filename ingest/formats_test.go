@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // tarMember is one member of a hand-made tar.
@@ -269,9 +270,9 @@ func TestImageFolder(t *testing.T) {
 	}
 	// make --from DIR: the folder as WebDataset shards, same samples.
 	out := t.TempDir()
-	src, _ := ingest.NewLocalBucket(dir)
-	dst, _ := ingest.NewLocalBucket(out)
-	st, err := ingest.MakeFromFolder(context.Background(), src, "", dst, "", "pets", 3)
+	src, _ := store.NewLocal(dir)
+	dst, _ := store.NewLocal(out)
+	st, err := ingest.MakeFromFolder(context.Background(), src, dst, "pets", 3)
 	if err != nil || st.Samples != 4 || len(st.Shards) != 2 {
 		t.Fatalf("MakeFromFolder = %+v, %v", st, err)
 	}
@@ -307,7 +308,7 @@ func TestExpandBraces(t *testing.T) {
 
 func TestShardListForms(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := ingest.NewLocalBucket(dir)
+	b, _ := store.NewLocal(dir)
 	writeShards(t, b, "", 4, 3, true)
 	for _, shards := range [][]string{
 		{dir + "/part-{000000..000003}.tar"},

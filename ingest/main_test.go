@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/ingest/store/s3local"
 )
 
 // s3srv is the one versitygw server of this package's tests (nil when the

@@ -13,6 +13,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // FashionMNISTDir is where Debian's dataset-fashion-mnist package puts the IDX
@@ -21,7 +23,7 @@ const FashionMNISTDir = "/usr/share/datasets/fashion-mnist"
 
 // MakeStats summarises a `shards make`.
 type MakeStats struct {
-	Shards  []string // object names written, in order
+	Shards  []string // object names written (in the writer's bucket), in order
 	Samples int64
 	Bytes   int64
 }
@@ -33,7 +35,7 @@ type MakeStats struct {
 // atomically, so memory stays bounded whatever the shard size.
 type ShardWriter struct {
 	ctx       context.Context
-	b         Bucket
+	b         store.Bucket
 	pattern   string
 	shardSize int
 
@@ -56,7 +58,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // NewShardWriter returns a writer; pattern must contain one %d verb.
-func NewShardWriter(ctx context.Context, b Bucket, pattern string, shardSize int) (*ShardWriter, error) {
+func NewShardWriter(ctx context.Context, b store.Bucket, pattern string, shardSize int) (*ShardWriter, error) {
 	if shardSize < 1 {
 		return nil, fmt.Errorf("shard writer: shard size must be >= 1, got %d", shardSize)
 	}
@@ -137,19 +139,18 @@ func (w *ShardWriter) Abort() {
 }
 
 // MakeFashionMNIST writes the Fashion-MNIST split ("train": 60,000 images,
-// "test": 10,000) as WebDataset shards "<prefix>fmnist-<split>-%06d.tar" of
+// "test": 10,000) as WebDataset shards "fmnist-<split>-%06d.tar" of
 // shardSize PNG-encoded 28x28 grey images with .cls labels, plus the index
-// sidecar. prefix is a folder inside out ("" or ending in "/", as returned
-// by OpenBucket). It reads the IDX files from $FASHION_MNIST_DIR or
-// FashionMNISTDir.
-func MakeFashionMNIST(ctx context.Context, split string, out Bucket, prefix string, shardSize int) (MakeStats, error) {
-	return MakeFashionMNISTFirst(ctx, split, out, prefix, shardSize, 0)
+// sidecar, at the root of out (a folder: store.OpenDir or store.Prefixed).
+// It reads the IDX files from $FASHION_MNIST_DIR or FashionMNISTDir.
+func MakeFashionMNIST(ctx context.Context, split string, out store.Bucket, shardSize int) (MakeStats, error) {
+	return MakeFashionMNISTFirst(ctx, split, out, shardSize, 0)
 }
 
 // MakeFashionMNISTFirst is MakeFashionMNIST for the first limit images of the
 // split (all of them when limit <= 0): small real data sets for quick runs and
 // tests. Keys and shard names are those of MakeFashionMNIST.
-func MakeFashionMNISTFirst(ctx context.Context, split string, out Bucket, prefix string, shardSize, limit int) (MakeStats, error) {
+func MakeFashionMNISTFirst(ctx context.Context, split string, out store.Bucket, shardSize, limit int) (MakeStats, error) {
 	imgs, labels, err := ReadFashionMNIST(split)
 	if err != nil {
 		return MakeStats{}, err
@@ -157,10 +158,7 @@ func MakeFashionMNISTFirst(ctx context.Context, split string, out Bucket, prefix
 	if limit > 0 && limit < len(imgs) {
 		imgs = imgs[:limit]
 	}
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
-	w, err := NewShardWriter(ctx, out, prefix+"fmnist-"+split+"-%06d.tar", shardSize)
+	w, err := NewShardWriter(ctx, out, "fmnist-"+split+"-%06d.tar", shardSize)
 	if err != nil {
 		return MakeStats{}, err
 	}
@@ -260,18 +258,16 @@ func readIDX(p string, rank int) ([]byte, []int, error) {
 	return data, dims, nil
 }
 
-// MakeFromFolder writes an image folder (one subdirectory per class, label =
-// sorted class index) as WebDataset shards "<outPrefix><name>-%06d.tar",
-// keeping each image's encoded bytes.
-func MakeFromFolder(ctx context.Context, src Bucket, srcPrefix string, out Bucket, outPrefix, name string, shardSize int) (MakeStats, error) {
-	refs, err := resolveFolder(ctx, src, srcPrefix, 1<<30)
+// MakeFromFolder writes the image folder src (one subdirectory per class,
+// label = sorted class index) as WebDataset shards "<name>-%06d.tar" at the
+// root of out, keeping each image's encoded bytes. src and out are folders
+// (store.OpenDir or store.Prefixed).
+func MakeFromFolder(ctx context.Context, src, out store.Bucket, name string, shardSize int) (MakeStats, error) {
+	refs, err := resolveFolder(ctx, src, "", 1<<30)
 	if err != nil {
 		return MakeStats{}, err
 	}
-	if outPrefix != "" && !strings.HasSuffix(outPrefix, "/") {
-		outPrefix += "/"
-	}
-	w, err := NewShardWriter(ctx, out, outPrefix+name+"-%06d.tar", shardSize)
+	w, err := NewShardWriter(ctx, out, name+"-%06d.tar", shardSize)
 	if err != nil {
 		return MakeStats{}, err
 	}

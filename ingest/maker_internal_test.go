@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"testing"
+
+	"github.com/swavgo/swav/ingest/store"
 )
 
 func TestMakeFashionMNISTShards(t *testing.T) {
@@ -15,15 +17,15 @@ func TestMakeFashionMNISTShards(t *testing.T) {
 		t.Skip("dataset-fashion-mnist not installed (make deps installs it)")
 	}
 	ctx := context.Background()
-	b, err := NewLocalBucket(t.TempDir())
+	b, err := store.NewLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := MakeFashionMNISTFirst(ctx, "test", b, "fm", 40, 100)
+	st, err := MakeFashionMNISTFirst(ctx, "test", store.Prefixed(b, "fm"), 40, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantNames := []string{"fm/fmnist-test-000000.tar", "fm/fmnist-test-000001.tar", "fm/fmnist-test-000002.tar"}
+	wantNames := []string{"fmnist-test-000000.tar", "fmnist-test-000001.tar", "fmnist-test-000002.tar"}
 	if st.Samples != 100 || len(st.Shards) != 3 || st.Shards[2] != wantNames[2] {
 		t.Fatalf("stats %+v", st)
 	}
@@ -36,7 +38,7 @@ func TestMakeFashionMNISTShards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := b.Get(ctx, wantNames[0])
+	rc, err := b.Get(ctx, "fm/"+wantNames[0])
 	if err != nil {
 		t.Fatal(err)
 	}

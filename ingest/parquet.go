@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/swavgo/swav/ingest/store"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -22,7 +24,7 @@ const parquetBatchRows = 64
 // ranged reads (the footer first, then the column chunks it needs).
 type bucketReaderAt struct {
 	ctx  context.Context
-	b    Bucket
+	b    store.Bucket
 	name string
 	size int64
 	pos  int64

@@ -4,11 +4,13 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/swavgo/swav/ingest"
-	"github.com/swavgo/swav/ingest/faultproxy"
+	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/ingest/store/faultproxy"
 )
 
 // s3Shards uploads 10 shards x 40 samples (with index) to bucket/prefix on
@@ -17,13 +19,13 @@ func s3Shards(t *testing.T, bucket string) string {
 	srv := needS3(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	local, _ := ingest.NewLocalBucket(dir)
+	local, _ := store.NewLocal(dir)
 	writeShards(t, local, "", 10, 40, true)
 	b, err := srv.CreateBucket(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ingest.Copy(ctx, local, "", b, "wds/"); err != nil {
+	if _, _, err := store.Copy(ctx, local, store.Prefixed(b, "wds")); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -75,7 +77,7 @@ func TestS3FaultsLoseNothing(t *testing.T) {
 	cfg.Shards = []string{"s3://faulty/wds/part-{000000..000009}.tar"}
 	cfg.S3 = s3srv.S3Config()
 	cfg.S3.Endpoint = proxy.URL
-	before := ingest.S3Counters()
+	before := store.S3Counters()
 	got, err := collect(t, cfg, opts, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +87,7 @@ func TestS3FaultsLoseNothing(t *testing.T) {
 	// proxy counted (less the resets Go's HTTP transport resends on its
 	// own, below the SDK), the 503s as failed attempts, the cut bodies as
 	// resumed reads.
-	after := ingest.S3Counters()
+	after := store.S3Counters()
 	if d := after.Requests - before.Requests; d < proxy.Gets()-inj["reset"] {
 		t.Errorf("S3 requests counted %d, the proxy saw %d GETs and %d resets", d, proxy.Gets(), inj["reset"])
 	}
@@ -144,12 +146,12 @@ func TestS3ParquetRangedReadsSurviveFaults(t *testing.T) {
 	dir := t.TempDir()
 	writeParquet(t, filepath.Join(dir, "a.parquet"), "image", 30)
 	writeParquet(t, filepath.Join(dir, "b.parquet"), "image", 12)
-	local, _ := ingest.NewLocalBucket(dir)
+	local, _ := store.NewLocal(dir)
 	b, err := srv.CreateBucket(ctx, "parquet")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ingest.Copy(ctx, local, "", b, "hf/"); err != nil {
+	if _, _, err := store.Copy(ctx, local, store.Prefixed(b, "hf")); err != nil {
 		t.Fatal(err)
 	}
 	cfg := oneShard(dir + "/*.parquet")
@@ -174,5 +176,40 @@ func TestS3ParquetRangedReadsSurviveFaults(t *testing.T) {
 	}
 	if inj := proxy.Injected(); inj["cut"] == 0 || inj["reset"] == 0 {
 		t.Fatalf("faults not exercised: %v", inj)
+	}
+}
+
+// TestS3BadInputThroughSource: a missing bucket, a missing object and bad
+// credentials reach a source's caller as errors naming the shard.
+func TestS3BadInputThroughSource(t *testing.T) {
+	srv := needS3(t)
+	if _, err := srv.CreateBucket(context.Background(), "badinput"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, shard, secret string
+		want                []string
+	}{
+		{"missing bucket", "s3://no-such-bucket/train-000000.tar", "", []string{"s3://no-such-bucket/train-000000.tar", "does not exist"}},
+		{"missing object", "s3://badinput/train-000007.tar", "", []string{"s3://badinput/train-000007.tar", "does not exist"}},
+		{"bad credentials", "s3://badinput/train-000000.tar", "wrong-secret", []string{"s3://badinput/train-000000.tar", "credentials rejected"}},
+	} {
+		cfg := ingest.DefaultConfig()
+		cfg.Shards = []string{tc.shard}
+		cfg.Rank, cfg.WorldSize = 0, 1
+		cfg.S3 = srv.S3Config()
+		cfg.Retries = 2
+		if tc.secret != "" {
+			cfg.S3.SecretAccessKey = tc.secret
+		}
+		_, err := collect(t, cfg, ingest.SourceOptions{World: 1, Epochs: 1}, 0)
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %v should contain %q", tc.name, err, w)
+			}
+		}
+		if err != nil && tc.secret != "" && strings.Contains(err.Error(), tc.secret) {
+			t.Errorf("%s: error leaks the secret", tc.name)
+		}
 	}
 }

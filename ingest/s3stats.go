@@ -2,35 +2,14 @@ package ingest
 
 import (
 	"context"
-	"net/http"
-	"sync/atomic"
 
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
-
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/pipeline"
 )
 
-// S3Stats counts this process's S3 traffic since it started, over every
-// bucket: requests sent (each attempt of the SDK's retries counts; a reset
-// connection that Go's HTTP transport resends by itself is one request),
-// the attempts that failed (a connection error, 5xx, 429 or 503 SlowDown:
-// each is retried or ends the operation) and object reads resumed by byte
-// range after a reset or a cut body.
-type S3Stats struct {
-	Requests, Failed, Resumed int64
-}
-
-var s3Requests, s3Failed, s3Resumed atomic.Int64
-
-// S3Counters returns the process's S3 counters.
-func S3Counters() S3Stats {
-	return S3Stats{Requests: s3Requests.Load(), Failed: s3Failed.Load(), Resumed: s3Resumed.Load()}
-}
-
-// The engine gauges the counters are published under, on the stage whose
-// context made the request (pipeline/prom exports them as
-// pipeline_s3_requests_total, pipeline_s3_request_failures_total and
+// The engine gauges the store's S3 counters (store.S3Counters) are published
+// under, on the stage whose context made the request (pipeline/prom exports
+// them as pipeline_s3_requests_total, pipeline_s3_request_failures_total and
 // pipeline_s3_resumed_reads_total).
 const (
 	GaugeS3Requests = "s3_requests"
@@ -38,33 +17,11 @@ const (
 	GaugeS3Resumed  = "s3_resumed"
 )
 
-// countRequests adds a per-attempt middleware to an S3 client's stack: the
-// Deserialize step runs once for every attempt of the SDK's retry loop.
-func countRequests(stack *middleware.Stack) error {
-	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("SwAVCountS3Requests",
-		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
-			out, md, err := next.HandleDeserialize(ctx, in)
-			s3Requests.Add(1)
-			failed := err != nil // no response: a connection error
-			if resp, ok := out.RawResponse.(*smithyhttp.Response); ok && resp != nil {
-				failed = resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
-			}
-			if failed {
-				s3Failed.Add(1)
-			}
-			publishS3(ctx)
-			return out, md, err
-		}), middleware.After)
-}
+// The store only counts; ingest, linked into every binary that runs stages,
+// turns each count into the engine's gauges.
+func init() { store.ObserveS3(publishS3) }
 
-// countResume counts a read resumed by byte range.
-func countResume(ctx context.Context) {
-	s3Resumed.Add(1)
-	publishS3(ctx)
-}
-
-func publishS3(ctx context.Context) {
-	st := S3Counters()
+func publishS3(ctx context.Context, st store.S3Stats) {
 	pipeline.SetGauge(ctx, GaugeS3Requests, float64(st.Requests))
 	pipeline.SetGauge(ctx, GaugeS3Failed, float64(st.Failed))
 	pipeline.SetGauge(ctx, GaugeS3Resumed, float64(st.Resumed))

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // IndexName is the sidecar `shards make` writes next to its shards: sample
@@ -30,7 +32,7 @@ type IndexEntry struct {
 
 // shardRef is one resolved shard.
 type shardRef struct {
-	bucket Bucket
+	bucket store.Bucket
 	name   string // object name in bucket (folder shards: the folder prefix)
 	url    string // for messages
 	format string // "wds", "parquet" or "folder"
@@ -42,7 +44,7 @@ type shardRef struct {
 // shardSet is the resolved shard list of a Config and the buckets it opened.
 type shardSet struct {
 	shards  []*shardRef
-	buckets []Bucket
+	buckets []store.Bucket
 }
 
 func (s *shardSet) Close() error {
@@ -143,13 +145,13 @@ func shardFormat(name string) string {
 func hasGlobMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
 
 // resolveShards expands cfg.Shards into the shard list, in the order given
-// (a pattern's matches sorted by name). It opens one Bucket per distinct
+// (a pattern's matches sorted by name). It opens one store.Bucket per distinct
 // store and reads the index sidecars of the folders involved.
 func resolveShards(ctx context.Context, cfg *Config) (*shardSet, error) {
 	set := &shardSet{}
-	buckets := map[string]Bucket{}
-	open := func(u string) (Bucket, string, error) {
-		b, prefix, err := OpenBucket(ctx, u, cfg.StoreConfig())
+	buckets := map[string]store.Bucket{}
+	open := func(u string) (store.Bucket, string, error) {
+		b, prefix, err := store.Open(ctx, u, cfg.StoreConfig())
 		if err != nil {
 			return nil, "", err
 		}
@@ -193,9 +195,9 @@ func resolveShards(ctx context.Context, cfg *Config) (*shardSet, error) {
 
 // resolveOne resolves one expanded URL: a glob, a folder, a prefix or one
 // explicit shard.
-func resolveOne(ctx context.Context, cfg *Config, b Bucket, key string) ([]*shardRef, error) {
+func resolveOne(ctx context.Context, cfg *Config, b store.Bucket, key string) ([]*shardRef, error) {
 	ref := func(name string, size int64, format string) *shardRef {
-		return &shardRef{bucket: b, name: name, url: ObjectURL(b, name), format: format, size: size, count: -1}
+		return &shardRef{bucket: b, name: name, url: store.ObjectURL(b, name), format: format, size: size, count: -1}
 	}
 	if cfg.Format == "folder" {
 		return resolveFolder(ctx, b, key, cfg.FolderShardSize)
@@ -214,7 +216,7 @@ func resolveOne(ctx context.Context, cfg *Config, b Bucket, key string) ([]*shar
 			return nil, fmt.Errorf("bad glob: %w", err)
 		}
 		var out []*shardRef
-		err := b.Iter(ctx, listPrefix, func(o ObjectInfo) error {
+		err := b.Iter(ctx, listPrefix, func(o store.ObjectInfo) error {
 			if ok, _ := path.Match(pat, o.Name); ok && path.Base(o.Name) != IndexName {
 				out = append(out, ref(o.Name, o.Size, orDefault(want(o.Name), cfg.Format)))
 			}
@@ -224,7 +226,7 @@ func resolveOne(ctx context.Context, cfg *Config, b Bucket, key string) ([]*shar
 			return nil, err
 		}
 		if len(out) == 0 {
-			return nil, fmt.Errorf("glob matches no object under %s", ObjectURL(b, listPrefix))
+			return nil, fmt.Errorf("glob matches no object under %s", store.ObjectURL(b, listPrefix))
 		}
 		return out, nil
 	}
@@ -234,7 +236,7 @@ func resolveOne(ctx context.Context, cfg *Config, b Bucket, key string) ([]*shar
 	// A prefix: every shard under it; an image folder when there is none.
 	var out []*shardRef
 	images := 0
-	err := b.Iter(ctx, key, func(o ObjectInfo) error {
+	err := b.Iter(ctx, key, func(o store.ObjectInfo) error {
 		if f := want(o.Name); f != "" {
 			out = append(out, ref(o.Name, o.Size, f))
 		} else if isImageExt(extOf(o.Name)) {
@@ -249,7 +251,7 @@ func resolveOne(ctx context.Context, cfg *Config, b Bucket, key string) ([]*shar
 		return resolveFolder(ctx, b, key, cfg.FolderShardSize)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no .tar or .parquet shard under %s: %w", ObjectURL(b, key), ErrNotExist)
+		return nil, fmt.Errorf("no .tar or .parquet shard under %s: %w", store.ObjectURL(b, key), store.ErrNotExist)
 	}
 	return out, nil
 }
@@ -292,9 +294,9 @@ func applyIndexes(ctx context.Context, shards []*shardRef) error {
 }
 
 // readIndex reads an index sidecar; a missing one gives nil, nil.
-func readIndex(ctx context.Context, b Bucket, name string) (*ShardIndex, error) {
+func readIndex(ctx context.Context, b store.Bucket, name string) (*ShardIndex, error) {
 	rc, err := b.Get(ctx, name)
-	if IsNotExist(err) {
+	if store.IsNotExist(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -303,18 +305,18 @@ func readIndex(ctx context.Context, b Bucket, name string) (*ShardIndex, error) 
 	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", ObjectURL(b, name), err)
+		return nil, fmt.Errorf("read %s: %w", store.ObjectURL(b, name), err)
 	}
 	var idx ShardIndex
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("index sidecar %s: %w", ObjectURL(b, name), err)
+		return nil, fmt.Errorf("index sidecar %s: %w", store.ObjectURL(b, name), err)
 	}
 	return &idx, nil
 }
 
 // WriteIndex merges entries into the index sidecar of folder dir in b
 // (written atomically), keeping the entries of other shards.
-func WriteIndex(ctx context.Context, b Bucket, dir string, entries map[string]IndexEntry) error {
+func WriteIndex(ctx context.Context, b store.Bucket, dir string, entries map[string]IndexEntry) error {
 	name := path.Join(dir, IndexName)
 	idx, err := readIndex(ctx, b, name)
 	if err != nil {

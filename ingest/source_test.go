@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // writeShards writes nShards WebDataset shards of perShard samples under
 // prefix ("<prefix>part-%06d.tar"); sample keys are "s<global index>".
-func writeShards(t testing.TB, b ingest.Bucket, prefix string, nShards, perShard int, index bool) {
+func writeShards(t testing.TB, b store.Bucket, prefix string, nShards, perShard int, index bool) {
 	t.Helper()
 	ctx := context.Background()
 	w, err := ingest.NewShardWriter(ctx, b, prefix+"part-%06d.tar", perShard)
@@ -83,7 +84,7 @@ func localConfig(t testing.TB, dir string) ingest.Config {
 
 func TestSourceEpochCoversEverySampleOnce(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := ingest.NewLocalBucket(dir)
+	b, _ := store.NewLocal(dir)
 	writeShards(t, b, "", 10, 13, true)
 	for _, tc := range []struct {
 		name                              string
@@ -132,7 +133,7 @@ func TestSourceEpochCoversEverySampleOnce(t *testing.T) {
 
 func TestSourceOrderChangesWithSeedAndEpoch(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := ingest.NewLocalBucket(dir)
+	b, _ := store.NewLocal(dir)
 	writeShards(t, b, "", 10, 5, true)
 	cfg := localConfig(t, dir)
 	cfg.ShuffleBuffer = 10
@@ -165,7 +166,7 @@ func TestSourceResumeExact(t *testing.T) {
 	for _, index := range []bool{true, false} {
 		t.Run(fmt.Sprintf("index=%v", index), func(t *testing.T) {
 			dir := t.TempDir()
-			b, _ := ingest.NewLocalBucket(dir)
+			b, _ := store.NewLocal(dir)
 			writeShards(t, b, "", 10, 11, index)
 			cfg := localConfig(t, dir)
 			cfg.ShuffleBuffer, cfg.Prefetch = 9, 2
@@ -208,7 +209,7 @@ func head(g []got) []got { return g[:min(4, len(g))] }
 func TestCountSamples(t *testing.T) {
 	for _, index := range []bool{true, false} {
 		dir := t.TempDir()
-		b, _ := ingest.NewLocalBucket(dir)
+		b, _ := store.NewLocal(dir)
 		writeShards(t, b, "", 10, 7, index)
 		n, err := ingest.CountSamples(context.Background(), localConfig(t, dir))
 		if err != nil || n != 70 {
@@ -223,7 +224,7 @@ func TestCountSamples(t *testing.T) {
 // refused; Close is idempotent.
 func TestShardListResolvedOnceKeepsCounts(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := ingest.NewLocalBucket(dir)
+	b, _ := store.NewLocal(dir)
 	writeShards(t, b, "", 10, 5, false) // no index sidecars: counting reads the shards
 	cfg := localConfig(t, dir)
 	ctx := context.Background()
@@ -261,7 +262,7 @@ func TestShardListResolvedOnceKeepsCounts(t *testing.T) {
 
 func TestRankEpochSamples(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := ingest.NewLocalBucket(dir)
+	b, _ := store.NewLocal(dir)
 	writeShards(t, b, "", 10, 7, true)
 	cfg := localConfig(t, dir)
 	for epoch := 0; epoch < 2; epoch++ {
@@ -293,7 +294,7 @@ func TestRankEpochSamples(t *testing.T) {
 // busy: Run must return promptly with the error and leave no goroutine.
 func TestSourceStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := ingest.NewLocalBucket(dir)
+	b, _ := store.NewLocal(dir)
 	writeShards(t, b, "", 10, 50, true)
 	cfg := localConfig(t, dir)
 	cfg.Prefetch, cfg.ShuffleBuffer = 3, 5

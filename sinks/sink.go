@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/registry"
 )
 
@@ -68,7 +68,7 @@ type ShardWriter interface {
 // Options configure a sink: the object store (for s3:// locations) and the
 // sink's own settings (Parquet's row groups and codec; others ignore them).
 type Options struct {
-	Store        ingest.StoreConfig
+	Store        store.Config
 	RowGroupRows int
 	Compression  string
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/bench"
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/sinks/parquet"
@@ -160,7 +160,7 @@ func timeOurs(ctx context.Context, dir string, keys []string, labels []int64, fe
 	outDir := filepath.Join(dir, "ours")
 	os.RemoveAll(outDir)
 	start := time.Now()
-	out, err := parquet.OpenOutput(ctx, outDir, ingest.StoreConfig{})
+	out, err := parquet.OpenOutput(ctx, outDir, store.Config{})
 	if err != nil {
 		return 0, err
 	}

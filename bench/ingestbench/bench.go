@@ -18,7 +18,8 @@ import (
 	"github.com/sourcegraph/conc"
 	"github.com/swavgo/swav/bench"
 	"github.com/swavgo/swav/ingest"
-	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/ingest/store/s3local"
 )
 
 // Options size the benchmark.
@@ -207,7 +208,7 @@ func heap() uint64 {
 }
 
 // writeShards uploads n shards of per samples of size random bytes.
-func writeShards(ctx context.Context, b ingest.Bucket, pattern string, n, per, size int) (ingest.MakeStats, error) {
+func writeShards(ctx context.Context, b store.Bucket, pattern string, n, per, size int) (ingest.MakeStats, error) {
 	w, err := ingest.NewShardWriter(ctx, b, pattern, per)
 	if err != nil {
 		return ingest.MakeStats{}, err
@@ -225,7 +226,7 @@ func writeShards(ctx context.Context, b ingest.Bucket, pattern string, n, per, s
 }
 
 // rawLoop is the anchor: GetObject and read each object to the end, in turn.
-func rawLoop(ctx context.Context, b *ingest.S3Bucket, names []string) (int64, error) {
+func rawLoop(ctx context.Context, b *store.S3, names []string) (int64, error) {
 	var total int64
 	buf := make([]byte, 256<<10)
 	for _, name := range names {

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/bench/ingestbench"
-	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/ingest/store/s3local"
 )
 
 // TestRunSmall runs the benchmark code on a tiny setting (figures are not

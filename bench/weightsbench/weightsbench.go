@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/swavgo/swav/bench"
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/weights"
 )
@@ -51,7 +51,7 @@ type loadFigure struct {
 func Probe(ctx context.Context, w io.Writer, file string) error {
 	before := maxRSSKB()
 	start := time.Now()
-	f, err := weights.Read(ctx, file, ingest.StoreConfig{})
+	f, err := weights.Read(ctx, file, store.Config{})
 	if err != nil {
 		return err
 	}

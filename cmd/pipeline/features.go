@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/sinks/parquet"
 )
 
@@ -80,7 +81,7 @@ func verifyFeatures(ctx context.Context, w io.Writer, outputs []string, cfg inge
 	if err != nil {
 		return fmt.Errorf("features verify: %w", err)
 	}
-	infos, err := parquet.Inspect(ctx, parquet.ReadOptions{Store: ingest.StoreConfig{S3: cfg.S3}}, outputs...)
+	infos, err := parquet.Inspect(ctx, parquet.ReadOptions{Store: store.Config{S3: cfg.S3}}, outputs...)
 	if err != nil {
 		return fmt.Errorf("features verify: %w", err)
 	}

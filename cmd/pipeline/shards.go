@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // storeFlags are the S3 settings shared by the shards subcommands. Keys come
@@ -27,8 +27,8 @@ func (f *storeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.createBucket, "create-bucket", false, "create the destination S3 bucket when it does not exist")
 }
 
-func (f *storeFlags) config() (ingest.StoreConfig, error) {
-	c := ingest.StoreConfig{S3: ingest.S3Config{Endpoint: f.endpoint, Region: f.region, Profile: f.profile}, Retries: 10}
+func (f *storeFlags) config() (store.Config, error) {
+	c := store.Config{S3: store.S3Config{Endpoint: f.endpoint, Region: f.region, Profile: f.profile}, Retries: 10}
 	switch f.pathStyle {
 	case "auto":
 	case "true", "false":
@@ -74,26 +74,23 @@ func atLeastOneArg(want string) cobra.PositionalArgs {
 	}
 }
 
-// openOut opens a destination URL, creating the S3 bucket when asked.
-func (f *storeFlags) openOut(ctx context.Context, url string) (ingest.Bucket, string, error) {
+// openOut opens a destination folder URL, creating the S3 bucket when asked.
+func (f *storeFlags) openOut(ctx context.Context, url string) (store.Bucket, error) {
 	sc, err := f.config()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	b, prefix, err := ingest.OpenBucket(ctx, url, sc)
+	b, prefix, err := store.Open(ctx, url, sc)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	if s3b, ok := b.(*ingest.S3Bucket); ok && f.createBucket {
+	if s3b, ok := b.(*store.S3); ok && f.createBucket {
 		if err := s3b.CreateBucket(ctx); err != nil {
 			b.Close()
-			return nil, "", err
+			return nil, err
 		}
 	}
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
-	return b, prefix, nil
+	return store.Prefixed(b, prefix), nil
 }
 
 func newShardsCmd() *cobra.Command {
@@ -132,16 +129,16 @@ the encoded bytes. --out may be a local folder or s3://bucket/prefix.`,
 				return usageError{fmt.Errorf("shards make: --shard-size must be >= 1, got %d", shardSize)}
 			}
 			ctx := cmd.Context()
-			b, prefix, err := sf.openOut(ctx, out)
+			b, err := sf.openOut(ctx, out)
 			if err != nil {
 				return err
 			}
 			defer b.Close()
 			var st ingest.MakeStats
 			if from == "fashion-mnist" {
-				st, err = ingest.MakeFashionMNIST(ctx, split, b, prefix, shardSize)
+				st, err = ingest.MakeFashionMNIST(ctx, split, b, shardSize)
 			} else {
-				src, srcPrefix, oerr := ingest.OpenBucket(ctx, from, ingest.StoreConfig{})
+				src, oerr := store.OpenDir(ctx, from, store.Config{})
 				if oerr != nil {
 					return oerr
 				}
@@ -149,7 +146,7 @@ the encoded bytes. --out may be a local folder or s3://bucket/prefix.`,
 				if name == "" {
 					name = "shard-" + split
 				}
-				st, err = ingest.MakeFromFolder(ctx, src, srcPrefix, b, prefix, name, shardSize)
+				st, err = ingest.MakeFromFolder(ctx, src, b, name, shardSize)
 			}
 			if err != nil {
 				return fmt.Errorf("shards make: %w", err)
@@ -185,20 +182,17 @@ func newShardsUploadCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			src, srcPrefix, err := ingest.OpenBucket(ctx, args[0], sc)
+			src, err := store.OpenDir(ctx, args[0], sc)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
-			if srcPrefix != "" && !strings.HasSuffix(srcPrefix, "/") {
-				srcPrefix += "/"
-			}
-			dst, dstPrefix, err := sf.openOut(ctx, args[1])
+			dst, err := sf.openOut(ctx, args[1])
 			if err != nil {
 				return err
 			}
 			defer dst.Close()
-			n, bytes, err := ingest.Copy(ctx, src, srcPrefix, dst, dstPrefix)
+			n, bytes, err := store.Copy(ctx, src, dst)
 			if err != nil {
 				return fmt.Errorf("shards upload: %w", err)
 			}

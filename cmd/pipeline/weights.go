@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/weights"
 )
@@ -45,7 +45,7 @@ which tensors extraction or train.init_from would not use.`,
 }
 
 func inspectWeights(ctx context.Context, w io.Writer, url string) error {
-	f, err := weights.Read(ctx, url, ingest.StoreConfig{})
+	f, err := weights.Read(ctx, url, store.Config{})
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ checkpoints. The output (a path or s3:// URL) is written atomically.`,
 			if out == "" {
 				return usageError{fmt.Errorf("--out is required")}
 			}
-			n, err := weights.ExportTo(cmd.Context(), args[0], out, layout, ingest.StoreConfig{})
+			n, err := weights.ExportTo(cmd.Context(), args[0], out, layout, store.Config{})
 			if err != nil {
 				return err
 			}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
 	"github.com/swavgo/swav/train/model"

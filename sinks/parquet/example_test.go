@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/sinks/parquet"
 )
 
@@ -16,7 +16,7 @@ func Example() {
 	dir, _ := os.MkdirTemp("", "features")
 	defer os.RemoveAll(dir)
 
-	out, err := parquet.OpenOutput(ctx, dir, ingest.StoreConfig{})
+	out, err := parquet.OpenOutput(ctx, dir, store.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return

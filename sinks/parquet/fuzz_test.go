@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // FuzzReadFeatures reads arbitrary bytes as a feature file, as `pipeline
 // eval` does. It must never panic, and an error names the file.
 func FuzzReadFeatures(f *testing.F) {
-	out, err := OpenOutput(context.Background(), f.TempDir(), ingest.StoreConfig{})
+	out, err := OpenOutput(context.Background(), f.TempDir(), store.Config{})
 	if err != nil {
 		f.Fatal(err)
 	}

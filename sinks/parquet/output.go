@@ -13,7 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // Output is where feature files go: a local folder or an object-store
@@ -23,16 +23,16 @@ type Output struct {
 	url string
 	// dir is the local folder, "" for an object store.
 	dir string
-	// store is the object store (nil for a local folder); dir is then the
-	// key prefix inside it.
-	store ingest.Bucket
+	// store is the output's folder of an object store (nil for a local
+	// folder): names are feature file names.
+	store store.Bucket
 }
 
 // OpenOutput opens url (a local folder, file:// or s3://bucket/prefix) for
 // writing feature files; sc configures s3:// (ingest.Config.StoreConfig). A
 // local folder is created when missing; an error names the folder when it
 // cannot be created or written. The caller closes the Output.
-func OpenOutput(ctx context.Context, url string, sc ingest.StoreConfig) (*Output, error) {
+func OpenOutput(ctx context.Context, url string, sc store.Config) (*Output, error) {
 	if url == "" {
 		return nil, errors.New("feature output: empty location")
 	}
@@ -81,12 +81,12 @@ func isRemote(url string) bool {
 	return strings.Contains(url, "://") && !strings.HasPrefix(url, "file://")
 }
 
-func openStore(ctx context.Context, url string, sc ingest.StoreConfig) (*Output, error) {
-	b, prefix, err := ingest.OpenBucket(ctx, url, sc)
+func openStore(ctx context.Context, url string, sc store.Config) (*Output, error) {
+	b, err := store.OpenDir(ctx, url, sc)
 	if err != nil {
 		return nil, fmt.Errorf("feature output %s: %w", url, err)
 	}
-	return &Output{url: url, dir: prefix, store: b}, nil
+	return &Output{url: url, store: b}, nil
 }
 
 // Close releases the object-store client, if any.
@@ -108,22 +108,11 @@ func (o *Output) Path(name string) string {
 	return strings.TrimSuffix(o.url, "/") + "/" + name
 }
 
-func (o *Output) key(name string) string {
-	if o.dir == "" {
-		return name
-	}
-	return strings.TrimSuffix(o.dir, "/") + "/" + name
-}
-
 // tempFile creates the temp file a feature file is written to before commit:
 // beside the target for a local folder (so rename is atomic), in the system
 // temp folder for an object store.
 func (o *Output) tempFile(name string) (*os.File, error) {
-	dir := o.dir
-	if o.store != nil {
-		dir = ""
-	}
-	f, err := os.CreateTemp(dir, tempPattern(name))
+	f, err := os.CreateTemp(o.dir, tempPattern(name))
 	if err != nil {
 		return nil, fmt.Errorf("feature output %s: create temp file: %w", o.Path(name), err)
 	}
@@ -160,7 +149,7 @@ func (o *Output) commit(ctx context.Context, tmp *os.File, name string) error {
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("rewind %s: %w", tmp.Name(), err)
 	}
-	if err := o.store.Upload(ctx, o.key(name), tmp); err != nil {
+	if err := o.store.Upload(ctx, name, tmp); err != nil {
 		return fmt.Errorf("upload %s: %w", o.Path(name), err)
 	}
 	return nil
@@ -185,7 +174,7 @@ func (o *Output) exists(ctx context.Context, name string) (bool, error) {
 			return false, fmt.Errorf("stat %s: %w", o.Path(name), err)
 		}
 	}
-	ok, err := o.store.Exists(ctx, o.key(name))
+	ok, err := o.store.Exists(ctx, name)
 	if err != nil {
 		return false, fmt.Errorf("check %s: %w", o.Path(name), err)
 	}
@@ -199,7 +188,7 @@ func (o *Output) readAll(ctx context.Context, name string) ([]byte, error) {
 	if o.store == nil {
 		return os.ReadFile(o.Path(name))
 	}
-	rc, err := o.store.Get(ctx, o.key(name))
+	rc, err := o.store.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -225,15 +214,13 @@ func (o *Output) featureFiles(ctx context.Context) ([]string, error) {
 			}
 		}
 	} else {
-		prefix := o.key("")
-		objs, err := ingest.List(ctx, o.store, prefix)
+		objs, err := store.List(ctx, o.store, "")
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", o.url, err)
 		}
 		for _, obj := range objs {
-			rel := strings.TrimPrefix(obj.Name, prefix)
-			if strings.HasSuffix(rel, ".parquet") && !strings.Contains(rel, "/") {
-				names = append(names, rel)
+			if strings.HasSuffix(obj.Name, ".parquet") && !strings.Contains(obj.Name, "/") {
+				names = append(names, obj.Name)
 			}
 		}
 	}

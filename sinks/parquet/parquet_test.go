@@ -12,7 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	pgo "github.com/parquet-go/parquet-go"
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/testutil"
 )
 
@@ -78,7 +78,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
 			ctx := context.Background()
-			out, err := OpenOutput(ctx, t.TempDir(), ingest.StoreConfig{})
+			out, err := OpenOutput(ctx, t.TempDir(), store.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +140,7 @@ func TestInteropParquetGo(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	ctx := context.Background()
-	out, err := OpenOutput(ctx, t.TempDir(), ingest.StoreConfig{})
+	out, err := OpenOutput(ctx, t.TempDir(), store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestInteropParquetGo(t *testing.T) {
 func TestReadFolderConcatenatesInNameOrder(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	out, err := OpenOutput(ctx, dir, ingest.StoreConfig{})
+	out, err := OpenOutput(ctx, dir, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestReadFolderConcatenatesInNameOrder(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	out, err := OpenOutput(ctx, dir, ingest.StoreConfig{})
+	out, err := OpenOutput(ctx, dir, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestBadInput(t *testing.T) {
 			return err
 		}, []string{"d4.parquet"}, ErrExists},
 		{"unwritable output", func() error {
-			_, err := OpenOutput(ctx, readOnly, ingest.StoreConfig{})
+			_, err := OpenOutput(ctx, readOnly, store.Config{})
 			return err
 		}, []string{readOnly, "cannot write"}, nil},
 		{"rows do not match dim", func() error {
@@ -296,7 +296,7 @@ func TestBadInput(t *testing.T) {
 
 func TestDoneSkipsMatchingFile(t *testing.T) {
 	ctx := context.Background()
-	out, err := OpenOutput(ctx, t.TempDir(), ingest.StoreConfig{})
+	out, err := OpenOutput(ctx, t.TempDir(), store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestUnwritableOutputFile(t *testing.T) {
 	if err := os.WriteFile(f, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := OpenOutput(context.Background(), filepath.Join(f, "features"), ingest.StoreConfig{})
+	_, err := OpenOutput(context.Background(), filepath.Join(f, "features"), store.Config{})
 	if err == nil || !strings.Contains(err.Error(), "a-file/features") || !strings.Contains(err.Error(), "cannot create") {
 		t.Fatalf("error %v", err)
 	}
@@ -343,7 +343,7 @@ func TestUnwritableOutputFile(t *testing.T) {
 // features.
 func TestEveryFlippedByteIsAnError(t *testing.T) {
 	ctx := context.Background()
-	out, err := OpenOutput(ctx, t.TempDir(), ingest.StoreConfig{})
+	out, err := OpenOutput(ctx, t.TempDir(), store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	apq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // ErrNoFeatures is returned (wrapped) when the given locations hold no rows.
@@ -53,7 +53,7 @@ type ReadOptions struct {
 	// the result is plain Go memory.
 	Mem memory.Allocator
 	// Store configures s3:// locations (zero: the standard AWS environment).
-	Store ingest.StoreConfig
+	Store store.Config
 }
 
 // ReadFeatureSet is ReadFeatures returning the files and their metadata too.
@@ -93,7 +93,7 @@ type fileRef struct {
 }
 
 // expand turns one location into its feature files.
-func expand(ctx context.Context, url string, sc ingest.StoreConfig) ([]fileRef, error) {
+func expand(ctx context.Context, url string, sc store.Config) ([]fileRef, error) {
 	if strings.HasSuffix(url, ".parquet") {
 		i := strings.LastIndex(url, "/")
 		dir, name := ".", url
@@ -132,7 +132,7 @@ func expand(ctx context.Context, url string, sc ingest.StoreConfig) ([]fileRef, 
 }
 
 // openForRead opens a location without creating or probing it.
-func openForRead(ctx context.Context, url string, sc ingest.StoreConfig) (*Output, error) {
+func openForRead(ctx context.Context, url string, sc store.Config) (*Output, error) {
 	if isRemote(url) {
 		return openStore(ctx, url, sc)
 	}
@@ -257,7 +257,7 @@ func appendTable(tbl arrow.Table, dim int, out *Features) error {
 
 // ReadMetadata reads the metadata of one feature file (its footer only for
 // local files).
-func ReadMetadata(ctx context.Context, url string, sc ingest.StoreConfig) (Metadata, error) {
+func ReadMetadata(ctx context.Context, url string, sc store.Config) (Metadata, error) {
 	refs, err := expand(ctx, url, sc)
 	if err != nil {
 		return Metadata{}, err

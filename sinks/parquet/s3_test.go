@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/ingest/store/s3local"
 )
 
 // TestS3RoundTrip writes feature files to a real S3 server (versitygw) and

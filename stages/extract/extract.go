@@ -25,6 +25,7 @@ import (
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/stages"
@@ -130,7 +131,7 @@ func pixelsPerImage(tf augment.EvalTransform, m *Model) int {
 // shard is done, one is kept so the chain has a source; it is skipped too.
 // Every named file must exist (checked up front, so a typo fails before any
 // work and a missing shard cannot stall a one-reader source).
-func pendingShards(ctx context.Context, entries []string, sc ingest.StoreConfig, out sinks.FeatureSink, want sinks.Metadata) ([]string, error) {
+func pendingShards(ctx context.Context, entries []string, sc store.Config, out sinks.FeatureSink, want sinks.Metadata) ([]string, error) {
 	var pending []string
 	first := ""
 	for _, entry := range entries {
@@ -167,8 +168,8 @@ func pendingShards(ctx context.Context, entries []string, sc ingest.StoreConfig,
 
 // shardExists fails, naming the shard, when a listed shard is missing: the
 // run stops before any work instead of partway.
-func shardExists(ctx context.Context, url string, sc ingest.StoreConfig) error {
-	b, key, err := ingest.OpenBucket(ctx, url, sc)
+func shardExists(ctx context.Context, url string, sc store.Config) error {
+	b, key, err := store.Open(ctx, url, sc)
 	if err != nil {
 		return fmt.Errorf("extract: shard %s: %w", url, err)
 	}

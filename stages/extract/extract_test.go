@@ -16,6 +16,7 @@ import (
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/parquet"
@@ -37,11 +38,11 @@ func makeShards(t *testing.T, dir string, n, corrupt int) string {
 		t.Skipf("Fashion-MNIST not installed: %v", err)
 	}
 	ctx := context.Background()
-	b, prefix, err := ingest.OpenBucket(ctx, dir+"/", ingest.StoreConfig{})
+	b, err := store.OpenDir(ctx, dir+"/", store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := ingest.NewShardWriter(ctx, b, prefix+"fm-%06d.tar", perShard)
+	w, err := ingest.NewShardWriter(ctx, b, "fm-%06d.tar", perShard)
 	if err != nil {
 		t.Fatal(err)
 	}

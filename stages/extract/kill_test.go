@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swavgo/swav/ingest"
-	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/sinks/parquet"
 )
@@ -88,13 +88,13 @@ func TestKill9ExtractionFinishesExactly(t *testing.T) {
 }
 
 // countFeatureFiles counts the committed .parquet files at out.
-func countFeatureFiles(t *testing.T, out string, sc ingest.StoreConfig) int {
-	b, prefix, err := ingest.OpenBucket(context.Background(), out+"/", sc)
+func countFeatureFiles(t *testing.T, out string, sc store.Config) int {
+	b, err := store.OpenDir(context.Background(), out+"/", sc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	objs, err := ingest.List(context.Background(), b, prefix)
+	objs, err := store.List(context.Background(), b, "")
 	if err != nil {
 		return 0
 	}

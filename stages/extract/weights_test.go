@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/sinks/parquet"
 	"github.com/swavgo/swav/train/torchtest"
 	"github.com/swavgo/swav/train/weights"
@@ -126,7 +126,7 @@ func TestExtractPyTorchResNet50(t *testing.T) {
 			}
 			if tc.layout == "torchvision" {
 				exported := filepath.Join(dir, "export.safetensors")
-				if _, err := weights.ExportTo(context.Background(), file, exported, weights.LayoutTorchvision, ingest.StoreConfig{}); err != nil {
+				if _, err := weights.ExportTo(context.Background(), file, exported, weights.LayoutTorchvision, store.Config{}); err != nil {
 					t.Fatal(err)
 				}
 				torchtest.Run(t, torchWeights, "check-export", "--safetensors", exported, "--reference", file,

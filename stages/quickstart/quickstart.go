@@ -32,7 +32,8 @@ import (
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/eval"
 	"github.com/swavgo/swav/ingest"
-	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/sinks/parquet"
@@ -340,7 +341,7 @@ func MakeShards(ctx context.Context, cache, split string, limit, shardSize int) 
 		return nil, fmt.Errorf("quickstart: cache folder: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	b, prefix, err := ingest.OpenBucket(ctx, tmp+"/", ingest.StoreConfig{})
+	b, err := store.OpenDir(ctx, tmp+"/", store.Config{})
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +349,7 @@ func MakeShards(ctx context.Context, cache, split string, limit, shardSize int) 
 	if n == 0 {
 		err = errNoImages
 	} else {
-		_, err = ingest.MakeFashionMNISTFirst(ctx, split, b, prefix, shardSize, n)
+		_, err = ingest.MakeFashionMNISTFirst(ctx, split, b, shardSize, n)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("quickstart: make %s shards: %w", split, err)

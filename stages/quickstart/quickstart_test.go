@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/pipeline"
 )
 

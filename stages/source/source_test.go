@@ -7,13 +7,14 @@ import (
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/stages/source"
 )
 
 func TestNewBuildsTheReadStage(t *testing.T) {
 	dir := t.TempDir()
-	b, _ := ingest.NewLocalBucket(dir)
+	b, _ := store.NewLocal(dir)
 	w, _ := ingest.NewShardWriter(context.Background(), b, "s-%06d.tar", 5)
 	for i := 0; i < 12; i++ {
 		w.Write(&ingest.Sample{Key: fmt.Sprintf("k%02d", i), Ext: "png", Data: []byte{1}, Label: 1})

@@ -14,7 +14,8 @@ import (
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
-	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/metrics"
@@ -28,12 +29,12 @@ import (
 func fashionShards(t *testing.T, dir string, n, perShard int) string {
 	t.Helper()
 	ctx := context.Background()
-	b, prefix, err := ingest.OpenBucket(ctx, dir+"/", ingest.StoreConfig{})
+	b, err := store.OpenDir(ctx, dir+"/", store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, err := ingest.MakeFashionMNISTFirst(ctx, "test", b, prefix, perShard, n); errors.Is(err, fs.ErrNotExist) {
+	if _, err := ingest.MakeFashionMNISTFirst(ctx, "test", b, perShard, n); errors.Is(err, fs.ErrNotExist) {
 		t.Skipf("Fashion-MNIST not installed: %v", err)
 	} else if err != nil {
 		t.Fatal(err)

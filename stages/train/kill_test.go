@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/sinks/metrics"
 	"github.com/swavgo/swav/train"
@@ -126,11 +127,11 @@ func TestShortEpochKeepsTheSchedule(t *testing.T) {
 	dir := t.TempDir()
 	good := fashionShards(t, filepath.Join(dir, "good"), 39, 10)
 	ctx := context.Background()
-	b, prefix, err := ingest.OpenBucket(ctx, filepath.Join(dir, "bad")+"/", ingest.StoreConfig{})
+	b, err := store.OpenDir(ctx, filepath.Join(dir, "bad")+"/", store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := ingest.NewShardWriter(ctx, b, prefix+"bad-%06d.tar", 10)
+	w, err := ingest.NewShardWriter(ctx, b, "bad-%06d.tar", 10)
 	if err != nil {
 		t.Fatal(err)
 	}

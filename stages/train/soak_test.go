@@ -19,8 +19,9 @@ import (
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
-	"github.com/swavgo/swav/ingest/faultproxy"
-	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/ingest/store/faultproxy"
+	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/train"
@@ -61,7 +62,7 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats, err := ingest.MakeFashionMNIST(ctx, "train", b, "fmnist/", soakShardSize)
+	stats, err := ingest.MakeFashionMNIST(ctx, "train", store.Prefixed(b, "fmnist"), soakShardSize)
 	if err != nil {
 		t.Skipf("Fashion-MNIST not installed: %v", err)
 	}
@@ -148,7 +149,7 @@ func soakJob(endpoint, out string) *configs.Job {
 	job.Job, job.Out, job.Seed, job.Progress = JobKind, out, 7, "off"
 	job.Data.Shards = []string{"s3://soak/fmnist/fmnist-train-{000000..000599}.tar"}
 	job.Data.Format, job.Data.ShuffleBuffer, job.Data.Workers, job.Data.Prefetch = "wds", 1000, 2, 2
-	job.Data.S3 = ingest.S3Config{Endpoint: endpoint, Region: "us-east-1", AccessKeyID: os.Getenv("SWAV_SOAK_KEY"), SecretAccessKey: os.Getenv("SWAV_SOAK_SECRET")}
+	job.Data.S3 = store.S3Config{Endpoint: endpoint, Region: "us-east-1", AccessKeyID: os.Getenv("SWAV_SOAK_KEY"), SecretAccessKey: os.Getenv("SWAV_SOAK_SECRET")}
 	job.Augment.Crops = []augment.CropGroupConfig{{Size: 12, Count: 2, MinScale: 0.3, MaxScale: 1}}
 	job.Augment.Workers = 2
 	c := &job.Train

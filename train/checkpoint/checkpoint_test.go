@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"github.com/swavgo/swav/ingest/s3local"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/ingest/store/s3local"
 
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/train"
@@ -115,7 +117,7 @@ func TestDecodeBadInput(t *testing.T) {
 
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(context.Background(), filepath.Join(t.TempDir(), "nope.swck"))
-	if !ingest.IsNotExist(err) || !strings.Contains(err.Error(), "nope.swck") {
+	if !store.IsNotExist(err) || !strings.Contains(err.Error(), "nope.swck") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -218,7 +220,7 @@ func TestS3(t *testing.T) {
 	if err != nil || !found || url != dir+"/"+FileName(15) {
 		t.Fatalf("latest %q %v %v", url, found, err)
 	}
-	objs, err := ingest.List(ctx, b, "run1/")
+	objs, err := store.List(ctx, b, "run1/")
 	if err != nil || len(objs) != 2 {
 		t.Fatalf("objects %v %v, want 2 after pruning", objs, err)
 	}
@@ -233,7 +235,7 @@ func TestS3(t *testing.T) {
 	if _, err := st.Load(ctx, dir+"/"+FileName(20)); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "s3://ckpts/run1/checkpoints/"+FileName(20)) {
 		t.Fatalf("truncated object: err = %v", err)
 	}
-	if _, err := st.Load(ctx, dir+"/"+FileName(99)); !ingest.IsNotExist(err) {
+	if _, err := st.Load(ctx, dir+"/"+FileName(99)); !store.IsNotExist(err) {
 		t.Fatalf("missing object: err = %v", err)
 	}
 }

@@ -12,17 +12,16 @@ import (
 	"time"
 
 	"github.com/sourcegraph/conc"
-
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
-// Store reaches checkpoint folders through ingest's buckets: local folders
-// (plain paths or file://) and s3:// prefixes. The zero Store takes S3
-// settings from the standard AWS environment; set Config to use a job's
-// data.s3 section (ingest.Config.StoreConfig()). A Store is a value and safe
-// for concurrent use; each call opens and closes its bucket.
+// Store reaches checkpoint folders through the store package's buckets:
+// local folders (plain paths or file://) and s3:// prefixes. The zero Store
+// takes S3 settings from the standard AWS environment; set Config to use a
+// job's data.s3 section (ingest.Config.StoreConfig()). A Store is a value and
+// safe for concurrent use; each call opens and closes its bucket.
 type Store struct {
-	Config ingest.StoreConfig
+	Config store.Config
 }
 
 // Save is Store{}.Save: S3 settings from the environment.
@@ -57,23 +56,19 @@ func parseFileName(name string) (int, bool) {
 
 // folder is one opened checkpoint folder.
 type folder struct {
-	dir    string // as the caller wrote it; URLs are built from it
-	bucket ingest.Bucket
-	prefix string // key prefix inside the bucket, "" or ending in "/"
+	dir    string       // as the caller wrote it; URLs are built from it
+	bucket store.Bucket // the folder itself: names are checkpoint file names
 }
 
 func (s Store) open(ctx context.Context, dir string) (*folder, error) {
 	if dir == "" {
 		return nil, errors.New("checkpoint: empty checkpoint folder")
 	}
-	b, prefix, err := ingest.OpenBucket(ctx, dir, s.Config)
+	b, err := store.OpenDir(ctx, dir, s.Config)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
-	return &folder{dir: dir, bucket: b, prefix: prefix}, nil
+	return &folder{dir: dir, bucket: b}, nil
 }
 
 func (f *folder) url(name string) string { return strings.TrimSuffix(f.dir, "/") + "/" + name }
@@ -81,14 +76,13 @@ func (f *folder) url(name string) string { return strings.TrimSuffix(f.dir, "/")
 // iters returns the iterations of the folder's checkpoint files, ascending
 // (files in sub-folders and foreign files are ignored).
 func (f *folder) iters(ctx context.Context) ([]int, error) {
-	objs, err := ingest.List(ctx, f.bucket, f.prefix)
+	objs, err := store.List(ctx, f.bucket, "")
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: list %s: %w", f.dir, err)
 	}
 	var iters []int
 	for _, o := range objs {
-		rel := strings.TrimPrefix(o.Name, f.prefix)
-		if it, ok := parseFileName(rel); ok && path.Base(rel) == rel {
+		if it, ok := parseFileName(o.Name); ok && path.Base(o.Name) == o.Name {
 			iters = append(iters, it)
 		}
 	}
@@ -124,7 +118,7 @@ func (s Store) Save(ctx context.Context, dir string, ck *Checkpoint, keep int) (
 	pr, pw := io.Pipe()
 	var wg conc.WaitGroup
 	wg.Go(func() { pw.CloseWithError(Encode(pw, ck)) })
-	upErr := f.bucket.Upload(ctx, f.prefix+name, pr)
+	upErr := f.bucket.Upload(ctx, name, pr)
 	pr.CloseWithError(errors.New("upload ended")) // unblocks the encoder if Upload stopped early
 	wg.Wait()
 	if upErr != nil {
@@ -136,7 +130,7 @@ func (s Store) Save(ctx context.Context, dir string, ck *Checkpoint, keep int) (
 			return f.url(name), err
 		}
 		for i := 0; i < len(iters)-keep; i++ {
-			if err := f.bucket.Delete(ctx, f.prefix+FileName(iters[i])); err != nil {
+			if err := f.bucket.Delete(ctx, FileName(iters[i])); err != nil {
 				return f.url(name), fmt.Errorf("checkpoint: prune %s: %w", f.url(FileName(iters[i])), err)
 			}
 		}
@@ -162,7 +156,7 @@ func (s Store) Latest(ctx context.Context, dir string) (url string, found bool, 
 
 // Load reads and verifies the checkpoint at url (a local path, file:// or
 // s3:// URL): magic, version and both checksums. Errors name the file and
-// wrap ErrCorrupt, ErrVersion or ingest.ErrNotExist. It blocks while reading
+// wrap ErrCorrupt, ErrVersion or store.ErrNotExist. It blocks while reading
 // (streaming) and allocates the whole state.
 func (s Store) Load(ctx context.Context, url string) (*Checkpoint, error) {
 	dir, name := ".", url
@@ -177,7 +171,7 @@ func (s Store) Load(ctx context.Context, url string) (*Checkpoint, error) {
 		return nil, err
 	}
 	defer f.bucket.Close()
-	rc, err := f.bucket.Get(ctx, f.prefix+name)
+	rc, err := f.bucket.Get(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: open %s: %w", url, err)
 	}

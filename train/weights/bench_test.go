@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/torchtest"
 	"github.com/swavgo/swav/train/weights"
@@ -36,7 +36,7 @@ func BenchmarkReadResNet50(b *testing.B) {
 				runtime.GC()
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
-				f, err := weights.Read(context.Background(), file, ingest.StoreConfig{})
+				f, err := weights.Read(context.Background(), file, store.Config{})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/sourcegraph/conc"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/model"
 )
@@ -117,8 +117,8 @@ func (im *Imported) WriteExport(w io.Writer, layout string) (int, error) {
 // streams into one atomic upload (a temporary file and a rename locally, one
 // PutObject on S3), so dst is the whole export or untouched. It returns the
 // number of tensors written.
-func ExportTo(ctx context.Context, src, dst, layout string, store ingest.StoreConfig) (int, error) {
-	f, err := Read(ctx, src, store)
+func ExportTo(ctx context.Context, src, dst, layout string, sc store.Config) (int, error) {
+	f, err := Read(ctx, src, sc)
 	if err != nil {
 		return 0, err
 	}
@@ -129,7 +129,7 @@ func ExportTo(ctx context.Context, src, dst, layout string, store ingest.StoreCo
 	if _, err := im.Export(layout); err != nil { // fail before creating anything
 		return 0, err
 	}
-	b, key, err := ingest.OpenBucket(ctx, dst, store)
+	b, key, err := store.Open(ctx, dst, sc)
 	if err != nil {
 		return 0, err
 	}

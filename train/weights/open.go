@@ -4,15 +4,15 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // Open reads the weights file at url (a path, file:// or s3:// URL) and maps
 // its tensors to our layout: Read, then Import. It is what extraction's
 // extract.checkpoint and training's train.init_from both do before building
 // a State for their network.
-func Open(ctx context.Context, url string, store ingest.StoreConfig) (*File, *Imported, error) {
-	f, err := Read(ctx, url, store)
+func Open(ctx context.Context, url string, sc store.Config) (*File, *Imported, error) {
+	f, err := Read(ctx, url, sc)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/torchtest"
 	"github.com/swavgo/swav/train/weights"
@@ -43,7 +43,7 @@ func TestPyTorchFiles(t *testing.T) {
 			args := append([]string{"make", "--arch", "resnet18", "--layout", tc.layout, "--format", tc.format, "--dtype", tc.dtype,
 				"--seed", "3", "--hidden-mlp", "64", "--feat-dim", "16", "--prototypes", "30", "--out", file}, tc.extra...)
 			torchtest.Run(t, torchWeights, args...)
-			f, err := weights.Read(context.Background(), file, ingest.StoreConfig{})
+			f, err := weights.Read(context.Background(), file, store.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestPyTorchFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			exported := file + ".export.safetensors"
-			if _, err := weights.ExportTo(context.Background(), file, exported, tc.export, ingest.StoreConfig{}); err != nil {
+			if _, err := weights.ExportTo(context.Background(), file, exported, tc.export, store.Config{}); err != nil {
 				t.Fatal(err)
 			}
 			check := []string{"check-export", "--safetensors", exported, "--reference", file, "--layout", tc.export, "--arch", "resnet18"}

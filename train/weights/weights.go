@@ -32,7 +32,7 @@ import (
 
 	"github.com/sourcegraph/conc"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/train/checkpoint"
 )
 
@@ -153,15 +153,15 @@ func NamesFile(url string) bool {
 // detects its format from its first bytes. S3 objects are read into memory
 // (their size is asked first, so nothing larger is allocated); local zip
 // files are read in place. Errors name the file and wrap ErrCorrupt,
-// ErrFormat, ErrUnsafePickle or ingest.ErrNotExist. Peak memory is the
+// ErrFormat, ErrUnsafePickle or store.ErrNotExist. Peak memory is the
 // tensors (as float32) plus, except for local zip files, the file itself.
-func Read(ctx context.Context, url string, store ingest.StoreConfig) (*File, error) {
+func Read(ctx context.Context, url string, sc store.Config) (*File, error) {
 	if !strings.Contains(url, "://") || strings.HasPrefix(url, "file://") {
 		path := strings.TrimPrefix(url, "file://")
 		fh, err := os.Open(path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("weights: %s: %w", url, ingest.ErrNotExist)
+				return nil, fmt.Errorf("weights: %s: %w", url, store.ErrNotExist)
 			}
 			return nil, fmt.Errorf("weights: %w", err)
 		}
@@ -192,7 +192,7 @@ func Read(ctx context.Context, url string, store ingest.StoreConfig) (*File, err
 		f.SHA256 = hex.EncodeToString(h.Sum(nil))
 		return f, nil
 	}
-	b, key, err := ingest.OpenBucket(ctx, url, store)
+	b, key, err := store.Open(ctx, url, sc)
 	if err != nil {
 		return nil, fmt.Errorf("weights: %w", err)
 	}

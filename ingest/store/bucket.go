@@ -1,4 +1,11 @@
-package ingest
+// Package store is the object-store layer, in thanos objstore's shape: the
+// Bucket interface, its local-filesystem (Local) and S3 (S3) implementations,
+// a folder of a bucket as a bucket of its own (Prefixed), opening a bucket
+// from a URL (Open, OpenDir), the S3 client shared by every bucket of the
+// same settings and the process's S3 counters. It knows nothing of shards or
+// samples: ingest, checkpoints, feature sinks and weights readers all reach
+// files and objects through it.
+package store
 
 import (
 	"context"
@@ -74,7 +81,7 @@ func ObjectURL(b Bucket, name string) string {
 	return strings.TrimSuffix(b.Name(), "/") + "/" + name
 }
 
-// OpenBucket opens the store named by rawURL and returns it together with the
+// Open opens the store named by rawURL and returns it together with the
 // key prefix rawURL points at inside it:
 //
 //	/data/shards, ./shards, file:///data/shards -> local bucket "file:///", prefix "data/shards"
@@ -82,7 +89,8 @@ func ObjectURL(b Bucket, name string) string {
 //
 // Opening an S3 bucket loads the AWS configuration (environment, shared
 // files, opts) but sends no request. The caller owns the Bucket and closes it.
-func OpenBucket(ctx context.Context, rawURL string, opts StoreConfig) (Bucket, string, error) {
+// OpenDir is Open for a folder: the Bucket it returns is Prefixed by the key.
+func Open(ctx context.Context, rawURL string, opts Config) (Bucket, string, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		scheme, rest = "", rawURL
@@ -110,25 +118,25 @@ func OpenBucket(ctx context.Context, rawURL string, opts StoreConfig) (Bucket, s
 		if strings.HasSuffix(rest, "/") && prefix != "" {
 			prefix += "/"
 		}
-		b, err := NewLocalBucket(string(os.PathSeparator))
+		b, err := NewLocal(string(os.PathSeparator))
 		return b, prefix, err
 	case "s3":
 		bucket, prefix, _ := strings.Cut(rest, "/")
 		if bucket == "" {
 			return nil, "", fmt.Errorf("open bucket %q: no bucket name after s3://", rawURL)
 		}
-		b, err := NewS3Bucket(ctx, bucket, opts)
+		b, err := NewS3(ctx, bucket, opts)
 		return b, prefix, err
 	default:
 		return nil, "", fmt.Errorf("open bucket %q: unsupported scheme %q (want a path, file:// or s3://)", rawURL, scheme)
 	}
 }
 
-// Copy copies every object under srcPrefix in src to dst, replacing
-// srcPrefix by dstPrefix in the names, one streamed object at a time. It
+// Copy copies every object of src to dst under the same name, one streamed
+// object at a time (Prefixed buckets copy one folder into another). It
 // returns the number of objects and bytes copied.
-func Copy(ctx context.Context, src Bucket, srcPrefix string, dst Bucket, dstPrefix string) (int, int64, error) {
-	objs, err := List(ctx, src, srcPrefix)
+func Copy(ctx context.Context, src, dst Bucket) (int, int64, error) {
+	objs, err := List(ctx, src, "")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -138,7 +146,7 @@ func Copy(ctx context.Context, src Bucket, srcPrefix string, dst Bucket, dstPref
 		if err != nil {
 			return i, total, err
 		}
-		err = dst.Upload(ctx, dstPrefix+strings.TrimPrefix(o.Name, srcPrefix), rc)
+		err = dst.Upload(ctx, o.Name, rc)
 		rc.Close()
 		if err != nil {
 			return i, total, err

@@ -1,7 +1,7 @@
-// Package buckettest is the acceptance suite every ingest.Bucket
+// Package storetest is the acceptance suite every store.Bucket
 // implementation passes. Other packages writing through a Bucket may run it on
 // the buckets they construct.
-package buckettest
+package storetest
 
 import (
 	"bytes"
@@ -11,39 +11,39 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
-// Run checks b's behaviour under prefix (which should be empty of objects).
-func Run(t *testing.T, b ingest.Bucket, prefix string) {
+// Run checks b's behaviour; b must hold no object. Run a folder of a bucket
+// through store.Prefixed.
+func Run(t *testing.T, b store.Bucket) {
 	ctx := context.Background()
-	name := func(s string) string { return prefix + s }
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
 
 	t.Run("UploadGet", func(t *testing.T) {
-		if err := b.Upload(ctx, name("a/obj.bin"), bytes.NewReader(payload)); err != nil {
+		if err := b.Upload(ctx, "a/obj.bin", bytes.NewReader(payload)); err != nil {
 			t.Fatal(err)
 		}
-		got := readAll(t, b, name("a/obj.bin"))
+		got := readAll(t, b, "a/obj.bin")
 		if !bytes.Equal(got, payload) {
 			t.Fatalf("Get returned %d bytes, want %d equal bytes", len(got), len(payload))
 		}
 	})
 	t.Run("UploadNonSeekableOverwrites", func(t *testing.T) {
 		r := io.MultiReader(strings.NewReader("new "), strings.NewReader("content"))
-		if err := b.Upload(ctx, name("a/over.txt"), r); err != nil {
+		if err := b.Upload(ctx, "a/over.txt", r); err != nil {
 			t.Fatal(err)
 		}
-		if err := b.Upload(ctx, name("a/over.txt"), strings.NewReader("second")); err != nil {
+		if err := b.Upload(ctx, "a/over.txt", strings.NewReader("second")); err != nil {
 			t.Fatal(err)
 		}
-		if got := string(readAll(t, b, name("a/over.txt"))); got != "second" {
+		if got := string(readAll(t, b, "a/over.txt")); got != "second" {
 			t.Fatalf("after overwrite got %q", got)
 		}
 	})
 	t.Run("GetRange", func(t *testing.T) {
 		for _, tc := range []struct{ off, n int64 }{{0, 10}, {100, 1000}, {65530, 6}, {65000, -1}, {5, 0}} {
-			rc, err := b.GetRange(ctx, name("a/obj.bin"), tc.off, tc.n)
+			rc, err := b.GetRange(ctx, "a/obj.bin", tc.off, tc.n)
 			if err != nil {
 				t.Fatalf("GetRange(%d,%d): %v", tc.off, tc.n, err)
 			}
@@ -62,34 +62,34 @@ func Run(t *testing.T, b ingest.Bucket, prefix string) {
 		}
 	})
 	t.Run("ExistsAttributes", func(t *testing.T) {
-		ok, err := b.Exists(ctx, name("a/obj.bin"))
+		ok, err := b.Exists(ctx, "a/obj.bin")
 		if err != nil || !ok {
 			t.Fatalf("Exists(existing) = %v, %v", ok, err)
 		}
-		ok, err = b.Exists(ctx, name("a/missing.bin"))
+		ok, err = b.Exists(ctx, "a/missing.bin")
 		if err != nil || ok {
 			t.Fatalf("Exists(missing) = %v, %v", ok, err)
 		}
-		attr, err := b.Attributes(ctx, name("a/obj.bin"))
+		attr, err := b.Attributes(ctx, "a/obj.bin")
 		if err != nil || attr.Size != int64(len(payload)) {
 			t.Fatalf("Attributes = %+v, %v; want size %d", attr, err, len(payload))
 		}
-		if _, err := b.Attributes(ctx, name("a/missing.bin")); !ingest.IsNotExist(err) {
+		if _, err := b.Attributes(ctx, "a/missing.bin"); !store.IsNotExist(err) {
 			t.Fatalf("Attributes(missing) error %v does not wrap ErrNotExist", err)
 		}
 	})
 	t.Run("MissingObjectNamed", func(t *testing.T) {
-		_, err := b.Get(ctx, name("a/missing.bin"))
-		if !errors.Is(err, ingest.ErrNotExist) {
+		_, err := b.Get(ctx, "a/missing.bin")
+		if !errors.Is(err, store.ErrNotExist) {
 			t.Fatalf("Get(missing) error %v does not wrap ErrNotExist", err)
 		}
-		if !strings.Contains(err.Error(), "a/missing.bin") {
-			t.Fatalf("error %q does not name the object", err)
+		if url := store.ObjectURL(b, "a/missing.bin"); !strings.Contains(err.Error(), url) {
+			t.Fatalf("error %q does not name the object %s", err, url)
 		}
 	})
 	t.Run("Iter", func(t *testing.T) {
 		for _, n := range []string{"list/x-000001.tar", "list/x-000000.tar", "list/sub/y.tar", "listing.txt"} {
-			if err := b.Upload(ctx, name(n), strings.NewReader(n)); err != nil {
+			if err := b.Upload(ctx, n, strings.NewReader(n)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -102,14 +102,14 @@ func Run(t *testing.T, b ingest.Bucket, prefix string) {
 			{"list", []string{"list/sub/y.tar", "list/x-000000.tar", "list/x-000001.tar", "listing.txt"}},
 			{"nothing/", nil},
 		} {
-			objs, err := ingest.List(ctx, b, name(tc.prefix))
+			objs, err := store.List(ctx, b, tc.prefix)
 			if err != nil {
 				t.Fatalf("List(%q): %v", tc.prefix, err)
 			}
 			var got []string
 			for _, o := range objs {
-				got = append(got, strings.TrimPrefix(o.Name, prefix))
-				if o.Size != int64(len(strings.TrimPrefix(o.Name, prefix))) {
+				got = append(got, o.Name)
+				if o.Size != int64(len(o.Name)) {
 					t.Errorf("List(%q): %s has size %d", tc.prefix, o.Name, o.Size)
 				}
 			}
@@ -119,19 +119,19 @@ func Run(t *testing.T, b ingest.Bucket, prefix string) {
 		}
 	})
 	t.Run("Delete", func(t *testing.T) {
-		if err := b.Delete(ctx, name("listing.txt")); err != nil {
+		if err := b.Delete(ctx, "listing.txt"); err != nil {
 			t.Fatal(err)
 		}
-		if ok, _ := b.Exists(ctx, name("listing.txt")); ok {
+		if ok, _ := b.Exists(ctx, "listing.txt"); ok {
 			t.Fatal("object still exists after Delete")
 		}
-		if err := b.Delete(ctx, name("listing.txt")); err != nil {
+		if err := b.Delete(ctx, "listing.txt"); err != nil {
 			t.Fatalf("deleting a missing object: %v", err)
 		}
 	})
 }
 
-func readAll(t *testing.T, b ingest.Bucket, name string) []byte {
+func readAll(t *testing.T, b store.Bucket, name string) []byte {
 	t.Helper()
 	rc, err := b.Get(context.Background(), name)
 	if err != nil {

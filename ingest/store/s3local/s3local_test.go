@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swavgo/swav/ingest"
-	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/ingest/store/s3local"
 )
 
 func TestServeDir(t *testing.T) {
@@ -26,11 +26,11 @@ func TestServeDir(t *testing.T) {
 	}
 	defer srv.Stop()
 	ctx := context.Background()
-	b, prefix, err := ingest.OpenBucket(ctx, "s3://fmnist/sub/", srv.StoreConfig())
+	b, prefix, err := store.Open(ctx, "s3://fmnist/sub/", srv.StoreConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := ingest.List(ctx, b, prefix)
+	objs, err := store.List(ctx, b, prefix)
 	if err != nil || len(objs) != 1 || objs[0].Name != "sub/a.tar" {
 		t.Fatalf("List = %v, %v", objs, err)
 	}

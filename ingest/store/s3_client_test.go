@@ -1,4 +1,4 @@
-package ingest
+package store
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 // settings, the secret included, or in the AWS_* environment gives another.
 func TestS3ClientsAreSharedBySettings(t *testing.T) {
 	ctx := context.Background()
-	base := StoreConfig{S3: S3Config{Endpoint: "http://127.0.0.1:1", Region: "us-east-1", AccessKeyID: "a", SecretAccessKey: "s"}}
-	client := func(sc StoreConfig, bucket string) any {
+	base := Config{S3: S3Config{Endpoint: "http://127.0.0.1:1", Region: "us-east-1", AccessKeyID: "a", SecretAccessKey: "s"}}
+	client := func(sc Config, bucket string) any {
 		t.Helper()
-		b, err := NewS3Bucket(ctx, bucket, sc)
+		b, err := NewS3(ctx, bucket, sc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,7 +27,7 @@ func TestS3ClientsAreSharedBySettings(t *testing.T) {
 	otherSecret.S3.SecretAccessKey = "t"
 	otherRetries := base
 	otherRetries.Retries = 3
-	for name, sc := range map[string]StoreConfig{"secret": otherSecret, "retries": otherRetries} {
+	for name, sc := range map[string]Config{"secret": otherSecret, "retries": otherRetries} {
 		if client(sc, "one") == first {
 			t.Errorf("a different %s shared the client", name)
 		}

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/sourcegraph/conc"
-	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // Region is the region the server is started with.
@@ -198,18 +198,18 @@ func newCredentials() (access, secret string, err error) {
 }
 
 // StoreConfig returns the settings that reach this server.
-func (s *Server) StoreConfig() ingest.StoreConfig {
-	return ingest.StoreConfig{S3: s.S3Config(), Retries: 10}
+func (s *Server) StoreConfig() store.Config {
+	return store.Config{S3: s.S3Config(), Retries: 10}
 }
 
 // S3Config returns the S3 section that reaches this server.
-func (s *Server) S3Config() ingest.S3Config {
-	return ingest.S3Config{Endpoint: s.Endpoint, Region: Region, AccessKeyID: s.AccessKey, SecretAccessKey: s.SecretKey}
+func (s *Server) S3Config() store.S3Config {
+	return store.S3Config{Endpoint: s.Endpoint, Region: Region, AccessKeyID: s.AccessKey, SecretAccessKey: s.SecretKey}
 }
 
 // CreateBucket creates a bucket on the server and returns it opened.
-func (s *Server) CreateBucket(ctx context.Context, name string) (*ingest.S3Bucket, error) {
-	b, err := ingest.NewS3Bucket(ctx, name, s.StoreConfig())
+func (s *Server) CreateBucket(ctx context.Context, name string) (*store.S3, error) {
+	b, err := store.NewS3(ctx, name, s.StoreConfig())
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package ingest
+package store
 
 import (
 	"bytes"
@@ -24,14 +24,14 @@ import (
 	"github.com/aws/smithy-go/middleware"
 )
 
-// S3Bucket is a Bucket over one S3 bucket (AWS or any S3-compatible server).
-type S3Bucket struct {
+// S3 is a Bucket over one S3 bucket (AWS or any S3-compatible server).
+type S3 struct {
 	client   *s3.Client
 	bucket   string
 	attempts int
 }
 
-// NewS3Bucket builds a client for bucket from opts and the standard AWS
+// NewS3 builds a client for bucket from opts and the standard AWS
 // chain. Checksums are computed and validated only when an operation requires
 // them (RequestChecksumCalculation/ResponseChecksumValidation WhenRequired),
 // which S3-compatible servers handle. Each request is retried up to
@@ -43,7 +43,7 @@ type S3Bucket struct {
 // pool stays warm across shard lists, epochs and outputs, and the CA bundle
 // (AWS_CA_BUNDLE) is parsed once instead of once per bucket (measured: 12 %
 // of a 264 MB streaming pass of the ingest benchmark went to parsing it).
-func NewS3Bucket(ctx context.Context, bucket string, opts StoreConfig) (*S3Bucket, error) {
+func NewS3(ctx context.Context, bucket string, opts Config) (*S3, error) {
 	attempts := opts.Retries
 	if attempts <= 0 {
 		attempts = 10
@@ -65,7 +65,7 @@ func NewS3Bucket(ctx context.Context, bucket string, opts StoreConfig) (*S3Bucke
 		}
 		s3Clients[string(key)] = client
 	}
-	return &S3Bucket{client: client, bucket: bucket, attempts: attempts}, nil
+	return &S3{client: client, bucket: bucket, attempts: attempts}, nil
 }
 
 var (
@@ -145,13 +145,13 @@ func (noRateLimit) GetToken(context.Context, uint) (func() error, error) {
 func (noRateLimit) AddTokens(uint) error { return nil }
 
 // Client exposes the underlying SDK client (benchmarks compare against it).
-func (b *S3Bucket) Client() *s3.Client { return b.client }
+func (b *S3) Client() *s3.Client { return b.client }
 
 // Bucket returns the bucket name.
-func (b *S3Bucket) Bucket() string { return b.bucket }
+func (b *S3) Bucket() string { return b.bucket }
 
 // Name implements Bucket.
-func (b *S3Bucket) Name() string { return "s3://" + b.bucket }
+func (b *S3) Name() string { return "s3://" + b.bucket }
 
 // ErrCredentials is wrapped when the store rejects the credentials (an
 // unknown access key id, a wrong secret, an expired token, access denied).
@@ -159,7 +159,7 @@ var ErrCredentials = errors.New("credentials rejected")
 
 // wrap turns SDK errors into messages naming the object, mapping missing
 // keys to ErrNotExist and spelling out missing buckets and bad credentials.
-func (b *S3Bucket) wrap(op, name string, err error) error {
+func (b *S3) wrap(op, name string, err error) error {
 	where := ObjectURL(b, name)
 	if name == "" {
 		where = b.Name()
@@ -181,14 +181,14 @@ func (b *S3Bucket) wrap(op, name string, err error) error {
 }
 
 // Get implements Bucket.
-func (b *S3Bucket) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+func (b *S3) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 	return b.GetRange(ctx, name, 0, -1)
 }
 
 // GetRange implements Bucket. The returned reader resumes by byte range when
 // the body is cut short or the connection fails, up to the retry budget, so
 // its bytes are exactly the object's bytes or the read fails.
-func (b *S3Bucket) GetRange(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
+func (b *S3) GetRange(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
 	r := &resumingReader{ctx: ctx, b: b, name: name, off: off, end: -1}
 	if length >= 0 {
 		r.end = off + length
@@ -203,7 +203,7 @@ func (b *S3Bucket) GetRange(ctx context.Context, name string, off, length int64)
 // after a reset or a truncated body, with backoff.
 type resumingReader struct {
 	ctx   context.Context
-	b     *S3Bucket
+	b     *S3
 	name  string
 	off   int64 // next byte to read
 	end   int64 // exclusive end, -1 until known
@@ -307,7 +307,7 @@ func sleepBackoff(ctx context.Context, attempt int) error {
 }
 
 // Exists implements Bucket.
-func (b *S3Bucket) Exists(ctx context.Context, name string) (bool, error) {
+func (b *S3) Exists(ctx context.Context, name string) (bool, error) {
 	_, err := b.Attributes(ctx, name)
 	if IsNotExist(err) {
 		return false, nil
@@ -316,7 +316,7 @@ func (b *S3Bucket) Exists(ctx context.Context, name string) (bool, error) {
 }
 
 // Attributes implements Bucket.
-func (b *S3Bucket) Attributes(ctx context.Context, name string) (ObjectAttributes, error) {
+func (b *S3) Attributes(ctx context.Context, name string) (ObjectAttributes, error) {
 	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &name})
 	if err != nil {
 		var re interface{ HTTPStatusCode() int }
@@ -342,7 +342,7 @@ func (b *S3Bucket) Attributes(ctx context.Context, name string) (ObjectAttribute
 }
 
 // Iter implements Bucket (ListObjectsV2, lexical order).
-func (b *S3Bucket) Iter(ctx context.Context, prefix string, f func(ObjectInfo) error) error {
+func (b *S3) Iter(ctx context.Context, prefix string, f func(ObjectInfo) error) error {
 	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: &prefix})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -361,7 +361,7 @@ func (b *S3Bucket) Iter(ctx context.Context, prefix string, f func(ObjectInfo) e
 // Upload implements Bucket with one PutObject (atomic on S3). A reader that
 // cannot seek is spooled to a temporary file first so that the SDK can sign
 // and retry it without holding the object in memory.
-func (b *S3Bucket) Upload(ctx context.Context, name string, r io.Reader) error {
+func (b *S3) Upload(ctx context.Context, name string, r io.Reader) error {
 	body, ok := r.(io.ReadSeeker)
 	if !ok {
 		tmp, err := os.CreateTemp("", "swav-upload-*")
@@ -386,7 +386,7 @@ func (b *S3Bucket) Upload(ctx context.Context, name string, r io.Reader) error {
 }
 
 // Delete implements Bucket.
-func (b *S3Bucket) Delete(ctx context.Context, name string) error {
+func (b *S3) Delete(ctx context.Context, name string) error {
 	_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.bucket, Key: &name})
 	if err != nil && !IsNotExist(b.wrap("delete", name, err)) {
 		return b.wrap("delete", name, err)
@@ -396,7 +396,7 @@ func (b *S3Bucket) Delete(ctx context.Context, name string) error {
 
 // CreateBucket creates the bucket (tests, the local S3 server, `shards make`).
 // An existing bucket owned by the caller is not an error.
-func (b *S3Bucket) CreateBucket(ctx context.Context) error {
+func (b *S3) CreateBucket(ctx context.Context) error {
 	_, err := b.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &b.bucket})
 	var ae smithy.APIError
 	if err != nil && errors.As(err, &ae) && (ae.ErrorCode() == "BucketAlreadyOwnedByYou" || ae.ErrorCode() == "BucketAlreadyExists") {
@@ -409,4 +409,4 @@ func (b *S3Bucket) CreateBucket(ctx context.Context) error {
 }
 
 // Close implements Bucket.
-func (b *S3Bucket) Close() error { return nil }
+func (b *S3) Close() error { return nil }

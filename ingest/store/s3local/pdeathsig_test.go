@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swavgo/swav/ingest/s3local"
+	"github.com/swavgo/swav/ingest/store/s3local"
 )
 
 // TestServerDiesWithItsParent starts a server from a child process (this

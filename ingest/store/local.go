@@ -1,4 +1,4 @@
-package ingest
+package store
 
 import (
 	"context"
@@ -12,25 +12,25 @@ import (
 	"strings"
 )
 
-// LocalBucket is a Bucket over a directory of the local filesystem.
-type LocalBucket struct {
+// Local is a Bucket over a directory of the local filesystem.
+type Local struct {
 	root string
 }
 
-// NewLocalBucket returns a Bucket rooted at dir (which need not exist yet).
-func NewLocalBucket(dir string) (*LocalBucket, error) {
+// NewLocal returns a Bucket rooted at dir (which need not exist yet).
+func NewLocal(dir string) (*Local, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("local bucket %q: %w", dir, err)
 	}
-	return &LocalBucket{root: abs}, nil
+	return &Local{root: abs}, nil
 }
 
 // Name implements Bucket.
-func (b *LocalBucket) Name() string { return "file://" + filepath.ToSlash(b.root) }
+func (b *Local) Name() string { return "file://" + filepath.ToSlash(b.root) }
 
 // path maps an object name to a file path, refusing names that escape root.
-func (b *LocalBucket) path(name string) (string, error) {
+func (b *Local) path(name string) (string, error) {
 	if name == "" || strings.HasPrefix(name, "/") || path.Clean(name) != name ||
 		name == ".." || strings.HasPrefix(name, "../") || strings.Contains(name, "\x00") {
 		return "", fmt.Errorf("object %q in %s: invalid name (empty, absolute or not clean)", name, b.Name())
@@ -38,7 +38,7 @@ func (b *LocalBucket) path(name string) (string, error) {
 	return filepath.Join(b.root, filepath.FromSlash(name)), nil
 }
 
-func (b *LocalBucket) notExist(name string, err error) error {
+func (b *Local) notExist(name string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s: %w", ObjectURL(b, name), ErrNotExist)
 	}
@@ -46,12 +46,12 @@ func (b *LocalBucket) notExist(name string, err error) error {
 }
 
 // Get implements Bucket.
-func (b *LocalBucket) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+func (b *Local) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 	return b.GetRange(ctx, name, 0, -1)
 }
 
 // GetRange implements Bucket.
-func (b *LocalBucket) GetRange(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
+func (b *Local) GetRange(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
 	p, err := b.path(name)
 	if err != nil {
 		return nil, err
@@ -81,7 +81,7 @@ func (b *LocalBucket) GetRange(ctx context.Context, name string, off, length int
 }
 
 // Exists implements Bucket.
-func (b *LocalBucket) Exists(ctx context.Context, name string) (bool, error) {
+func (b *Local) Exists(ctx context.Context, name string) (bool, error) {
 	_, err := b.Attributes(ctx, name)
 	if IsNotExist(err) {
 		return false, nil
@@ -90,7 +90,7 @@ func (b *LocalBucket) Exists(ctx context.Context, name string) (bool, error) {
 }
 
 // Attributes implements Bucket.
-func (b *LocalBucket) Attributes(_ context.Context, name string) (ObjectAttributes, error) {
+func (b *Local) Attributes(_ context.Context, name string) (ObjectAttributes, error) {
 	p, err := b.path(name)
 	if err != nil {
 		return ObjectAttributes{}, err
@@ -106,7 +106,7 @@ func (b *LocalBucket) Attributes(_ context.Context, name string) (ObjectAttribut
 }
 
 // Iter implements Bucket. Temporary upload files are not listed.
-func (b *LocalBucket) Iter(ctx context.Context, prefix string, f func(ObjectInfo) error) error {
+func (b *Local) Iter(ctx context.Context, prefix string, f func(ObjectInfo) error) error {
 	dir := prefix
 	if !strings.HasSuffix(dir, "/") {
 		dir = path.Dir("/" + dir)
@@ -153,7 +153,7 @@ const tmpMarker = ".tmp-upload-"
 
 // Upload implements Bucket: it writes a temporary file next to the target,
 // syncs it and renames it into place.
-func (b *LocalBucket) Upload(ctx context.Context, name string, r io.Reader) error {
+func (b *Local) Upload(ctx context.Context, name string, r io.Reader) error {
 	p, err := b.path(name)
 	if err != nil {
 		return err
@@ -192,7 +192,7 @@ func (b *LocalBucket) Upload(ctx context.Context, name string, r io.Reader) erro
 }
 
 // Delete implements Bucket.
-func (b *LocalBucket) Delete(_ context.Context, name string) error {
+func (b *Local) Delete(_ context.Context, name string) error {
 	p, err := b.path(name)
 	if err != nil {
 		return err
@@ -204,7 +204,7 @@ func (b *LocalBucket) Delete(_ context.Context, name string) error {
 }
 
 // Close implements Bucket.
-func (b *LocalBucket) Close() error { return nil }
+func (b *Local) Close() error { return nil }
 
 // ctxReader stops a copy once ctx is cancelled.
 type ctxReader struct {
