@@ -15,7 +15,8 @@ type Config struct {
 	// Shards lists shard URLs: plain paths, file://, s3://bucket/prefix, with
 	// brace ranges ({000000..001281}), globs and prefixes.
 	Shards []string `yaml:"shards"`
-	// Format is "wds", "parquet", "folder" or "auto" (from the extension).
+	// Format is a registered shard format ("wds", "parquet", "folder") or
+	// "auto" (from the extension).
 	Format string `yaml:"format"`
 	// S3 configures s3:// shard URLs (and any s3:// output of the run).
 	S3 store.S3Config `yaml:"s3"`
@@ -71,10 +72,9 @@ func (c *Config) Validate() error {
 			return field.Errorf(fmt.Sprintf("shards[%d]", i), "empty shard URL")
 		}
 	}
-	switch c.Format {
-	case "auto", "wds", "parquet", "folder":
-	default:
-		return field.Errorf("format", "unknown format %q (want auto, wds, parquet or folder)", c.Format)
+	format, known := formats.Lookup(c.Format)
+	if !known && c.Format != AutoFormat {
+		return field.Errorf("format", "unknown format %q (known: %s)", c.Format, knownFormats())
 	}
 	switch {
 	case c.Prefetch < 0:
@@ -95,8 +95,11 @@ func (c *Config) Validate() error {
 		return field.Errorf("folder_shard_size", "must be >= 1, got %d", c.FolderShardSize)
 	case c.Retries < 1:
 		return field.Errorf("retries", "must be >= 1, got %d", c.Retries)
-	case c.Format == "parquet" && c.ImageColumn == "":
-		return field.Errorf("image_column", "must name the Parquet image column")
+	}
+	if format.Validate != nil {
+		if err := format.Validate(c); err != nil {
+			return err
+		}
 	}
 	if (c.S3.AccessKeyID == "") != (c.S3.SecretAccessKey == "") {
 		return field.Errorf("s3.access_key_id", "access_key_id and secret_access_key must be set together")

@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"fmt"
-	"io"
 	"sync"
 )
 
@@ -124,15 +123,15 @@ func InspectShards(ctx context.Context, cfg Config, f func(ShardReport) error) e
 	}
 	defer set.Close()
 	for _, sh := range set.shards {
-		rep := ShardReport{URL: sh.url, Format: sh.format, Bytes: sh.size}
-		if rep.Bytes < 0 && sh.format != "folder" {
-			if attr, err := sh.bucket.Attributes(ctx, sh.name); err == nil {
+		rep := ShardReport{URL: sh.URL, Format: sh.format, Bytes: sh.Size}
+		if rep.Bytes < 0 && !sh.listed {
+			if attr, err := sh.Bucket.Attributes(ctx, sh.Name); err == nil {
 				rep.Bytes = attr.Size
 			}
 		}
 		rep.Samples, rep.Corrupt, rep.Err = inspectShard(ctx, sh, &cfg)
 		if rep.Err == nil && sh.count >= 0 && sh.count != rep.Samples+rep.Corrupt {
-			rep.Err = fmt.Errorf("shard %s: holds %d samples but its index says %d", sh.url, rep.Samples+rep.Corrupt, sh.count)
+			rep.Err = fmt.Errorf("shard %s: holds %d samples but its index says %d", sh.URL, rep.Samples+rep.Corrupt, sh.count)
 		}
 		if err := f(rep); err != nil {
 			return err
@@ -150,20 +149,14 @@ func inspectShard(ctx context.Context, sh *shardRef, cfg *Config) (good, bad int
 		return 0, 0, err
 	}
 	defer rd.Close()
-	for {
-		rec, err := rd.next()
-		if err == io.EOF {
-			return good, bad, nil
-		}
-		if err != nil {
-			return good, bad, err
-		}
-		if rec.sample == nil {
+	for rd.Next() {
+		if rd.Record().Sample == nil {
 			bad++
 		} else {
 			good++
 		}
 	}
+	return good, bad, rd.Err()
 }
 
 // RankEpochSamples returns the number of sample slots every rank yields in

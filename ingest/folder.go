@@ -10,6 +10,20 @@ import (
 	"github.com/swavgo/swav/ingest/store"
 )
 
+// Image folders: one subdirectory per class (label = index of the class in
+// sorted order), cut into virtual shards of data.folder_shard_size files.
+func init() {
+	RegisterFormat("folder", Format{
+		Open: func(ctx context.Context, s Shard, _ *Config) (ShardReader, error) {
+			return newFolderReader(ctx, s), nil
+		},
+		List: func(ctx context.Context, b store.Bucket, prefix string, cfg *Config) ([]Shard, error) {
+			return listFolder(ctx, b, prefix, cfg.FolderShardSize)
+		},
+		Detect: func(name string) bool { return isImageExt(extOf(name)) },
+	})
+}
+
 // folderFile is one image of an image folder.
 type folderFile struct {
 	name  string // object name
@@ -18,10 +32,11 @@ type folderFile struct {
 	label int64
 }
 
-// resolveFolder lists an image folder with one subdirectory per class
+// listFolder lists an image folder with one subdirectory per class
 // (label = index of the class in sorted order) and cuts its sorted file list
-// into virtual shards of shardSize files, the unit of shuffling and splitting.
-func resolveFolder(ctx context.Context, b store.Bucket, prefix string, shardSize int) ([]*shardRef, error) {
+// into virtual shards of shardSize files, the unit of shuffling and
+// splitting; each shard's Parts are its []folderFile.
+func listFolder(ctx context.Context, b store.Bucket, prefix string, shardSize int) ([]Shard, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
@@ -48,7 +63,7 @@ func resolveFolder(ctx context.Context, b store.Bucket, prefix string, shardSize
 		classes[c] = int64(i)
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
-	var out []*shardRef
+	var out []Shard
 	for start := 0; start < len(files); start += shardSize {
 		part := files[start:min(start+shardSize, len(files))]
 		for i := range part {
@@ -56,49 +71,59 @@ func resolveFolder(ctx context.Context, b store.Bucket, prefix string, shardSize
 			part[i].label = classes[class]
 		}
 		id := fmt.Sprintf("%s#part-%06d", prefix, start/shardSize)
-		out = append(out, &shardRef{bucket: b, name: id, url: store.ObjectURL(b, id), format: "folder",
-			size: -1, count: int64(len(part)), files: part})
+		out = append(out, Shard{Bucket: b, Name: id, URL: store.ObjectURL(b, id), Size: -1, Samples: int64(len(part)), Parts: part})
 	}
 	return out, nil
 }
 
 // folderReader reads the files of one virtual folder shard.
 type folderReader struct {
-	ctx context.Context
-	s   *shardRef
-	i   int
+	readerState
+	ctx   context.Context
+	s     Shard
+	files []folderFile
+	i     int
 }
 
-func newFolderReader(ctx context.Context, s *shardRef) *folderReader {
-	return &folderReader{ctx: ctx, s: s}
+func newFolderReader(ctx context.Context, s Shard) *folderReader {
+	files, _ := s.Parts.([]folderFile)
+	return &folderReader{ctx: ctx, s: s, files: files}
 }
 
-func (f *folderReader) next() (record, error) {
-	if f.i >= len(f.s.files) {
-		return record{}, io.EOF
+// Next implements ShardReader: the next file, whole.
+func (f *folderReader) Next() bool {
+	f.rec = Record{}
+	if f.err != nil || f.i >= len(f.files) {
+		return false
 	}
-	file := f.s.files[f.i]
+	file := f.files[f.i]
 	f.i++
-	rec := record{key: file.key, shard: f.s.url, where: "file " + file.name}
-	rc, err := f.s.bucket.Get(f.ctx, file.name)
+	rec := Record{Key: file.key, Shard: f.s.URL, Where: "file " + file.name}
+	rc, err := f.s.Bucket.Get(f.ctx, file.name)
 	if err != nil {
 		if store.IsNotExist(err) {
-			rec.bad = "file vanished since listing"
-			return rec, nil
+			rec.Bad = "file vanished since listing"
+			f.rec = rec
+			return true
 		}
-		return record{}, fmt.Errorf("shard %s: %w", f.s.url, err)
+		f.err = fmt.Errorf("shard %s: %w", f.s.URL, err)
+		return false
 	}
 	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, maxMemberSize+1))
 	if err != nil {
-		return record{}, fmt.Errorf("shard %s: read %s: %w", f.s.url, file.name, err)
+		f.err = fmt.Errorf("shard %s: read %s: %w", f.s.URL, file.name, err)
+		return false
 	}
 	if len(data) > maxMemberSize {
-		rec.bad = fmt.Sprintf("file is larger than %d bytes", maxMemberSize)
-		return rec, nil
+		rec.Bad = fmt.Sprintf("file is larger than %d bytes", maxMemberSize)
+		f.rec = rec
+		return true
 	}
-	rec.sample = &Sample{Key: file.key, Shard: f.s.url, Ext: file.ext, Data: data, Label: file.label}
-	return rec, nil
+	rec.Sample = &Sample{Key: file.key, Shard: f.s.URL, Ext: file.ext, Data: data, Label: file.label}
+	f.rec = rec
+	return true
 }
 
+// Close implements ShardReader.
 func (f *folderReader) Close() error { return nil }

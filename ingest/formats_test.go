@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/ingest/store"
 )
@@ -115,7 +116,7 @@ func TestBadInput(t *testing.T) {
 		{"no image", write("noimg.tar", writeTar(t, "", []tarMember{{"k.cls", "1"}})), 0, []string{"noimg.tar", `"k"`, "no image member"}},
 		{"bad label", write("badcls.tar", writeTar(t, "", []tarMember{{"k.png", "p"}, {"k.cls", "cat"}})), 0, []string{"badcls.tar", "bad .cls label"}},
 		{"missing object", filepath.Join(dir, "missing.tar"), 0, []string{"missing.tar", "does not exist"}},
-		{"missing folder", filepath.Join(dir, "nothing-here") + "/", 0, []string{"nothing-here", "no .tar or .parquet shard"}},
+		{"missing folder", filepath.Join(dir, "nothing-here") + "/", 0, []string{"nothing-here", "no .parquet or .tar shard"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := oneShard(tc.path)
@@ -281,6 +282,45 @@ func TestImageFolder(t *testing.T) {
 	if err != nil || len(got3) != 4 || !strings.HasPrefix(got3[1], "cat_1 jpg 1 data:cat/1.JPEG") {
 		t.Fatalf("shards from folder: %q, %v", got3, err)
 	}
+}
+
+// TestFormatRegistry: each format registers itself, and data.format takes
+// exactly the registered names and auto; an unknown one is a field error
+// that lists them.
+func TestFormatRegistry(t *testing.T) {
+	if got := ingest.FormatNames(); !slices.Equal(got, []string{"folder", "parquet", "wds"}) {
+		t.Fatalf("FormatNames() = %v", got)
+	}
+	for _, tc := range []struct{ format, err string }{
+		{"auto", ""},
+		{"wds", ""},
+		{"parquet", ""},
+		{"folder", ""},
+		{"zip", `unknown format "zip" (known: auto, folder, parquet, wds)`},
+		{"WDS", `unknown format "WDS"`},
+	} {
+		cfg := oneShard("x.tar")
+		cfg.Format = tc.format
+		err := cfg.Validate()
+		if tc.err == "" {
+			if err != nil {
+				t.Errorf("format %q: %v", tc.format, err)
+			}
+			continue
+		}
+		var fe *field.Error
+		if !errors.As(err, &fe) || fe.Field != "format" || !strings.Contains(fe.Msg, tc.err) {
+			t.Errorf("format %q: error %v, want a field error on format containing %q", tc.format, err, tc.err)
+		}
+	}
+	t.Run("a format's own settings", func(t *testing.T) {
+		cfg := oneShard("x.parquet")
+		cfg.Format, cfg.ImageColumn = "parquet", ""
+		var fe *field.Error
+		if err := cfg.Validate(); !errors.As(err, &fe) || fe.Field != "image_column" {
+			t.Errorf("parquet without image_column: %v", err)
+		}
+	})
 }
 
 func TestExpandBraces(t *testing.T) {

@@ -263,7 +263,7 @@ func readIDX(p string, rank int) ([]byte, []int, error) {
 // root of out, keeping each image's encoded bytes. src and out are folders
 // (store.OpenDir or store.Prefixed).
 func MakeFromFolder(ctx context.Context, src, out store.Bucket, name string, shardSize int) (MakeStats, error) {
-	refs, err := resolveFolder(ctx, src, "", 1<<30)
+	shards, err := listFolder(ctx, src, "", 1<<30)
 	if err != nil {
 		return MakeStats{}, err
 	}
@@ -271,26 +271,23 @@ func MakeFromFolder(ctx context.Context, src, out store.Bucket, name string, sha
 	if err != nil {
 		return MakeStats{}, err
 	}
-	for _, ref := range refs {
-		rd := newFolderReader(ctx, ref)
-		for {
-			rec, err := rd.next()
-			if err == io.EOF {
-				break
+	for _, sh := range shards {
+		rd := newFolderReader(ctx, sh)
+		for rd.Next() {
+			rec := rd.Record()
+			if rec.Sample == nil {
+				w.Abort()
+				return w.stats, fmt.Errorf("%s: %s: %s", rec.Shard, rec.Key, rec.Bad)
 			}
-			if err != nil {
+			rec.Sample.Key = strings.NewReplacer(".", "_", "/", "_").Replace(rec.Sample.Key)
+			if err := w.Write(rec.Sample); err != nil {
 				w.Abort()
 				return w.stats, err
 			}
-			if rec.sample == nil {
-				w.Abort()
-				return w.stats, fmt.Errorf("%s: %s: %s", rec.shard, rec.key, rec.bad)
-			}
-			rec.sample.Key = strings.NewReplacer(".", "_", "/", "_").Replace(rec.sample.Key)
-			if err := w.Write(rec.sample); err != nil {
-				w.Abort()
-				return w.stats, err
-			}
+		}
+		if err := rd.Err(); err != nil {
+			w.Abort()
+			return w.stats, err
 		}
 	}
 	return w.Close()

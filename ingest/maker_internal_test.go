@@ -3,9 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"image/png"
-	"io"
 	"os"
 	"testing"
 
@@ -44,16 +42,17 @@ func TestMakeFashionMNISTShards(t *testing.T) {
 	}
 	defer rc.Close()
 	rd := newWDSReader(rc, wantNames[0])
-	rec, err := rd.next()
-	if err != nil || rec.sample == nil {
-		t.Fatalf("first record %+v, %v", rec, err)
+	rd.Next()
+	rec := rd.Record()
+	if rd.Err() != nil || rec.Sample == nil {
+		t.Fatalf("first record %+v, %v", rec, rd.Err())
 	}
-	img, err := png.Decode(bytes.NewReader(rec.sample.Data))
+	img, err := png.Decode(bytes.NewReader(rec.Sample.Data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.Bounds().Dx() != 28 || rec.sample.Label != int64(labels[0]) || rec.sample.Key != "test_000000" {
-		t.Fatalf("sample %s label %d bounds %v", rec.sample.Key, rec.sample.Label, img.Bounds())
+	if img.Bounds().Dx() != 28 || rec.Sample.Label != int64(labels[0]) || rec.Sample.Key != "test_000000" {
+		t.Fatalf("sample %s label %d bounds %v", rec.Sample.Key, rec.Sample.Label, img.Bounds())
 	}
 	for y := 0; y < 28; y++ {
 		for x := 0; x < 28; x++ {
@@ -64,13 +63,11 @@ func TestMakeFashionMNISTShards(t *testing.T) {
 		}
 	}
 	n := 1
-	for {
-		if _, err := rd.next(); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for rd.Next() {
 		n++
+	}
+	if err := rd.Err(); err != nil {
+		t.Fatal(err)
 	}
 	if n != 40 {
 		t.Fatalf("first shard holds %d samples, want 40", n)

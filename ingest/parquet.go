@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest/store"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -15,6 +16,17 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
+
+// Hugging Face Parquet shards: one row per sample, an image column (struct
+// {bytes, path} or binary) and an integer label column, read by byte range.
+func init() {
+	RegisterFormat("parquet", Format{Ext: ".parquet", Open: openParquet, Validate: func(c *Config) error {
+		if c.ImageColumn == "" {
+			return field.Errorf("image_column", "must name the Parquet image column")
+		}
+		return nil
+	}})
+}
 
 // parquetBatchRows is the number of rows decoded at a time: memory is about
 // this many images, not a whole row group.
@@ -65,6 +77,7 @@ func (r *bucketReaderAt) Seek(off int64, whence int) (int64, error) {
 // parquetReader reads Hugging Face-style rows: an image column that is a
 // struct {bytes, path} (or plain binary) and an integer label column.
 type parquetReader struct {
+	readerState
 	shard    string
 	pf       *file.Reader
 	rr       pqarrow.RecordReader
@@ -75,23 +88,23 @@ type parquetReader struct {
 	row      int64 // row inside the file
 }
 
-func openParquet(ctx context.Context, s *shardRef, cfg *Config) (reader recordReader, err error) {
+func openParquet(ctx context.Context, s Shard, cfg *Config) (reader ShardReader, err error) {
 	defer func() {
 		if r := recover(); r != nil { // arrow-go on a corrupt footer or schema
-			reader, err = nil, fmt.Errorf("shard %s: not a readable Parquet file: %v", s.url, r)
+			reader, err = nil, fmt.Errorf("shard %s: not a readable Parquet file: %v", s.URL, r)
 		}
 	}()
-	size := s.size
+	size := s.Size
 	if size < 0 {
-		attr, err := s.bucket.Attributes(ctx, s.name)
+		attr, err := s.Bucket.Attributes(ctx, s.Name)
 		if err != nil {
-			return nil, fmt.Errorf("shard %s: %w", s.url, err)
+			return nil, fmt.Errorf("shard %s: %w", s.URL, err)
 		}
 		size = attr.Size
 	}
-	pf, err := file.NewParquetReader(&bucketReaderAt{ctx: ctx, b: s.bucket, name: s.name, size: size})
+	pf, err := file.NewParquetReader(&bucketReaderAt{ctx: ctx, b: s.Bucket, name: s.Name, size: size})
 	if err != nil {
-		return nil, fmt.Errorf("shard %s: not a readable Parquet file: %w", s.url, err)
+		return nil, fmt.Errorf("shard %s: not a readable Parquet file: %w", s.URL, err)
 	}
 	imageCol, labelCol := orDefault(cfg.ImageColumn, "image"), cfg.LabelColumn
 	sc := pf.MetaData().Schema
@@ -111,49 +124,54 @@ func openParquet(ctx context.Context, s *shardRef, cfg *Config) (reader recordRe
 	}
 	if !foundImage {
 		pf.Close()
-		return nil, fmt.Errorf("shard %s: no image column %q (columns: %s); set data.image_column", s.url, imageCol, strings.Join(names, ", "))
+		return nil, fmt.Errorf("shard %s: no image column %q (columns: %s); set data.image_column", s.URL, imageCol, strings.Join(names, ", "))
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, memory.DefaultAllocator)
 	if err != nil {
 		pf.Close()
-		return nil, fmt.Errorf("shard %s: %w", s.url, err)
+		return nil, fmt.Errorf("shard %s: %w", s.URL, err)
 	}
 	rr, err := fr.GetRecordReader(ctx, leaves, nil)
 	if err != nil {
 		pf.Close()
-		return nil, fmt.Errorf("shard %s: %w", s.url, err)
+		return nil, fmt.Errorf("shard %s: %w", s.URL, err)
 	}
-	return &parquetReader{shard: s.url, pf: pf, rr: rr, imageCol: imageCol, labelCol: labelCol}, nil
+	return &parquetReader{shard: s.URL, pf: pf, rr: rr, imageCol: imageCol, labelCol: labelCol}, nil
 }
 
-// next returns the next row. arrow-go panics on some corrupt pages (a page
-// header without its data-page part): the panic is turned into an error
-// naming the shard and the row, never a crash of the run.
-func (p *parquetReader) next() (rec record, err error) {
+// Next implements ShardReader: the next row. arrow-go panics on some
+// corrupt pages (a page header without its data-page part): the panic is
+// turned into an error naming the shard and the row, never a crash of the
+// run.
+func (p *parquetReader) Next() (ok bool) {
+	p.rec = Record{}
+	if p.err != nil {
+		return false
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			rec, err = record{}, fmt.Errorf("shard %s: corrupt Parquet data near row %d: %v", p.shard, p.row, r)
+			p.rec, p.err, ok = Record{}, fmt.Errorf("shard %s: corrupt Parquet data near row %d: %v", p.shard, p.row, r), false
 		}
 	}()
 	for p.batch == nil || p.i >= int(p.batch.NumRows()) {
 		if !p.rr.Next() {
 			if err := p.rr.Err(); err != nil && err != io.EOF {
-				return record{}, fmt.Errorf("shard %s: read near row %d: %w", p.shard, p.row, err)
+				p.err = fmt.Errorf("shard %s: read near row %d: %w", p.shard, p.row, err)
 			}
-			return record{}, io.EOF
+			return false
 		}
 		p.batch, p.i = p.rr.RecordBatch(), 0
 	}
-	rec, err = p.rowRecord(p.batch, p.i)
+	p.rec = p.rowRecord(p.batch, p.i)
 	p.i++
 	p.row++
-	return rec, err
+	return true
 }
 
 // rowRecord extracts row i of batch. The image bytes are copied out so that
 // the Sample does not pin the batch's buffers.
-func (p *parquetReader) rowRecord(b arrow.RecordBatch, i int) (record, error) {
-	rec := record{key: fmt.Sprintf("row%08d", p.row), shard: p.shard, where: fmt.Sprintf("row %d", p.row)}
+func (p *parquetReader) rowRecord(b arrow.RecordBatch, i int) Record {
+	rec := Record{Key: fmt.Sprintf("row%08d", p.row), Shard: p.shard, Where: fmt.Sprintf("row %d", p.row)}
 	s := &Sample{Shard: p.shard, Label: -1}
 	sch := b.Schema()
 	for c := 0; c < int(b.NumCols()); c++ {
@@ -162,19 +180,19 @@ func (p *parquetReader) rowRecord(b arrow.RecordBatch, i int) (record, error) {
 		case p.imageCol:
 			data, pth, ok := imageCell(col, i)
 			if !ok {
-				rec.bad = fmt.Sprintf("null or unsupported image cell (type %s)", col.DataType())
-				return rec, nil
+				rec.Bad = fmt.Sprintf("null or unsupported image cell (type %s)", col.DataType())
+				return rec
 			}
 			s.Data = append([]byte(nil), data...)
 			if pth != "" {
-				rec.key = strings.TrimSuffix(pth, "."+extOf(pth))
+				rec.Key = strings.TrimSuffix(pth, "."+extOf(pth))
 				s.Ext = normImageExt(extOf(pth))
 			}
 		case p.labelCol:
 			v, ok := intCell(col, i)
 			if !ok {
-				rec.bad = fmt.Sprintf("label column %q: null or non-integer cell (type %s)", p.labelCol, col.DataType())
-				return rec, nil
+				rec.Bad = fmt.Sprintf("label column %q: null or non-integer cell (type %s)", p.labelCol, col.DataType())
+				return rec
 			}
 			s.Label = v
 		}
@@ -182,9 +200,9 @@ func (p *parquetReader) rowRecord(b arrow.RecordBatch, i int) (record, error) {
 	if s.Ext == "" || !isImageExt(s.Ext) {
 		s.Ext = sniffImageExt(s.Data)
 	}
-	s.Key = rec.key
-	rec.sample = s
-	return rec, nil
+	s.Key = rec.Key
+	rec.Sample = s
+	return rec
 }
 
 func imageCell(col arrow.Array, i int) (data []byte, path string, ok bool) {

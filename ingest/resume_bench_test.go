@@ -14,7 +14,7 @@ func BenchmarkResumeReplay(b *testing.B) {
 	cfg.ShuffleBuffer = 1000
 	set := &shardSet{}
 	for i := 0; i < 1282; i++ {
-		set.shards = append(set.shards, &shardRef{name: fmt.Sprintf("train-%06d.tar", i), format: "wds", size: -1, count: 1000})
+		set.shards = append(set.shards, &shardRef{Shard: Shard{Name: fmt.Sprintf("train-%06d.tar", i), Size: -1, Samples: -1}, format: "wds", count: 1000})
 	}
 	src := &Source{cfg: cfg, opts: SourceOptions{Seed: 1, World: 1, Workers: 4}, set: set}
 	for b.Loop() {

@@ -1,6 +1,7 @@
-// Package ingest turns a list of shards in an object store into a stream of
-// samples: object stores, shard formats, splitting across ranks and workers,
-// shuffling and resumable cursors.
+// Package ingest turns a list of shards in an object store (ingest/store)
+// into a stream of samples: shard lists, the shard formats' registry and
+// readers, splitting across ranks and workers, shuffling and resumable
+// cursors.
 package ingest
 
 // Sample is one training example as read from a shard. The reader that emits

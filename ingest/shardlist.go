@@ -30,15 +30,12 @@ type IndexEntry struct {
 	Bytes   int64 `json:"bytes"`
 }
 
-// shardRef is one resolved shard.
+// shardRef is one resolved shard in a shard list.
 type shardRef struct {
-	bucket store.Bucket
-	name   string // object name in bucket (folder shards: the folder prefix)
-	url    string // for messages
-	format string // "wds", "parquet" or "folder"
-	size   int64  // bytes, -1 unknown
-	count  int64  // samples, -1 unknown
-	files  []folderFile
+	Shard
+	format string // its registered Format's name
+	listed bool   // made by the format's List: no object of its own
+	count  int64  // sample slots, -1 until known (Source.countMu guards it)
 }
 
 // shardSet is the resolved shard list of a Config and the buckets it opened.
@@ -129,19 +126,6 @@ func splitTopLevel(s string) []string {
 	return append(out, s[start:])
 }
 
-// shardFormat returns the format of an object name from its extension ("" if
-// it is no shard).
-func shardFormat(name string) string {
-	l := strings.ToLower(name)
-	switch {
-	case strings.HasSuffix(l, ".tar"):
-		return "wds"
-	case strings.HasSuffix(l, ".parquet"):
-		return "parquet"
-	}
-	return ""
-}
-
 func hasGlobMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
 
 // resolveShards expands cfg.Shards into the shard list, in the order given
@@ -197,14 +181,15 @@ func resolveShards(ctx context.Context, cfg *Config) (*shardSet, error) {
 // explicit shard.
 func resolveOne(ctx context.Context, cfg *Config, b store.Bucket, key string) ([]*shardRef, error) {
 	ref := func(name string, size int64, format string) *shardRef {
-		return &shardRef{bucket: b, name: name, url: store.ObjectURL(b, name), format: format, size: size, count: -1}
+		return &shardRef{Shard: Shard{Bucket: b, Name: name, URL: store.ObjectURL(b, name), Size: size, Samples: -1}, format: format, count: -1}
 	}
-	if cfg.Format == "folder" {
-		return resolveFolder(ctx, b, key, cfg.FolderShardSize)
+	fs := currentFormats()
+	if f, ok := formats.Lookup(cfg.Format); ok && f.List != nil {
+		return listShards(ctx, cfg, cfg.Format, f, b, key)
 	}
 	want := func(name string) string {
-		f := shardFormat(name)
-		if cfg.Format != "auto" && f != "" {
+		f := fs.ofName(name)
+		if cfg.Format != AutoFormat && f != "" {
 			return cfg.Format
 		}
 		return f
@@ -233,25 +218,44 @@ func resolveOne(ctx context.Context, cfg *Config, b store.Bucket, key string) ([
 	if f := want(key); f != "" {
 		return []*shardRef{ref(key, -1, f)}, nil // explicit shard: errors surface when read
 	}
-	// A prefix: every shard under it; an image folder when there is none.
+	// A prefix: every shard under it; when there is none, a folder of the
+	// first listing format that recognises an object under it (images).
 	var out []*shardRef
-	images := 0
+	lister := -1
 	err := b.Iter(ctx, key, func(o store.ObjectInfo) error {
 		if f := want(o.Name); f != "" {
 			out = append(out, ref(o.Name, o.Size, f))
-		} else if isImageExt(extOf(o.Name)) {
-			images++
+			return nil
+		}
+		for i, l := range fs.listers {
+			if (lister < 0 || i < lister) && l.Detect != nil && l.Detect(o.Name) {
+				lister = i
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(out) == 0 && images > 0 && cfg.Format == "auto" {
-		return resolveFolder(ctx, b, key, cfg.FolderShardSize)
+	if len(out) == 0 && lister >= 0 && cfg.Format == AutoFormat {
+		l := fs.listers[lister]
+		return listShards(ctx, cfg, l.name, l.Format, b, key)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no .tar or .parquet shard under %s: %w", store.ObjectURL(b, key), store.ErrNotExist)
+		return nil, fmt.Errorf("no %s shard under %s: %w", fs.exts(), store.ObjectURL(b, key), store.ErrNotExist)
+	}
+	return out, nil
+}
+
+// listShards resolves a folder with its format's List.
+func listShards(ctx context.Context, cfg *Config, name string, f Format, b store.Bucket, prefix string) ([]*shardRef, error) {
+	shards, err := f.List(ctx, b, prefix, cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*shardRef, len(shards))
+	for i, s := range shards {
+		out[i] = &shardRef{Shard: s, format: name, listed: true, count: s.Samples}
 	}
 	return out, nil
 }
@@ -269,24 +273,24 @@ func applyIndexes(ctx context.Context, shards []*shardRef) error {
 	type dirKey struct{ bucket, dir string }
 	cache := map[dirKey]*ShardIndex{}
 	for _, s := range shards {
-		if s.format == "folder" {
+		if s.listed {
 			continue
 		}
-		dir := path.Dir(s.name)
-		k := dirKey{s.bucket.Name(), dir}
+		dir := path.Dir(s.Name)
+		k := dirKey{s.Bucket.Name(), dir}
 		idx, seen := cache[k]
 		if !seen {
 			var err error
-			idx, err = readIndex(ctx, s.bucket, path.Join(dir, IndexName))
+			idx, err = readIndex(ctx, s.Bucket, path.Join(dir, IndexName))
 			if err != nil {
-				return fmt.Errorf("shard %s: %w", s.url, err)
+				return fmt.Errorf("shard %s: %w", s.URL, err)
 			}
 			cache[k] = idx
 		}
 		if idx == nil {
 			continue
 		}
-		if e, ok := idx.Shards[path.Base(s.name)]; ok && (s.size < 0 || s.size == e.Bytes) {
+		if e, ok := idx.Shards[path.Base(s.Name)]; ok && (s.Size < 0 || s.Size == e.Bytes) {
 			s.count = e.Samples
 		}
 	}

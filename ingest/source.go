@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sync"
 
@@ -183,7 +182,7 @@ type workerResume struct {
 }
 
 type item struct {
-	rec record
+	rec Record
 	err error
 }
 
@@ -253,14 +252,14 @@ func (s *Source) runEpoch(ctx context.Context, epoch int, startSeq int64, emit p
 		}
 		pos := Position{Epoch: epoch, Seq: seq}
 		seq++
-		if it.rec.sample == nil {
+		if it.rec.Sample == nil {
 			if err := s.skip(ctx, it.rec); err != nil {
 				return err
 			}
 			continue
 		}
-		it.rec.sample.Pos = pos
-		if err := emit(ctx, it.rec.sample); err != nil {
+		it.rec.Sample.Pos = pos
+		if err := emit(ctx, it.rec.Sample); err != nil {
 			return err
 		}
 	}
@@ -269,8 +268,8 @@ func (s *Source) runEpoch(ctx context.Context, epoch int, startSeq int64, emit p
 
 // skip counts a corrupt sample against the budget and reports it
 // (pipeline.RecordSkip, class "unreadable").
-func (s *Source) skip(ctx context.Context, rec record) error {
-	sk := Skip{Shard: rec.shard, Key: rec.key, Where: rec.where, Reason: rec.bad}
+func (s *Source) skip(ctx context.Context, rec Record) error {
+	sk := Skip{Shard: rec.Shard, Key: rec.Key, Where: rec.Where, Reason: rec.Bad}
 	s.skipMu.Lock()
 	s.skipped = append(s.skipped, sk)
 	n := len(s.skipped)
@@ -284,7 +283,7 @@ func (s *Source) skip(ctx context.Context, rec record) error {
 
 // runWorker reads the worker's shards through its shuffle buffer into out.
 func (s *Source) runWorker(ctx context.Context, epoch, w int, plan workerPlan, out chan<- item) error {
-	send := func(rec record) error {
+	send := func(rec Record) error {
 		select {
 		case out <- item{rec: rec}:
 			return nil
@@ -294,26 +293,26 @@ func (s *Source) runWorker(ctx context.Context, epoch, w int, plan workerPlan, o
 	}
 	shards := plan.shards
 	idx := int64(0)
-	var shuf *shuffler[record]
+	var shuf *shuffler[Record]
 	var need map[int64]int
 	readTo := int64(0)
 	if r := plan.resume; r != nil {
 		shards = shards[r.firstShard:]
 		idx, need, readTo = r.first, r.need, r.readTo
-		shuf = newShuffler[record](r.shuf.size, &r.shuf.pcg)
-		shuf.buf = make([]record, r.bufLen)
+		shuf = newShuffler[Record](r.shuf.size, &r.shuf.pcg)
+		shuf.buf = make([]Record, r.bufLen)
 	} else {
 		sim := s.newSampleShuffler(epoch, w)
-		shuf = newShuffler[record](sim.size, &sim.pcg)
+		shuf = newShuffler[Record](sim.size, &sim.pcg)
 	}
-	err := s.readShards(ctx, shards, func(rec record) error {
+	err := s.readShards(ctx, shards, func(rec Record) error {
 		i := idx
 		idx++
 		if i < readTo {
 			if slot, ok := need[i]; ok {
 				shuf.buf[slot] = rec
-			} else if rec.sample != nil {
-				rec.sample.Release() // read only to get past it
+			} else if rec.Sample != nil {
+				rec.Sample.Release() // read only to get past it
 			}
 			return nil
 		}
@@ -347,7 +346,7 @@ type shardStream struct {
 // readShards calls f for every record of shards, in order, while up to
 // cfg.Prefetch further shards are opened and read ahead concurrently (each
 // into a 32-record channel). It blocks until all its goroutines are done.
-func (s *Source) readShards(ctx context.Context, shards []*shardRef, f func(record) error) error {
+func (s *Source) readShards(ctx context.Context, shards []*shardRef, f func(Record) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg conc.WaitGroup
 	defer func() { cancel(); wg.Wait() }() // stop the readers, then wait for them
@@ -401,22 +400,18 @@ func (s *Source) readShard(ctx context.Context, sh *shardRef, out chan<- item) {
 	}
 	defer rd.Close()
 	n := int64(0)
-	for {
-		rec, err := rd.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			send(item{err: err})
-			return
-		}
+	for rd.Next() {
 		n++
-		if !send(item{rec: rec}) {
+		if !send(item{rec: rd.Record()}) {
 			return
 		}
 	}
+	if err := rd.Err(); err != nil {
+		send(item{err: err})
+		return
+	}
 	if want := s.knownCount(sh); want >= 0 && want != n {
-		send(item{err: fmt.Errorf("shard %s: holds %d samples but its index says %d: rewrite the index (pipeline shards make) or delete %s", sh.url, n, want, IndexName)})
+		send(item{err: fmt.Errorf("shard %s: holds %d samples but its index says %d: rewrite the index (pipeline shards make) or delete %s", sh.URL, n, want, IndexName)})
 	}
 }
 
@@ -449,14 +444,13 @@ func countShard(ctx context.Context, sh *shardRef, cfg *Config) (int64, error) {
 	}
 	defer rd.Close()
 	n := int64(0)
-	for {
-		if _, err := rd.next(); err == io.EOF {
-			return n, nil
-		} else if err != nil {
-			return 0, err
-		}
+	for rd.Next() {
 		n++
 	}
+	if err := rd.Err(); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // simWorker replays one worker's shuffle on sample indices.

@@ -16,43 +16,23 @@ import (
 // corrupt sample, not an out-of-memory).
 const maxMemberSize = 256 << 20
 
-// record is one sample slot read from a shard: a sample, or the key and the
-// reason of a corrupt one (which still takes its slot in the order).
-type record struct {
-	sample *Sample
-	key    string
-	bad    string
-	where  string // "byte 1536" or "row 12"
-	shard  string
-}
+// WebDataset tar shards: each sample is the consecutive members sharing a
+// key ("a/x001.jpg", "a/x001.cls", "a/x001.json").
+func init() { RegisterFormat("wds", Format{Ext: ".tar", Open: openWDS}) }
 
-// recordReader reads the records of one shard in order. next returns io.EOF
-// at the end; any other error is fatal for the run and names the shard.
-type recordReader interface {
-	next() (record, error)
-	Close() error
-}
-
-// openShard opens a reader for one shard of any format.
-func openShard(ctx context.Context, s *shardRef, cfg *Config) (recordReader, error) {
-	switch s.format {
-	case "wds":
-		rc, err := s.bucket.Get(ctx, s.name)
-		if err != nil {
-			return nil, fmt.Errorf("shard %s: %w", s.url, err)
-		}
-		return newWDSReader(rc, s.url), nil
-	case "parquet":
-		return openParquet(ctx, s, cfg)
-	case "folder":
-		return newFolderReader(ctx, s), nil
-	default:
-		return nil, fmt.Errorf("shard %s: unknown format %q", s.url, s.format)
+// openWDS streams the shard's object through a tar reader (the S3 reader
+// resumes a cut body by byte range, so the tar reader sees every byte).
+func openWDS(ctx context.Context, s Shard, _ *Config) (ShardReader, error) {
+	rc, err := s.Bucket.Get(ctx, s.Name)
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: %w", s.URL, err)
 	}
+	return newWDSReader(rc, s.URL), nil
 }
 
 // wdsReader groups consecutive tar members by WebDataset key.
 type wdsReader struct {
+	readerState
 	rc      io.ReadCloser
 	count   *CountingReader
 	tr      *tar.Reader
@@ -155,50 +135,56 @@ func (w *wdsReader) nextMember() (*member, error) {
 	}
 }
 
-func (w *wdsReader) next() (record, error) {
-	for {
-		if w.pending == nil && !w.done {
-			m, err := w.nextMember()
-			if err != nil {
-				return record{}, err
-			}
-			if m == nil {
-				w.done = true
-			}
-			w.pending = m
-		}
-		if w.pending == nil {
-			return record{}, io.EOF
-		}
-		group := []*member{w.pending}
-		w.pending = nil
-		for !w.done {
-			m, err := w.nextMember()
-			if err != nil {
-				return record{}, err
-			}
-			if m == nil {
-				w.done = true
-				break
-			}
-			if m.key != group[0].key {
-				w.pending = m
-				break
-			}
-			group = append(group, m)
-		}
-		return assembleSample(group, w.shard), nil
+// Next implements ShardReader: the next key's members as one record.
+func (w *wdsReader) Next() bool {
+	w.rec = Record{}
+	if w.err != nil {
+		return false
 	}
+	if w.pending == nil && !w.done {
+		m, err := w.nextMember()
+		if err != nil {
+			w.err = err
+			return false
+		}
+		if m == nil {
+			w.done = true
+		}
+		w.pending = m
+	}
+	if w.pending == nil {
+		return false
+	}
+	group := []*member{w.pending}
+	w.pending = nil
+	for !w.done {
+		m, err := w.nextMember()
+		if err != nil {
+			w.err = err
+			return false
+		}
+		if m == nil {
+			w.done = true
+			break
+		}
+		if m.key != group[0].key {
+			w.pending = m
+			break
+		}
+		group = append(group, m)
+	}
+	w.rec = assembleSample(group, w.shard)
+	return true
 }
 
 // assembleSample builds the Sample of one key's members, or a corrupt record.
-func assembleSample(group []*member, shard string) record {
+func assembleSample(group []*member, shard string) Record {
 	first := group[0]
-	rec := record{key: first.key, shard: shard, where: fmt.Sprintf("byte %d", first.offset)}
+	rec := Record{Key: first.key, Shard: shard, Where: fmt.Sprintf("byte %d", first.offset)}
 	s := &Sample{Key: first.key, Shard: shard, Label: -1}
 	for _, m := range group {
 		if m.bad != "" {
-			rec.bad = m.bad
+			rec.Bad = m.bad
 			return rec
 		}
 		switch ext := m.ext; {
@@ -207,7 +193,7 @@ func assembleSample(group []*member, shard string) record {
 		case ext == "cls":
 			v, err := strconv.ParseInt(string(bytes.TrimSpace(m.data)), 10, 64)
 			if err != nil {
-				rec.bad = fmt.Sprintf("bad .%s label %q", ext, truncate(m.data, 32))
+				rec.Bad = fmt.Sprintf("bad .%s label %q", ext, truncate(m.data, 32))
 				return rec
 			}
 			s.Label = v
@@ -220,10 +206,10 @@ func assembleSample(group []*member, shard string) record {
 		for i, m := range group {
 			exts[i] = m.ext
 		}
-		rec.bad = fmt.Sprintf("no image member (have %v)", exts)
+		rec.Bad = fmt.Sprintf("no image member (have %v)", exts)
 		return rec
 	}
-	rec.sample = s
+	rec.Sample = s
 	return rec
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/swavgo/swav/ingest"
@@ -48,7 +49,8 @@ type shardListFlags struct {
 }
 
 func (f *shardListFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.format, "format", "auto", "auto, wds, parquet or folder")
+	cmd.Flags().StringVar(&f.format, "format", ingest.AutoFormat,
+		fmt.Sprintf("shard format: %s (by extension) or one of %s", ingest.AutoFormat, strings.Join(ingest.FormatNames(), ", ")))
 	f.store.register(cmd)
 }
 
