@@ -1,10 +1,9 @@
 package configs
 
 import (
-	"errors"
 	"testing"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/configs/field/fieldtest"
 )
 
 func TestQuickstartConfigValidate(t *testing.T) {
@@ -25,17 +24,7 @@ func TestQuickstartConfigValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultQuickstartConfig()
 			tc.edit(&c)
-			err := c.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			var fe *field.Error
-			if !errors.As(err, &fe) || fe.Field != tc.field {
-				t.Fatalf("error %v, want a field error on %s", err, tc.field)
-			}
+			fieldtest.Want(t, c.Validate(), tc.field)
 		})
 	}
 }
@@ -44,8 +33,7 @@ func TestQuickstartConfigValidate(t *testing.T) {
 // reported under the top-level quickstart section, with file and line.
 func TestQuickstartSectionNamed(t *testing.T) {
 	_, err := LoadBytes("q.yaml", []byte("job: quickstart\nquickstart:\n  knn: [0]\n"), nil)
-	var fe *field.Error
-	if !errors.As(err, &fe) || fe.Field != "quickstart.knn" || fe.Line != 3 {
+	if fe := fieldtest.Want(t, err, "quickstart.knn"); fe.Line != 3 {
 		t.Fatalf("error %v, want quickstart.knn at line 3", err)
 	}
 }

@@ -1,10 +1,9 @@
 package sinks
 
 import (
-	"errors"
 	"testing"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/configs/field/fieldtest"
 )
 
 func TestExtractConfigValidate(t *testing.T) {
@@ -25,17 +24,7 @@ func TestExtractConfigValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultExtractConfig()
 			tc.edit(&c)
-			err := c.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			var fe *field.Error
-			if !errors.As(err, &fe) || fe.Field != tc.field {
-				t.Fatalf("error %v, want a FieldError on %s", err, tc.field)
-			}
+			fieldtest.Want(t, c.Validate(), tc.field)
 		})
 	}
 }

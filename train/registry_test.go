@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/configs/field/fieldtest"
 	"github.com/swavgo/swav/train"
 )
 
@@ -37,16 +38,7 @@ func TestValidateAsksTheBackend(t *testing.T) {
 			cfg := train.DefaultConfig()
 			cfg.Backend, cfg.BatchSize = tc.backend, tc.batch
 			err := cfg.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			var fe *field.Error
-			if !errors.As(err, &fe) || fe.Field != tc.field || !strings.Contains(fe.Msg, tc.msg) {
-				t.Fatalf("Validate = %v, want field %q with %q", err, tc.field, tc.msg)
-			}
+			fe := fieldtest.Want(t, err, tc.field, tc.msg)
 			if tc.msg == "(built into this binary: alpha, beta)" && strings.Contains(fe.Msg, "did you mean") {
 				t.Errorf("suggested a name far from %q: %v", tc.backend, err)
 			}

@@ -1,11 +1,10 @@
 package cpu
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/configs/field/fieldtest"
 	"github.com/swavgo/swav/train"
 )
 
@@ -27,17 +26,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := train.DefaultConfig()
 			tc.edit(&cfg)
-			err := cfg.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			var fe *field.Error
-			if !errors.As(err, &fe) || fe.Field != tc.field || !strings.Contains(fe.Msg, tc.msg) {
-				t.Fatalf("Validate = %v, want field %q with %q", err, tc.field, tc.msg)
-			}
+			fieldtest.Want(t, cfg.Validate(), tc.field, tc.msg)
 		})
 	}
 	cfg := tinyConfig()

@@ -1,11 +1,10 @@
 package xla
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/configs/field/fieldtest"
 	"github.com/swavgo/swav/train"
 )
 
@@ -29,17 +28,7 @@ func TestValidate(t *testing.T) {
 			cfg := train.DefaultConfig()
 			cfg.Backend = "xla"
 			tc.edit(&cfg)
-			err := cfg.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			var fe *field.Error
-			if !errors.As(err, &fe) || fe.Field != tc.field || !strings.Contains(fe.Msg, tc.msg) {
-				t.Fatalf("Validate = %v, want field %q with %q", err, tc.field, tc.msg)
-			}
+			fieldtest.Want(t, cfg.Validate(), tc.field, tc.msg)
 		})
 	}
 	cfg := tinyConfig()
