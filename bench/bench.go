@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"time"
 
@@ -23,6 +24,20 @@ import (
 // ErrUsage marks a benchmark error that is the caller's settings (a flag
 // out of range), not the run: the command exits 2 on it.
 var ErrUsage = errors.New("usage")
+
+// ScratchDir is dir when set, else a new temporary folder named after
+// pattern (os.MkdirTemp); done removes the temporary folder and nothing
+// else. The benchmarks that write files call it once.
+func ScratchDir(dir, pattern string) (path string, done func(), err error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", nil, err
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
+}
 
 // SharedDir is flag when set, else ../shared beside the repository root
 // (the anchors' scripts and the test images).

@@ -52,16 +52,15 @@ func Default() Options {
 		Embed: EmbedOptions{Batch: 16, Steps: 5, Python: "/usr/bin/python3"}}
 }
 
+// Run runs the three parts (the embed forward when o.Embed.Size is set,
+// the extraction, the Parquet writes) and writes their reports to w, each
+// ending with its RATIO line. It blocks for about a minute per part.
 func Run(ctx context.Context, w io.Writer, o Options) error {
-	dir := o.Dir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "bench-extract-*")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
+	dir, done, err := bench.ScratchDir(o.Dir, "bench-extract-*")
+	if err != nil {
+		return err
 	}
+	defer done()
 	if err := benchEmbed(ctx, w, o.Arch, o.Embed); err != nil {
 		return err
 	}

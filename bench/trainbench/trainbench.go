@@ -100,6 +100,10 @@ type stepTiming struct {
 	peakRSS    int64 // the whole process's peak resident set, bytes
 }
 
+// Run times every case, ours then PyTorch in each of o.Rounds rounds, and
+// writes a line per case, "RATIO train-<case>" lines when there are several,
+// and last "RATIO train <the smallest>". Settings out of range are
+// bench.ErrUsage.
 func Run(ctx context.Context, w io.Writer, o Options, cases []Case) error {
 	if o.Steps < 1 {
 		return fmt.Errorf("%w: --steps must be at least 1", bench.ErrUsage)

@@ -74,16 +74,15 @@ func maxRSSKB() int64 {
 	return ru.Maxrss
 }
 
+// Run has PyTorch save the fixtures, loads each o.Rounds times on both
+// sides in fresh processes (ours through o.ProbeArgs) and writes the table
+// and one "RATIO load-<format>" line per format to w.
 func Run(ctx context.Context, w io.Writer, o Options) error {
-	dir := o.Dir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "bench-weights-*")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
+	dir, done, err := bench.ScratchDir(o.Dir, "bench-weights-*")
+	if err != nil {
+		return err
 	}
+	defer done()
 	self, err := os.Executable()
 	if err != nil {
 		return err
