@@ -1,12 +1,11 @@
 package augment
 
 import (
-	"errors"
 	"slices"
 	"sync"
 	"testing"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/configs/field/fieldtest"
 )
 
 // TestCropsDependOnlyOnSeedEpochKeyCrop: the same (seed, epoch, key, crop)
@@ -144,10 +143,7 @@ func TestConfigValidate(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			var fe *field.Error
-			if !errors.As(err, &fe) || fe.Field != c.field {
-				t.Fatalf("error %q does not name %q", err, c.field)
-			}
+			fieldtest.Want(t, err, c.field)
 		})
 	}
 	d := DefaultConfig()

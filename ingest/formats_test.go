@@ -17,7 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/configs/field/fieldtest"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/ingest/store"
 )
@@ -308,18 +308,12 @@ func TestFormatRegistry(t *testing.T) {
 			}
 			continue
 		}
-		var fe *field.Error
-		if !errors.As(err, &fe) || fe.Field != "format" || !strings.Contains(fe.Msg, tc.err) {
-			t.Errorf("format %q: error %v, want a field error on format containing %q", tc.format, err, tc.err)
-		}
+		fieldtest.Want(t, err, "format", tc.err)
 	}
 	t.Run("a format's own settings", func(t *testing.T) {
 		cfg := oneShard("x.parquet")
 		cfg.Format, cfg.ImageColumn = "parquet", ""
-		var fe *field.Error
-		if err := cfg.Validate(); !errors.As(err, &fe) || fe.Field != "image_column" {
-			t.Errorf("parquet without image_column: %v", err)
-		}
+		fieldtest.Want(t, cfg.Validate(), "image_column")
 	})
 }
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/configs/field/fieldtest"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/stages"
 )
@@ -84,8 +84,6 @@ func TestBuildErrors(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 	job.Job = "test-missing"
-	var fe *field.Error
-	if _, err := stages.Build(t.Context(), &job); !errors.As(err, &fe) || fe.Field != "job" {
-		t.Fatalf("err %v", err)
-	}
+	_, err := stages.Build(t.Context(), &job)
+	fieldtest.Want(t, err, "job")
 }

@@ -15,7 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/configs/field/fieldtest"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/stages/demo"
@@ -164,10 +164,7 @@ func TestDemoBadFolder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := stages.RunJob(t.Context(), loadJob(t, tc.dir), pipeline.Options{})
-			var fe *field.Error
-			if !errors.As(err, &fe) || fe.Field != "demo.dir" || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err %v", err)
-			}
+			fieldtest.Want(t, err, "demo.dir", tc.want)
 		})
 	}
 }
