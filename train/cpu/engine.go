@@ -516,6 +516,7 @@ func maxPoolForward(l *model.Layer, x, y *value, argmax []int32, threads int) {
 	parallelFor(x.n, threads, func(_, lo, hi int) { maxPoolKernel(l, x, y, argmax, lo, hi) })
 }
 
+// maxPoolBackward routes each output gradient to its maximum's input.
 func maxPoolBackward(x, y *value, argmax []int32) {
 	if !x.gradSet {
 		clear(x.grad)

@@ -76,5 +76,3 @@ func maxPoolGo(l *model.Layer, x, y *value, argmax []int32, lo, hi int) {
 		}
 	}
 }
-
-// maxPoolBackward routes each output gradient to its maximum's input.
