@@ -4,9 +4,10 @@ import "github.com/swavgo/swav/internal/blas"
 
 // The three products run on the one SGEMM (internal/blas: OpenBLAS, or
 // gonum) when T is float32, as PyTorch's float32 head does: a ResNet-18
-// step's head took 33 ms in these loops against about 1 ms there, and a
-// queue's scores (3840 x 3000 x 128) a second. float64 (the golden values)
-// keeps the loops below, with float64 accumulation.
+// step's whole head (products, Sinkhorn, loss) took 33 ms with these loops
+// and takes 10 ms with SGEMM, and a queue's scores (3840 x 3000 x 128) took
+// about a second. float64 (the golden values) keeps the loops below, with
+// float64 accumulation.
 
 // MulABt returns a (m x d) times b^T (b is n x d): the m x n matrix of row dot
 // products, e.g. scores = z C^T. Cost m*n*d.
