@@ -138,42 +138,36 @@ func (w *wdsReader) nextMember() (*member, error) {
 // Next implements ShardReader: the next key's members as one record.
 func (w *wdsReader) Next() bool {
 	w.rec = Record{}
-	if w.err != nil {
-		return false
-	}
-	if w.pending == nil && !w.done {
-		m, err := w.nextMember()
-		if err != nil {
-			w.err = err
-			return false
-		}
-		if m == nil {
-			w.done = true
-		}
-		w.pending = m
-	}
-	if w.pending == nil {
+	if w.err != nil || (w.pending == nil && !w.advance()) || w.pending == nil {
 		return false
 	}
 	group := []*member{w.pending}
-	w.pending = nil
-	for !w.done {
-		m, err := w.nextMember()
-		if err != nil {
-			w.err = err
+	for {
+		if !w.advance() {
 			return false
 		}
-		if m == nil {
-			w.done = true
+		if w.pending == nil || w.pending.key != group[0].key {
 			break
 		}
-		if m.key != group[0].key {
-			w.pending = m
-			break
-		}
-		group = append(group, m)
+		group = append(group, w.pending)
 	}
 	w.rec = assembleSample(group, w.shard)
+	return true
+}
+
+// advance reads the next member into w.pending (nil once the archive has
+// ended) and reports false on an error, which it keeps in w.err.
+func (w *wdsReader) advance() bool {
+	w.pending = nil
+	if w.done {
+		return true
+	}
+	m, err := w.nextMember()
+	if err != nil {
+		w.err = err
+		return false
+	}
+	w.pending, w.done = m, m == nil
 	return true
 }
 
