@@ -64,6 +64,13 @@ type CheckpointConfig struct {
 type CPUConfig struct {
 	// Threads is the number of CPU threads (0: all cores).
 	Threads int `yaml:"threads"`
+	// Precision is "bf16" (convolutions on bf16 copies of their inputs,
+	// on the processor's AVX512-BF16 or AMX units, with float32 results,
+	// master weights, BatchNorm, head, loss and LARS) or "float32". On a
+	// processor without native bf16, or without oneDNN, bf16 runs as
+	// float32 with a warning. It applies to training and extraction; empty
+	// (a Config built in code) is float32.
+	Precision string `yaml:"precision"`
 }
 
 // XLAConfig is the xla backend's sub-section of train (train.xla); package
@@ -137,6 +144,7 @@ func DefaultConfig() Config {
 		Backend:   "cpu",
 		BatchSize: 64,
 		Epochs:    100,
+		CPU:       CPUConfig{Precision: "bf16"},
 		XLA:       XLAConfig{Precision: "float32"},
 		Model:     ModelConfig{Arch: "resnet50", HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000},
 		SwAV: SwAVConfig{

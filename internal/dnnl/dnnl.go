@@ -6,11 +6,15 @@
 // canonical layout of a training state); BatchNorm with batch statistics,
 // forward (with the ReLU after it fused in) and backward.
 //
-// It is built with -tags dnnl (which needs oneDNN's headers, Debian's
-// libdnnl-dev, at build time; the Makefile sets the tag when they are
-// there). Without the tag, or when libdnnl.so.2 cannot be opened at run
-// time, Available reports false and callers keep their own kernels: a binary
-// built with the tag still runs where oneDNN is absent.
+// A convolution computes in float32 or, built with ConvOptions.BF16, in
+// bf16 on bf16 copies of its inputs (the processor's AVX512-BF16 or AMX
+// units), with float32 results and float32 buffers on the caller's side.
+//
+// Every cgo build compiles it: the C declarations come from oneDNN's
+// headers vendored under include/ (Apache-2.0), and libdnnl.so.2 is opened
+// with dlopen at run time. Without cgo, or when the library cannot be
+// opened, Available reports false and callers keep their own kernels: the
+// binary still runs where oneDNN is absent.
 //
 // oneDNN parallelises with OpenMP, whose thread pool belongs to the OS
 // thread that calls it. So every call runs on one goroutine locked to its OS
@@ -49,6 +53,12 @@ type ConvOptions struct {
 	Sum bool
 	// ReLU clamps the result at zero.
 	ReLU bool
+	// BF16 computes on bf16 copies of the source, the weights and the
+	// destination gradient (converted at each call; 8 bits of mantissa)
+	// with float32 accumulation and float32 results. Use it where
+	// NativeBF16 says the processor has bf16 units: elsewhere oneDNN
+	// emulates them, slower than float32.
+	BF16 bool
 }
 
 func (s ConvShape) String() string {
@@ -83,6 +93,41 @@ func Available() bool { return available() }
 // Name says what this process uses, e.g. "onednn 2.6.3", or why oneDNN is
 // not available.
 func Name() string { return name() }
+
+// ISA is the instruction set oneDNN's kernels use on this processor, e.g.
+// "avx512_core_amx", "avx512_core_bf16" or "avx2" ("" without oneDNN).
+func ISA() string {
+	if !available() {
+		return ""
+	}
+	return isaName(effectiveISA())
+}
+
+// NativeBF16 says whether oneDNN runs bf16 on the processor's own units
+// (AVX512-BF16 or AMX) rather than emulating them.
+func NativeBF16() bool { return available() && effectiveISA()&isaAVX512BF16 == isaAVX512BF16 }
+
+// oneDNN's dnnl_cpu_isa_t values (each ISA's bits include those of the
+// ones it extends).
+const (
+	isaAVX512BF16 = 0xe7
+	isaAMX        = 0x3e7
+)
+
+// isaName names a dnnl_cpu_isa_t as oneDNN's verbose output does.
+func isaName(isa uint32) string {
+	names := []struct {
+		isa  uint32
+		name string
+	}{{isaAMX, "avx512_core_amx"}, {isaAVX512BF16, "avx512_core_bf16"}, {0x67, "avx512_core_vnni"}, {0x27, "avx512_core"},
+		{0x1f, "avx512_mic_4ops"}, {0xf, "avx512_mic"}, {0x407, "avx2_vnni"}, {0x7, "avx2"}, {0x3, "avx"}, {0x1, "sse41"}}
+	for _, n := range names {
+		if isa&n.isa == n.isa && n.isa != 0 {
+			return n.name
+		}
+	}
+	return fmt.Sprintf("isa 0x%x", isa)
+}
 
 // SetThreads fixes the number of OpenMP threads oneDNN's calls use
 // (process-wide; a no-op without oneDNN).
@@ -136,21 +181,11 @@ func (c *Conv) Forward(src, weights, bias, dst []float32) error {
 	return c.impl.forward(src, weights, bias, dst)
 }
 
-// BackwardData overwrites diffSrc with the gradient of the input.
-func (c *Conv) BackwardData(diffDst, weights, diffSrc []float32) error {
-	if !c.opts.Training {
-		return fmt.Errorf("dnnl: backward of an inference convolution (%s)", c.shape)
-	}
-	s := c.shape
-	checkLen("destination gradient", len(diffDst), s.dstLen())
-	checkLen("weights", len(weights), s.weightsLen())
-	checkLen("source gradient", len(diffSrc), s.srcLen())
-	return c.impl.backwardData(diffDst, weights, diffSrc)
-}
-
-// BackwardWeights overwrites diffWeights [OutC, C, Kernel, Kernel] with the
-// gradient of the weights.
-func (c *Conv) BackwardWeights(src, diffDst, diffWeights []float32) error {
+// Backward overwrites diffWeights [OutC, C, Kernel, Kernel] with the
+// gradient of the weights and, unless diffSrc is nil, diffSrc with the
+// gradient of the input, given the forward's src and weights and the
+// gradient of its output (read, and converted in bf16, once for both).
+func (c *Conv) Backward(src, diffDst, weights, diffWeights, diffSrc []float32) error {
 	if !c.opts.Training {
 		return fmt.Errorf("dnnl: backward of an inference convolution (%s)", c.shape)
 	}
@@ -158,8 +193,16 @@ func (c *Conv) BackwardWeights(src, diffDst, diffWeights []float32) error {
 	checkLen("source", len(src), s.srcLen())
 	checkLen("destination gradient", len(diffDst), s.dstLen())
 	checkLen("weights gradient", len(diffWeights), s.weightsLen())
-	return c.impl.backwardWeights(src, diffDst, diffWeights)
+	if diffSrc != nil {
+		checkLen("weights", len(weights), s.weightsLen())
+		checkLen("source gradient", len(diffSrc), s.srcLen())
+	}
+	return c.impl.backward(src, diffDst, weights, diffWeights, diffSrc)
 }
+
+// Impl names the forward implementation oneDNN chose, e.g.
+// "brgconv:avx512_core_bf16" ("ref" ones are its slow reference code).
+func (c *Conv) Impl() string { return c.impl.impl() }
 
 // Close frees the primitives; the Conv must not be used after it.
 func (c *Conv) Close() {

@@ -1,8 +1,9 @@
-//go:build cgo && dnnl
+//go:build cgo
 
 package dnnl
 
 /*
+#cgo CFLAGS: -I${SRCDIR}/include
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
 #include <stdio.h>
@@ -26,7 +27,8 @@ package dnnl
 	X(dnnl_post_ops_create) X(dnnl_post_ops_destroy) X(dnnl_post_ops_append_eltwise) \
 	X(dnnl_post_ops_append_sum) X(dnnl_version) \
 	X(dnnl_batch_normalization_forward_desc_init) X(dnnl_batch_normalization_backward_desc_init) \
-	X(dnnl_memory_get_memory_desc) X(dnnl_memory_desc_get_size)
+	X(dnnl_memory_get_memory_desc) X(dnnl_memory_desc_get_size) \
+	X(dnnl_primitive_desc_query) X(dnnl_get_effective_cpu_isa)
 
 #define SWAV_DECL(f) static __typeof__(f) *p_##f;
 SWAV_DNNL_FNS(SWAV_DECL)
@@ -35,6 +37,7 @@ static void (*p_omp_set_num_threads)(int);
 static dnnl_engine_t swav_eng;
 static dnnl_stream_t swav_stream;
 static char swav_err[256];
+static int swav_amx_perm;
 
 // swav_dnnl_open returns 1 when oneDNN was opened and its CPU engine made.
 // OpenMP's threads keep libgomp's default wait policy (spin a while after
@@ -54,6 +57,11 @@ static int swav_dnnl_open(void) {
 	SWAV_DNNL_FNS(SWAV_LOAD)
 	void* g = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD);
 	if (g != NULL) p_omp_set_num_threads = (void (*)(int))dlsym(g, "omp_set_num_threads");
+	// AMX's tile registers need the kernel's permission (Linux 5.16+);
+	// oneDNN only uses AMX once it is granted. On processors without AMX
+	// the request fails and nothing changes.
+	// (0x1023 is ARCH_REQ_XCOMP_PERM, 18 XFEATURE_XTILEDATA.)
+	swav_amx_perm = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
 	if (p_dnnl_engine_create(&swav_eng, dnnl_cpu, 0) != dnnl_success) { snprintf(swav_err, sizeof swav_err, "no oneDNN CPU engine"); return 0; }
 	if (p_dnnl_stream_create(&swav_stream, swav_eng, dnnl_stream_default_flags) != dnnl_success) { snprintf(swav_err, sizeof swav_err, "no oneDNN stream"); return 0; }
 	return 1;
@@ -65,13 +73,20 @@ static void swav_dnnl_version(int* v) {
 	const dnnl_version_t* ver = p_dnnl_version();
 	v[0] = ver->major; v[1] = ver->minor; v[2] = ver->patch;
 }
+static unsigned swav_dnnl_isa(void) { return (unsigned)p_dnnl_get_effective_cpu_isa(); }
+static int swav_dnnl_amx_perm(void) { return swav_amx_perm; }
 static void swav_dnnl_threads(int n) { if (p_omp_set_num_threads) p_omp_set_num_threads(n); }
 
 // A convolution and its primitives. User memories (handle NULL between
-// calls) hold the caller's buffers during one call; the primitives' own
-// weight layouts get reorders from and to the user's OHWI.
+// calls) hold the caller's float32 buffers during one call; the primitives'
+// own weight layouts get reorders from and to the user's OIHW. A bf16
+// convolution computes on bf16 copies of its source, weights and destination
+// gradient (reorders that convert, into the process-wide buffers below)
+// and writes float32 results: destination, source gradient and weights
+// gradient are float32, so the caller's buffers stay float32.
 typedef struct {
 	dnnl_memory_desc_t src, dst, wei, bias, any_w;
+	dnnl_memory_desc_t src_bf, dst_bf; // bf16 NHWC copies (bf16 only)
 	dnnl_dims_t strides, pad_l, pad_r;
 	dnnl_memory_t m_src, m_dst, m_wei, m_bias;
 	dnnl_primitive_desc_t fwd_pd;
@@ -81,13 +96,27 @@ typedef struct {
 	dnnl_memory_t bwd_d_w;
 	dnnl_primitive_t bwd_w, bwd_w_reorder;
 	dnnl_memory_t bwd_w_dw;
-	int training, has_bias;
+	// bf16 only: the conversions of the source and of the destination
+	// gradient, and memories for their results.
+	dnnl_primitive_t src_cvt, ddst_cvt;
+	dnnl_memory_t m_src_bf, m_ddst_bf;
+	int training, has_bias, bf16;
 } swav_conv;
 
 #define SWAV_CHECK(call, what) do { dnnl_status_t st_ = (call); if (st_ != dnnl_success) { \
 	snprintf(swav_err, sizeof swav_err, "%s: oneDNN status %d", what, (int)st_); return 0; } } while (0)
 
-// swav_weights_for makes mem (the primitive's layout md) and the reorder
+// swav_reorder_prim makes the reorder primitive from one layout to another.
+static int swav_reorder_prim(const dnnl_memory_desc_t* from, const dnnl_memory_desc_t* to, dnnl_primitive_t* reorder, const char* what) {
+	dnnl_primitive_desc_t pd;
+	SWAV_CHECK(p_dnnl_reorder_primitive_desc_create(&pd, from, swav_eng, to, swav_eng, NULL), what);
+	dnnl_status_t st = p_dnnl_primitive_create(reorder, pd);
+	p_dnnl_primitive_desc_destroy(pd);
+	SWAV_CHECK(st, what);
+	return 1;
+}
+
+// swav_reorder_for makes mem (the primitive's layout md) and the reorder
 // from user to it, or leaves both NULL when the layouts are the same.
 // toUser reverses the direction.
 static int swav_reorder_for(const dnnl_memory_desc_t* md, const dnnl_memory_desc_t* user, int toUser,
@@ -95,20 +124,15 @@ static int swav_reorder_for(const dnnl_memory_desc_t* md, const dnnl_memory_desc
 	*mem = NULL; *reorder = NULL;
 	if (p_dnnl_memory_desc_equal(md, user)) return 1;
 	SWAV_CHECK(p_dnnl_memory_create(mem, md, swav_eng, DNNL_MEMORY_NONE), "weights memory");
-	dnnl_primitive_desc_t pd;
-	if (toUser) SWAV_CHECK(p_dnnl_reorder_primitive_desc_create(&pd, md, swav_eng, user, swav_eng, NULL), "weights reorder");
-	else SWAV_CHECK(p_dnnl_reorder_primitive_desc_create(&pd, user, swav_eng, md, swav_eng, NULL), "weights reorder");
-	dnnl_status_t st = p_dnnl_primitive_create(reorder, pd);
-	p_dnnl_primitive_desc_destroy(pd);
-	SWAV_CHECK(st, "weights reorder primitive");
-	return 1;
+	return toUser ? swav_reorder_prim(md, user, reorder, "weights reorder") : swav_reorder_prim(user, md, reorder, "weights reorder");
 }
 
 static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, int oh, int ow,
-                         int k, int stride, int pad, int training, int bias, int sum, int relu) {
+                         int k, int stride, int pad, int training, int bias, int sum, int relu, int bf16) {
 	swav_conv* cv = calloc(1, sizeof *cv);
 	*out = cv;
-	cv->training = training; cv->has_bias = bias;
+	cv->training = training; cv->has_bias = bias; cv->bf16 = bf16;
+	dnnl_data_type_t cdt = bf16 ? dnnl_bf16 : dnnl_f32; // what the primitives compute on
 	dnnl_dims_t sd = {n, c, h, w}, dd = {n, oc, oh, ow}, wd = {oc, c, k, k}, bd = {oc};
 	cv->strides[0] = cv->strides[1] = stride;
 	cv->pad_l[0] = cv->pad_l[1] = pad;
@@ -117,11 +141,13 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->src, 4, sd, dnnl_f32, dnnl_nhwc), "source desc");
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->dst, 4, dd, dnnl_f32, dnnl_nhwc), "destination desc");
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->wei, 4, wd, dnnl_f32, dnnl_oihw), "weights desc");
-	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->any_w, 4, wd, dnnl_f32, dnnl_format_tag_any), "weights desc");
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->any_w, 4, wd, cdt, dnnl_format_tag_any), "weights desc");
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->bias, 1, bd, dnnl_f32, dnnl_x), "bias desc");
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->src_bf, 4, sd, cdt, dnnl_nhwc), "source desc");
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->dst_bf, 4, dd, cdt, dnnl_nhwc), "destination desc");
 	dnnl_convolution_desc_t cd;
 	SWAV_CHECK(p_dnnl_convolution_forward_desc_init(&cd, training ? dnnl_forward_training : dnnl_forward_inference,
-		dnnl_convolution_direct, &cv->src, &cv->any_w, bias ? &cv->bias : NULL, &cv->dst,
+		dnnl_convolution_direct, &cv->src_bf, &cv->any_w, bias ? &cv->bias : NULL, &cv->dst,
 		cv->strides, cv->pad_l, cv->pad_r), "forward desc");
 	dnnl_primitive_attr_t attr;
 	dnnl_post_ops_t ops;
@@ -140,6 +166,10 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 	SWAV_CHECK(p_dnnl_memory_create(&cv->m_dst, &cv->dst, swav_eng, DNNL_MEMORY_NONE), "destination memory");
 	SWAV_CHECK(p_dnnl_memory_create(&cv->m_wei, &cv->wei, swav_eng, DNNL_MEMORY_NONE), "weights memory");
 	SWAV_CHECK(p_dnnl_memory_create(&cv->m_bias, &cv->bias, swav_eng, DNNL_MEMORY_NONE), "bias memory");
+	if (bf16) {
+		if (!swav_reorder_prim(&cv->src, &cv->src_bf, &cv->src_cvt, "source to bf16")) return 0;
+		SWAV_CHECK(p_dnnl_memory_create(&cv->m_src_bf, &cv->src_bf, swav_eng, DNNL_MEMORY_NONE), "source memory");
+	}
 	return 1;
 }
 
@@ -148,7 +178,7 @@ static int swav_conv_backward_init(swav_conv* cv) {
 	if (cv->bwd_d != NULL) return 1;
 	dnnl_convolution_desc_t cd;
 	dnnl_primitive_desc_t pd;
-	SWAV_CHECK(p_dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &cv->src, &cv->any_w, &cv->dst,
+	SWAV_CHECK(p_dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &cv->src, &cv->any_w, &cv->dst_bf,
 		cv->strides, cv->pad_l, cv->pad_r), "backward data desc");
 	SWAV_CHECK(p_dnnl_primitive_desc_create(&pd, &cd, NULL, swav_eng, cv->fwd_pd), "backward data primitive desc");
 	dnnl_status_t st = p_dnnl_primitive_create(&cv->bwd_d, pd);
@@ -156,14 +186,22 @@ static int swav_conv_backward_init(swav_conv* cv) {
 	p_dnnl_primitive_desc_destroy(pd);
 	SWAV_CHECK(st, "backward data primitive");
 	if (!ok) return 0;
-	SWAV_CHECK(p_dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &cv->src, &cv->any_w, NULL, &cv->dst,
+	dnnl_memory_desc_t any_dw;
+	dnnl_dims_t wd = {cv->wei.dims[0], cv->wei.dims[1], cv->wei.dims[2], cv->wei.dims[3]};
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&any_dw, 4, wd, dnnl_f32, dnnl_format_tag_any), "weights gradient desc");
+	SWAV_CHECK(p_dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &cv->src_bf, &any_dw, NULL, &cv->dst_bf,
 		cv->strides, cv->pad_l, cv->pad_r), "backward weights desc");
 	SWAV_CHECK(p_dnnl_primitive_desc_create(&pd, &cd, NULL, swav_eng, cv->fwd_pd), "backward weights primitive desc");
 	st = p_dnnl_primitive_create(&cv->bwd_w, pd);
 	ok = st == dnnl_success && swav_reorder_for(p_dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), &cv->wei, 1, &cv->bwd_w_dw, &cv->bwd_w_reorder);
 	p_dnnl_primitive_desc_destroy(pd);
 	SWAV_CHECK(st, "backward weights primitive");
-	return ok;
+	if (!ok) return 0;
+	if (cv->bf16) {
+		if (!swav_reorder_prim(&cv->dst, &cv->dst_bf, &cv->ddst_cvt, "destination gradient to bf16")) return 0;
+		SWAV_CHECK(p_dnnl_memory_create(&cv->m_ddst_bf, &cv->dst_bf, swav_eng, DNNL_MEMORY_NONE), "destination gradient memory");
+	}
+	return 1;
 }
 
 static int swav_exec(dnnl_primitive_t p, int n, dnnl_exec_arg_t* args, const char* what) {
@@ -172,97 +210,118 @@ static int swav_exec(dnnl_primitive_t p, int n, dnnl_exec_arg_t* args, const cha
 	return 1;
 }
 
-// Every primitive's own copy of its weights lives, for the length of one
-// call, in one process-wide buffer (calls run one at a time on the locked
-// thread) instead of one buffer per convolution and direction: for a
-// ResNet-50 that is one buffer of the largest layer's weights instead of
-// three copies of all of them (282 MiB).
-static void* swav_wbuf;
-static size_t swav_wbuf_size;
+// A process-wide buffer that one call binds a memory to (calls run one at
+// a time on the locked thread), grown to the largest request.
+typedef struct { void* p; size_t size; } swav_buf;
 
-// swav_bind_wbuf points mem (a primitive's weights) at the shared buffer,
-// growing it when mem needs more.
-static int swav_bind_wbuf(dnnl_memory_t mem) {
+// swav_bind points mem at buf, growing buf when mem needs more.
+static int swav_bind(swav_buf* buf, dnnl_memory_t mem) {
 	const dnnl_memory_desc_t* md;
-	SWAV_CHECK(p_dnnl_memory_get_memory_desc(mem, &md), "weights desc");
+	SWAV_CHECK(p_dnnl_memory_get_memory_desc(mem, &md), "memory desc");
 	size_t need = p_dnnl_memory_desc_get_size(md);
-	if (need > swav_wbuf_size) {
-		free(swav_wbuf);
-		swav_wbuf = NULL;
-		swav_wbuf_size = 0;
-		if (posix_memalign(&swav_wbuf, 64, need) != 0) { swav_wbuf = NULL; snprintf(swav_err, sizeof swav_err, "out of memory for %zu bytes of weights", need); return 0; }
-		swav_wbuf_size = need;
+	if (need > buf->size) {
+		free(buf->p);
+		buf->p = NULL;
+		buf->size = 0;
+		if (posix_memalign(&buf->p, 64, need) != 0) { buf->p = NULL; snprintf(swav_err, sizeof swav_err, "out of memory for %zu bytes", need); return 0; }
+		buf->size = need;
 	}
-	SWAV_CHECK(p_dnnl_memory_set_data_handle(mem, swav_wbuf), "weights buffer");
+	SWAV_CHECK(p_dnnl_memory_set_data_handle(mem, buf->p), "buffer");
 	return 1;
 }
 
-// swav_reorder copies weights between the user memory and a primitive's.
+// Every primitive's own copy of its weights lives, for the length of one
+// call, in one buffer (swav_wbuf) instead of one per convolution and
+// direction: for a ResNet-50 that is one buffer of the largest layer's
+// weights instead of three copies of all of them (282 MiB). A bf16
+// convolution's copies of its source and destination gradient live in two
+// more (the largest activation's size, in bf16).
+static swav_buf swav_wbuf, swav_src_buf, swav_ddst_buf;
+
+// swav_reorder runs a reorder (or conversion) from one memory to another.
 static int swav_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to) {
 	dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-	return swav_exec(r, 2, a, "weights reorder");
+	return swav_exec(r, 2, a, "reorder");
+}
+
+// swav_conv_src is the source the primitives read: the user's, or its bf16
+// copy (converted into the shared buffer).
+static dnnl_memory_t swav_conv_src(swav_conv* cv, int* ok) {
+	if (!cv->bf16) return cv->m_src;
+	*ok = swav_bind(&swav_src_buf, cv->m_src_bf) && swav_reorder(cv->src_cvt, cv->m_src, cv->m_src_bf);
+	return cv->m_src_bf;
 }
 
 static void swav_release(swav_conv* cv) {
-	p_dnnl_memory_set_data_handle(cv->m_src, NULL);
-	p_dnnl_memory_set_data_handle(cv->m_dst, NULL);
-	p_dnnl_memory_set_data_handle(cv->m_wei, NULL);
-	p_dnnl_memory_set_data_handle(cv->m_bias, NULL);
+	dnnl_memory_t ms[] = {cv->m_src, cv->m_dst, cv->m_wei, cv->m_bias, cv->m_src_bf, cv->m_ddst_bf};
+	for (int i = 0; i < 6; i++) if (ms[i] != NULL) p_dnnl_memory_set_data_handle(ms[i], NULL);
 }
 
-// The three calls set the user memories' handles to the caller's buffers
-// for the call only (none is kept after it returns).
+// The calls set the user memories' handles to the caller's buffers for the
+// call only (none is kept after it returns).
 static int swav_conv_forward(swav_conv* cv, float* src, float* wei, float* bias, float* dst) {
 	p_dnnl_memory_set_data_handle(cv->m_src, src);
 	p_dnnl_memory_set_data_handle(cv->m_dst, dst);
 	p_dnnl_memory_set_data_handle(cv->m_wei, wei);
 	p_dnnl_memory_set_data_handle(cv->m_bias, bias);
 	int ok = 1;
+	dnnl_memory_t s = swav_conv_src(cv, &ok);
 	dnnl_memory_t w = cv->m_wei;
-	if (cv->fwd_reorder != NULL) { ok = swav_bind_wbuf(cv->fwd_w) && swav_reorder(cv->fwd_reorder, cv->m_wei, cv->fwd_w); w = cv->fwd_w; }
+	if (ok && cv->fwd_reorder != NULL) { ok = swav_bind(&swav_wbuf, cv->fwd_w) && swav_reorder(cv->fwd_reorder, cv->m_wei, cv->fwd_w); w = cv->fwd_w; }
 	if (ok) {
-		dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, cv->m_src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, cv->m_dst}, {DNNL_ARG_BIAS, cv->m_bias}};
+		dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, cv->m_dst}, {DNNL_ARG_BIAS, cv->m_bias}};
 		ok = swav_exec(cv->fwd, cv->has_bias ? 4 : 3, a, "forward");
 	}
 	swav_release(cv);
 	return ok;
 }
 
-static int swav_conv_backward_data(swav_conv* cv, float* diff_dst, float* wei, float* diff_src) {
+// swav_conv_backward writes the weights gradient into diff_wei and, when
+// diff_src is not NULL, the source gradient: the destination gradient is
+// read (and, in bf16, converted) once for both.
+static int swav_conv_backward(swav_conv* cv, float* src, float* diff_dst, float* wei, float* diff_wei, float* diff_src) {
 	if (!swav_conv_backward_init(cv)) return 0;
+	p_dnnl_memory_set_data_handle(cv->m_src, src);
 	p_dnnl_memory_set_data_handle(cv->m_dst, diff_dst);
-	p_dnnl_memory_set_data_handle(cv->m_wei, wei);
-	p_dnnl_memory_set_data_handle(cv->m_src, diff_src);
+	p_dnnl_memory_set_data_handle(cv->m_wei, diff_wei);
 	int ok = 1;
-	dnnl_memory_t w = cv->m_wei;
-	if (cv->bwd_d_reorder != NULL) { ok = swav_bind_wbuf(cv->bwd_d_w) && swav_reorder(cv->bwd_d_reorder, cv->m_wei, cv->bwd_d_w); w = cv->bwd_d_w; }
+	dnnl_memory_t dd = cv->m_dst;
+	if (cv->bf16) { ok = swav_bind(&swav_ddst_buf, cv->m_ddst_bf) && swav_reorder(cv->ddst_cvt, cv->m_dst, cv->m_ddst_bf); dd = cv->m_ddst_bf; }
+	dnnl_memory_t s = ok ? swav_conv_src(cv, &ok) : NULL;
+	dnnl_memory_t dw = cv->bwd_w_dw != NULL ? cv->bwd_w_dw : cv->m_wei;
 	if (ok) {
-		dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, cv->m_dst}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, cv->m_src}};
-		ok = swav_exec(cv->bwd_d, 3, a, "backward data");
+		dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC, s}, {DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_DIFF_WEIGHTS, dw}};
+		ok = (cv->bwd_w_dw == NULL || swav_bind(&swav_wbuf, cv->bwd_w_dw)) && swav_exec(cv->bwd_w, 3, a, "backward weights");
+	}
+	if (ok && cv->bwd_w_reorder != NULL) ok = swav_reorder(cv->bwd_w_reorder, cv->bwd_w_dw, cv->m_wei);
+	if (ok && diff_src != NULL) {
+		p_dnnl_memory_set_data_handle(cv->m_wei, wei);
+		p_dnnl_memory_set_data_handle(cv->m_src, diff_src);
+		dnnl_memory_t w = cv->m_wei;
+		if (cv->bwd_d_reorder != NULL) { ok = swav_bind(&swav_wbuf, cv->bwd_d_w) && swav_reorder(cv->bwd_d_reorder, cv->m_wei, cv->bwd_d_w); w = cv->bwd_d_w; }
+		if (ok) {
+			dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, cv->m_src}};
+			ok = swav_exec(cv->bwd_d, 3, a, "backward data");
+		}
 	}
 	swav_release(cv);
 	return ok;
 }
 
-static int swav_conv_backward_weights(swav_conv* cv, float* src, float* diff_dst, float* diff_wei) {
-	if (!swav_conv_backward_init(cv)) return 0;
-	p_dnnl_memory_set_data_handle(cv->m_src, src);
-	p_dnnl_memory_set_data_handle(cv->m_dst, diff_dst);
-	p_dnnl_memory_set_data_handle(cv->m_wei, diff_wei);
-	dnnl_memory_t dw = cv->bwd_w_dw != NULL ? cv->bwd_w_dw : cv->m_wei;
-	dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC, cv->m_src}, {DNNL_ARG_DIFF_DST, cv->m_dst}, {DNNL_ARG_DIFF_WEIGHTS, dw}};
-	int ok = (cv->bwd_w_dw == NULL || swav_bind_wbuf(cv->bwd_w_dw)) && swav_exec(cv->bwd_w, 3, a, "backward weights");
-	if (ok && cv->bwd_w_reorder != NULL) ok = swav_reorder(cv->bwd_w_reorder, cv->bwd_w_dw, cv->m_wei);
-	swav_release(cv);
-	return ok;
+// swav_conv_impl names the implementation oneDNN chose for the forward
+// (e.g. "brgconv:avx512_core_bf16"), for tests and diagnostics.
+static const char* swav_conv_impl(swav_conv* cv) {
+	const char* s = NULL;
+	if (p_dnnl_primitive_desc_query(cv->fwd_pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success) return "";
+	return s;
 }
 
 static void swav_conv_free(swav_conv* cv) {
 	if (cv == NULL) return;
-	dnnl_primitive_t ps[] = {cv->fwd, cv->fwd_reorder, cv->bwd_d, cv->bwd_d_reorder, cv->bwd_w, cv->bwd_w_reorder};
-	for (int i = 0; i < 6; i++) if (ps[i] != NULL) p_dnnl_primitive_destroy(ps[i]);
-	dnnl_memory_t ms[] = {cv->m_src, cv->m_dst, cv->m_wei, cv->m_bias, cv->fwd_w, cv->bwd_d_w, cv->bwd_w_dw};
-	for (int i = 0; i < 7; i++) if (ms[i] != NULL) p_dnnl_memory_destroy(ms[i]);
+	dnnl_primitive_t ps[] = {cv->fwd, cv->fwd_reorder, cv->bwd_d, cv->bwd_d_reorder, cv->bwd_w, cv->bwd_w_reorder, cv->src_cvt, cv->ddst_cvt};
+	for (int i = 0; i < 8; i++) if (ps[i] != NULL) p_dnnl_primitive_destroy(ps[i]);
+	dnnl_memory_t ms[] = {cv->m_src, cv->m_dst, cv->m_wei, cv->m_bias, cv->fwd_w, cv->bwd_d_w, cv->bwd_w_dw, cv->m_src_bf, cv->m_ddst_bf};
+	for (int i = 0; i < 9; i++) if (ms[i] != NULL) p_dnnl_memory_destroy(ms[i]);
 	if (cv->fwd_pd != NULL) p_dnnl_primitive_desc_destroy(cv->fwd_pd);
 	free(cv);
 }
@@ -354,6 +413,7 @@ var (
 	openOnce  sync.Once
 	openErr   error
 	version   string
+	isa       uint32 // oneDNN's effective ISA (dnnl_cpu_isa_t)
 	calls     chan func()
 	workerTID int64 // the locked worker's OS thread, set before open returns
 )
@@ -391,7 +451,11 @@ func open() error {
 			}
 			var v [3]C.int
 			C.swav_dnnl_version(&v[0])
-			version = fmt.Sprintf("onednn %d.%d.%d", v[0], v[1], v[2])
+			isa = uint32(C.swav_dnnl_isa())
+			version = fmt.Sprintf("onednn %d.%d.%d %s", v[0], v[1], v[2], isaName(isa))
+			if isa&isaAMX == isaAMX && C.swav_dnnl_amx_perm() == 0 {
+				version += " (AMX tile permission refused)"
+			}
 		})
 	})
 	return openErr
@@ -409,6 +473,13 @@ func on(f func()) {
 }
 
 func available() bool { return open() == nil }
+
+func effectiveISA() uint32 {
+	if open() != nil {
+		return 0
+	}
+	return isa
+}
 
 func name() string {
 	if err := open(); err != nil {
@@ -435,7 +506,7 @@ func newConv(s ConvShape, o ConvOptions) (*Conv, error) {
 	var err error
 	on(func() {
 		if C.swav_conv_new(&cv, C.int(s.N), C.int(s.H), C.int(s.W), C.int(s.C), C.int(s.OutC), C.int(s.OH), C.int(s.OW),
-			C.int(s.Kernel), C.int(s.Stride), C.int(s.Pad), cbool(o.Training), cbool(o.Bias), cbool(o.Sum), cbool(o.ReLU)) != 1 {
+			C.int(s.Kernel), C.int(s.Stride), C.int(s.Pad), cbool(o.Training), cbool(o.Bias), cbool(o.Sum), cbool(o.ReLU), cbool(o.BF16)) != 1 {
 			err = fmt.Errorf("%w (convolution %s)", lastError(), s)
 			C.swav_conv_free(cv)
 			cv = nil
@@ -472,22 +543,19 @@ func (c conv) forward(src, weights, bias, dst []float32) error {
 	return nil
 }
 
-func (c conv) backwardData(diffDst, weights, diffSrc []float32) error {
+func (c conv) backward(src, diffDst, weights, diffWeights, diffSrc []float32) error {
 	var ok C.int
-	on(func() { ok = C.swav_conv_backward_data(c.c, ptr(diffDst), ptr(weights), ptr(diffSrc)) })
+	on(func() { ok = C.swav_conv_backward(c.c, ptr(src), ptr(diffDst), ptr(weights), ptr(diffWeights), ptr(diffSrc)) })
 	if ok != 1 {
 		return lastError()
 	}
 	return nil
 }
 
-func (c conv) backwardWeights(src, diffDst, diffWeights []float32) error {
-	var ok C.int
-	on(func() { ok = C.swav_conv_backward_weights(c.c, ptr(src), ptr(diffDst), ptr(diffWeights)) })
-	if ok != 1 {
-		return lastError()
-	}
-	return nil
+func (c conv) impl() string {
+	var s string
+	on(func() { s = C.GoString(C.swav_conv_impl(c.c)) })
+	return s
 }
 
 func (c conv) close() {

@@ -1,24 +1,25 @@
-//go:build !cgo || !dnnl
+//go:build !cgo
 
 package dnnl
 
 import "errors"
 
-var errNotBuilt = errors.New("dnnl: not built (build with -tags dnnl and oneDNN's headers, Debian's libdnnl-dev)")
+var errNotBuilt = errors.New("dnnl: not built (a build without cgo)")
 
-func available() bool  { return false }
-func name() string     { return errNotBuilt.Error() }
-func setThreads(n int) {}
-func do(f func())      { f() }
-func onWorker() bool   { return false }
+func available() bool      { return false }
+func name() string         { return errNotBuilt.Error() }
+func setThreads(n int)     {}
+func do(f func())          { f() }
+func onWorker() bool       { return false }
+func effectiveISA() uint32 { return 0 }
 
 type conv struct{}
 
-func newConv(ConvShape, ConvOptions) (*Conv, error)  { return nil, errNotBuilt }
-func (conv) forward(_, _, _, _ []float32) error      { return errNotBuilt }
-func (conv) backwardData(_, _, _ []float32) error    { return errNotBuilt }
-func (conv) backwardWeights(_, _, _ []float32) error { return errNotBuilt }
-func (conv) close()                                  {}
+func newConv(ConvShape, ConvOptions) (*Conv, error) { return nil, errNotBuilt }
+func (conv) forward(_, _, _, _ []float32) error     { return errNotBuilt }
+func (conv) backward(_, _, _, _, _ []float32) error { return errNotBuilt }
+func (conv) impl() string                           { return "" }
+func (conv) close()                                 {}
 
 type batchNorm struct{}
 

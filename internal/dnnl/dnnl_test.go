@@ -3,6 +3,7 @@ package dnnl
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -103,56 +104,115 @@ func requireDNNL(t *testing.T) {
 	}
 }
 
+// bf16Bound is the most a bf16 convolution may differ from the exact
+// result, per output: each operand is rounded to bf16's 8-bit mantissa
+// (relative error at most 2^-9), so each product is off by at most
+// (1+2^-9)^2-1 < 2^-8 of its size, and float32 accumulation adds about
+// taps x 2^-24 of the sum of sizes more; 2^-8 x 1.01 of the sum of the
+// products' sizes covers both.
+func bf16Bound(sumAbs []float64) []float64 {
+	b := make([]float64, len(sumAbs))
+	for i, v := range sumAbs {
+		b[i] = v*math.Ldexp(1.01, -8) + 1e-6
+	}
+	return b
+}
+
+// assertWithin checks every value against its own bound.
+func assertWithin(t *testing.T, what string, got []float32, want, bound []float64) {
+	t.Helper()
+	bad, worst := 0, 0.0
+	for i, w := range want {
+		d := math.Abs(float64(got[i]) - w)
+		if !(d <= bound[i]) {
+			bad++
+		}
+		worst = max(worst, d/bound[i])
+	}
+	if bad > 0 {
+		t.Errorf("%s: %d of %d values outside the bf16 bound (worst %.2f x the bound)", what, bad, len(want), worst)
+	}
+}
+
 func TestConvMatchesReference(t *testing.T) {
 	requireDNNL(t)
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, tc := range shapes {
-		t.Run(tc.name, func(t *testing.T) {
-			s := shapeOf(tc)
-			src, w, g := randoms(rng, s.srcLen()), randoms(rng, s.weightsLen()), randoms(rng, s.dstLen())
-			want := naiveConv(s, src, w)
+	for _, bf16 := range []bool{false, true} {
+		precision := map[bool]string{false: "float32", true: "bf16"}[bf16]
+		if bf16 && !NativeBF16() {
+			t.Logf("bf16 on %s is emulated by oneDNN: checked for correctness only", ISA())
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, tc := range shapes {
+			t.Run(precision+"/"+tc.name, func(t *testing.T) {
+				s := shapeOf(tc)
+				src, w, g := randoms(rng, s.srcLen()), randoms(rng, s.weightsLen()), randoms(rng, s.dstLen())
+				want := naiveConv(s, src, w)
+				wantDsrc, wantDw := naiveBackward(s, src, w, g)
+				// The sums of the products' sizes bound bf16's error.
+				abs := func(v []float32) []float32 {
+					a := make([]float32, len(v))
+					for i, x := range v {
+						a[i] = float32(math.Abs(float64(x)))
+					}
+					return a
+				}
+				absFwd := naiveConv(s, abs(src), abs(w))
+				absDsrc, absDw := naiveBackward(s, abs(src), abs(w), abs(g))
+				check := func(what string, got []float32, want, sumAbs []float64) {
+					t.Helper()
+					if bf16 {
+						assertWithin(t, what, got, want, bf16Bound(sumAbs))
+					} else {
+						assertClose(t, what, got, want)
+					}
+				}
 
-			c, err := NewConv(s, ConvOptions{Training: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			dst := make([]float32, s.dstLen())
-			if err := c.Forward(src, w, nil, dst); err != nil {
-				t.Fatal(err)
-			}
-			assertClose(t, "forward", dst, want)
+				c, err := NewConv(s, ConvOptions{Training: true, BF16: bf16})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				dst := make([]float32, s.dstLen())
+				if err := c.Forward(src, w, nil, dst); err != nil {
+					t.Fatal(err)
+				}
+				check("forward", dst, want, absFwd)
 
-			wantDsrc, wantDw := naiveBackward(s, src, w, g)
-			dsrc, dw := make([]float32, s.srcLen()), make([]float32, s.weightsLen())
-			for i := range dsrc {
-				dsrc[i] = float32(math.NaN()) // overwritten, not added to
-			}
-			if err := c.BackwardData(g, w, dsrc); err != nil {
-				t.Fatal(err)
-			}
-			assertClose(t, "backward data", dsrc, wantDsrc)
-			if err := c.BackwardWeights(src, g, dw); err != nil {
-				t.Fatal(err)
-			}
-			assertClose(t, "backward weights", dw, wantDw)
+				dsrc, dw := make([]float32, s.srcLen()), make([]float32, s.weightsLen())
+				for i := range dsrc {
+					dsrc[i] = float32(math.NaN()) // overwritten, not added to
+				}
+				if err := c.Backward(src, g, w, dw, dsrc); err != nil {
+					t.Fatal(err)
+				}
+				check("backward data", dsrc, wantDsrc, absDsrc)
+				check("backward weights", dw, wantDw, absDw)
+				clear(dw)
+				if err := c.Backward(src, g, nil, dw, nil); err != nil { // the weights' gradient alone
+					t.Fatal(err)
+				}
+				check("backward weights alone", dw, wantDw, absDw)
 
-			// Fused inference: relu(conv + bias + previous dst).
-			f, err := NewConv(s, ConvOptions{Bias: true, Sum: true, ReLU: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			bias, residual := randoms(rng, s.OutC), randoms(rng, s.dstLen())
-			copy(dst, residual)
-			if err := f.Forward(src, w, bias, dst); err != nil {
-				t.Fatal(err)
-			}
-			for i := range want {
-				want[i] = max(0, want[i]+float64(bias[i%s.OutC])+float64(residual[i]))
-			}
-			assertClose(t, "fused forward", dst, want)
-		})
+				// Fused inference: relu(conv + bias + previous dst).
+				f, err := NewConv(s, ConvOptions{Bias: true, Sum: true, ReLU: true, BF16: bf16})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if bf16 && NativeBF16() && strings.Contains(f.Impl(), "ref") {
+					t.Errorf("bf16 convolution %s runs oneDNN's reference code %q", s, f.Impl())
+				}
+				bias, residual := randoms(rng, s.OutC), randoms(rng, s.dstLen())
+				copy(dst, residual)
+				if err := f.Forward(src, w, bias, dst); err != nil {
+					t.Fatal(err)
+				}
+				for i := range want {
+					want[i] = max(0, want[i]+float64(bias[i%s.OutC])+float64(residual[i]))
+				}
+				check("fused forward", dst, want, absFwd)
+			})
+		}
 	}
 }
 
@@ -170,7 +230,7 @@ func TestConvRejectsBadShapesAndUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.BackwardData(make([]float32, s.dstLen()), make([]float32, s.weightsLen()), make([]float32, s.srcLen())); err == nil {
+	if err := c.Backward(make([]float32, s.srcLen()), make([]float32, s.dstLen()), make([]float32, s.weightsLen()), make([]float32, s.weightsLen()), nil); err == nil {
 		t.Error("backward of an inference convolution ran")
 	}
 }

@@ -22,6 +22,7 @@ package cpu
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"runtime"
 	"slices"
@@ -94,6 +95,8 @@ type Backend struct {
 	evalTrunk  *plan
 	evalHead   *plan
 	keepCodes  bool
+	precision  string // what the engine runs: "float32" or "bf16"
+	threads    int
 }
 
 // New builds the backend for cfg with model.Init(cfg.Model, seed) weights.
@@ -119,7 +122,11 @@ func New(cfg train.Config, seed int64) (*Backend, error) {
 		threads = runtime.NumCPU()
 	}
 	blas.SetThreads(1)
-	b := &Backend{cfg: cfg, arch: arch, eng: newEngine(threads), byName: map[string]*param{}}
+	precision, why := resolvePrecision(cfg.CPU.Precision)
+	if why != "" {
+		warnedFallback.Do(func() { slog.Warn("train.cpu.precision bf16 runs as float32", "why", why) })
+	}
+	b := &Backend{cfg: cfg, arch: arch, eng: newEngine(threads, precision), precision: precision, threads: threads, byName: map[string]*param{}}
 	bnByName := map[string]*bnState{}
 	for _, spec := range arch.Params() {
 		p := &param{name: spec.Name, shape: spec.Shape}
@@ -158,6 +165,22 @@ func New(cfg train.Config, seed int64) (*Backend, error) {
 
 // Name is "cpu".
 func (b *Backend) Name() string { return "cpu" }
+
+// Precision is what the convolutions compute in: "bf16" or "float32"
+// (train.cpu.precision, or float32 where bf16 fell back).
+func (b *Backend) Precision() string { return b.precision }
+
+// Engine says what the backend runs on, for a run's log: the convolution
+// kernels (with oneDNN's instruction set), the precision and the threads,
+// e.g. "onednn 2.6.3 avx512_core_bf16, bf16 convolutions (float32 weights,
+// BatchNorm, head and loss), GEMM openblas (SkylakeX), 2 threads".
+func (b *Backend) Engine() string {
+	precision := "float32"
+	if b.precision == "bf16" {
+		precision = "bf16 convolutions (float32 weights, BatchNorm, head and loss)"
+	}
+	return fmt.Sprintf("%s, %s, GEMM %s, %d threads", Kernels(), precision, BLAS(), b.threads)
+}
 
 // Arch is the network the backend runs.
 func (b *Backend) Arch() *model.Arch { return b.arch }

@@ -282,7 +282,7 @@ func TestConvFastPathsMatchIm2col(t *testing.T) {
 				t.Fatal(err)
 			}
 			run := func(force bool) [][]float32 {
-				e := newEngine(2)
+				e := newEngine(2, "float32")
 				e.forceIm2col = force
 				p, err := newPlan(sec, 3, 6, 5, 5, true, true)
 				if err != nil {

@@ -23,17 +23,22 @@ type engine struct {
 	// forceIm2col disables the 1x1 fast path (tests compare the two).
 	forceIm2col bool
 	// dnnl runs convolutions on oneDNN (onednn.go) instead of im2col + GEMM.
-	dnnl   bool
+	dnnl bool
+	// bf16 runs the oneDNN convolutions in bf16 (float32 in and out).
+	bf16   bool
 	folded []float32 // an evaluation conv's weights with its BatchNorm folded in
 }
 
-func newEngine(threads int) *engine {
+// newEngine makes an engine of threads threads; precision is what
+// resolvePrecision made of the configured one.
+func newEngine(threads int, precision string) *engine {
 	useDNNL, _ := convKernels()
 	if useDNNL {
 		dnnl.SetThreads(threads)
 	}
 	return &engine{
 		dnnl:         useDNNL,
+		bf16:         useDNNL && precision == "bf16",
 		threads:      threads,
 		maxColFloats: 1 << 21, // 8 MiB per worker
 		cols:         make([][]float32, threads),

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/swavgo/swav/internal/dnnl"
 	"github.com/swavgo/swav/train/model"
@@ -28,11 +29,39 @@ func convKernels() (useDNNL bool, why string) {
 }
 
 // Kernels says which convolution kernels the CPU backend uses in this
-// process: "onednn 2.6.3", or "im2col + GEMM (why not oneDNN)".
+// process: "onednn 2.6.3 avx512_core_bf16" (oneDNN and the instruction set
+// its kernels use), or "im2col + GEMM (why not oneDNN)".
 func Kernels() string {
 	_, why := convKernels()
 	return why
 }
+
+// NativeBF16 says whether bf16 convolutions run on the processor's own
+// bf16 units (AVX512-BF16 or AMX) in this process.
+func NativeBF16() bool {
+	useDNNL, _ := convKernels()
+	return useDNNL && dnnl.NativeBF16()
+}
+
+// resolvePrecision is the precision the engine runs for the configured one
+// ("" is float32), and why it differs when it does: bf16 needs oneDNN and a
+// processor with native bf16 (elsewhere oneDNN emulates it, slower than
+// float32), so it falls back to float32 there.
+func resolvePrecision(configured string) (precision, why string) {
+	if configured != "bf16" {
+		return "float32", ""
+	}
+	if useDNNL, kernels := convKernels(); !useDNNL {
+		return "float32", "bf16 needs oneDNN; convolutions run " + kernels
+	}
+	if !dnnl.NativeBF16() {
+		return "float32", "this processor has no native bf16 (oneDNN's instruction set is " + dnnl.ISA() + "; emulated bf16 is slower than float32)"
+	}
+	return "bf16", ""
+}
+
+// warnedFallback keeps the float32 fallback's warning to one per process.
+var warnedFallback sync.Once
 
 // bindKernels builds the oneDNN primitives of p, when the engine uses
 // oneDNN: every convolution (training ones plain, their backward built at
@@ -59,7 +88,7 @@ func (e *engine) bindKernels(p *plan) error {
 		}
 		x, y := p.valueOf(l.Inputs[0]), p.vals[i]
 		s := dnnl.ConvShape{N: x.n, H: x.h, W: x.w, C: x.c, OutC: y.c, OH: y.h, OW: y.w, Kernel: l.Kernel, Stride: l.Stride, Pad: l.Pad}
-		o := dnnl.ConvOptions{Training: p.train}
+		o := dnnl.ConvOptions{Training: p.train, BF16: e.bf16}
 		if f := p.fused[i]; f.batchNorm > 0 {
 			o.Bias, o.Sum, o.ReLU = true, f.sum, f.relu
 		}
@@ -195,27 +224,32 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 // (added after the step's first), the input gradient written or added as
 // x.gradSet says.
 func (e *engine) dnnlConvBackward(c *dnnl.Conv, p *param, x, y *value, wantIn bool) {
+	dw := p.grad
 	if p.gradWritten {
 		e.partials[0] = growFloats(e.partials[0], len(p.data))
-		dw := e.partials[0]
-		must(c.BackwardWeights(x.data, y.grad, dw))
+		dw = e.partials[0][:len(p.data)]
+	}
+	var dx []float32
+	switch {
+	case !wantIn:
+	case !x.gradSet:
+		dx = x.grad
+	default:
+		e.cols[0] = growFloats(e.cols[0], len(x.grad))
+		dx = e.cols[0][:len(x.grad)]
+	}
+	must(c.Backward(x.data, y.grad, p.data, dw, dx))
+	if p.gradWritten {
 		e.addInto(p.grad, dw)
-	} else {
-		must(c.BackwardWeights(x.data, y.grad, p.grad))
-		p.gradWritten = true
 	}
-	if !wantIn {
-		return
-	}
-	if !x.gradSet {
-		must(c.BackwardData(y.grad, p.data, x.grad))
+	p.gradWritten = true
+	switch {
+	case !wantIn:
+	case !x.gradSet:
 		x.gradSet = true
-		return
+	default:
+		e.addInto(x.grad, dx)
 	}
-	e.cols[0] = growFloats(e.cols[0], len(x.grad))
-	dx := e.cols[0]
-	must(c.BackwardData(y.grad, p.data, dx))
-	e.addInto(x.grad, dx)
 }
 
 // addInto adds src into dst (len(src) values) on the engine's threads.

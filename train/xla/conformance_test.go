@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/backendtest"
 	_ "github.com/swavgo/swav/train/cpu" // registers the "cpu" backend
 )
 
@@ -73,7 +74,7 @@ func TestConformsToCPUBackend(t *testing.T) {
 			xcfg := cfg
 			xcfg.XLA.PJRTPlugin = conformanceEngine()
 			ccfg := cfg
-			ccfg.Backend, ccfg.CPU.Threads = "cpu", 2
+			ccfg.Backend, ccfg.CPU.Threads, ccfg.CPU.Precision = "cpu", 2, "float32"
 			cpu, err := train.NewBackend(ccfg, 3)
 			if err != nil {
 				t.Fatalf("cpu backend: %v", err)
@@ -110,6 +111,38 @@ func TestConformsToCPUBackend(t *testing.T) {
 			compareEmbeddings(t, x, cpu, randomInput(99, 3, [2]int{8, 1}).Groups[0].Data, 3, 8)
 		})
 	}
+}
+
+// TestBF16ConformsToCPUBackend: the two backends' bf16 modes (xla: the
+// whole step in bf16 on float32 master weights; cpu: convolutions in bf16)
+// agree within the tolerances a bf16 step keeps from float32
+// (backendtest.BF16Tolerances), over two steps from the same weights.
+func TestBF16ConformsToCPUBackend(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.XLA.PJRTPlugin, cfg.XLA.Precision = conformanceEngine(), "bf16"
+	cfg.Model = train.ModelConfig{Arch: "small", HiddenMLP: 32, FeatDim: 16, Prototypes: 20}
+	cfg.BatchSize = 8
+	ccfg := cfg
+	ccfg.Backend, ccfg.CPU.Threads, ccfg.CPU.Precision = "cpu", 2, "bf16"
+	cpu, err := train.NewBackend(ccfg, 3)
+	if err != nil {
+		t.Fatalf("cpu backend: %v", err)
+	}
+	defer cpu.Close()
+	cpu.(codeKeeper).KeepCodes(true)
+	x, err := NewWithOptions(cfg, 3, Options{KeepCodes: true})
+	if err != nil {
+		t.Fatalf("xla backend: %v", err)
+	}
+	defer x.Close()
+	t.Logf("cpu %s; xla %s", cpu.(interface{ Engine() string }).Engine(), x.Engine())
+	initial, err := cpu.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []*train.StepInput{randomInput(51, 8, [2]int{16, 2}, [2]int{8, 2}), randomInput(52, 8, [2]int{16, 2}, [2]int{8, 2})}
+	steps[1].Iter = 6
+	backendtest.CompareSteps(t, x, cpu, cfg, initial, steps, backendtest.BF16Tolerances)
 }
 
 // compareEmbeddings checks every Embed feature of got against want on the

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/train"
-	"github.com/swavgo/swav/train/model"
+	"github.com/swavgo/swav/train/backendtest"
 	"github.com/swavgo/swav/train/torchtest"
 )
 
@@ -188,7 +188,7 @@ func refOf(results []train.StepResult, st *train.State) *torchOutput {
 // torch_step.py's (or another backend's, see refOf).
 func compareWithTorch(t *testing.T, cfg train.Config, results []train.StepResult, st *train.State, want *torchOutput, tol tolerances) {
 	t.Helper()
-	skip := noiseDetermined(t, cfg)
+	skip := backendtest.NoiseDetermined(t, cfg)
 	for i, r := range results {
 		w := want.Steps[i]
 		if d := math.Abs(r.Loss-w.Loss) / math.Max(1, math.Abs(w.Loss)); d > tol.loss {
@@ -240,34 +240,6 @@ func compareWithTorch(t *testing.T, cfg train.Config, results []train.StepResult
 			t.Errorf("queue off by %.2g", d)
 		}
 	}
-}
-
-// noiseDetermined names the tensors whose values after a step are set by
-// rounding noise, in PyTorch as in any backend: a bias followed directly by
-// BatchNorm has an exactly-zero gradient analytically (BN removes the mean),
-// LARS divides its float noise by its norm and turns it into a full-size
-// update, and the next BatchNorm's running mean inherits that bias. No two
-// engines agree on them; conformance skips them.
-func noiseDetermined(t *testing.T, cfg train.Config) map[string]bool {
-	t.Helper()
-	arch, err := model.Build(cfg.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	skip := map[string]bool{}
-	for _, sec := range arch.Sections() {
-		for _, l := range sec {
-			if l.Op != model.OpBatchNorm || l.Inputs[0] == model.InputOfSection {
-				continue
-			}
-			prev := sec[l.Inputs[0]]
-			if prev.Op == model.OpLinear && prev.Bias {
-				skip[prev.Name+".bias"] = true
-				skip[l.Name+".running_mean"] = true
-			}
-		}
-	}
-	return skip
 }
 
 // runSteps runs steps on b and returns the results and the final state.
