@@ -3,15 +3,12 @@
 # back to the standard library decoder, gonum and its own convolutions), a
 # non-root user, the version as a label.   docker build --build-arg VERSION=$(git describe --tags --always) -t ghcr.io/swavgo/pipeline:TAG .
 FROM golang:1.26-bookworm AS build
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libdnnl-dev \
- && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=1 go build -trimpath -tags dnnl \
+RUN CGO_ENABLED=1 go build -trimpath \
       -ldflags "-s -w -X github.com/swavgo/swav/pipeline.Version=${VERSION}" \
       -o /out/pipeline ./cmd/pipeline
 

@@ -2,7 +2,7 @@
 # Installs everything the project needs on a fresh Debian machine. Idempotent:
 # it checks before it installs, so a second run takes a second.
 set -euo pipefail
-APT_PACKAGES=(libturbojpeg0-dev libopenblas-dev libdnnl-dev pkg-config dataset-fashion-mnist python3-torch python3-torchvision python3-pil python3-yaml prometheus-pushgateway)
+APT_PACKAGES=(libturbojpeg0-dev libopenblas-dev libdnnl2 pkg-config dataset-fashion-mnist python3-torch python3-torchvision python3-pil python3-yaml prometheus-pushgateway)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/swavgo/swav/internal/repo"
@@ -77,4 +78,48 @@ func MedianDuration(v []time.Duration) time.Duration {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// Precisions are the precisions a benchmark's --precision flag asks for
+// ("float32", "bf16", or "best": both), ours and the PyTorch anchor's
+// names for them ("fp32" for float32); a benchmark times each and compares
+// our fastest with PyTorch's fastest.
+func Precisions(flag string) (ours, torch []string, err error) {
+	switch flag {
+	case "float32":
+		return []string{"float32"}, []string{"fp32"}, nil
+	case "bf16":
+		return []string{"bf16"}, []string{"bf16"}, nil
+	case "best", "":
+		return []string{"float32", "bf16"}, []string{"fp32", "bf16"}, nil
+	}
+	return nil, nil, fmt.Errorf("%w: --precision must be float32, bf16 or best, got %q", ErrUsage, flag)
+}
+
+// Timing is one side's figure in one precision: images per second and the
+// peak resident set of the process that ran it.
+type Timing struct {
+	Precision  string
+	ImgsPerSec float64
+	PeakRSS    int64
+}
+
+// Fastest is the timing with the most images per second.
+func Fastest(ts []Timing) Timing {
+	var best Timing
+	for _, t := range ts {
+		if t.ImgsPerSec > best.ImgsPerSec {
+			best = t
+		}
+	}
+	return best
+}
+
+// Describe is "float32 30.1 img/s (812 MiB), bf16 55.2 img/s (640 MiB)".
+func Describe(ts []Timing) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = fmt.Sprintf("%s %.1f img/s (%.0f MiB)", t.Precision, t.ImgsPerSec, MiB(t.PeakRSS))
+	}
+	return strings.Join(parts, ", ")
 }

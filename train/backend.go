@@ -90,6 +90,9 @@ const (
 type Backend interface {
 	// Name is "cpu" or "xla".
 	Name() string
+	// Engine says what the backend computes on, for a run's log: kernels
+	// and instruction set or device, precision, threads or devices.
+	Engine() string
 	// Step runs one full SwAV iteration: prototype normalisation, forward of
 	// every crop group (BatchNorm statistics per group), codes under no
 	// gradient (with the queue), the swapped loss, backward, prototype

@@ -49,7 +49,7 @@ type Options struct {
 // Default returns the command's defaults.
 func Default() Options {
 	return Options{Images: 2000, ShardSize: 500, Arch: "small", Rows: 1_000_000, Dim: 128, Rounds: 4,
-		Embed: EmbedOptions{Batch: 16, Steps: 5, Python: "/usr/bin/python3"}}
+		Embed: EmbedOptions{Batch: 16, Steps: 5, Python: "/usr/bin/python3", Precision: "best"}}
 }
 
 // Run runs the three parts (the embed forward when o.Embed.Size is set,

@@ -33,8 +33,10 @@ type Options struct {
 	// the alternating rounds per configuration; Threads the CPU threads of
 	// both sides; Devices the xla backend's devices.
 	Steps, Threads, Rounds, Devices int
-	// BF16 runs bf16 (xla; PyTorch under bf16 autocast).
-	BF16 bool
+	// Precision is float32, bf16 or best (both, our fastest against
+	// PyTorch's fastest); bf16 is train.cpu.precision or
+	// train.xla.precision bf16 for us and bf16 autocast for PyTorch.
+	Precision string
 	// Shared is the shared reference folder ("": ../shared beside the
 	// repository); Profile, when set, receives a CPU profile of our steps.
 	Shared, Profile string
@@ -44,7 +46,7 @@ type Options struct {
 
 // Default returns the command's defaults.
 func Default() Options {
-	return Options{Backend: "cpu", Steps: 10, Rounds: 3, Threads: 2, Devices: 1, Seed: 31}
+	return Options{Backend: "cpu", Steps: 10, Rounds: 3, Threads: 2, Devices: 1, Seed: 31, Precision: "best"}
 }
 
 // Case is one model/batch/crops configuration.
@@ -78,13 +80,12 @@ func ParseCrops(s string) ([][2]int, error) {
 	return out, nil
 }
 
-// config is the train config ref_train_step.py's network matches.
-func config(o Options, c Case) train.Config {
+// config is the train config ref_train_step.py's network matches, in
+// precision.
+func config(o Options, c Case, precision string) train.Config {
 	cfg := train.DefaultConfig()
 	cfg.Backend, cfg.CPU.Threads, cfg.BatchSize, cfg.XLA.Devices = o.Backend, o.Threads, c.Batch, o.Devices
-	if o.BF16 {
-		cfg.XLA.Precision = "bf16"
-	}
+	cfg.CPU.Precision, cfg.XLA.Precision = precision, precision
 	cfg.Model = train.ModelConfig{Arch: c.Model, HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000}
 	if c.Model == "small" {
 		cfg.Model = train.ModelConfig{Arch: "small", HiddenMLP: 128, FeatDim: 32, Prototypes: 100}
@@ -100,10 +101,12 @@ type stepTiming struct {
 	peakRSS    int64 // the whole process's peak resident set, bytes
 }
 
-// Run times every case, ours then PyTorch in each of o.Rounds rounds, and
-// writes a line per case, "RATIO train-<case>" lines when there are several,
-// and last "RATIO train <the smallest>". Settings out of range are
-// bench.ErrUsage.
+// Run times every case in every precision o.Precision asks for, ours then
+// PyTorch in each of o.Rounds rounds, and writes a line per case (both
+// sides in each precision, with their peak resident sets), "RATIO
+// train-<case>" lines (our fastest precision against PyTorch's fastest)
+// when there are several cases, and last "RATIO train <the smallest>".
+// Settings out of range are bench.ErrUsage.
 func Run(ctx context.Context, w io.Writer, o Options, cases []Case) error {
 	if o.Steps < 1 {
 		return fmt.Errorf("%w: --steps must be at least 1", bench.ErrUsage)
@@ -111,13 +114,17 @@ func Run(ctx context.Context, w io.Writer, o Options, cases []Case) error {
 	if o.Rounds < 1 {
 		return fmt.Errorf("%w: --rounds must be at least 1", bench.ErrUsage)
 	}
+	ourPrecisions, torchPrecisions, err := bench.Precisions(o.Precision)
+	if err != nil {
+		return err
+	}
 	shared, err := bench.SharedDir(o.Shared)
 	if err != nil {
 		return err
 	}
 	minRatio := math.Inf(1)
 	if o.Backend == "cpu" {
-		fmt.Fprintf(w, "cpu backend: %d threads, convolutions %s, GEMM %s\n", o.Threads, cpu.Kernels(), cpu.BLAS())
+		fmt.Fprintf(w, "cpu backend: %d threads, convolutions %s (native bf16: %v), GEMM %s\n", o.Threads, cpu.Kernels(), cpu.NativeBF16(), cpu.BLAS())
 	}
 	for _, c := range cases {
 		groups, err := ParseCrops(c.Crops)
@@ -126,29 +133,38 @@ func Run(ctx context.Context, w io.Writer, o Options, cases []Case) error {
 		}
 		// Rounds alternate the two sides so that a machine whose speed drifts
 		// during the run (shared cloud cores do) weighs on both alike.
-		var oursRounds, refRounds []stepTiming
+		oursRounds, refRounds := map[string][]stepTiming{}, map[string][]stepTiming{}
 		var line string
 		for r := 0; r < o.Rounds; r++ {
-			ours, err := timeOurStep(ctx, w, o, c, groups)
-			if err != nil {
-				return fmt.Errorf("bench train %s: %w", c.Model, err)
+			var report []string
+			for _, p := range ourPrecisions {
+				ours, err := timeOurStep(ctx, w, o, c, groups, p)
+				if err != nil {
+					return fmt.Errorf("bench train %s %s: %w", c.Model, p, err)
+				}
+				oursRounds[p] = append(oursRounds[p], ours)
+				report = append(report, fmt.Sprintf("ours %s %.1f ms", p, ms(ours.median)))
+				o.Profile = "" // the first run's profile only
 			}
-			ref, l, err := timeReferenceStep(ctx, o, c, shared)
-			if err != nil {
-				return fmt.Errorf("bench train %s: PyTorch anchor: %w", c.Model, err)
+			for _, p := range torchPrecisions {
+				ref, l, err := timeReferenceStep(ctx, o, c, shared, p)
+				if err != nil {
+					return fmt.Errorf("bench train %s: PyTorch anchor %s: %w", c.Model, p, err)
+				}
+				refRounds[p] = append(refRounds[p], ref)
+				report = append(report, fmt.Sprintf("PyTorch %s %.1f ms", p, ms(ref.median)))
+				line = l
 			}
-			line = l
 			if o.Rounds > 1 {
-				fmt.Fprintf(w, "  round %d: ours %.1f ms, PyTorch %.1f ms\n", r+1, ms(ours.median), ms(ref.median))
+				fmt.Fprintf(w, "  round %d: %s\n", r+1, strings.Join(report, ", "))
 			}
-			oursRounds, refRounds = append(oursRounds, ours), append(refRounds, ref)
-			o.Profile = "" // the first round's profile only
 		}
-		ours, ref := combineRounds(oursRounds, c.Batch), combineRounds(refRounds, c.Batch)
-		ratio := ours.imgsPerSec / ref.imgsPerSec
+		ours, ref := combinePrecisions(oursRounds, ourPrecisions, c.Batch), combinePrecisions(refRounds, torchPrecisions, c.Batch)
+		bestOurs, bestRef := bench.Fastest(ours), bench.Fastest(ref)
+		ratio := bestOurs.ImgsPerSec / bestRef.ImgsPerSec
 		fmt.Fprintf(w, "%s\n", line)
-		fmt.Fprintf(w, "train %-8s batch %3d crops %-10s ours(%s) median %8.1f ms %7.1f img/s | PyTorch median %8.1f ms %7.1f img/s | ours/PyTorch %.2f | peak RSS ours %.0f MiB, PyTorch %.0f MiB\n",
-			c.Model, c.Batch, c.Crops, o.Backend, ms(ours.median), ours.imgsPerSec, ms(ref.median), ref.imgsPerSec, ratio, bench.MiB(ours.peakRSS), bench.MiB(ref.peakRSS))
+		fmt.Fprintf(w, "train %-8s batch %3d crops %-10s ours(%s): %s | PyTorch: %s | best ours %s / best PyTorch %s = %.2f\n",
+			c.Model, c.Batch, c.Crops, o.Backend, bench.Describe(ours), bench.Describe(ref), bestOurs.Precision, bestRef.Precision, ratio)
 		if len(cases) > 1 {
 			bench.Ratio(w, "train-"+c.name(), ratio)
 		}
@@ -156,6 +172,16 @@ func Run(ctx context.Context, w io.Writer, o Options, cases []Case) error {
 	}
 	bench.Ratio(w, "train", minRatio)
 	return nil
+}
+
+// combinePrecisions is combineRounds for each precision, in order.
+func combinePrecisions(rounds map[string][]stepTiming, precisions []string, batch int) []bench.Timing {
+	var out []bench.Timing
+	for _, p := range precisions {
+		t := combineRounds(rounds[p], batch)
+		out = append(out, bench.Timing{Precision: p, ImgsPerSec: t.imgsPerSec, PeakRSS: t.peakRSS})
+	}
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -173,11 +199,12 @@ func combineRounds(rounds []stepTiming, batch int) stepTiming {
 	return stepTiming{median: med, imgsPerSec: float64(batch) / med.Seconds(), peakRSS: peak}
 }
 
-// timeOurStep runs 3 warm-up and o.Steps timed steps of the backend.
-func timeOurStep(ctx context.Context, w io.Writer, o Options, c Case, groups [][2]int) (stepTiming, error) {
+// timeOurStep runs 3 warm-up and o.Steps timed steps of the backend in
+// precision.
+func timeOurStep(ctx context.Context, w io.Writer, o Options, c Case, groups [][2]int, precision string) (stepTiming, error) {
 	debug.FreeOSMemory() // the previous configuration's heap leaves the resident set
 	bench.ResetPeakRSS()
-	cfg := config(o, c)
+	cfg := config(o, c, precision)
 	b, err := train.NewBackend(cfg, o.Seed)
 	if err != nil {
 		return stepTiming{}, err
@@ -233,16 +260,14 @@ func printProfileTop(w io.Writer, path string, f *os.File) {
 
 var refStepLine = regexp.MustCompile(`median_step=([0-9.]+)ms images/s=([0-9.]+)`)
 
-// timeReferenceStep runs ref_train_step.py with the same settings.
-func timeReferenceStep(ctx context.Context, o Options, c Case, shared string) (stepTiming, string, error) {
+// timeReferenceStep runs ref_train_step.py with the same settings in
+// precision ("fp32" or "bf16", at its best memory layout).
+func timeReferenceStep(ctx context.Context, o Options, c Case, shared, precision string) (stepTiming, string, error) {
 	script := filepath.Join(shared, "bench", "ref_train_step.py")
 	args := []string{script, "--model", c.Model, "--batch", strconv.Itoa(c.Batch), "--crops", c.Crops,
-		"--threads", strconv.Itoa(o.Threads), "--steps", strconv.Itoa(o.Steps)}
+		"--threads", strconv.Itoa(o.Threads), "--steps", strconv.Itoa(o.Steps), "--precision", precision}
 	if o.Backend == "xla" {
 		args = append(args, "--device", "cuda")
-		if o.BF16 {
-			args = append(args, "--bf16")
-		}
 	}
 	out, rss, err := bench.RunPeakRSS(exec.CommandContext(ctx, "/usr/bin/python3", args...))
 	if err != nil {

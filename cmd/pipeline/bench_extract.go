@@ -37,6 +37,7 @@ rows/s and MB/s of both (best round). The last line is
 	f.IntVar(&o.Embed.Steps, "steps", o.Embed.Steps, "timed forwards of the embed benchmark (median)")
 	f.IntVar(&o.Embed.Threads, "threads", 0, "threads of both sides of the embed benchmark (0: all cores)")
 	f.StringVar(&o.Embed.Python, "python", o.Embed.Python, "the interpreter with PyTorch (embed anchor)")
+	f.StringVar(&o.Embed.Precision, "precision", o.Embed.Precision, "embed benchmark: float32, bf16 or best (both: our fastest against PyTorch's fastest, both printed)")
 	f.StringVar(&o.Embed.Shared, "shared", "", "the shared reference folder (default ../shared from the repository root)")
 	return cmd
 }

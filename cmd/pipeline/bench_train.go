@@ -16,8 +16,11 @@ func newBenchTrainCmd() *cobra.Command {
 		Long: `train times our full SwAV step (prototype normalisation, forward of every crop
 group, Sinkhorn codes, swapped loss, backward, LARS) on random normalised crops
 through train.NewBackend, then runs ../shared/bench/ref_train_step.py with the same
-model, batch, crops and threads (--device cuda, plus --bf16 when asked, for
---backend xla) and prints the median step time and images/s of both.
+model, batch, crops and threads (--device cuda for --backend xla) and prints the
+median step time and images/s of both, in each precision --precision asks for
+(best, the default: float32 and bf16, ours with train.cpu.precision or
+train.xla.precision, PyTorch under bf16 autocast), with each side's peak resident
+set. The ratio is our fastest precision against PyTorch's fastest.
 
 Without --model/--batch/--crops it runs the standard set: small b32 32x2, the old
 quickstart's shapes (small b128 28x2,16x4), resnet18 b16 96x2 and resnet50 b8
@@ -55,7 +58,14 @@ speed drifts during the run weighs on both sides alike.
 	f.IntVar(&o.Steps, "steps", o.Steps, "timed steps (after 3 warm-up steps); the median is reported")
 	f.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds per configuration, ours then PyTorch in each; each side's figure is the median of its round medians")
 	f.IntVar(&o.Threads, "threads", o.Threads, "CPU threads for our backend and PyTorch")
-	f.BoolVar(&o.BF16, "bf16", false, "bf16 (xla backend; PyTorch runs under bf16 autocast)")
+	f.StringVar(&o.Precision, "precision", o.Precision, "float32, bf16 or best (both: our fastest against PyTorch's fastest, both printed); bf16 is train.cpu/xla.precision bf16 and PyTorch's bf16 autocast")
+	var bf16 bool
+	f.BoolVar(&bf16, "bf16", false, "the same as --precision bf16")
+	cmd.PreRun = func(*cobra.Command, []string) {
+		if bf16 {
+			o.Precision = "bf16"
+		}
+	}
 	f.IntVar(&o.Devices, "devices", o.Devices, "devices of the xla backend, data-parallel (0: all); the PyTorch anchor uses one GPU")
 	f.StringVar(&o.Shared, "shared", "", "the shared reference folder (default ../shared from the repository root)")
 	f.StringVar(&o.Profile, "profile", "", "write a CPU profile of our timed steps to this file and print its top functions")

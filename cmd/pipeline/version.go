@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/train/cpu"
 )
 
 func init() {
@@ -25,7 +26,9 @@ func init() {
 // versionText is the `pipeline version` output: the release
 // (pipeline.Version, set with -ldflags -X), the Go toolchain and platform, the
 // VCS revision and time from the build info, and the build features
-// (pipeline.AddBuildFeature: cgo, turbojpeg, xla...).
+// (pipeline.AddBuildFeature: cgo, turbojpeg, xla...), and the CPU engine:
+// the convolution kernels with oneDNN's instruction set, whether bf16 is
+// native, and the GEMM.
 func versionText() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pipeline %s\n", pipeline.Version)
@@ -51,5 +54,10 @@ func versionText() string {
 		features = []string{"none"}
 	}
 	fmt.Fprintf(&b, "features  %s\n", strings.Join(features, " "))
+	bf16 := "bf16 native"
+	if !cpu.NativeBF16() {
+		bf16 = "bf16 runs as float32 here"
+	}
+	fmt.Fprintf(&b, "cpu       convolutions %s (%s), GEMM %s\n", cpu.Kernels(), bf16, cpu.BLAS())
 	return b.String()
 }

@@ -86,7 +86,7 @@ func checkLen(what string, got, want int) {
 	}
 }
 
-// Available says whether oneDNN can be used: built with -tags dnnl and
+// Available says whether oneDNN can be used: a cgo build, and
 // libdnnl.so.2 opened (the first call opens it, tens of milliseconds).
 func Available() bool { return available() }
 

@@ -131,6 +131,7 @@ func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
 				m.Checkpoint, cfg.Model.Arch, checkpoint.ErrArchitecture, err)
 		}
 	}
+	slog.Info("extraction backend", "backend", cfg.Backend, "engine", be.Engine(), "feature", ex.Feature)
 	m.Backend = be
 	return m, nil
 }

@@ -76,11 +76,9 @@ func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err er
 		return nil, err
 	}
 	closers = append(closers, backend.Close)
-	if e, ok := backend.(interface{ Engine() string }); ok {
-		// Which device(s) the run trains on; for xla, the precision, the GPU
-		// model and the data-parallel device count.
-		slog.Info("training backend", "backend", cfg.Backend, "engine", e.Engine(), "batch", cfg.BatchSize)
-	}
+	// What the run trains on: kernels and instruction set, precision,
+	// threads; for xla the GPU model and the data-parallel device count.
+	slog.Info("training backend", "backend", cfg.Backend, "engine", backend.Engine(), "batch", cfg.BatchSize)
 	store := checkpoint.Store{Config: job.Data.StoreConfig()}
 	resume, err := Resume(ctx, job, store, backend, ipe)
 	if err != nil {

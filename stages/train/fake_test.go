@@ -39,6 +39,7 @@ func newFakeBackend(k int) *fakeBackend {
 }
 
 func (f *fakeBackend) Name() string { return "fake" }
+func (f *fakeBackend) Engine() string { return "fake engine" }
 
 func (f *fakeBackend) Step(_ context.Context, in *train.StepInput) (train.StepResult, error) {
 	var sum float64

@@ -11,8 +11,8 @@ import (
 	"github.com/swavgo/swav/train/model"
 )
 
-// Convolutions run on oneDNN where it is available (a binary built with
-// -tags dnnl on a machine with libdnnl.so.2; internal/dnnl), and on the
+// Convolutions run on oneDNN where it is available (any cgo build, on a
+// machine with libdnnl.so.2; internal/dnnl), and on the
 // im2col + OpenBLAS path of conv.go otherwise, or when SWAV_CPU_CONV=gemm.
 // oneDNN's primitives are built per plan (a few milliseconds a layer, once
 // per input shape) and parallelise over the engine's threads with OpenMP.
