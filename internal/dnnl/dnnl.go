@@ -55,7 +55,10 @@ type ConvOptions struct {
 	ReLU bool
 	// BF16 computes on bf16 copies of the source, the weights and the
 	// destination gradient (converted at each call; 8 bits of mantissa)
-	// with float32 accumulation and float32 results. Use it where
+	// with float32 accumulation and float32 results. A training
+	// convolution keeps the bf16 copy of its last forward's source (half
+	// the source's size) for the Backward given that same source, which
+	// must then not have changed in between. Use it where
 	// NativeBF16 says the processor has bf16 units: elsewhere oneDNN
 	// emulates them, slower than float32.
 	BF16 bool
@@ -169,11 +172,13 @@ func (c *Conv) Shape() ConvShape { return c.shape }
 
 // Forward writes dst [N, OH, OW, OutC] = conv(src [N, H, W, C], weights
 // [OutC, C, Kernel, Kernel]) (+ bias [OutC]) (+ dst's previous contents when
-// Sum) (ReLU'd when ReLU).
+// Sum) (ReLU'd when ReLU). With weights nil it uses those KeepWeights kept.
 func (c *Conv) Forward(src, weights, bias, dst []float32) error {
 	s := c.shape
 	checkLen("source", len(src), s.srcLen())
-	checkLen("weights", len(weights), s.weightsLen())
+	if weights != nil {
+		checkLen("weights", len(weights), s.weightsLen())
+	}
 	checkLen("destination", len(dst), s.dstLen())
 	if c.opts.Bias {
 		checkLen("bias", len(bias), s.OutC)
@@ -198,6 +203,15 @@ func (c *Conv) Backward(src, diffDst, weights, diffWeights, diffSrc []float32) e
 		checkLen("source gradient", len(diffSrc), s.srcLen())
 	}
 	return c.impl.backward(src, diffDst, weights, diffWeights, diffSrc)
+}
+
+// KeepWeights keeps a copy of weights [OutC, C, Kernel, Kernel] in the
+// forward's own layout and precision (allocated once, the size of the
+// weights), so that Forward given nil weights skips the reorder: for
+// inference convolutions whose weights stay the same from call to call.
+func (c *Conv) KeepWeights(weights []float32) error {
+	checkLen("weights", len(weights), c.shape.weightsLen())
+	return c.impl.setWeights(weights)
 }
 
 // Impl names the forward implementation oneDNN chose, e.g.

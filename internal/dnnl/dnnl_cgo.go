@@ -28,7 +28,7 @@ package dnnl
 	X(dnnl_post_ops_append_sum) X(dnnl_version) \
 	X(dnnl_batch_normalization_forward_desc_init) X(dnnl_batch_normalization_backward_desc_init) \
 	X(dnnl_memory_get_memory_desc) X(dnnl_memory_desc_get_size) \
-	X(dnnl_primitive_desc_query) X(dnnl_get_effective_cpu_isa)
+	X(dnnl_primitive_desc_query) X(dnnl_get_effective_cpu_isa) X(dnnl_memory_get_data_handle)
 
 #define SWAV_DECL(f) static __typeof__(f) *p_##f;
 SWAV_DNNL_FNS(SWAV_DECL)
@@ -100,6 +100,14 @@ typedef struct {
 	// gradient, and memories for their results.
 	dnnl_primitive_t src_cvt, ddst_cvt;
 	dnnl_memory_t m_src_bf, m_ddst_bf;
+	// The forward's weights kept in its own layout by swav_conv_set_weights
+	// (NULL until then).
+	dnnl_memory_t kept_w;
+	// A bf16 training convolution keeps the bf16 copy of its last forward's
+	// source (its own buffer) for the backward; last_src is the float32
+	// source it was made from.
+	void* src_keep;
+	const float* last_src;
 	int training, has_bias, bf16;
 } swav_conv;
 
@@ -169,6 +177,11 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 	if (bf16) {
 		if (!swav_reorder_prim(&cv->src, &cv->src_bf, &cv->src_cvt, "source to bf16")) return 0;
 		SWAV_CHECK(p_dnnl_memory_create(&cv->m_src_bf, &cv->src_bf, swav_eng, DNNL_MEMORY_NONE), "source memory");
+		if (training && posix_memalign(&cv->src_keep, 64, p_dnnl_memory_desc_get_size(&cv->src_bf)) != 0) {
+			cv->src_keep = NULL;
+			snprintf(swav_err, sizeof swav_err, "out of memory for the bf16 source");
+			return 0;
+		}
 	}
 	return 1;
 }
@@ -244,11 +257,21 @@ static int swav_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to
 	return swav_exec(r, 2, a, "reorder");
 }
 
-// swav_conv_src is the source the primitives read: the user's, or its bf16
-// copy (converted into the shared buffer).
-static dnnl_memory_t swav_conv_src(swav_conv* cv, int* ok) {
+// swav_conv_src is the source the primitives read: the user's (src), or
+// its bf16 copy: converted into the shared buffer, or for a training
+// convolution into its own, where the backward finds it (converted again
+// only when given another source than the last forward's).
+static dnnl_memory_t swav_conv_src(swav_conv* cv, const float* src, int backward, int* ok) {
 	if (!cv->bf16) return cv->m_src;
-	*ok = swav_bind(&swav_src_buf, cv->m_src_bf) && swav_reorder(cv->src_cvt, cv->m_src, cv->m_src_bf);
+	if (cv->src_keep == NULL) {
+		*ok = swav_bind(&swav_src_buf, cv->m_src_bf) && swav_reorder(cv->src_cvt, cv->m_src, cv->m_src_bf);
+		return cv->m_src_bf;
+	}
+	p_dnnl_memory_set_data_handle(cv->m_src_bf, cv->src_keep);
+	if (!backward || src != cv->last_src) {
+		*ok = swav_reorder(cv->src_cvt, cv->m_src, cv->m_src_bf);
+		cv->last_src = *ok ? src : NULL;
+	}
 	return cv->m_src_bf;
 }
 
@@ -265,14 +288,35 @@ static int swav_conv_forward(swav_conv* cv, float* src, float* wei, float* bias,
 	p_dnnl_memory_set_data_handle(cv->m_wei, wei);
 	p_dnnl_memory_set_data_handle(cv->m_bias, bias);
 	int ok = 1;
-	dnnl_memory_t s = swav_conv_src(cv, &ok);
+	dnnl_memory_t s = swav_conv_src(cv, src, 0, &ok);
 	dnnl_memory_t w = cv->m_wei;
-	if (ok && cv->fwd_reorder != NULL) { ok = swav_bind(&swav_wbuf, cv->fwd_w) && swav_reorder(cv->fwd_reorder, cv->m_wei, cv->fwd_w); w = cv->fwd_w; }
+	if (wei == NULL) {
+		w = cv->kept_w;
+		if (w == NULL) { snprintf(swav_err, sizeof swav_err, "forward without weights before any were kept"); ok = 0; }
+	} else if (ok && cv->fwd_reorder != NULL) { ok = swav_bind(&swav_wbuf, cv->fwd_w) && swav_reorder(cv->fwd_reorder, cv->m_wei, cv->fwd_w); w = cv->fwd_w; }
 	if (ok) {
 		dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, cv->m_dst}, {DNNL_ARG_BIAS, cv->m_bias}};
 		ok = swav_exec(cv->fwd, cv->has_bias ? 4 : 3, a, "forward");
 	}
 	swav_release(cv);
+	return ok;
+}
+
+// swav_conv_set_weights keeps a copy of wei in the forward's own layout
+// (and precision), for the forward calls given no weights.
+static int swav_conv_set_weights(swav_conv* cv, float* wei) {
+	const dnnl_memory_desc_t* md = p_dnnl_primitive_desc_query_md(cv->fwd_pd, dnnl_query_weights_md, 0);
+	if (cv->kept_w == NULL) SWAV_CHECK(p_dnnl_memory_create(&cv->kept_w, md, swav_eng, DNNL_MEMORY_ALLOCATE), "kept weights");
+	int ok = 1;
+	if (cv->fwd_reorder != NULL) {
+		p_dnnl_memory_set_data_handle(cv->m_wei, wei);
+		ok = swav_reorder(cv->fwd_reorder, cv->m_wei, cv->kept_w);
+		p_dnnl_memory_set_data_handle(cv->m_wei, NULL);
+	} else {
+		void* h = NULL;
+		SWAV_CHECK(p_dnnl_memory_get_data_handle(cv->kept_w, &h), "kept weights");
+		memcpy(h, wei, p_dnnl_memory_desc_get_size(md));
+	}
 	return ok;
 }
 
@@ -287,7 +331,7 @@ static int swav_conv_backward(swav_conv* cv, float* src, float* diff_dst, float*
 	int ok = 1;
 	dnnl_memory_t dd = cv->m_dst;
 	if (cv->bf16) { ok = swav_bind(&swav_ddst_buf, cv->m_ddst_bf) && swav_reorder(cv->ddst_cvt, cv->m_dst, cv->m_ddst_bf); dd = cv->m_ddst_bf; }
-	dnnl_memory_t s = ok ? swav_conv_src(cv, &ok) : NULL;
+	dnnl_memory_t s = ok ? swav_conv_src(cv, src, 1, &ok) : NULL;
 	dnnl_memory_t dw = cv->bwd_w_dw != NULL ? cv->bwd_w_dw : cv->m_wei;
 	if (ok) {
 		dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC, s}, {DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_DIFF_WEIGHTS, dw}};
@@ -320,9 +364,10 @@ static void swav_conv_free(swav_conv* cv) {
 	if (cv == NULL) return;
 	dnnl_primitive_t ps[] = {cv->fwd, cv->fwd_reorder, cv->bwd_d, cv->bwd_d_reorder, cv->bwd_w, cv->bwd_w_reorder, cv->src_cvt, cv->ddst_cvt};
 	for (int i = 0; i < 8; i++) if (ps[i] != NULL) p_dnnl_primitive_destroy(ps[i]);
-	dnnl_memory_t ms[] = {cv->m_src, cv->m_dst, cv->m_wei, cv->m_bias, cv->fwd_w, cv->bwd_d_w, cv->bwd_w_dw, cv->m_src_bf, cv->m_ddst_bf};
-	for (int i = 0; i < 9; i++) if (ms[i] != NULL) p_dnnl_memory_destroy(ms[i]);
+	dnnl_memory_t ms[] = {cv->m_src, cv->m_dst, cv->m_wei, cv->m_bias, cv->fwd_w, cv->bwd_d_w, cv->bwd_w_dw, cv->m_src_bf, cv->m_ddst_bf, cv->kept_w};
+	for (int i = 0; i < 10; i++) if (ms[i] != NULL) p_dnnl_memory_destroy(ms[i]);
 	if (cv->fwd_pd != NULL) p_dnnl_primitive_desc_destroy(cv->fwd_pd);
+	free(cv->src_keep);
 	free(cv);
 }
 // A training BatchNorm over NHWC data (batch statistics), with the ReLU
@@ -545,7 +590,18 @@ func (c conv) forward(src, weights, bias, dst []float32) error {
 
 func (c conv) backward(src, diffDst, weights, diffWeights, diffSrc []float32) error {
 	var ok C.int
-	on(func() { ok = C.swav_conv_backward(c.c, ptr(src), ptr(diffDst), ptr(weights), ptr(diffWeights), ptr(diffSrc)) })
+	on(func() {
+		ok = C.swav_conv_backward(c.c, ptr(src), ptr(diffDst), ptr(weights), ptr(diffWeights), ptr(diffSrc))
+	})
+	if ok != 1 {
+		return lastError()
+	}
+	return nil
+}
+
+func (c conv) setWeights(weights []float32) error {
+	var ok C.int
+	on(func() { ok = C.swav_conv_set_weights(c.c, ptr(weights)) })
 	if ok != 1 {
 		return lastError()
 	}

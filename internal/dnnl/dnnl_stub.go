@@ -19,6 +19,7 @@ func newConv(ConvShape, ConvOptions) (*Conv, error) { return nil, errNotBuilt }
 func (conv) forward(_, _, _, _ []float32) error     { return errNotBuilt }
 func (conv) backward(_, _, _, _, _ []float32) error { return errNotBuilt }
 func (conv) impl() string                           { return "" }
+func (conv) setWeights([]float32) error             { return errNotBuilt }
 func (conv) close()                                 {}
 
 type batchNorm struct{}

@@ -3,6 +3,7 @@ package dnnl
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -211,6 +212,21 @@ func TestConvMatchesReference(t *testing.T) {
 					want[i] = max(0, want[i]+float64(bias[i%s.OutC])+float64(residual[i]))
 				}
 				check("fused forward", dst, want, absFwd)
+
+				// The same with the weights kept: the same bits.
+				if err := f.Forward(src, nil, bias, dst); err == nil {
+					t.Error("a forward without weights ran before any were kept")
+				}
+				if err := f.KeepWeights(w); err != nil {
+					t.Fatal(err)
+				}
+				kept := slices.Clone(residual)
+				if err := f.Forward(src, nil, bias, kept); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(kept, dst) {
+					t.Error("the forward with kept weights differs from the one given them")
+				}
 			})
 		}
 	}

@@ -245,6 +245,7 @@ func (b *Backend) Load(st *train.State) error {
 		copy(bn.runningVar, st.Buffers[2*i+1].Data)
 	}
 	b.lars, b.queue = lars, queue
+	b.eng.weightsGen++
 	return nil
 }
 
@@ -375,6 +376,7 @@ func (b *Backend) step(ctx context.Context, in *train.StepInput) (train.StepResu
 		return train.StepResult{}, err
 	}
 	B, D, K := in.Batch, b.arch.FeatDim, b.arch.K
+	b.eng.weightsGen++ // the step changes weights and running statistics, even one that fails half-way
 	protoBefore := append([]float32(nil), b.protos.data...)
 	swav.NormalizeRows(b.protos.data, K, D)
 	b.prepareWeights(true)

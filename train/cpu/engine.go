@@ -25,7 +25,11 @@ type engine struct {
 	// dnnl runs convolutions on oneDNN (onednn.go) instead of im2col + GEMM.
 	dnnl bool
 	// bf16 runs the oneDNN convolutions in bf16 (float32 in and out).
-	bf16   bool
+	bf16 bool
+	// weightsGen counts the changes of the weights and running statistics
+	// (the backend bumps it on each step and load): evaluation
+	// convolutions fold and reorder their weights again only when it moved.
+	weightsGen uint64
 	folded []float32 // an evaluation conv's weights with its BatchNorm folded in
 }
 
@@ -39,6 +43,7 @@ func newEngine(threads int, precision string) *engine {
 	return &engine{
 		dnnl:         useDNNL,
 		bf16:         useDNNL && precision == "bf16",
+		weightsGen:   1,
 		threads:      threads,
 		maxColFloats: 1 << 21, // 8 MiB per worker
 		cols:         make([][]float32, threads),

@@ -182,6 +182,16 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 	l, f := b.layer, p.fused[i]
 	bn := &p.sec.bindings[f.batchNorm]
 	x, y := p.valueOf(l.Inputs[0]), p.vals[f.target]
+	if c, k := p.convs[i], &p.kept[i]; c != nil && k.gen == e.weightsGen {
+		// The primitive keeps these weights folded and reordered already.
+		p.nonFinite = p.nonFinite || k.nonFinite
+		if f.sum {
+			r := p.valueOf(f.residual)
+			e.elementwise(len(y.data), func(lo, hi int) { copy(y.data[lo:hi], r.data[lo:hi]) })
+		}
+		must(c.Forward(x.data, nil, k.shift, y.data))
+		return
+	}
 	scale, shift := runningScaleShift(bn)
 	// Both weight layouts keep each output channel's weights together:
 	// oneDNN takes the canonical [Out][In][Kh][Kw], the GEMM path its work
@@ -205,7 +215,9 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 		e.elementwise(len(y.data), func(lo, hi int) { copy(y.data[lo:hi], r.data[lo:hi]) })
 	}
 	if c := p.convs[i]; c != nil {
-		must(c.Forward(x.data, w, shift, y.data))
+		must(c.KeepWeights(w))
+		p.kept[i] = keptWeights{gen: e.weightsGen, shift: shift, nonFinite: !allFinite(w) || !allFinite(shift)}
+		must(c.Forward(x.data, nil, shift, y.data))
 		return
 	}
 	beta := float32(0)

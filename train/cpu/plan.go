@@ -133,6 +133,9 @@ type plan struct {
 	convs    []*dnnl.Conv
 	bns      []*dnnl.BatchNorm
 	variance [][]float32
+	// kept[i] is what oneDNN evaluation conv i keeps of its folded
+	// weights (dnnl.Conv.KeepWeights) and from which weights generation.
+	kept []keptWeights
 	// activationFloats counts the activation values the plan allocated
 	// (gradients and input excluded).
 	activationFloats int
@@ -144,6 +147,15 @@ type plan struct {
 	// oneDNN ReLU may have hidden (max(NaN, 0) is 0 there, NaN in Go and
 	// PyTorch): a BatchNorm's batch statistics, or a fused convolution's
 	// folded weights.
+	nonFinite bool
+}
+
+// keptWeights says which weights an evaluation convolution's primitive
+// keeps: those of engine.weightsGen gen (0: none), with the folded
+// BatchNorm's shift and whether the folded values were finite.
+type keptWeights struct {
+	gen       uint64
+	shift     []float32
 	nonFinite bool
 }
 
@@ -171,7 +183,7 @@ func newPlan(sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error)
 	p.mean, p.invStd, p.varUnbiased = make([][]float32, k), make([][]float32, k), make([][]float32, k)
 	p.argmax = make([][]int32, k)
 	p.fused, p.absorbed, p.convs = make([]convFusion, k), make([]bool, k), make([]*dnnl.Conv, k)
-	p.bns, p.variance = make([]*dnnl.BatchNorm, k), make([][]float32, k)
+	p.bns, p.variance, p.kept = make([]*dnnl.BatchNorm, k), make([][]float32, k), make([]keptWeights, k)
 	for i := range sec.bindings {
 		b := &sec.bindings[i]
 		l := b.layer
