@@ -220,7 +220,7 @@ without its end-of-archive blocks, cut inside a header, a member or its padding)
 fewer samples or bytes than the index.json beside it records is listed as INCOMPLETE,
 with where it stops (its samples then count what a run would read and skip). The command
 exits with 1 when any shard is unreadable or incomplete.`,
-		Args:  atLeastOneArg("shards ls: want at least one URL (folder, prefix, glob or brace range)"),
+		Args: atLeastOneArg("shards ls: want at least one URL (folder, prefix, glob or brace range)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := flags.config(args)
 			if err != nil {
