@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/ingest/store/faultproxy"
 )
 
 // cutSamples are the samples of the shards cut below: three keys of an
@@ -292,4 +294,99 @@ func TestCutShardBudget(t *testing.T) {
 	if err != nil || len(got) != 1 || !strings.HasPrefix(got[0], "a png 1") {
 		t.Fatalf("budget 1: %q, %v", got, err)
 	}
+}
+
+// runShards reads cfg's shards through a Source (skip budget unlimited) and
+// returns the keys read, the skips (shard base name, key, class, where) and
+// the incomplete shards' messages, sorted, with urlPrefix cut from them.
+func runShards(t *testing.T, cfg ingest.Config, urlPrefix string) (keys, skips, incomplete []string, err error) {
+	t.Helper()
+	ctx := context.Background()
+	cfg.SkipBudget = -1
+	src, err := ingest.NewSource(ctx, cfg, ingest.SourceOptions{World: 1, Epochs: 1})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer src.Close()
+	err = src.Run(ctx, func(_ context.Context, item any) error {
+		s := item.(*ingest.Sample)
+		keys = append(keys, filepath.Base(s.Shard)+"/"+s.Key)
+		return nil
+	})
+	for _, sk := range src.Skipped() {
+		skips = append(skips, fmt.Sprintf("%s/%s %s %s: %s", filepath.Base(sk.Shard), sk.Key, sk.Class, sk.Where, sk.Reason))
+	}
+	for _, inc := range src.Incomplete() {
+		incomplete = append(incomplete, strings.ReplaceAll(inc.Error(), urlPrefix, ""))
+	}
+	slices.Sort(incomplete) // in the order the prefetching readers ended
+	return keys, skips, incomplete, err
+}
+
+// TestS3ShortObjectIsNotACutConnection: on S3 a truly short object (a tar
+// cut before it was uploaded) reads exactly as the same file does locally,
+// incomplete, also through a proxy that cuts response bodies and resets
+// connections (the reader resumes those by byte range and they cost
+// nothing); a connection cut more often than data.retries allows is an
+// I/O error naming the shard, never an incomplete shard or a skip.
+func TestS3ShortObjectIsNotACutConnection(t *testing.T) {
+	srv := needS3(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	whole := writeTar(t, "", cutSamples)
+	l := layoutOf(t, whole)
+	os.WriteFile(filepath.Join(dir, "whole.tar"), whole, 0o644)
+	os.WriteFile(filepath.Join(dir, "member.tar"), whole[:l.members[2].data+200], 0o644)
+	os.WriteFile(filepath.Join(dir, "noend.tar"), whole[:l.end], 0o644)
+	idx, _ := json.Marshal(ingest.ShardIndex{Version: 1, Shards: map[string]ingest.IndexEntry{
+		"whole.tar": {Samples: 3, Bytes: int64(len(whole))}, "member.tar": {Samples: 3, Bytes: int64(len(whole))},
+		"noend.tar": {Samples: 3, Bytes: int64(len(whole))}}})
+	os.WriteFile(filepath.Join(dir, ingest.IndexName), idx, 0o644)
+	local, _ := store.NewLocal(dir)
+	b, err := srv.CreateBucket(ctx, "shortobjects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.Copy(ctx, local, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Upload(ctx, "noindex/whole.tar", bytes.NewReader(whole)); err != nil {
+		t.Fatal(err)
+	}
+	names := "{whole,member,noend}.tar"
+	cfg := oneShard(dir + "/" + names)
+	wantKeys, wantSkips, wantInc, err := runShards(t, cfg, "file://"+dir+"/")
+	if err != nil || len(wantInc) != 2 || len(wantSkips) != 3 {
+		t.Fatalf("local: %v, %d incomplete, skips %q", err, len(wantInc), wantSkips)
+	}
+	proxy, err := faultproxy.Start(srv.Endpoint, faultproxy.Faults{CutEvery: 2, ResetEvery: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	cfg.Shards = []string{"s3://shortobjects/" + names}
+	cfg.S3 = srv.S3Config()
+	cfg.S3.Endpoint = proxy.URL
+	keys, skips, inc, err := runShards(t, cfg, "s3://shortobjects/")
+	if err != nil || !slices.Equal(keys, wantKeys) || !slices.Equal(skips, wantSkips) || !slices.Equal(inc, wantInc) {
+		t.Fatalf("through cut connections: %v\nkeys %q\nskips %q\nincomplete %q\nwant %q\n%q\n%q", err, keys, skips, inc, wantKeys, wantSkips, wantInc)
+	}
+	if proxy.Injected()["cut"] == 0 {
+		t.Fatalf("no body was cut: %v", proxy.Injected())
+	}
+
+	// Every body cut, one attempt: the read fails as I/O.
+	always, err := faultproxy.Start(srv.Endpoint, faultproxy.Faults{CutEvery: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer always.Close()
+	cfg.Shards = []string{"s3://shortobjects/noindex/whole.tar"}
+	cfg.S3.Endpoint = always.URL
+	cfg.Retries = 1
+	_, skips, inc, err = runShards(t, cfg, "")
+	if err == nil || errors.Is(err, ingest.ErrIncompleteShard) || len(skips) > 0 || len(inc) > 0 || !strings.Contains(err.Error(), "s3://shortobjects/noindex/whole.tar at byte") {
+		t.Fatalf("connections always cut: err %v, skips %q, incomplete %q: want an I/O error naming the shard", err, skips, inc)
+	}
+	t.Logf("connections always cut: %v", err)
 }

@@ -147,7 +147,7 @@ func (w *wdsReader) nextMember() (*member, error) {
 	for {
 		hdr, err := w.tr.Next()
 		if w.stream.err != nil {
-			return nil, fmt.Errorf("shard %s: read at byte %d: %w", w.shard, w.stream.n, w.stream.err)
+			return nil, fmt.Errorf("shard %s: %w", w.shard, w.stream.err)
 		}
 		if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, w.atEnd(err == io.EOF)
@@ -183,7 +183,7 @@ func (w *wdsReader) nextMember() (*member, error) {
 		}
 		if _, err := io.ReadFull(w.tr, m.data); err != nil {
 			if w.stream.err != nil {
-				return nil, fmt.Errorf("shard %s: member %q: read at byte %d: %w", w.shard, hdr.Name, w.stream.n, w.stream.err)
+				return nil, fmt.Errorf("shard %s: member %q: %w", w.shard, hdr.Name, w.stream.err)
 			}
 			if err != io.EOF && !errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, fmt.Errorf("shard %s: member %q at byte %d: %w", w.shard, hdr.Name, w.stream.n, err)
@@ -221,7 +221,7 @@ func (w *wdsReader) atEnd(clean bool) error {
 	case clean && past == 1024:
 		m, err := io.Copy(io.Discard, io.LimitReader(w.stream, maxTrailer))
 		if w.stream.err != nil {
-			return fmt.Errorf("shard %s: read at byte %d: %w", w.shard, w.stream.n, w.stream.err)
+			return fmt.Errorf("shard %s: %w", w.shard, w.stream.err)
 		}
 		if err == nil && m < maxTrailer {
 			w.size = w.stream.n
