@@ -45,6 +45,9 @@ type Skip struct {
 }
 
 func (s Skip) String() string {
+	if s.Key == "" {
+		return fmt.Sprintf("shard %s: %s: %s", s.Shard, s.Where, s.Reason)
+	}
 	return fmt.Sprintf("shard %s: sample %q at %s: %s", s.Shard, s.Key, s.Where, s.Reason)
 }
 
@@ -294,7 +297,7 @@ func (s *Source) skip(ctx context.Context, rec Record) error {
 	s.skipMu.Unlock()
 	pipeline.RecordSkip(ctx, pipeline.Skipped{Shard: sk.Shard, Key: sk.Key, Where: sk.Where, Class: sk.Class, Reason: sk.Reason})
 	if s.cfg.SkipBudget >= 0 && n > s.cfg.SkipBudget {
-		return fmt.Errorf("%s (%d corrupt samples, data.skip_budget %d): %w", sk, n, s.cfg.SkipBudget, ErrSkipBudget)
+		return fmt.Errorf("%s (%d corrupt or missing samples, data.skip_budget %d): %w", sk, n, s.cfg.SkipBudget, ErrSkipBudget)
 	}
 	return nil
 }
