@@ -113,6 +113,7 @@ func runShardsCheck(ctx context.Context, w io.Writer, cfg ingest.Config, decode 
 		fmt.Fprintf(w, "SKIP %s %s: %s: %s\n", b.shard, key, b.class, b.reason)
 	}
 	incomplete := src.Incomplete()
+	sort.Slice(incomplete, func(i, j int) bool { return incomplete[i].Shard < incomplete[j].Shard })
 	for _, inc := range incomplete {
 		fmt.Fprintf(w, "INCOMPLETE %s: it %s\n", inc.Shard, inc.Reason)
 	}
