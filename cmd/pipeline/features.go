@@ -75,7 +75,7 @@ it matched by name.`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&data, "data", nil, "the input shards (as data.shards: files, brace ranges, globs, prefixes; repeatable); shards recorded elsewhere match by file name")
-	cmd.Flags().StringSliceVar(&skipped, "skipped", nil, "the runs' skipped.jsonl files or their folders (globs allowed; repeatable; default: found beside each OUTPUT)")
+	cmd.Flags().StringSliceVar(&skipped, "skipped", nil, "the runs' skipped.jsonl files or their folders, local (globs allowed; repeatable; default: found in or above each local OUTPUT)")
 	flags.register(cmd)
 	return cmd
 }
