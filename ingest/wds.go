@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -57,6 +58,7 @@ type member struct {
 	data     []byte
 	offset   int64
 	bad      string
+	cut      bool // the archive ends inside its data
 }
 
 // CountingReader counts the bytes read through it, for errors that name a
@@ -195,6 +197,7 @@ func (w *wdsReader) nextMember() (*member, error) {
 			w.cut = &IncompleteShardError{Shard: w.shard, At: w.stream.n, Lost: true,
 				Reason: fmt.Sprintf("is cut inside member %q (%d of its %d bytes)", hdr.Name, w.stream.n-dataStart, hdr.Size)}
 			m.bad = fmt.Sprintf("member %q is cut: the shard ends at byte %d, %d of its %d bytes in", hdr.Name, w.stream.n, w.stream.n-dataStart, hdr.Size)
+			m.cut = true
 			return m, nil
 		}
 		return m, nil
@@ -264,7 +267,7 @@ func (w *wdsReader) Next() bool {
 			w.rec.Sample.Release()
 			w.rec.Sample = nil
 		}
-		if !strings.Contains(w.rec.Bad, "is cut") {
+		if !slices.ContainsFunc(group, func(m *member) bool { return m.cut }) {
 			w.rec.Bad = "may be incomplete: the shard " + w.cut.Reason
 		}
 		w.rec.Class = SkipClassCutShard
