@@ -12,6 +12,8 @@ import (
 type SampleCrops struct {
 	Key   string
 	Shard string
+	// Where locates the sample in its shard (ingest.Sample.Where).
+	Where string
 	Label int64
 	Epoch int
 	// Pos is the sample's ingest position (ingest.Position).
@@ -110,7 +112,7 @@ func (s *SampleCrops) Release() {
 	if s.pool != nil {
 		p := s.pool
 		s.pool = nil
-		s.Skip, s.SkipClass, s.Pos, s.Key, s.Shard = "", "", nil, "", ""
+		s.Skip, s.SkipClass, s.Pos, s.Key, s.Shard, s.Where = "", "", nil, "", "", ""
 		p.Put(s)
 	}
 }

@@ -30,8 +30,10 @@ type Config struct {
 	// Workers is the number of shard readers per process (the order depends on
 	// it; a resumed run must use the same value).
 	Workers int `yaml:"workers"`
-	// SkipBudget is how many corrupt samples a run skips (counting each, with
-	// its key and reason) before it fails; -1 means unlimited.
+	// SkipBudget is how many corrupt or missing samples a run skips (a bad
+	// member or label, a cut tar member, each sample a cut shard's index.json
+	// lists that is not there; counting each, with its key and reason) before
+	// it fails; -1 means unlimited.
 	SkipBudget int `yaml:"skip_budget"`
 	// Rank and WorldSize split the shards across processes. Rank -1 and
 	// WorldSize 0 take them from the environment (RANK/WORLD_SIZE,

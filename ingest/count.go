@@ -105,9 +105,12 @@ type ShardReport struct {
 	URL     string
 	Format  string
 	Samples int64 // readable samples
-	Corrupt int64 // corrupt samples (skipped by a run, within its budget)
+	Corrupt int64 // corrupt or missing samples (skipped by a run, within its budget)
 	Bytes   int64 // -1 when unknown
 	Err     error // non-nil when the shard is unreadable
+	// Incomplete is set when the shard stops before its end or is shorter
+	// than its index sidecar (Corrupt then counts what it cost).
+	Incomplete *IncompleteShardError
 }
 
 // InspectShards reads every shard of cfg in list order and calls f with its
@@ -129,10 +132,7 @@ func InspectShards(ctx context.Context, cfg Config, f func(ShardReport) error) e
 				rep.Bytes = attr.Size
 			}
 		}
-		rep.Samples, rep.Corrupt, rep.Err = inspectShard(ctx, sh, &cfg)
-		if rep.Err == nil && sh.count >= 0 && sh.count != rep.Samples+rep.Corrupt {
-			rep.Err = fmt.Errorf("shard %s: holds %d samples but its index says %d", sh.URL, rep.Samples+rep.Corrupt, sh.count)
-		}
+		rep.Samples, rep.Corrupt, rep.Incomplete, rep.Err = inspectShard(ctx, sh, &cfg)
 		if err := f(rep); err != nil {
 			return err
 		}
@@ -143,10 +143,10 @@ func InspectShards(ctx context.Context, cfg Config, f func(ShardReport) error) e
 	return nil
 }
 
-func inspectShard(ctx context.Context, sh *shardRef, cfg *Config) (good, bad int64, err error) {
-	rd, err := openShard(ctx, sh, cfg)
+func inspectShard(ctx context.Context, sh *shardRef, cfg *Config) (good, bad int64, inc *IncompleteShardError, err error) {
+	rd, err := openChecked(ctx, sh, cfg, sh.count)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	defer rd.Close()
 	for rd.Next() {
@@ -156,7 +156,7 @@ func inspectShard(ctx context.Context, sh *shardRef, cfg *Config) (good, bad int
 			good++
 		}
 	}
-	return good, bad, rd.Err()
+	return good, bad, rd.Incomplete(), rd.Err()
 }
 
 // RankEpochSamples returns the number of sample slots every rank yields in

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -25,7 +26,48 @@ type Record struct {
 	Where string
 	// Shard is the shard's URL.
 	Shard string
+	// Class is the skip class of a Bad record ("" means
+	// SkipClassUnreadable).
+	Class string
 }
+
+// The skip classes of the samples a Source skips (pipeline.Skipped.Class;
+// the decoders' classes are augment.SkipReason's).
+const (
+	// SkipClassUnreadable: a corrupt sample (a bad member, label or row).
+	SkipClassUnreadable = "unreadable"
+	// SkipClassCutShard: a sample an incomplete shard cost: the one cut or
+	// possibly cut short, and each one its index lists but that was not
+	// there to read.
+	SkipClassCutShard = "cut-shard"
+)
+
+// ErrIncompleteShard is wrapped by IncompleteShardError.
+var ErrIncompleteShard = errors.New("incomplete shard")
+
+// IncompleteShardError is a ShardReader's Err when the shard stops before
+// its format's end (a tar without its end-of-archive blocks), or, from a
+// Source, when it holds fewer bytes than its index sidecar says. The
+// records read before it are valid; those the cut may have damaged come as
+// Bad records of class SkipClassCutShard. A Source records it and goes on;
+// other callers treat it as the error it is.
+type IncompleteShardError struct {
+	// Shard is the shard's URL.
+	Shard string
+	// At is the byte offset where the shard stops (-1 when unknown).
+	At int64
+	// Reason says where and how ("ends at byte 2000 inside member ...").
+	Reason string
+	// Lost is false when every sample was read all the same (a cut inside
+	// the end-of-archive blocks or the padding after them).
+	Lost bool
+}
+
+func (e *IncompleteShardError) Error() string {
+	return fmt.Sprintf("shard %s is incomplete: it %s", e.Shard, e.Reason)
+}
+
+func (e *IncompleteShardError) Unwrap() error { return ErrIncompleteShard }
 
 // ShardReader reads the records of one shard in order, in arrow-go's
 // RecordReader shape:

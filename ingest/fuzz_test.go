@@ -21,6 +21,9 @@ import (
 func FuzzShard(f *testing.F) {
 	dir := f.TempDir()
 	f.Add(writeTar(f, "", []tarMember{{"k1.png", "\x89PNG\r\n\x1a\npixels"}, {"k1.cls", "1"}, {"a/k2.jpg", "jpeg"}, {"a/k2.cls", "2"}}), false)
+	cut := writeTar(f, "", cutSamples)
+	f.Add(cut[:len(cut)/2], false)   // inside a member
+	f.Add(cut[:len(cut)-700], false) // inside the end-of-archive blocks
 	pq := filepath.Join(dir, "seed.parquet")
 	writeParquet(f, pq, "image", 9)
 	seed, err := os.ReadFile(pq)

@@ -20,6 +20,9 @@ type Sample struct {
 	Label int64
 	// Meta holds the raw .json member (WebDataset) or nil.
 	Meta []byte
+	// Where locates the sample in its shard ("byte 1536", "row 12",
+	// "file cat/1.jpg"), for the skip records of later stages.
+	Where string
 	// Pos is the position of this sample in the run's sample order. A source
 	// opened at Pos (see Cursor) yields exactly the samples that follow it.
 	Pos Position

@@ -36,6 +36,8 @@ type shardRef struct {
 	format string // its registered Format's name
 	listed bool   // made by the format's List: no object of its own
 	count  int64  // sample slots, -1 until known (Source.countMu guards it)
+	// indexBytes is the size the index sidecar records, -1 without one.
+	indexBytes int64
 }
 
 // shardSet is the resolved shard list of a Config and the buckets it opened.
@@ -181,7 +183,7 @@ func resolveShards(ctx context.Context, cfg *Config) (*shardSet, error) {
 // explicit shard.
 func resolveOne(ctx context.Context, cfg *Config, b store.Bucket, key string) ([]*shardRef, error) {
 	ref := func(name string, size int64, format string) *shardRef {
-		return &shardRef{Shard: Shard{Bucket: b, Name: name, URL: store.ObjectURL(b, name), Size: size, Samples: -1}, format: format, count: -1}
+		return &shardRef{Shard: Shard{Bucket: b, Name: name, URL: store.ObjectURL(b, name), Size: size, Samples: -1}, format: format, count: -1, indexBytes: -1}
 	}
 	fs := currentFormats()
 	if f, ok := formats.Lookup(cfg.Format); ok && f.List != nil {
@@ -255,7 +257,7 @@ func listShards(ctx context.Context, cfg *Config, name string, f Format, b store
 	}
 	out := make([]*shardRef, len(shards))
 	for i, s := range shards {
-		out[i] = &shardRef{Shard: s, format: name, listed: true, count: s.Samples}
+		out[i] = &shardRef{Shard: s, format: name, listed: true, count: s.Samples, indexBytes: -1}
 	}
 	return out, nil
 }
@@ -267,8 +269,11 @@ func orDefault(f, d string) string {
 	return f
 }
 
-// applyIndexes fills counts from the index sidecars of the shards' folders.
-// An entry whose recorded size disagrees with a listed size is ignored.
+// applyIndexes fills counts and sizes from the index sidecars of the
+// shards' folders. An entry that records fewer bytes than the listed size is
+// stale (the shard was rewritten) and ignored; one that records more is kept:
+// the shard is short, and its reader (checkedReader) reports it incomplete
+// and accounts for the samples it lacks.
 func applyIndexes(ctx context.Context, shards []*shardRef) error {
 	type dirKey struct{ bucket, dir string }
 	cache := map[dirKey]*ShardIndex{}
@@ -290,8 +295,8 @@ func applyIndexes(ctx context.Context, shards []*shardRef) error {
 		if idx == nil {
 			continue
 		}
-		if e, ok := idx.Shards[path.Base(s.Name)]; ok && (s.Size < 0 || s.Size == e.Bytes) {
-			s.count = e.Samples
+		if e, ok := idx.Shards[path.Base(s.Name)]; ok && (s.Size < 0 || s.Size <= e.Bytes) {
+			s.count, s.indexBytes = e.Samples, e.Bytes
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -37,12 +38,16 @@ type SourceOptions struct {
 // Skip describes one corrupt sample that the skip budget let the run skip.
 type Skip struct {
 	Shard  string
-	Key    string
-	Where  string // "byte 1536" (tar) or "row 12" (Parquet)
+	Key    string // "" for a sample an incomplete shard lacks
+	Where  string // "byte 1536" (tar), "row 12" (Parquet), "sample 7 of 10" (missing)
+	Class  string // SkipClassUnreadable or SkipClassCutShard
 	Reason string
 }
 
 func (s Skip) String() string {
+	if s.Key == "" {
+		return fmt.Sprintf("shard %s: %s: %s", s.Shard, s.Where, s.Reason)
+	}
 	return fmt.Sprintf("shard %s: sample %q at %s: %s", s.Shard, s.Key, s.Where, s.Reason)
 }
 
@@ -84,8 +89,9 @@ type Source struct {
 	list    *ShardList // owns set; nil in the internal Sources that only count
 	countMu sync.Mutex
 
-	skipMu  sync.Mutex
-	skipped []Skip
+	skipMu     sync.Mutex
+	skipped    []Skip
+	incomplete []IncompleteShardError
 }
 
 // NewSource resolves the shard list of cfg (listing prefixes and globs,
@@ -144,6 +150,14 @@ func (s *Source) Skipped() []Skip {
 	s.skipMu.Lock()
 	defer s.skipMu.Unlock()
 	return append([]Skip(nil), s.skipped...)
+}
+
+// Incomplete returns the incomplete shards met so far (once per shard and
+// epoch read): cut tars and shards shorter than their index sidecar.
+func (s *Source) Incomplete() []IncompleteShardError {
+	s.skipMu.Lock()
+	defer s.skipMu.Unlock()
+	return append([]IncompleteShardError(nil), s.incomplete...)
 }
 
 // Run implements pipeline.Source: it emits *Sample items, epoch after epoch
@@ -259,6 +273,9 @@ func (s *Source) runEpoch(ctx context.Context, epoch int, startSeq int64, emit p
 			continue
 		}
 		it.rec.Sample.Pos = pos
+		if it.rec.Sample.Where == "" {
+			it.rec.Sample.Where = it.rec.Where
+		}
 		if err := emit(ctx, it.rec.Sample); err != nil {
 			return err
 		}
@@ -266,17 +283,21 @@ func (s *Source) runEpoch(ctx context.Context, epoch int, startSeq int64, emit p
 	return nil
 }
 
-// skip counts a corrupt sample against the budget and reports it
-// (pipeline.RecordSkip, class "unreadable").
+// skip counts a corrupt or missing sample against the budget and reports
+// it (pipeline.RecordSkip, its record's class).
 func (s *Source) skip(ctx context.Context, rec Record) error {
-	sk := Skip{Shard: rec.Shard, Key: rec.Key, Where: rec.Where, Reason: rec.Bad}
+	class := rec.Class
+	if class == "" {
+		class = SkipClassUnreadable
+	}
+	sk := Skip{Shard: rec.Shard, Key: rec.Key, Where: rec.Where, Class: class, Reason: rec.Bad}
 	s.skipMu.Lock()
 	s.skipped = append(s.skipped, sk)
 	n := len(s.skipped)
 	s.skipMu.Unlock()
-	pipeline.RecordSkip(ctx, pipeline.Skipped{Shard: sk.Shard, Key: sk.Key, Where: sk.Where, Class: "unreadable", Reason: sk.Reason})
+	pipeline.RecordSkip(ctx, pipeline.Skipped{Shard: sk.Shard, Key: sk.Key, Where: sk.Where, Class: sk.Class, Reason: sk.Reason})
 	if s.cfg.SkipBudget >= 0 && n > s.cfg.SkipBudget {
-		return fmt.Errorf("%s (%d corrupt samples, data.skip_budget %d): %w", sk, n, s.cfg.SkipBudget, ErrSkipBudget)
+		return fmt.Errorf("%s (%d corrupt or missing samples, data.skip_budget %d): %w", sk, n, s.cfg.SkipBudget, ErrSkipBudget)
 	}
 	return nil
 }
@@ -382,8 +403,9 @@ func (s *Source) readShards(ctx context.Context, shards []*shardRef, f func(Reco
 	return ctx.Err()
 }
 
-// readShard sends one shard's records, then checks the count against the
-// index sidecar (a mismatch would make resumed runs diverge).
+// readShard sends one shard's records, held to its index sidecar or
+// earlier count (checkedReader: a mismatch would make resumed runs
+// diverge), and logs and keeps an incomplete shard.
 func (s *Source) readShard(ctx context.Context, sh *shardRef, out chan<- item) {
 	send := func(it item) bool {
 		select {
@@ -393,15 +415,13 @@ func (s *Source) readShard(ctx context.Context, sh *shardRef, out chan<- item) {
 			return false
 		}
 	}
-	rd, err := openShard(ctx, sh, &s.cfg)
+	rd, err := openChecked(ctx, sh, &s.cfg, s.knownCount(sh))
 	if err != nil {
 		send(item{err: err})
 		return
 	}
 	defer rd.Close()
-	n := int64(0)
 	for rd.Next() {
-		n++
 		if !send(item{rec: rd.Record()}) {
 			return
 		}
@@ -410,8 +430,11 @@ func (s *Source) readShard(ctx context.Context, sh *shardRef, out chan<- item) {
 		send(item{err: err})
 		return
 	}
-	if want := s.knownCount(sh); want >= 0 && want != n {
-		send(item{err: fmt.Errorf("shard %s: holds %d samples but its index says %d: rewrite the index (pipeline shards make) or delete %s", sh.URL, n, want, IndexName)})
+	if inc := rd.Incomplete(); inc != nil {
+		slog.Warn("incomplete shard", "shard", inc.Shard, "reason", inc.Reason, "samples_lost", inc.Lost)
+		s.skipMu.Lock()
+		s.incomplete = append(s.incomplete, *inc)
+		s.skipMu.Unlock()
 	}
 }
 
@@ -438,7 +461,7 @@ func (s *Source) shardCount(ctx context.Context, sh *shardRef) (int64, error) {
 }
 
 func countShard(ctx context.Context, sh *shardRef, cfg *Config) (int64, error) {
-	rd, err := openShard(ctx, sh, cfg)
+	rd, err := openChecked(ctx, sh, cfg, -1)
 	if err != nil {
 		return 0, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -30,15 +31,26 @@ func openWDS(ctx context.Context, s Shard, _ *Config) (ShardReader, error) {
 	return newWDSReader(rc, s.URL), nil
 }
 
-// wdsReader groups consecutive tar members by WebDataset key.
+// wdsReader groups consecutive tar members by WebDataset key. It reads the
+// archive to its end-of-archive blocks: an archive that stops before them is
+// incomplete (IncompleteShardError), never read as a shorter complete one.
 type wdsReader struct {
 	readerState
 	rc      io.ReadCloser
-	count   *CountingReader
+	stream  *tarStream
 	tr      *tar.Reader
 	shard   string
 	pending *member
 	done    bool
+	// next is the offset of the header that follows the current entry (its
+	// data rounded up to whole 512-byte blocks); last names that entry.
+	next int64
+	last string
+	// cut is set once the archive turned out incomplete: Next marks the
+	// sample in progress Bad and then ends with it as the error.
+	cut *IncompleteShardError
+	// size is the object's size once read to its end (-1 until then).
+	size int64
 }
 
 type member struct {
@@ -46,10 +58,11 @@ type member struct {
 	data     []byte
 	offset   int64
 	bad      string
+	cut      bool // the archive ends inside its data
 }
 
 // CountingReader counts the bytes read through it, for errors that name a
-// byte offset (tar shards here, checkpoints in train/checkpoint).
+// byte offset (train/checkpoint).
 type CountingReader struct {
 	R io.Reader
 	N int64 // bytes read so far
@@ -61,12 +74,48 @@ func (c *CountingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// tarStream is the byte stream under the tar reader: it counts bytes,
+// remembers where the last non-zero byte was (so a cut inside the zero
+// end-of-archive blocks is told from a cut inside a header) and keeps the
+// first error other than io.EOF (a failed read is an I/O error, not a
+// short shard: the S3 reader resumes cut bodies and fails only when it
+// gives up).
+type tarStream struct {
+	r           io.Reader
+	n           int64 // bytes read so far
+	lastNonZero int64 // offset just past the last non-zero byte read, 0 if none
+	err         error
+}
+
+func (s *tarStream) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	for i := n - 1; i >= 0; i-- {
+		if p[i] != 0 {
+			s.lastNonZero = s.n + int64(i) + 1
+			break
+		}
+	}
+	s.n += int64(n)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// maxTrailer bounds what is read after the end-of-archive blocks to learn
+// the object's size (GNU tar and Python's tarfile pad to 10 KiB records).
+const maxTrailer = 1 << 20
+
 func newWDSReader(rc io.ReadCloser, shard string) *wdsReader {
-	cr := &CountingReader{R: rc}
-	return &wdsReader{rc: rc, count: cr, tr: tar.NewReader(cr), shard: shard}
+	st := &tarStream{r: rc}
+	return &wdsReader{rc: rc, stream: st, tr: tar.NewReader(st), shard: shard, size: -1}
 }
 
 func (w *wdsReader) Close() error { return w.rc.Close() }
+
+// ObjectSize returns the shard's size in bytes once it was read to its end,
+// else -1 (see checkedReader).
+func (w *wdsReader) ObjectSize() int64 { return w.size }
 
 // splitKey applies the WebDataset convention: the key is the member path up
 // to the first dot of its base name, the extension is the rest, lower-cased.
@@ -91,23 +140,29 @@ func escapes(name string) bool {
 	return false
 }
 
-// nextMember reads the next regular member (nil at the end).
+// nextMember reads the next regular member (nil at the end of the archive,
+// complete or not: w.cut tells). A member whose data is cut is returned Bad.
 func (w *wdsReader) nextMember() (*member, error) {
+	if w.cut != nil {
+		return nil, nil
+	}
 	for {
 		hdr, err := w.tr.Next()
-		if err == io.EOF {
-			return nil, nil
+		if w.stream.err != nil {
+			return nil, fmt.Errorf("shard %s: %w", w.shard, w.stream.err)
+		}
+		if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, w.atEnd(err == io.EOF)
 		}
 		if err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, fmt.Errorf("shard %s: truncated tar at byte %d: %w", w.shard, w.count.N, err)
-			}
-			return nil, fmt.Errorf("shard %s: corrupt tar header near byte %d: %w", w.shard, w.count.N, err)
+			return nil, fmt.Errorf("shard %s: corrupt tar header near byte %d: %w", w.shard, w.stream.n, err)
 		}
+		dataStart := w.stream.n
+		w.next, w.last = dataStart+(hdr.Size+511)/512*512, hdr.Name
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
 			continue
 		}
-		offset := w.count.N - 512
+		offset := dataStart - 512
 		key, ext := splitKey(hdr.Name)
 		base := path.Base(key)
 		if strings.HasPrefix(base, "__") && strings.HasSuffix(base, "__") {
@@ -129,16 +184,71 @@ func (w *wdsReader) nextMember() (*member, error) {
 			m.data = make([]byte, hdr.Size)
 		}
 		if _, err := io.ReadFull(w.tr, m.data); err != nil {
-			return nil, fmt.Errorf("shard %s: truncated tar in member %q at byte %d: %w", w.shard, hdr.Name, w.count.N, err)
+			if w.stream.err != nil {
+				return nil, fmt.Errorf("shard %s: member %q: %w", w.shard, hdr.Name, w.stream.err)
+			}
+			if err != io.EOF && !errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("shard %s: member %q at byte %d: %w", w.shard, hdr.Name, w.stream.n, err)
+			}
+			if isImageExt(lastExt(ext)) {
+				putData(m.data)
+			}
+			m.data = nil
+			w.cut = &IncompleteShardError{Shard: w.shard, At: w.stream.n, Lost: true,
+				Reason: fmt.Sprintf("is cut inside member %q (%d of its %d bytes)", hdr.Name, w.stream.n-dataStart, hdr.Size)}
+			m.bad = fmt.Sprintf("member %q is cut: the shard ends at byte %d, %d of its %d bytes in", hdr.Name, w.stream.n, w.stream.n-dataStart, hdr.Size)
+			m.cut = true
+			return m, nil
 		}
 		return m, nil
 	}
 }
 
-// Next implements ShardReader: the next key's members as one record.
+// atEnd classifies the end of the archive: the tar reader met the end of
+// the stream (clean: at a block boundary, else in the middle of something)
+// where a header was due. Only the two zero end-of-archive blocks make a
+// complete archive; then the rest of the object (record padding) is read
+// to learn its size. Otherwise w.cut says where the archive stops and
+// whether samples may be lost (anything but a cut inside the end blocks).
+func (w *wdsReader) atEnd(clean bool) error {
+	n, past := w.stream.n, w.stream.n-w.next
+	after := ""
+	if w.last != "" {
+		after = fmt.Sprintf(" after member %q", w.last)
+	}
+	cut := func(lost bool, format string, args ...any) error {
+		w.cut = &IncompleteShardError{Shard: w.shard, At: n, Lost: lost, Reason: fmt.Sprintf(format, args...)}
+		return nil
+	}
+	switch {
+	case clean && past == 1024:
+		m, err := io.Copy(io.Discard, io.LimitReader(w.stream, maxTrailer))
+		if w.stream.err != nil {
+			return fmt.Errorf("shard %s: %w", w.shard, w.stream.err)
+		}
+		if err == nil && m < maxTrailer {
+			w.size = w.stream.n
+		}
+		return nil
+	case past < 0 || (past == 0 && !clean):
+		return cut(true, "ends at byte %d inside the data or padding of member %q", n, w.last)
+	case past == 0:
+		return cut(true, "ends at byte %d%s without the tar end-of-archive blocks", n, after)
+	case w.stream.lastNonZero <= w.next:
+		return cut(false, "ends at byte %d inside its end-of-archive blocks (%d of 1024 bytes): every member was read", n, past)
+	default:
+		return cut(true, "ends at byte %d inside the tar header at byte %d%s", n, w.next, after)
+	}
+}
+
+// Next implements ShardReader: the next key's members as one record. When
+// the archive is incomplete, the last sample read before the cut is Bad
+// (it may miss members) unless the cut lies in the end-of-archive blocks,
+// and Err is then the *IncompleteShardError.
 func (w *wdsReader) Next() bool {
 	w.rec = Record{}
 	if w.err != nil || (w.pending == nil && !w.advance()) || w.pending == nil {
+		w.endErr()
 		return false
 	}
 	group := []*member{w.pending}
@@ -152,7 +262,25 @@ func (w *wdsReader) Next() bool {
 		group = append(group, w.pending)
 	}
 	w.rec = assembleSample(group, w.shard)
+	if w.pending == nil && w.cut != nil && w.cut.Lost {
+		if w.rec.Sample != nil {
+			w.rec.Sample.Release()
+			w.rec.Sample = nil
+		}
+		if !slices.ContainsFunc(group, func(m *member) bool { return m.cut }) {
+			w.rec.Bad = "may be incomplete: the shard " + w.cut.Reason
+		}
+		w.rec.Class = SkipClassCutShard
+	}
 	return true
+}
+
+// endErr makes an incomplete archive the reader's error once its records
+// are out.
+func (w *wdsReader) endErr() {
+	if w.err == nil && w.cut != nil {
+		w.err = w.cut
+	}
 }
 
 // advance reads the next member into w.pending (nil once the archive has

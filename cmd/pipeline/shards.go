@@ -213,8 +213,14 @@ func newShardsLsCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "ls URL...",
-		Short: "Count shards, samples and bytes; report unreadable shards (exit 1 if any)",
-		Args:  atLeastOneArg("shards ls: want at least one URL (folder, prefix, glob or brace range)"),
+		Short: "Count shards, samples and bytes; report unreadable and incomplete shards (exit 1 if any)",
+		Long: `ls reads every shard and prints its format, samples, corrupt samples and bytes. A shard
+that cannot be read is listed as UNREADABLE; a shard that stops before its end (a tar
+without its end-of-archive blocks, cut inside a header, a member or its padding) or holds
+fewer samples or bytes than the index.json beside it records is listed as INCOMPLETE,
+with where it stops (its samples then count what a run would read and skip). The command
+exits with 1 when any shard is unreadable or incomplete.`,
+		Args: atLeastOneArg("shards ls: want at least one URL (folder, prefix, glob or brace range)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := flags.config(args)
 			if err != nil {
@@ -229,7 +235,7 @@ func newShardsLsCmd() *cobra.Command {
 }
 
 func runShardsLs(ctx context.Context, w io.Writer, cfg ingest.Config, quiet bool) error {
-	var shards, samples, corrupt, bytes, bad int64
+	var shards, samples, corrupt, bytes, bad, incomplete int64
 	err := ingest.InspectShards(ctx, cfg, func(r ingest.ShardReport) error {
 		shards++
 		samples += r.Samples
@@ -242,6 +248,11 @@ func runShardsLs(ctx context.Context, w io.Writer, cfg ingest.Config, quiet bool
 			fmt.Fprintf(w, "UNREADABLE %s: %v\n", r.URL, r.Err)
 			return nil
 		}
+		if r.Incomplete != nil {
+			incomplete++
+			fmt.Fprintf(w, "INCOMPLETE %s: it %s (%d samples readable, %d would be skipped)\n", r.URL, r.Incomplete.Reason, r.Samples, r.Corrupt)
+			return nil
+		}
 		if !quiet {
 			fmt.Fprintf(w, "%-8s %8d samples %6d corrupt %12d bytes  %s\n", r.Format, r.Samples, r.Corrupt, r.Bytes, r.URL)
 		}
@@ -250,9 +261,14 @@ func runShardsLs(ctx context.Context, w io.Writer, cfg ingest.Config, quiet bool
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "total: %d shards, %d samples, %d corrupt samples, %d bytes, %d unreadable shards\n", shards, samples, corrupt, bytes, bad)
-	if bad > 0 {
+	fmt.Fprintf(w, "total: %d shards, %d samples, %d corrupt samples, %d bytes, %d unreadable shards, %d incomplete shards\n", shards, samples, corrupt, bytes, bad, incomplete)
+	switch {
+	case bad > 0 && incomplete > 0:
+		return fmt.Errorf("shards ls: %d of %d shards unreadable, %d incomplete", bad, shards, incomplete)
+	case bad > 0:
 		return fmt.Errorf("shards ls: %d of %d shards unreadable", bad, shards)
+	case incomplete > 0:
+		return fmt.Errorf("shards ls: %d of %d shards incomplete", incomplete, shards)
 	}
 	return nil
 }

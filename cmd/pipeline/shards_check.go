@@ -23,11 +23,14 @@ func newShardsCheckCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "check URL... [--decode]",
-		Short: "List every sample a run would skip, with its reason (exit 1 if any)",
+		Short: "List every sample a run would skip and every incomplete shard, with the reason (exit 1 if any)",
 		Long: `check reads every sample of the shards, in order, as a run does. It lists each sample
-the reader would skip (a cut tar member, a bad Parquet row) and, with --decode, each image
+the reader would skip (a bad member or Parquet row; the sample a cut shard cut or may have
+cut, and each sample its index.json lists that is not there) and, with --decode, each image
 the augmentation would skip (corrupt, truncated, empty, oversized, not an image): shard,
-key and reason. The command exits with 1 when any sample would be skipped. A shard that
+key, class and reason. It lists each incomplete shard (a tar without its end-of-archive
+blocks, or shorter than its index.json) as INCOMPLETE with where it stops. The command
+exits with 1 when any sample would be skipped or any shard is incomplete. A shard that
 cannot be read at all is an error naming it.`,
 		Args: atLeastOneArg("shards check: want at least one URL (folder, prefix, glob or brace range)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -80,7 +83,7 @@ func runShardsCheck(ctx context.Context, w io.Writer, cfg ingest.Config, decode 
 			defer augment.PutImage(img)
 			if _, err := augment.Decode(img, s.Data, maxPixels); err != nil {
 				mu.Lock()
-				bad = append(bad, badSample{s.Shard, s.Key, augment.SkipReason(err), err.Error()})
+				bad = append(bad, badSample{s.Shard, s.Key, augment.SkipReason(err), s.Where + ": " + err.Error()})
 				mu.Unlock()
 			}
 			return nil
@@ -94,7 +97,7 @@ func runShardsCheck(ctx context.Context, w io.Writer, cfg ingest.Config, decode 
 		return fmt.Errorf("shards check: %w", err)
 	}
 	for _, sk := range src.Skipped() {
-		bad = append(bad, badSample{sk.Shard, sk.Key, "unreadable", sk.Where + ": " + sk.Reason})
+		bad = append(bad, badSample{sk.Shard, sk.Key, sk.Class, sk.Where + ": " + sk.Reason})
 	}
 	sort.Slice(bad, func(i, j int) bool {
 		if bad[i].shard != bad[j].shard {
@@ -103,15 +106,29 @@ func runShardsCheck(ctx context.Context, w io.Writer, cfg ingest.Config, decode 
 		return bad[i].key < bad[j].key
 	})
 	for _, b := range bad {
-		fmt.Fprintf(w, "SKIP %s %s: %s: %s\n", b.shard, b.key, b.class, b.reason)
+		key := b.key
+		if key == "" {
+			key = "(missing)"
+		}
+		fmt.Fprintf(w, "SKIP %s %s: %s: %s\n", b.shard, key, b.class, b.reason)
+	}
+	incomplete := src.Incomplete()
+	sort.Slice(incomplete, func(i, j int) bool { return incomplete[i].Shard < incomplete[j].Shard })
+	for _, inc := range incomplete {
+		fmt.Fprintf(w, "INCOMPLETE %s: it %s\n", inc.Shard, inc.Reason)
 	}
 	what := "readable"
 	if decode {
 		what = "readable and decodable"
 	}
-	fmt.Fprintf(w, "total: %d samples, %d would be skipped (the others are %s)\n", samples+int64(len(src.Skipped())), len(bad), what)
-	if len(bad) > 0 {
+	fmt.Fprintf(w, "total: %d samples, %d would be skipped (the others are %s), %d incomplete shards\n", samples+int64(len(src.Skipped())), len(bad), what, len(incomplete))
+	switch {
+	case len(bad) > 0 && len(incomplete) > 0:
+		return fmt.Errorf("shards check: %d samples would be skipped, %d shards are incomplete", len(bad), len(incomplete))
+	case len(bad) > 0:
 		return fmt.Errorf("shards check: %d samples would be skipped", len(bad))
+	case len(incomplete) > 0:
+		return fmt.Errorf("shards check: %d shards are incomplete", len(incomplete))
 	}
 	return nil
 }

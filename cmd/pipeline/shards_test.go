@@ -51,7 +51,7 @@ func TestShardsMakeUploadLs(t *testing.T) {
 		t.Fatalf("ls: %s %v", msg, err)
 	}
 	// An unreadable shard is reported and makes ls fail.
-	os.WriteFile(filepath.Join(out, "toy-000003.tar"), []byte("garbage that is not a tar"), 0o644)
+	os.WriteFile(filepath.Join(out, "toy-000003.tar"), []byte(strings.Repeat("garbage that is not a tar ", 40)), 0o644)
 	msg, err = runShards(t, "ls", out+"/")
 	if err == nil || !strings.Contains(msg, "UNREADABLE") || !strings.Contains(msg, "toy-000003.tar") {
 		t.Fatalf("ls with a bad shard: %s %v", msg, err)

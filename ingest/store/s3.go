@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -231,11 +232,39 @@ func (r *resumingReader) open() error {
 	if r.etag == nil && out.ETag != nil {
 		r.etag = out.ETag
 	}
-	if r.end < 0 && out.ContentLength != nil {
-		r.end = r.off + *out.ContentLength
+	if r.end < 0 {
+		// The end must be known: a body that stops before it is a cut
+		// connection (resumed), one that stops at it a short object.
+		switch total, ok := contentRangeTotal(out.ContentRange); {
+		case ok:
+			r.end = total
+		case out.ContentLength != nil:
+			r.end = r.off + *out.ContentLength
+		default:
+			attr, err := r.b.Attributes(r.ctx, r.name)
+			if err != nil {
+				out.Body.Close()
+				return err
+			}
+			r.end = attr.Size
+		}
 	}
 	r.body = out.Body
 	return nil
+}
+
+// contentRangeTotal parses the object size out of a Content-Range header
+// ("bytes 0-99/1234").
+func contentRangeTotal(h *string) (int64, bool) {
+	if h == nil {
+		return 0, false
+	}
+	_, total, ok := strings.Cut(*h, "/")
+	if !ok || total == "*" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(total, 10, 64)
+	return n, err == nil
 }
 
 func (r *resumingReader) Read(p []byte) (int, error) {

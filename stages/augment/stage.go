@@ -91,7 +91,7 @@ func (p *CropProcessor) Process(ctx context.Context, item any, emit pipeline.Emi
 		return fmt.Errorf("augment: expected *ingest.Sample, got %T", item)
 	}
 	out := p.Recipe.NewPackedCrops()
-	out.Key, out.Shard, out.Label, out.Epoch, out.Pos = s.Key, s.Shard, s.Label, s.Pos.Epoch, s.Pos
+	out.Key, out.Shard, out.Where, out.Label, out.Epoch, out.Pos = s.Key, s.Shard, s.Where, s.Label, s.Pos.Epoch, s.Pos
 	img := augment.GetImage()
 	_, err := augment.Decode(img, s.Data, p.MaxPixels)
 	if err == nil {
@@ -212,7 +212,7 @@ func (b *BatchProcessor) skip(ctx context.Context, s *augment.SampleCrops) error
 	b.mu.Unlock()
 	b.pending = append(b.pending, entry)
 	pipeline.SetGauge(ctx, "skipped", float64(n))
-	pipeline.RecordSkip(ctx, pipeline.Skipped{Shard: s.Shard, Key: s.Key, Class: s.SkipClass, Reason: s.Skip})
+	pipeline.RecordSkip(ctx, pipeline.Skipped{Shard: s.Shard, Key: s.Key, Where: s.Where, Class: s.SkipClass, Reason: s.Skip})
 	if b.budget >= 0 && n > b.budget {
 		return fmt.Errorf("augment: %w (%d allowed): sample %q of %s: %s", ingest.ErrSkipBudget, b.budget, s.Key, s.Shard, s.Skip)
 	}

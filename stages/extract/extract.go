@@ -89,8 +89,9 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	if err != nil {
 		return nil, err
 	}
+	doneBefore := 0
 	if world == 1 {
-		if data.Data.Shards, err = pendingShards(ctx, job.Data.Shards, job.Data.StoreConfig(), out, writer.md); err != nil {
+		if data.Data.Shards, doneBefore, err = pendingShards(ctx, job.Data.Shards, job.Data.StoreConfig(), out, writer.md); err != nil {
 			return nil, err
 		}
 	}
@@ -98,7 +99,7 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
 	}
-	sel := &selectStage{src: read.Source, out: out, want: writer.md, names: map[string]string{}, done: map[string]bool{}}
+	sel := &selectStage{src: read.Source, out: out, want: writer.md, names: map[string]string{}, done: map[string]bool{}, skipped: doneBefore}
 	read.Source = sel
 	read.Name = "read"
 
@@ -130,9 +131,10 @@ func pixelsPerImage(tf augment.EvalTransform, m *Model) int {
 // and their done shards are skipped while reading (selectStage). If every
 // shard is done, one is kept so the chain has a source; it is skipped too.
 // Every named file must exist (checked up front, so a typo fails before any
-// work and a missing shard cannot stall a one-reader source).
-func pendingShards(ctx context.Context, entries []string, sc store.Config, out sinks.FeatureSink, want sinks.Metadata) ([]string, error) {
-	var pending []string
+// work and a missing shard cannot stall a one-reader source). done counts
+// the finished shards dropped (the kept one is not: selectStage counts it
+// when it skips it).
+func pendingShards(ctx context.Context, entries []string, sc store.Config, out sinks.FeatureSink, want sinks.Metadata) (pending []string, done int, err error) {
 	first := ""
 	for _, entry := range entries {
 		base := entry[strings.LastIndex(entry, "/")+1:]
@@ -142,28 +144,31 @@ func pendingShards(ctx context.Context, entries []string, sc store.Config, out s
 		}
 		urls, err := ingest.ExpandBraces(entry)
 		if err != nil {
-			return nil, fmt.Errorf("extract: data.shards %q: %w", entry, err)
+			return nil, 0, fmt.Errorf("extract: data.shards %q: %w", entry, err)
 		}
 		for _, u := range urls {
 			if err := shardExists(ctx, u, sc); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			if first == "" {
 				first = u
 			}
-			done, err := out.Done(ctx, u, want)
+			finished, err := out.Done(ctx, u, want)
 			if err != nil {
-				return nil, fmt.Errorf("extract: shard %s: %w", u, err)
+				return nil, 0, fmt.Errorf("extract: shard %s: %w", u, err)
 			}
-			if !done {
+			if finished {
+				done++
+			} else {
 				pending = append(pending, u)
 			}
 		}
 	}
 	if len(pending) == 0 && first != "" {
 		pending = []string{first}
+		done--
 	}
-	return pending, nil
+	return pending, done, nil
 }
 
 // shardExists fails, naming the shard, when a listed shard is missing: the
@@ -323,7 +328,7 @@ func (t *transformStage) skip(ctx context.Context, smp *ingest.Sample, err error
 	defer t.mu.Unlock()
 	t.skipped = append(t.skipped, fmt.Sprintf("%s (%s): %v", smp.Key, smp.Shard, err))
 	pipeline.SetGauge(ctx, "skipped", float64(len(t.skipped)))
-	pipeline.RecordSkip(ctx, pipeline.Skipped{Shard: smp.Shard, Key: smp.Key, Class: augment.SkipReason(err), Reason: err.Error()})
+	pipeline.RecordSkip(ctx, pipeline.Skipped{Shard: smp.Shard, Key: smp.Key, Where: smp.Where, Class: augment.SkipReason(err), Reason: err.Error()})
 	if t.budget >= 0 && len(t.skipped) > t.budget {
 		return fmt.Errorf("extract: %w (%d allowed): sample %q of %s: %v", ingest.ErrSkipBudget, t.budget, smp.Key, smp.Shard, err)
 	}

@@ -175,6 +175,9 @@ func TestExtractWritesOneFilePerShardAndResumes(t *testing.T) {
 	if after := stat(t, filepath.Join(out, "fm-000001.parquet")); !after.ModTime().Equal(before.ModTime()) {
 		t.Error("rerun rewrote a finished file")
 	}
+	if st, _ := res.Report.Stage("read"); st.Status != "3 shards already done, skipped" {
+		t.Errorf("rerun: read status %q, want 3 shards already done", st.Status)
+	}
 
 	// A run killed after the first shard: only the missing shard is redone.
 	if err := os.Remove(filepath.Join(out, "fm-000002.parquet")); err != nil {
@@ -183,6 +186,9 @@ func TestExtractWritesOneFilePerShardAndResumes(t *testing.T) {
 	res, err = run(t, job)
 	if err != nil || len(res.Files) != 1 || !strings.HasSuffix(res.Files[0], "fm-000002.parquet") || res.Rows != perShard {
 		t.Fatalf("resume: files %v rows %v err %v", res.Files, res.Rows, err)
+	}
+	if st, _ := res.Report.Stage("read"); st.Status != "2 shards already done, skipped" {
+		t.Errorf("resume: read status %q, want 2 shards already done", st.Status)
 	}
 	if _, _, _, _, err := parquet.ReadFeatures(context.Background(), out); err != nil {
 		t.Fatal(err)
