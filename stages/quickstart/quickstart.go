@@ -55,6 +55,9 @@ func init() {
 		_, err := Run(ctx, job, opts, os.Stdout)
 		return err
 	})
+	// The quickstart pre-trains: the train kind's checks apply (it fills
+	// the data and extract sections itself).
+	stages.RegisterCheck(JobKind, stagestrain.Check)
 }
 
 // Report is what the quickstart writes to <out>/report.json.

@@ -31,6 +31,7 @@ const StageName = "train"
 
 func init() {
 	stages.Register(JobKind, Build)
+	stages.RegisterCheck(JobKind, Check)
 	configs.DeclareKind(JobKind, configs.SectionData, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics)
 }
 
