@@ -127,11 +127,20 @@ func Build(ctx context.Context, job *configs.Job) ([]pipeline.Spec, error) {
 		return nil, field.Errorf("job", "unknown job kind %q (known: %v)", job.Job, Kinds())
 	}
 	specs, err := k.build(ctx, job)
+	if errors.Is(err, ErrNothingLeft) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("build %s chain: %w", job.Job, err)
 	}
 	return specs, nil
 }
+
+// ErrNothingLeft is wrapped by the error of a job that has nothing left to
+// do, such as a resumed training run whose checkpoint already ends its
+// schedule. Build returns it unwrapped; RunJob's callers report its message
+// as the run's last line and succeed.
+var ErrNothingLeft = errors.New("nothing left to do")
 
 // Kinds lists the registered job kinds (chains and runners), sorted.
 func Kinds() []string { return kinds.Names() }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -131,6 +132,12 @@ func runJob(ctx context.Context, job *configs.Job, summary io.Writer, metricsAdd
 		opts.Skips, opts.SkipsName = skips, skips.path
 	}
 	err = stages.RunJob(ctx, job, opts)
+	if errors.Is(err, stages.ErrNothingLeft) {
+		// A resumed run whose checkpoint already ends its schedule: it
+		// succeeds, and its last line says why nothing ran.
+		fmt.Fprintln(summary, err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s job: %w", job.Job, err)
 	}
