@@ -282,3 +282,23 @@ func TestMetricsPushGateway(t *testing.T) {
 		}
 	}
 }
+
+// TestAugmentPreview: the quickstart's config previews its cached shards
+// (made here in a small cache); a config without shards names the dotted
+// data.shards.
+func TestAugmentPreview(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/fashion-mnist"); err != nil && os.Getenv("FASHION_MNIST_DIR") == "" {
+		t.Skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+	}
+	dir := t.TempDir()
+	sheet := filepath.Join(dir, "crops.png")
+	msg, err := execute(t, "augment", "preview", "../../configs/quickstart.yaml", "--out", sheet, "--samples", "2",
+		"--set", "quickstart.cache="+filepath.Join(dir, "cache"), "--set", "quickstart.train_images=20", "--set", "quickstart.shard_size=10")
+	if err != nil || !strings.Contains(msg, "wrote "+sheet+": 2 samples x 6 crops") {
+		t.Fatalf("%v\n%s", err, msg)
+	}
+	_, err = execute(t, "augment", "preview", "../../configs/fashion_mnist_train.yaml", "--out", sheet, "--set", "data.shards=[]")
+	if err == nil || !strings.Contains(err.Error(), "data.shards: must list at least one shard") {
+		t.Fatalf("no shards: %v", err)
+	}
+}
