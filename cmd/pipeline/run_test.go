@@ -205,6 +205,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown flag of a subcommand", []string{"weights", "inspect", "x.pth", "--bogus"}, exitUsage},
 		{"too many arguments", []string{"run", "a.yaml", "b.yaml"}, exitUsage},
 		{"too few arguments", []string{"weights", "inspect"}, exitUsage},
+		{"a flag value out of range", []string{"shards", "make", "--from", "fashion-mnist", "--out", dir, "--split", "tset"}, exitUsage},
 		{"a config file that does not exist", []string{"run", filepath.Join(dir, "no-such.yaml")}, exitUsage},
 		{"validate: a config file that does not exist", []string{"validate", filepath.Join(dir, "no-such.yaml")}, exitUsage},
 		{"validate: an invalid config", []string{"validate", "../../configs/demo.yaml", "--set", "demo.passes=0"}, exitUsage},

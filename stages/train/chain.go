@@ -207,11 +207,11 @@ func Resume(ctx context.Context, job *configs.Job, store checkpoint.Store, backe
 		problems = append(problems, "the checkpoint holds no state")
 	}
 	if len(problems) > 0 {
-		return nil, field.Errorf("train.checkpoint.resume", "cannot resume from %s: %s. Start a new run in another out, or set train.checkpoint.resume: false to start over in this one",
-			url, strings.Join(problems, "; "))
+		return nil, located(job, field.Errorf("train.checkpoint.resume", "cannot resume from %s: %s. Start a new run in another out, or set train.checkpoint.resume: false to start over in this one",
+			url, strings.Join(problems, "; ")))
 	}
 	if err := continueSchedule(ck, url, cfg, ipe, slog.Default()); err != nil {
-		return nil, err
+		return nil, located(job, err)
 	}
 	if err := backend.Load(ck.State); err != nil {
 		return nil, fmt.Errorf("train: resume from %s: %w", url, err)
