@@ -27,7 +27,7 @@ deps-slurm: ## slurm-wlm and munge for make test-slurm (not needed by make test)
 test-slurm: deps deps-slurm ## a real single-node Slurm: array extraction with a requeued task, then features verify (about three minutes)
 	bash .ci/test-slurm.sh
 
-soak: deps ## one epoch of Fashion-MNIST from S3 through 5% injected faults, killed twice and resumed, against a clean run (about 5 minutes)
+soak: deps ## one epoch of Fashion-MNIST from S3 through 5% injected faults, killed twice and resumed, against a clean run (about 7 minutes)
 	SWAV_SOAK=1 $(GO) test -count=1 -timeout 30m -run '^TestSoak$$' -v ./stages/train
 
 fuzz: ## every go test -fuzz target for FUZZTIME each (default 1m); crashers land in testdata/fuzz

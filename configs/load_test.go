@@ -38,6 +38,9 @@ func TestExamplesLoadAndValidate(t *testing.T) {
 	}
 }
 
+// TestImageNetRecipes: the ImageNet configs hold SPEC §8's recipes, the
+// whole batch in one process (world size 1: training across processes is
+// refused until gradients are exchanged).
 func TestImageNetRecipes(t *testing.T) {
 	for _, tc := range []struct {
 		file                  string
@@ -45,8 +48,8 @@ func TestImageNetRecipes(t *testing.T) {
 		baseLR, finalLR       float64
 		warmup, queue, freeze int
 	}{
-		{"imagenet_swav_bs4096.yaml", 64, 64, 800, 4.8, 0.0048, 10, 0, 313},
-		{"imagenet_swav_bs256.yaml", 64, 4, 200, 0.6, 0.0006, 0, 3840, 5005},
+		{"imagenet_swav_bs4096.yaml", 4096, 1, 800, 4.8, 0.0048, 10, 0, 313},
+		{"imagenet_swav_bs256.yaml", 256, 1, 200, 0.6, 0.0006, 0, 3840, 5005},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			data, err := configs.Example(tc.file)

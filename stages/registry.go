@@ -6,7 +6,9 @@ package stages
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/configs/field"
@@ -42,10 +44,71 @@ func Register(name string, b ChainBuilder) { kinds.Register(name, kind{build: b}
 // `pipeline run`. It panics on a duplicate name.
 func RegisterRunner(name string, r Runner) { kinds.Register(name, kind{run: r}) }
 
-// RunJob runs job: with its Runner when the kind has one, else as the one
-// chain its ChainBuilder builds, through pipeline.Run. It blocks until the
-// run is over; the error wraps pipeline.ErrInterrupted after a graceful stop.
+// Checker checks what a job kind needs of its configuration beyond each
+// section's own ranges: the fields the kind requires (extract.output), rules
+// across sections (crops_for_assign against augment.crops), settings it
+// refuses (a training world size above 1). It does no I/O and starts
+// nothing. Its errors are *field.Error with the full dotted field path
+// ("extract.output"); Check adds the file and line.
+type Checker func(job *configs.Job) error
+
+var (
+	checksMu sync.RWMutex
+	checks   = map[string]Checker{}
+)
+
+// RegisterCheck sets the Checker of a job kind (replacing an earlier one).
+// Call it from the init function that registers the kind.
+func RegisterCheck(kind string, c Checker) {
+	checksMu.Lock()
+	defer checksMu.Unlock()
+	checks[kind] = c
+}
+
+// Check runs every configuration check that RunJob runs before it starts
+// work: the job kind is registered, and the kind's Checker passes. `pipeline
+// validate` calls it too, so a config it accepts is not refused by `run` for
+// its configuration. Each problem is a *field.Error located in the file the
+// job was loaded from (errors.Join of them all).
+func Check(job *configs.Job) error {
+	if _, ok := kinds.Lookup(job.Job); !ok {
+		return locate(job, field.Errorf("job", "unknown job kind %q (known: %v)%s", job.Job, Kinds(), field.DidYouMean(job.Job, Kinds())))
+	}
+	checksMu.RLock()
+	c := checks[job.Job]
+	checksMu.RUnlock()
+	if c == nil {
+		return nil
+	}
+	return locate(job, c(job))
+}
+
+// locate fills the file and line of each *field.Error of err (an
+// errors.Join tree) from where job was loaded.
+func locate(job *configs.Job, err error) error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range joined.Unwrap() {
+			out = append(out, locate(job, e))
+		}
+		return errors.Join(out...)
+	}
+	if fe, ok := err.(*field.Error); ok && fe.File == "" {
+		located := *fe
+		located.File, located.Line = job.Position(fe.Field)
+		return &located
+	}
+	return err
+}
+
+// RunJob runs job: after Check, with its Runner when the kind has one, else
+// as the one chain its ChainBuilder builds, through pipeline.Run. It blocks
+// until the run is over; the error wraps pipeline.ErrInterrupted after a
+// graceful stop.
 func RunJob(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
+	if err := Check(job); err != nil {
+		return err
+	}
 	if k, _ := kinds.Lookup(job.Job); k.run != nil {
 		return k.run(ctx, job, opts)
 	}
@@ -64,11 +127,20 @@ func Build(ctx context.Context, job *configs.Job) ([]pipeline.Spec, error) {
 		return nil, field.Errorf("job", "unknown job kind %q (known: %v)", job.Job, Kinds())
 	}
 	specs, err := k.build(ctx, job)
+	if errors.Is(err, ErrNothingLeft) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("build %s chain: %w", job.Job, err)
 	}
 	return specs, nil
 }
+
+// ErrNothingLeft is wrapped by the error of a job that has nothing left to
+// do, such as a resumed training run whose checkpoint already ends its
+// schedule. Build returns it unwrapped; RunJob's callers report its message
+// as the run's last line and succeed.
+var ErrNothingLeft = errors.New("nothing left to do")
 
 // Kinds lists the registered job kinds (chains and runners), sorted.
 func Kinds() []string { return kinds.Names() }

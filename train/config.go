@@ -124,6 +124,12 @@ type Config struct {
 	// and the queue start fresh. A resumed run ignores it (the checkpoint
 	// wins).
 	InitFrom string `yaml:"init_from"`
+	// IndependentRanks lets a training job run with a world size above 1
+	// (data.world_size, or the environment's WORLD_SIZE, SLURM_NTASKS...):
+	// each rank then trains its own, independent model on its share of the
+	// shards, since nothing exchanges gradients between processes yet
+	// (docs/scale-out.md). Without it such a job is a configuration error.
+	IndependentRanks bool `yaml:"independent_ranks,omitempty"`
 
 	// CPU holds the settings of the cpu backend (read only with backend cpu).
 	CPU CPUConfig `yaml:"cpu"`

@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/stages/quickstart"
 )
 
 // augmentCmd groups the augment tools (`pipeline augment preview`).
@@ -45,7 +47,7 @@ receives it.`,
 			}
 			job := configs.Default()
 			if len(args) == 1 {
-				j, err := configs.Load(args[0], sets)
+				j, err := loadConfig(args[0], sets)
 				if err != nil {
 					return err
 				}
@@ -135,6 +137,19 @@ var errEnoughSamples = errors.New("enough samples")
 // previewFromSource reads the first n decodable samples of the job's data
 // through the ingest source (epoch 0, the job's seed).
 func previewFromSource(ctx context.Context, job *configs.Job, n int) ([]augment.PreviewSample, error) {
+	if job.Job == quickstart.JobKind && len(job.Data.Shards) == 0 {
+		// The quickstart fills its data section itself: its cached train
+		// shards (made here, once, when the cache has none yet).
+		qs := job.Quickstart
+		sh, err := quickstart.MakeShards(ctx, qs.Cache, "train", qs.TrainImages, qs.ShardSize)
+		if err != nil {
+			return nil, err
+		}
+		job.Data.Shards, job.Data.Format = []string{sh.Local()}, "wds"
+	}
+	if len(job.Data.Shards) == 0 {
+		return nil, field.Errorf("data.shards", "must list at least one shard (or give --images DIR)")
+	}
 	src, err := ingest.NewSource(ctx, job.Data, ingest.SourceOptions{Seed: job.Seed, Epochs: 1})
 	if err != nil {
 		return nil, err

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/train/checkpoint"
 )
 
 // Exit codes (README "Exit codes"; deploy/ manifests retry by them).
@@ -43,15 +45,82 @@ func addCommand(parent *cobra.Command, cmd *cobra.Command) {
 // usageError marks errors that are the user's invocation, not the run.
 type usageError struct{ error }
 
+func (e usageError) Unwrap() error { return e.error }
+
 func main() {
-	err := root.Execute()
+	err := runCLI(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pipeline:", err)
 	}
 	os.Exit(exitCode(err))
 }
 
-// exitCode maps a command's error to the process's exit status.
+var (
+	prepareOnce sync.Once
+	// reached is set when a subcommand's RunE starts: an error returned
+	// before that is cobra's parsing of the command line.
+	reached bool
+)
+
+// runCLI runs root on args and returns the error whose exitCode is the
+// process's status. Every error cobra returns before a subcommand runs (an
+// unknown command or flag, a wrong argument count, a missing required
+// flag) is a usage error; so is an unknown subcommand of a group such as
+// `pipeline shards` (cobra would print the help and succeed).
+func runCLI(args []string) error {
+	prepareOnce.Do(func() { prepare(root) })
+	reached = false
+	if args == nil {
+		args = []string{}
+	}
+	root.SetArgs(args)
+	defer root.SetArgs(nil)
+	err := root.Execute()
+	if ue := (usageError{}); err != nil && !reached && !errors.As(err, &ue) {
+		err = usageError{err}
+	}
+	return err
+}
+
+// prepare walks cmd's tree once: each RunE marks reached, and each group
+// below the root (subcommands, nothing to run itself) gets a RunE that
+// refuses an unknown subcommand and prints the help without one.
+func prepare(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		prepare(c)
+	}
+	if cmd.HasSubCommands() && !cmd.Runnable() && cmd.HasParent() {
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return c.Help()
+			}
+			hint := ""
+			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+				hint = fmt.Sprintf("; did you mean %q?", s[0])
+			}
+			return usageError{fmt.Errorf("unknown command %q for %q%s (see %s --help)", args[0], c.CommandPath(), hint, c.CommandPath())}
+		}
+		return // its RunE is a usage check, not the command running
+	}
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			reached = true
+			return run(c, args)
+		}
+	}
+	if run := cmd.Run; run != nil {
+		cmd.Run = func(c *cobra.Command, args []string) {
+			reached = true
+			run(c, args)
+		}
+	}
+}
+
+// exitCode maps a command's error to the process's exit status. A
+// configuration error is 2 whenever it is found: a field error (loading,
+// validation, the job kind's checks in stages.Check) or a weights file or
+// checkpoint that does not fit the configured architecture
+// (checkpoint.ErrArchitecture: extract.arch, train.init_from, a resume).
 func exitCode(err error) int {
 	var ue usageError
 	switch {
@@ -59,7 +128,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, pipeline.ErrInterrupted):
 		return exitInterrupted
-	case errors.As(err, &ue), errors.As(err, new(*field.Error)):
+	case errors.As(err, &ue), errors.As(err, new(*field.Error)), errors.Is(err, checkpoint.ErrArchitecture):
 		return exitUsage
 	case errors.Is(err, ingest.ErrSkipBudget):
 		return exitData

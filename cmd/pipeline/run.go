@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,14 +54,29 @@ checkpoints (exit code 130); a second one aborts at once.`,
 // loadJob loads args[0] or, without it, the embedded default job.
 func loadJob(args, sets []string) (*configs.Job, error) {
 	if len(args) == 1 {
-		return configs.Load(args[0], sets)
+		return loadConfig(args[0], sets)
 	}
 	name := configs.DefaultExampleName()
 	data, err := configs.Example(name)
 	if err != nil {
 		return nil, err
 	}
-	return configs.LoadBytes("embedded:"+name, data, sets)
+	job, err := configs.LoadBytes("embedded:"+name, data, sets)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return job, nil
+}
+
+// loadConfig loads the config file at path (configs.Load). Every error is
+// the user's configuration, exit 2: a file that does not exist or cannot
+// be read, YAML that does not parse, an unknown key, a value out of range.
+func loadConfig(path string, sets []string) (*configs.Job, error) {
+	job, err := configs.Load(path, sets)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return job, nil
 }
 
 // runJob runs job with signal handling, progress on stderr, the summary
@@ -116,6 +132,12 @@ func runJob(ctx context.Context, job *configs.Job, summary io.Writer, metricsAdd
 		opts.Skips, opts.SkipsName = skips, skips.path
 	}
 	err = stages.RunJob(ctx, job, opts)
+	if errors.Is(err, stages.ErrNothingLeft) {
+		// A resumed run whose checkpoint already ends its schedule: it
+		// succeeds, and its last line says why nothing ran.
+		fmt.Fprintln(summary, err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s job: %w", job.Job, err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -150,28 +151,84 @@ func TestFeaturesVerify(t *testing.T) {
 	}
 }
 
-// TestExitCodes: a bad config is 2, data bad beyond the skip budget is 3, a
-// run's other failures 1 (the codes a scheduler retries by).
+// TestExitCodes walks the README's exit codes for every kind of failure:
+// usage and configuration errors, whenever they are found, are 2; data bad
+// beyond the skip budget 3; a run's other failures 1 (the codes Kubernetes'
+// podFailurePolicy and Slurm's requeue go by).
 func TestExitCodes(t *testing.T) {
-	_, err := execute(t, "run", "--set", "job=trian")
-	if code := exitCode(err); code != exitUsage {
-		t.Errorf("unknown job kind: exit %d (%v), want %d", code, err, exitUsage)
-	}
-	images := filepath.Join(t.TempDir(), "images", "c0")
+	dir := t.TempDir()
+	images := filepath.Join(dir, "images", "c0")
 	os.MkdirAll(images, 0o755)
-	os.WriteFile(filepath.Join(images, "empty.png"), nil, 0o644)
-	out := t.TempDir()
-	_, err = execute(t, "run", "../../configs/extract.yaml", "--set", "out="+out, "--set", "progress=off",
-		"--set", `data.shards=["`+filepath.Dir(images)+`/"]`, "--set", "extract.feature=raw", "--set", "extract.checkpoint=",
-		"--set", "augment.skip_budget=0", "--set", "extract.output="+filepath.Join(out, "f"))
-	if code := exitCode(err); code != exitData {
-		t.Errorf("an undecodable image with skip budget 0: exit %d (%v), want %d", code, err, exitData)
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 12, 12)))
+	for i := range 8 {
+		os.WriteFile(filepath.Join(images, fmt.Sprintf("%d.png", i)), buf.Bytes(), 0o644)
 	}
-	_, err = execute(t, "run", "../../configs/extract.yaml", "--set", "out="+out, "--set", "progress=off",
-		"--set", `data.shards=["`+filepath.Join(out, "no-such-shard.tar")+`"]`, "--set", "extract.feature=raw", "--set", "extract.checkpoint=",
-		"--set", "extract.output="+filepath.Join(out, "g"))
-	if code := exitCode(err); code != exitError {
-		t.Errorf("a missing shard: exit %d (%v), want %d", code, err, exitError)
+	bad := filepath.Join(dir, "bad", "c0")
+	os.MkdirAll(bad, 0o755)
+	os.WriteFile(filepath.Join(bad, "empty.png"), nil, 0o644)
+	folder := func(d string) string { return `data.shards=["` + filepath.Dir(d) + `/"]` }
+	// A tiny trained checkpoint (resnet8) for the configurations that do
+	// not fit it.
+	tiny := []string{"--set", "job=train", "--set", "progress=off", "--set", folder(images),
+		"--set", "augment.crops=[{size: 8, count: 2, min_scale: 0.5, max_scale: 1}]", "--set", "train.batch_size=4",
+		"--set", "train.epochs=1", "--set", "train.iters_per_epoch=1", "--set", "train.optim.warmup_epochs=0",
+		"--set", "train.model={arch: resnet8, small_stem: true, hidden_mlp: 0, feat_dim: 8, prototypes: 4}",
+		"--set", "train.swav.freeze_prototypes_iters=0"}
+	trained := filepath.Join(dir, "trained")
+	if msg, err := execute(t, append([]string{"run", "--set", "out=" + trained}, tiny...)...); err != nil {
+		t.Fatalf("the tiny training run: %v\n%s", err, msg)
+	}
+	ckpt := filepath.Join(trained, "checkpoints")
+	files, _ := filepath.Glob(filepath.Join(ckpt, "*.swck"))
+	if len(files) != 1 {
+		t.Fatalf("checkpoints %v", files)
+	}
+	extract := func(sets ...string) []string {
+		args := []string{"run", "../../configs/extract.yaml", "--set", "out=" + dir, "--set", "progress=off", "--set", folder(images),
+			"--set", "extract.output=" + filepath.Join(dir, "features", fmt.Sprint(len(sets)))}
+		for _, s := range sets {
+			args = append(args, "--set", s)
+		}
+		return args
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"help", []string{"--help"}, exitOK},
+		{"a group without a subcommand prints its help", []string{"shards"}, exitOK},
+		{"unknown command", []string{"trian"}, exitUsage},
+		{"unknown subcommand of a group", []string{"shards", "lss"}, exitUsage},
+		{"unknown flag", []string{"run", "--bogus"}, exitUsage},
+		{"unknown flag of a subcommand", []string{"weights", "inspect", "x.pth", "--bogus"}, exitUsage},
+		{"too many arguments", []string{"run", "a.yaml", "b.yaml"}, exitUsage},
+		{"too few arguments", []string{"weights", "inspect"}, exitUsage},
+		{"a flag value out of range", []string{"shards", "make", "--from", "fashion-mnist", "--out", dir, "--split", "tset"}, exitUsage},
+		{"a config file that does not exist", []string{"run", filepath.Join(dir, "no-such.yaml")}, exitUsage},
+		{"validate: a config file that does not exist", []string{"validate", filepath.Join(dir, "no-such.yaml")}, exitUsage},
+		{"validate: an invalid config", []string{"validate", "../../configs/demo.yaml", "--set", "demo.passes=0"}, exitUsage},
+		{"unknown job kind", []string{"run", "--set", "job=trian"}, exitUsage},
+		{"a value out of range", []string{"run", "--set", "job=demo", "--set", "demo.passes=0"}, exitUsage},
+		{"empty extract.output", extract("extract.output="), exitUsage},
+		{"empty extract.checkpoint", extract("extract.checkpoint="), exitUsage},
+		{"extract.arch does not fit the checkpoint", extract("extract.checkpoint="+ckpt, "extract.arch=resnet18"), exitUsage},
+		{"crops_for_assign past the last crop", append([]string{"run", "--set", "out=" + filepath.Join(dir, "c")},
+			append(tiny, "--set", "train.swav.crops_for_assign=[0,2]")...), exitUsage},
+		{"train.init_from does not fit the model", append([]string{"run", "--set", "out=" + filepath.Join(dir, "i")},
+			append(tiny, "--set", "train.init_from="+files[0], "--set", "train.model.feat_dim=16")...), exitUsage},
+		{"a training world size above 1", append([]string{"run", "--set", "out=" + filepath.Join(dir, "w")},
+			append(tiny, "--set", "data.world_size=2", "--set", "data.rank=0")...), exitUsage},
+		{"an undecodable image with skip budget 0", extract("extract.feature=raw", "augment.skip_budget=0", folder(bad)), exitData},
+		{"a missing shard", extract("extract.feature=raw", `data.shards=["`+filepath.Join(dir, "no-such-shard.tar")+`"]`), exitError},
+		{"extraction from the checkpoint", extract("extract.checkpoint="+ckpt, "augment.eval={resize: 8, crop: 8}"), exitOK},
+	} {
+		msg, err := execute(t, tc.args...)
+		t.Logf("%s: %v", tc.name, err)
+		if code := exitCode(err); code != tc.want {
+			t.Errorf("%s: exit %d, want %d (%v)\n%s", tc.name, code, tc.want, err, msg)
+		}
 	}
 }
 
@@ -224,5 +281,25 @@ func TestMetricsPushGateway(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("pushgateway lacks %s", want)
 		}
+	}
+}
+
+// TestAugmentPreview: the quickstart's config previews its cached shards
+// (made here in a small cache); a config without shards names the dotted
+// data.shards.
+func TestAugmentPreview(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/fashion-mnist"); err != nil && os.Getenv("FASHION_MNIST_DIR") == "" {
+		t.Skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+	}
+	dir := t.TempDir()
+	sheet := filepath.Join(dir, "crops.png")
+	msg, err := execute(t, "augment", "preview", "../../configs/quickstart.yaml", "--out", sheet, "--samples", "2",
+		"--set", "quickstart.cache="+filepath.Join(dir, "cache"), "--set", "quickstart.train_images=20", "--set", "quickstart.shard_size=10")
+	if err != nil || !strings.Contains(msg, "wrote "+sheet+": 2 samples x 6 crops") {
+		t.Fatalf("%v\n%s", err, msg)
+	}
+	_, err = execute(t, "augment", "preview", "../../configs/fashion_mnist_train.yaml", "--out", sheet, "--set", "data.shards=[]")
+	if err == nil || !strings.Contains(err.Error(), "data.shards: must list at least one shard") {
+		t.Fatalf("no shards: %v", err)
 	}
 }

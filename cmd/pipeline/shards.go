@@ -130,6 +130,9 @@ the encoded bytes. --out may be a local folder or s3://bucket/prefix.`,
 			if shardSize < 1 {
 				return usageError{fmt.Errorf("shards make: --shard-size must be >= 1, got %d", shardSize)}
 			}
+			if from == "fashion-mnist" && split != "train" && split != "test" {
+				return usageError{fmt.Errorf("shards make: --split must be train or test for fashion-mnist, got %q", split)}
+			}
 			ctx := cmd.Context()
 			b, err := sf.openOut(ctx, out)
 			if err != nil {

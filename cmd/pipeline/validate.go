@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/stages"
 )
 
@@ -19,8 +18,11 @@ func init() {
 		Use:   "validate CONFIG...",
 		Short: "Check configs without running them",
 		Long: `Validate loads each CONFIG as 'run' would (strict keys, types, --set overrides,
-ranges, a registered job kind) and prints "OK <file>" or one line per problem,
-"<file>:<line>: <field>: <message>". It exits 1 when any config is invalid.
+ranges, a registered job kind) and runs every check 'run' makes before it
+starts work (the job kind's: extract.output and extract.checkpoint named,
+crops_for_assign within augment.crops, a training world size of 1...), then
+prints "OK <file>" or one line per problem, "<file>:<line>: <field>:
+<message>". It exits 2 when any config is invalid.
 --embedded checks the configs compiled into the binary.`,
 		Example: `  pipeline validate configs/*.yaml
   pipeline validate configs/demo.yaml --set demo.workers=-1
@@ -33,13 +35,12 @@ ranges, a registered job kind) and prints "OK <file>" or one line per problem,
 			bad := 0
 			check := func(name string, job *configs.Job, err error) {
 				note := ""
-				if err == nil && !slices.Contains(stages.Kinds(), job.Job) {
-					if configs.KindDeclared(job.Job) {
+				if err == nil {
+					if !slices.Contains(stages.Kinds(), job.Job) && configs.KindDeclared(job.Job) {
 						note = fmt.Sprintf(" (job kind %q is not built into this binary yet)", job.Job)
 					} else {
-						fe := field.Errorf("job", "unknown job kind %q (known: %v)", job.Job, stages.Kinds())
-						fe.File, fe.Line = job.Position("job")
-						err = fe
+						// The same checks run makes before it starts work.
+						err = stages.Check(job)
 					}
 				}
 				if err == nil {
@@ -52,7 +53,7 @@ ranges, a registered job kind) and prints "OK <file>" or one line per problem,
 				}
 			}
 			for _, path := range args {
-				job, err := configs.Load(path, sets)
+				job, err := loadConfig(path, sets)
 				check(path, job, err)
 			}
 			if embedded {
@@ -63,7 +64,7 @@ ranges, a registered job kind) and prints "OK <file>" or one line per problem,
 				}
 			}
 			if bad > 0 {
-				return fmt.Errorf("%d config(s) invalid", bad)
+				return usageError{fmt.Errorf("%d config(s) invalid", bad)}
 			}
 			return nil
 		},
@@ -75,6 +76,9 @@ ranges, a registered job kind) and prints "OK <file>" or one line per problem,
 
 // flatten lists the errors of an errors.Join tree, one per problem.
 func flatten(err error) []error {
+	if u, ok := err.(usageError); ok {
+		return flatten(u.error)
+	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error
 		for _, e := range j.Unwrap() {

@@ -17,10 +17,8 @@ func execute(t *testing.T, args ...string) (string, error) {
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
-	root.SetArgs(args)
-	defer root.SetArgs(nil)
 	resetFlags(root)
-	err := root.Execute()
+	err := runCLI(args)
 	return out.String(), err
 }
 

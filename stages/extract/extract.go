@@ -44,6 +44,7 @@ func init() {
 		}
 		return Build(ctx, job, m)
 	})
+	stages.RegisterCheck(JobKind, Check)
 }
 
 // Build returns the extraction chain for job with model m. The chain owns m

@@ -97,7 +97,8 @@ func TestQuickstartTiny(t *testing.T) {
 		t.Errorf("no comparison table printed")
 	}
 
-	// A second run reuses the cached shards and the baselines' features.
+	// A second run reuses the cached shards and the baselines' features;
+	// its checkpoint already ends the schedule, and its last line says so.
 	buf.Reset()
 	job := tinyJob(t, out, true)
 	if _, err := Run(context.Background(), job, pipeline.Options{}, &buf); err != nil {
@@ -105,6 +106,16 @@ func TestQuickstartTiny(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "(cached)") || !strings.Contains(buf.String(), "0 rows written") {
 		t.Errorf("second run did not reuse the cache:\n%s", buf.String())
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "nothing left to do") || !strings.Contains(last, "another out") {
+		t.Errorf("second run's last line: %s", last)
+	}
+	// A longer max_iters trains on from the checkpoint.
+	buf.Reset()
+	rep, err = Run(context.Background(), tinyJob(t, out, true, "train.max_iters=6"), pipeline.Options{}, &buf)
+	if err != nil || rep.Iterations != 6 {
+		t.Fatalf("max_iters 4 -> 6: %v, %d iterations\n%s", err, rep.Iterations, buf.String())
 	}
 }
 

@@ -2,9 +2,9 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +31,7 @@ const StageName = "train"
 
 func init() {
 	stages.Register(JobKind, Build)
+	stages.RegisterCheck(JobKind, Check)
 	configs.DeclareKind(JobKind, configs.SectionData, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics)
 }
 
@@ -168,10 +169,14 @@ func itersPerEpoch(ctx context.Context, job *configs.Job, shards *ingest.ShardLi
 
 // Resume finds the newest checkpoint of the job's checkpoint folder when
 // train.checkpoint.resume is set, checks that it belongs to this run
-// (model, seed, iterations per epoch), and loads its state into backend. It
-// returns nil (and no error) when resume is off or the folder holds none.
-// A corrupt newest checkpoint is an error naming it: delete it to resume
-// from the previous one.
+// (model, seed, iterations per epoch: else a *field.Error on
+// train.checkpoint.resume), decides how the schedule goes on
+// (continueSchedule: an error wrapping stages.ErrNothingLeft when the
+// checkpoint already ends it, a *field.Error when a changed schedule
+// cannot continue) and loads its state into backend. It returns nil (and no
+// error) when resume is off or the folder holds none. A corrupt newest
+// checkpoint is an error naming it: delete it to resume from the previous
+// one.
 func Resume(ctx context.Context, job *configs.Job, store checkpoint.Store, backend train.Backend, ipe int) (*checkpoint.Checkpoint, error) {
 	cfg := job.Train
 	if !cfg.Checkpoint.Resume {
@@ -186,21 +191,25 @@ func Resume(ctx context.Context, job *configs.Job, store checkpoint.Store, backe
 	if err != nil {
 		return nil, fmt.Errorf("train: resume: %w (delete it to resume from an older checkpoint, or set train.checkpoint.resume: false)", err)
 	}
-	var problems []error
+	var problems []string
 	if err := ck.CheckModel(cfg.Model); err != nil {
-		problems = append(problems, err)
+		problems = append(problems, err.Error())
 	}
 	if ck.Seed != job.Seed {
-		problems = append(problems, fmt.Errorf("seed: checkpoint %d, job %d (the data order and crops would differ)", ck.Seed, job.Seed))
+		problems = append(problems, fmt.Sprintf("seed: checkpoint %d, job %d (the data order and crops would differ)", ck.Seed, job.Seed))
 	}
 	if ck.ItersPerEpoch != ipe {
-		problems = append(problems, fmt.Errorf("iterations per epoch: checkpoint %d, job %d (the schedule would differ)", ck.ItersPerEpoch, ipe))
+		problems = append(problems, fmt.Sprintf("iterations per epoch: checkpoint %d, job %d (the schedule would differ)", ck.ItersPerEpoch, ipe))
 	}
 	if ck.State == nil {
-		problems = append(problems, errors.New("the checkpoint holds no state"))
+		problems = append(problems, "the checkpoint holds no state")
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("train: cannot resume from %s: %w", url, errors.Join(problems...))
+		return nil, located(job, field.Errorf("train.checkpoint.resume", "cannot resume from %s: %s. Start a new run in another out, or set train.checkpoint.resume: false to start over in this one",
+			url, strings.Join(problems, "; ")))
+	}
+	if err := continueSchedule(ck, url, cfg, ipe, slog.Default()); err != nil {
+		return nil, located(job, err)
 	}
 	if err := backend.Load(ck.State); err != nil {
 		return nil, fmt.Errorf("train: resume from %s: %w", url, err)

@@ -13,12 +13,14 @@ import (
 
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/metrics"
+	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
 )
@@ -299,4 +301,69 @@ func TestJobYAMLRedactsSecret(t *testing.T) {
 	if job.Data.S3.SecretAccessKey != "hunter2" {
 		t.Fatal("the job itself was modified")
 	}
+}
+
+// TestResumeWithAnotherSchedule: a resumed run never quietly does nothing.
+// The same schedule resumed at its end says there is nothing left to do
+// (stages.ErrNothingLeft); a longer max_iters trains on with the curve
+// unchanged; more epochs mid-way bend the cosine on to the new end; a
+// longer schedule after the curve ended, or one that ends before the
+// checkpoint, is a configuration error naming the setting and the ways out.
+func TestResumeWithAnotherSchedule(t *testing.T) {
+	if _, err := train.NewBackend(train.Config{Backend: "cpu"}, 0); err != nil && strings.Contains(err.Error(), "not built") {
+		t.Skip(err)
+	}
+	shards := fashionShards(t, t.TempDir(), 16, 8) // 2 iterations per epoch
+	out := t.TempDir()
+	job := func(epochs, maxIters int) *configs.Job {
+		j := tinyJob(shards, out)
+		j.Train.Epochs, j.Train.MaxIters = epochs, maxIters
+		return j
+	}
+	if err := runJob(t, job(3, 2)); err != nil {
+		t.Fatal(err)
+	}
+	nothingLeft := func(j *configs.Job, want ...string) {
+		t.Helper()
+		_, err := Build(context.Background(), j)
+		testutil.ErrorMentions(t, err, stages.ErrNothingLeft, want...)
+	}
+	refused := func(j *configs.Job, setting string, want ...string) {
+		t.Helper()
+		_, err := Build(context.Background(), j)
+		var fe *field.Error
+		if !errors.As(err, &fe) || fe.Field != setting {
+			t.Fatalf("err = %v, want a configuration error on %s", err, setting)
+		}
+		testutil.ErrorMentions(t, err, nil, append(want, "another out", "train.checkpoint.resume: false", "train.init_from=")...)
+	}
+	nothingLeft(job(3, 2), "at iteration 2 already ends this run's schedule (train.max_iters 2)", "another out")
+	if err := runJob(t, job(3, 4)); err != nil { // max_iters 2 -> 4: the same curve
+		t.Fatal(err)
+	}
+	if ck := checkpointLosses(t, out); ck.Iter != 4 || ck.ScheduleIters != 0 {
+		t.Fatalf("after max_iters 4: iteration %d, schedule %d", ck.Iter, ck.ScheduleIters)
+	}
+	if err := runJob(t, job(5, 0)); err != nil { // epochs 3 -> 5 at iteration 4 of 6: bent
+		t.Fatal(err)
+	}
+	ck := checkpointLosses(t, out)
+	if ck.Iter != 10 || ck.ScheduleIters != 10 || ck.ScheduleAnchorIter != 4 || ck.ScheduleAnchorProgress != 0.5 {
+		t.Fatalf("after epochs 5: iteration %d, schedule %d from %d at %g", ck.Iter, ck.ScheduleIters, ck.ScheduleAnchorIter, ck.ScheduleAnchorProgress)
+	}
+	recs, err := metrics.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 10 {
+		t.Fatalf("%d metrics records, want 10", len(recs))
+	}
+	for i := 3; i < len(recs); i++ { // past the warm-up the learning rate only comes down
+		if recs[i].LR >= recs[i-1].LR {
+			t.Errorf("lr at iteration %d: %g after %g", i, recs[i].LR, recs[i-1].LR)
+		}
+	}
+	nothingLeft(job(5, 0), "at iteration 10 already ends this run's schedule (train.epochs 5 x 2 iterations)")
+	refused(job(6, 0), "train.epochs", "train.epochs 5 -> 6", "schedule ended at iteration 10")
+	refused(job(2, 0), "train.epochs", "train.epochs 5 -> 2", "the new schedule ends at iteration 4: nothing left to train")
 }

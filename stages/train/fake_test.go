@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -27,11 +28,36 @@ type fakeBackend struct {
 	queue    []float32
 	nanAt    int // iteration whose loss is NaN (-1: none)
 	flatLoss bool
-	delay    time.Duration // sleep per step
-	slowFrom int           // from this iteration on (when > 0), sleep twice as long
+	delay    time.Duration // what a step takes on clock
+	slowFrom int           // from this iteration on (when > 0), a step takes twice as long
+	clock    *fakeClock    // advanced by delay per step (needed with a delay)
 	closed   bool
 	seen     []int     // iterations stepped
 	lrs      []float64 // their learning rates
+}
+
+// fakeClock is a clock the test controls (Options.Now): time passes only
+// when a step of the fake backend advances it, so a test of max_seconds and
+// fit_to_budget sees the same times on an idle and on a loaded machine.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+// Now is the clock's time.
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock on by d.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 func newFakeBackend(k int) *fakeBackend {
@@ -54,10 +80,13 @@ func (f *fakeBackend) Step(_ context.Context, in *train.StepInput) (train.StepRe
 		}
 	}
 	m := float32(sum / float64(n))
-	if f.slowFrom > 0 && in.Iter >= f.slowFrom {
-		time.Sleep(f.delay)
+	if f.delay > 0 {
+		d := f.delay
+		if f.slowFrom > 0 && in.Iter >= f.slowFrom {
+			d *= 2
+		}
+		f.clock.Advance(d)
 	}
-	time.Sleep(f.delay)
 	if in.Iter == f.nanAt {
 		return train.StepResult{}, fmt.Errorf("fake: %w", train.ErrNonFinite)
 	}

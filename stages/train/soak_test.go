@@ -36,7 +36,7 @@ const (
 	soakKeysFile  = "keys.log"
 )
 
-// TestSoak (make soak; skipped unless SWAV_SOAK=1, about 5 minutes on 2
+// TestSoak (make soak; skipped unless SWAV_SOAK=1, about 7 minutes on 2
 // cores): one epoch of the 60,000 Fashion-MNIST training images from a local
 // S3 server through the fault proxy (connection resets, 503 SlowDown and
 // bodies cut mid-shard: about 5% of GETs), killed with SIGKILL twice at

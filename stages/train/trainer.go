@@ -57,6 +57,11 @@ type Options struct {
 	// counting: Build sets it before it counts samples and reads the
 	// monitor's images, so the budget covers them (zero: NewTrainer's time).
 	Start time.Time
+	// Now is the Trainer's clock: max_seconds, the fit, step and
+	// checkpoint timings and the metrics' timestamps read it (nil: the wall
+	// clock, time.Now). Tests pass a clock they advance, so that what they
+	// check does not depend on the machine's load.
+	Now func() time.Time
 	// CollapseWindow is how many consecutive steps (after the prototypes
 	// are unfrozen) with a loss within 1% of ln(K) raise the collapse
 	// warning (0: max(ItersPerEpoch, 100)).
@@ -116,6 +121,9 @@ func NewTrainer(opts Options) (*Trainer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	t := &Trainer{opts: opts, cfg: opts.Config, ipe: opts.ItersPerEpoch, log: opts.Logger, lastSaved: -1}
 	t.ckptDir = CheckpointDir(opts.Config, opts.Out)
 	if ck := opts.Resume; ck != nil {
@@ -140,14 +148,17 @@ func NewTrainer(opts Options) (*Trainer, error) {
 	t.collapse = collapseGuard{lnK: math.Log(float64(t.cfg.Model.Prototypes)), window: window}
 	t.start = opts.Start
 	if t.start.IsZero() {
-		t.start = time.Now()
+		t.start = opts.Now()
 	}
-	t.idleFrom = time.Now()
+	t.idleFrom = opts.Now()
 	if t.budgetSpent() {
 		t.stop()
 	}
 	return t, nil
 }
+
+// since is the time passed on the Trainer's clock since then.
+func (t *Trainer) since(then time.Time) time.Duration { return t.opts.Now().Sub(then) }
 
 // CheckpointDir is where a run's checkpoints go: train.checkpoint.dir, or
 // <out>/checkpoints when that is empty.
@@ -202,7 +213,7 @@ func (t *Trainer) secondsAfterNextStep() float64 {
 	if t.opts.Monitor != nil {
 		end += t.monitorSeconds
 	}
-	return time.Since(t.start).Seconds() + t.cycle + end
+	return t.since(t.start).Seconds() + t.cycle + end
 }
 
 // totalIters is the schedule's length: fitted, or epochs*ipe.
@@ -252,19 +263,10 @@ func (t *Trainer) lrAt(iter int) float64 {
 	return swav.CosineLR(t.cfg.Optim, t.progressAt(iter))
 }
 
-// progressAt is the cosine's progress q at iter (iterations past the end
-// count as the last one, as in swav.LRAt).
+// progressAt is the cosine's progress q at iter (see cosineProgress).
 func (t *Trainer) progressAt(iter int) float64 {
 	warm := t.ipe * t.cfg.Optim.WarmupEpochs
-	total := t.totalIters()
-	iter = min(iter, total-1)
-	if iter <= warm {
-		return 0
-	}
-	if t.scheduleIters == 0 {
-		return float64(iter-warm) / float64(total-warm)
-	}
-	return t.anchorProgress + float64(iter-t.anchorIter)*(1-t.anchorProgress)/float64(total-t.anchorIter)
+	return cosineProgress(iter, warm, t.totalIters(), t.scheduleIters > 0, t.anchorIter, t.anchorProgress)
 }
 
 // fitSchedule fixes the schedule's total iterations to those that fit in
@@ -274,7 +276,7 @@ func (t *Trainer) progressAt(iter int) float64 {
 // down (the budget check stops the run in time regardless). The schedule
 // only shortens: it never runs past epochs.
 func (t *Trainer) fitSchedule() {
-	left := t.cfg.MaxSeconds - time.Since(t.start).Seconds() - t.saveSeconds - t.closingSeconds()
+	left := t.cfg.MaxSeconds - t.since(t.start).Seconds() - t.saveSeconds - t.closingSeconds()
 	perIter := t.cycle
 	if t.opts.Monitor != nil {
 		left -= t.monitorSeconds
@@ -321,8 +323,8 @@ func (t *Trainer) stop() {
 // naming the iteration (wrapping train.ErrNonFinite); the newest checkpoint
 // stays the last good one.
 func (t *Trainer) Consume(ctx context.Context, item any) error {
-	waited := time.Since(t.idleFrom)
-	defer func() { t.idleFrom = time.Now() }()
+	waited := t.since(t.idleFrom)
+	defer func() { t.idleFrom = t.opts.Now() }()
 	b, ok := item.(*augment.Batch)
 	if !ok {
 		if r, ok := item.(pipeline.Releaser); ok {
@@ -370,7 +372,7 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 		return nil
 	}
 
-	began := time.Now()
+	began := t.opts.Now()
 	groups, err := t.conv.groups(b)
 	if err != nil {
 		return fmt.Errorf("train: iteration %d: %w", t.iter, err)
@@ -393,7 +395,7 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 		}
 		return fmt.Errorf("train: iteration %d (epoch %d): %w", t.iter, t.epoch, err)
 	}
-	stepTime := time.Since(began)
+	stepTime := t.since(began)
 
 	t.losses = append(t.losses, res.Loss)
 	cycle := (stepTime + waited).Seconds()
@@ -406,7 +408,7 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 	rec := metrics.Record{
 		Iter: t.iter, Epoch: t.epoch, Loss: res.Loss, LR: in.LR,
 		StepSeconds: stepTime.Seconds(), ImagesPerSec: float64(in.Batch) / cycle,
-		WaitFraction: waited.Seconds() / cycle, Time: time.Now().UTC(),
+		WaitFraction: waited.Seconds() / cycle, Time: t.opts.Now().UTC(),
 	}
 	if t.iter >= t.cfg.SwAV.FreezePrototypesIters {
 		if t.collapse.observe(res.Loss) {
@@ -480,10 +482,13 @@ func (t *Trainer) nonFinite(in *train.StepInput, err error) error {
 		"Lower the learning rate, raise swav.epsilon, or check the data: %w", in.Iter, t.epoch, in.LR, keep, err)
 }
 
-// report publishes the step to the engine's progress display.
+// report publishes the step to the engine's progress display: the epoch
+// as metrics.jsonl, checkpoints and log lines count it (from 0), and the
+// steps done of the schedule's total ("epoch 0 iter 6/6" after the sixth
+// step of a 6-iteration epoch).
 func (t *Trainer) report(ctx context.Context, r metrics.Record) {
 	pipeline.SetStatus(ctx, fmt.Sprintf("epoch %d iter %d/%d loss %.4f lr %.4g %.1f img/s",
-		r.Epoch+1, r.Iter+1, t.totalIters(), r.Loss, r.LR, r.ImagesPerSec))
+		r.Epoch, r.Iter+1, t.totalIters(), r.Loss, r.LR, r.ImagesPerSec))
 	pipeline.SetGauge(ctx, "loss", r.Loss)
 	pipeline.SetGauge(ctx, "lr", r.LR)
 	pipeline.SetGauge(ctx, "images_per_s", r.ImagesPerSec)
@@ -527,12 +532,12 @@ func (t *Trainer) save(ctx context.Context) error {
 		Config: t.opts.JobYAML, RNG: map[string]uint64{"seed": uint64(t.opts.Seed)},
 		Losses: t.losses, State: st,
 	}
-	began := time.Now()
+	began := t.opts.Now()
 	url, err := t.opts.Store.Save(ctx, t.ckptDir, ck, t.cfg.Checkpoint.Keep)
 	if err != nil {
 		return fmt.Errorf("train: iteration %d: %w", t.iter, err)
 	}
-	t.saveSeconds = time.Since(began).Seconds()
+	t.saveSeconds = t.since(began).Seconds()
 	t.lastSaved, t.lastSavedURL = t.iter, url
 	t.log.Info("checkpoint saved", "iter", t.iter, "epoch", t.epoch, "url", url)
 	return nil
