@@ -117,6 +117,12 @@ type Config struct {
 	// and the queue start fresh. A resumed run ignores it (the checkpoint
 	// wins).
 	InitFrom string `yaml:"init_from"`
+	// Tensorboard is the folder (a path or s3:// prefix) of the run's
+	// TensorBoard event file events.out.tfevents.<time>.<host>: loss,
+	// learning rate, images/s, data-wait share per step, the kNN monitor's
+	// accuracy and cluster-size histogram; empty means <out>/tensorboard,
+	// "off" writes none.
+	Tensorboard string `yaml:"tensorboard,omitempty"`
 
 	// CPU holds the settings of the cpu backend (read only with backend cpu).
 	CPU CPUConfig `yaml:"cpu"`

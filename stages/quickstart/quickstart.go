@@ -252,10 +252,10 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 // RecipeHash is the first 16 hex digits of the SHA-256 of the recipe: the
 // job's augment and train sections as YAML, less the settings that do not
 // change the trained weights (train.checkpoint, train.cpu.threads,
-// train.monitor, the time budget) and less the seed.
+// train.monitor, the time budget, train.tensorboard) and less the seed.
 func RecipeHash(job *configs.Job) string {
 	tr := job.Train
-	tr.Checkpoint, tr.CPU.Threads, tr.Monitor, tr.MaxSeconds = train.CheckpointConfig{}, 0, train.MonitorConfig{}, 0
+	tr.Checkpoint, tr.CPU.Threads, tr.Monitor, tr.MaxSeconds, tr.Tensorboard = train.CheckpointConfig{}, 0, train.MonitorConfig{}, 0, ""
 	b, _ := yaml.Marshal(struct {
 		Augment any `yaml:"augment"`
 		Train   any `yaml:"train"`

@@ -26,6 +26,10 @@ type Monitor struct {
 	bank, query monitorSet
 	last        time.Time // when the previous evaluation ended
 	lastIter    int       // iteration of the previous evaluation (-1: none)
+	// clusters makes Evaluate also count the queries per prototype (one
+	// more forward pass of the queries, prototype scores): the trainer
+	// sets it when it writes TensorBoard events.
+	clusters bool
 }
 
 // monitorSet is decoded evaluation crops (NCHW, normalised) with labels.
@@ -145,20 +149,30 @@ func (m *Monitor) Evaluate(ctx context.Context, be train.Backend, iter int) (*me
 	if err != nil {
 		return nil, fmt.Errorf("train: kNN monitor at iteration %d: %w", iter, err)
 	}
+	p := &metrics.KNNPoint{K: m.cfg.K, Top1: res[0].Top1, Top5: res[0].Top5, Bank: bank.Rows(), Queries: query.Rows()}
+	if m.clusters {
+		scores, err := m.embedFeature(ctx, be, &m.query, train.FeatureScores)
+		if err != nil {
+			return nil, err
+		}
+		p.ClusterSizes = eval.Assign(scores).Sizes
+	}
 	m.last, m.lastIter = time.Now(), iter
-	return &metrics.KNNPoint{
-		K: m.cfg.K, Top1: res[0].Top1, Top5: res[0].Top5,
-		Bank: bank.Rows(), Queries: query.Rows(), Seconds: time.Since(began).Seconds(),
-	}, nil
+	p.Seconds = time.Since(began).Seconds()
+	return p, nil
 }
 
 func (m *Monitor) embed(ctx context.Context, be train.Backend, set *monitorSet) (*eval.Dataset, error) {
+	return m.embedFeature(ctx, be, set, train.FeatureTrunk)
+}
+
+func (m *Monitor) embedFeature(ctx context.Context, be train.Backend, set *monitorSet, f train.Feature) (*eval.Dataset, error) {
 	plane := 3 * m.crop * m.crop
 	n := len(set.labels)
 	ds := &eval.Dataset{Name: set.name, Labels: set.labels}
 	for i := 0; i < n; i += monitorBatch {
 		rows := min(monitorBatch, n-i)
-		feats, dim, err := be.Embed(ctx, set.pixels[i*plane:(i+rows)*plane], rows, m.crop, train.FeatureTrunk)
+		feats, dim, err := be.Embed(ctx, set.pixels[i*plane:(i+rows)*plane], rows, m.crop, f)
 		if err != nil {
 			return nil, fmt.Errorf("train: kNN monitor: embed %s: %w", set.name, err)
 		}
