@@ -41,9 +41,9 @@ type Scalar struct {
 // Histogram is a histogram summary: Limits[i] is the right edge of bucket i
 // (values in (Limits[i-1], Limits[i]]), Counts[i] its count.
 type Histogram struct {
-	Tag                          string
+	Tag                            string
 	Min, Max, Num, Sum, SumSquares float64
-	Limits, Counts               []float64
+	Limits, Counts                 []float64
 }
 
 // NewHistogram buckets values: one bucket per integer when the values are

@@ -13,6 +13,7 @@ import (
 
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/ingest/store/s3local"
+	"github.com/swavgo/swav/sinks/tensorboard/tbtest"
 )
 
 // TestWriterS3 writes to a real S3 server (versitygw): the object exists
@@ -31,7 +32,7 @@ func TestWriterS3(t *testing.T) {
 	if w.Path() != "s3://runs/r1/tensorboard/events.out.tfevents.0000000100.h" {
 		t.Fatal(w.Path())
 	}
-	read := func() []decodedEvent {
+	read := func() []tbtest.Event {
 		b, key, err := store.Open(ctx, w.Path(), srv.StoreConfig())
 		if err != nil {
 			t.Fatal(err)
@@ -46,9 +47,9 @@ func TestWriterS3(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return decodeFile(t, data)
+		return tbtest.Decode(t, data)
 	}
-	if evs := read(); len(evs) != 1 || evs[0].fileVersion != FileVersion {
+	if evs := read(); len(evs) != 1 || evs[0].FileVersion != FileVersion {
 		t.Fatalf("after Open: %+v", evs)
 	}
 	for step := range int64(3) {
@@ -63,7 +64,7 @@ func TestWriterS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := read()
-	if len(evs) != 4 || evs[3].step != 2 || evs[3].scalars["train/loss"] != 2 {
+	if len(evs) != 4 || evs[3].Step != 2 || evs[3].Scalars["train/loss"] != 2 {
 		t.Fatalf("after Close: %+v", evs)
 	}
 }
@@ -116,13 +117,13 @@ func TestKill9LeavesReadableFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := decodeFile(t, b)
-	if evs[0].fileVersion != FileVersion || len(evs) < 100 {
+	evs := tbtest.Decode(t, b)
+	if evs[0].FileVersion != FileVersion || len(evs) < 100 {
 		t.Fatalf("%d events, first %+v", len(evs), evs[0])
 	}
 	for i, ev := range evs[1:] {
-		if ev.step != int64(i) || ev.scalars["train/loss"] != float32(i) {
-			t.Fatalf("event %d: step %d loss %v", i+1, ev.step, ev.scalars["train/loss"])
+		if ev.Step != int64(i) || ev.Scalars["train/loss"] != float32(i) {
+			t.Fatalf("event %d: step %d loss %v", i+1, ev.Step, ev.Scalars["train/loss"])
 		}
 	}
 	t.Logf("killed after %d steps (%s bytes)", len(evs)-1, strconv.Itoa(len(b)))
