@@ -41,7 +41,7 @@ prototype score) and
     against the labels (a line "nmi <value>"; without labels both are skipped
     with a note);
   - writes --out, a PNG contact sheet: one row per prototype (the --rows
-    largest, or the --prototypes chosen), its --per-row highest-scoring images
+    largest non-empty ones, or the --prototypes chosen), its --per-row highest-scoring images
     (read from the --images shards by key; a key not found is an empty cell);
   - writes --assignments (default: --out with .parquet), one row per sample:
     key, cluster, score.
@@ -114,7 +114,11 @@ func runClusters(ctx context.Context, w io.Writer, o clusterOptions) error {
 		}
 	}
 	if len(drawn) == 0 {
-		drawn = largestClusters(a.Sizes, o.rows)
+		for _, p := range largestClusters(a.Sizes, o.rows) {
+			if a.Sizes[p] > 0 { // an empty prototype has nothing to draw
+				drawn = append(drawn, p)
+			}
+		}
 	}
 	members := map[int][]int{}
 	for i, c := range a.Cluster {
