@@ -12,7 +12,6 @@ import (
 
 	"github.com/swavgo/swav/sinks/tensorboard/tbtest"
 	"time"
-
 )
 
 // TestCRC32CKnownAnswers checks the CRC against the vectors of RFC 3720
