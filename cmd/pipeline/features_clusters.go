@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/eval"
+	"github.com/swavgo/swav/eval/sheet"
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/sinks/parquet"
 )
@@ -96,76 +93,17 @@ func runClusters(ctx context.Context, w io.Writer, o clusterOptions) error {
 	if err != nil {
 		return err
 	}
-	a := eval.Assign(scores)
-	st, err := a.Stats(feats.Labels, o.largePercent/100)
+	_, err = sheet.Clusters(ctx, w, sheet.ClusterOptions{
+		Scores: scores, Keys: feats.Keys, Labels: feats.Labels, Images: cfg,
+		Out: o.out, Assignments: o.assignments, Prototypes: o.prototypes, Rows: o.rows,
+		PerRow: o.perRow, LargeShare: o.largePercent / 100, Cell: o.cell,
+	})
+	if errors.Is(err, sheet.ErrBadPrototype) {
+		return usageError{fmt.Errorf("features clusters: --prototypes: %w", err)}
+	}
 	if err != nil {
-		return err
-	}
-	printClusterStats(w, st, a.Sizes)
-	if !st.Labelled {
-		fmt.Fprintln(w, "note: the features carry no labels (label -1): purity and NMI skipped")
-	}
-
-	// The sheet: chosen or largest prototypes, their best-scoring rows.
-	drawn := o.prototypes
-	for _, p := range drawn {
-		if p < 0 || p >= len(a.Sizes) {
-			return usageError{fmt.Errorf("features clusters: --prototypes %d: the scores have prototypes 0..%d", p, len(a.Sizes)-1)}
-		}
-	}
-	if len(drawn) == 0 {
-		for _, p := range largestClusters(a.Sizes, o.rows) {
-			if a.Sizes[p] > 0 { // an empty prototype has nothing to draw
-				drawn = append(drawn, p)
-			}
-		}
-	}
-	members := map[int][]int{}
-	for i, c := range a.Cluster {
-		members[int(c)] = append(members[int(c)], i)
-	}
-	var keys []string
-	for _, p := range drawn {
-		m := members[p]
-		slices.SortStableFunc(m, func(x, y int) int { return -cmpFloat(a.Score[x], a.Score[y]) })
-		members[p] = m[:min(len(m), o.perRow)]
-		for _, i := range members[p] {
-			keys = append(keys, feats.Keys[i])
-		}
-	}
-	imgs, err := findImages(ctx, cfg, keys, w)
-	if err != nil {
-		return err
-	}
-	var rows []augment.GridRow
-	for _, p := range drawn {
-		row := augment.GridRow{Caption: fmt.Sprintf("prototype %d | %d rows (%.1f%%)", p, a.Sizes[p], 100*float64(a.Sizes[p])/float64(max(st.Rows, 1)))}
-		if a.Sizes[p] == 0 {
-			row.Caption += " | empty"
-		}
-		for _, i := range members[p] {
-			c := augment.GridCell{Image: imgs[feats.Keys[i]], Caption: fmt.Sprintf("%.2f", a.Score[i])}
-			if feats.Labels[i] >= 0 {
-				c.Caption = fmt.Sprintf("L%d %.2f", feats.Labels[i], a.Score[i])
-			}
-			row.Cells = append(row.Cells, c)
-		}
-		rows = append(rows, row)
-	}
-	sheet := augment.Grid(rows, o.cell)
-	if err := writePNG(o.out, sheet); err != nil {
 		return fmt.Errorf("features clusters: %w", err)
 	}
-	b := sheet.Image().Bounds()
-	fmt.Fprintf(w, "wrote %s: %d prototypes x up to %d images (%dx%d px)\n", o.out, len(rows), o.perRow, b.Dx(), b.Dy())
-	out := o.assignments
-	if out == "" {
-		out = strings.TrimSuffix(o.out, ".png") + ".parquet"
-	}
-	if err := parquet.WriteAssignments(ctx, out, cfg.StoreConfig(), feats.Keys, a.Cluster, a.Score); err != nil {
-		return fmt.Errorf("features clusters: %w", err)
-	}
-	fmt.Fprintf(w, "wrote %s: %d rows (key, cluster, score)\n", out, st.Rows)
 	return nil
 }
 
@@ -204,39 +142,3 @@ func clusterScores(ctx context.Context, w io.Writer, feats *parquet.Features, o 
 
 // errKMismatch is wrapped when scores and a checkpoint disagree on K.
 var errKMismatch = fmt.Errorf("prototype count mismatch")
-
-// printClusterStats prints the cluster numbers, one per line ("nmi <value>"
-// is the line scripts read).
-func printClusterStats(w io.Writer, st eval.ClusterStats, sizes []int) {
-	fmt.Fprintf(w, "rows %d\nprototypes %d\nempty %d\nlarge %d (more than %g%% of the rows each)\nlargest %d (%.2f%%)\n",
-		st.Rows, st.Prototypes, st.Empty, st.Large, 100*st.LargeShare, st.Largest, 100*float64(st.Largest)/float64(max(st.Rows, 1)))
-	var top []string
-	for _, p := range largestClusters(sizes, 20) {
-		top = append(top, strconv.Itoa(p)+":"+strconv.Itoa(sizes[p]))
-	}
-	fmt.Fprintf(w, "sizes %s (prototype:rows, largest first, up to 20)\n", strings.Join(top, " "))
-	if st.Labelled {
-		fmt.Fprintf(w, "purity %.4f\nnmi %.4f\n", st.Purity, st.NMI)
-	}
-}
-
-// largestClusters is the n prototypes holding the most rows, largest first
-// (ties: lower prototype first).
-func largestClusters(sizes []int, n int) []int {
-	idx := make([]int, len(sizes))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int { return sizes[b] - sizes[a] })
-	return idx[:min(n, len(idx))]
-}
-
-func cmpFloat(a, b float32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}

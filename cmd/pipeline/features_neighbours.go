@@ -6,9 +6,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-
-	"github.com/swavgo/swav/augment"
-	"github.com/swavgo/swav/eval"
+	"github.com/swavgo/swav/eval/sheet"
 )
 
 // neighbourOptions are the settings of `features neighbours`.
@@ -72,72 +70,9 @@ func runNeighbours(ctx context.Context, w io.Writer, o neighbourOptions) error {
 	if err != nil {
 		return err
 	}
-	// The queries drawn: n spread evenly over the set.
-	n := min(o.n, queries.Rows())
-	picked := make([]int, n)
-	qd := &eval.Dataset{Name: "--queries " + queries.Files[0], Dim: queries.Dim, Data: make([]float32, 0, n*queries.Dim)}
-	for i := range picked {
-		picked[i] = i * queries.Rows() / n
-		qd.Data = append(qd.Data, queries.Data[picked[i]*queries.Dim:(picked[i]+1)*queries.Dim]...)
-	}
-	bd := dataset(bank, o.bank)
-	bd.Name = "--bank " + bank.Files[0]
-	nbs, err := eval.Neighbours(ctx, bd, qd, o.k)
+	_, err = sheet.Neighbours(ctx, w, sheet.NeighbourOptions{Bank: bank, Queries: queries, Images: cfg, Out: o.out, K: o.k, N: o.n, Cell: o.cell})
 	if err != nil {
 		return fmt.Errorf("features neighbours: %w", err)
 	}
-	var keys []string
-	for i, q := range picked {
-		keys = append(keys, queries.Keys[q])
-		for _, nb := range nbs[i] {
-			keys = append(keys, bank.Keys[nb.Index])
-		}
-	}
-	imgs, err := findImages(ctx, cfg, keys, w)
-	if err != nil {
-		return err
-	}
-	withLabels := labelled(bank.Labels) && labelled(queries.Labels)
-	if !withLabels {
-		fmt.Fprintln(w, "note: the bank or the queries carry no labels: the sheet shows similarities only")
-	}
-	same, shown := 0, 0
-	var rows []augment.GridRow
-	for i, q := range picked {
-		row := augment.GridRow{Caption: "query " + queries.Keys[q]}
-		qc := augment.GridCell{Image: imgs[queries.Keys[q]], Caption: "query"}
-		if withLabels {
-			row.Caption += fmt.Sprintf(" | label %d", queries.Labels[q])
-			qc.Caption = fmt.Sprintf("query L%d", queries.Labels[q])
-		}
-		row.Cells = append(row.Cells, qc)
-		agree := 0
-		for _, nb := range nbs[i] {
-			c := augment.GridCell{Image: imgs[bank.Keys[nb.Index]], Caption: fmt.Sprintf("%.2f", nb.Similarity)}
-			if withLabels {
-				c.Caption = fmt.Sprintf("L%d %.2f", bank.Labels[nb.Index], nb.Similarity)
-				if bank.Labels[nb.Index] == queries.Labels[q] {
-					agree++
-				}
-			}
-			row.Cells = append(row.Cells, c)
-		}
-		if withLabels {
-			row.Caption += fmt.Sprintf(" | %d/%d same label", agree, len(nbs[i]))
-			same += agree
-			shown += len(nbs[i])
-		}
-		rows = append(rows, row)
-	}
-	sheet := augment.Grid(rows, o.cell)
-	if err := writePNG(o.out, sheet); err != nil {
-		return fmt.Errorf("features neighbours: %w", err)
-	}
-	fmt.Fprintf(w, "neighbours: %d queries x %d nearest of a bank of %d rows (dim %d, cosine)\n", n, o.k, bank.Rows(), bank.Dim)
-	if shown > 0 {
-		fmt.Fprintf(w, "same label %.4f (share of the drawn neighbours with the query's label)\n", float64(same)/float64(shown))
-	}
-	b := sheet.Image().Bounds()
-	fmt.Fprintf(w, "wrote %s: %d queries x %d neighbours (%dx%d px)\n", o.out, n, o.k, b.Dx(), b.Dy())
 	return nil
 }
