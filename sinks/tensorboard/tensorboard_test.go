@@ -175,3 +175,24 @@ func TestScalarIsFloat32(t *testing.T) {
 		t.Fatal("tag missing")
 	}
 }
+
+// TestOpenNeverReusesAFile: a second writer of the same host and second
+// (a run resumed at once) gets the next second's name.
+func TestOpenNeverReusesAFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	at := time.Unix(500, 0)
+	var paths []string
+	for range 3 {
+		w, err := Open(ctx, dir, Options{Now: at, Host: "h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, filepath.Base(w.Path()))
+		w.Close(ctx)
+	}
+	want := []string{"events.out.tfevents.0000000500.h", "events.out.tfevents.0000000501.h", "events.out.tfevents.0000000502.h"}
+	if fmt.Sprint(paths) != fmt.Sprint(want) {
+		t.Fatalf("%v, want %v", paths, want)
+	}
+}

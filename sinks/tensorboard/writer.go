@@ -13,7 +13,9 @@ package tensorboard
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -41,6 +43,11 @@ type Options struct {
 	Host string
 }
 
+// maxTries is how many later seconds Open tries when the file name of its
+// second is taken (another run of the host in the same second, e.g. a
+// resumed run started at once).
+const maxTries = 100
+
 // Writer appends events to one event file. It is used by one goroutine.
 //
 // In a local folder (a path or file://) every Write is one write(2) of
@@ -65,7 +72,9 @@ type Writer struct {
 }
 
 // Open creates a new event file in dir (a local folder, created when
-// missing, or an s3:// prefix) and writes its file_version event.
+// missing, or an s3:// prefix) and writes its file_version event. An
+// existing file is never appended to or replaced: when the name of this
+// second is taken, the file is named after the next free second.
 func Open(ctx context.Context, dir string, opts Options) (*Writer, error) {
 	now := opts.Now
 	if now.IsZero() {
@@ -78,7 +87,6 @@ func Open(ctx context.Context, dir string, opts Options) (*Writer, error) {
 			host = "localhost"
 		}
 	}
-	name := FileName(now, host)
 	w := &Writer{every: opts.UploadEvery}
 	if w.every <= 0 {
 		w.every = 30 * time.Second
@@ -88,6 +96,19 @@ func Open(ctx context.Context, dir string, opts Options) (*Writer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tensorboard: %w", err)
 		}
+		name := FileName(now, host)
+		for range maxTries {
+			ok, err := b.Exists(ctx, name)
+			if err != nil {
+				b.Close()
+				return nil, fmt.Errorf("tensorboard: %w", err)
+			}
+			if !ok {
+				break
+			}
+			now = now.Add(time.Second)
+			name = FileName(now, host)
+		}
 		w.bucket, w.name = b, name
 		w.url = strings.TrimSuffix(dir, "/") + "/" + name
 	} else {
@@ -95,12 +116,22 @@ func Open(ctx context.Context, dir string, opts Options) (*Writer, error) {
 		if err := os.MkdirAll(local, 0o755); err != nil {
 			return nil, fmt.Errorf("tensorboard: %w", err)
 		}
-		w.url = filepath.Join(local, name)
-		f, err := os.OpenFile(w.url, os.O_WRONLY|os.O_CREATE|os.O_APPEND|os.O_EXCL, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("tensorboard: %w", err)
+		for range maxTries {
+			w.url = filepath.Join(local, FileName(now, host))
+			f, err := os.OpenFile(w.url, os.O_WRONLY|os.O_CREATE|os.O_APPEND|os.O_EXCL, 0o644)
+			if errors.Is(err, fs.ErrExist) {
+				now = now.Add(time.Second)
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("tensorboard: %w", err)
+			}
+			w.f = f
+			break
 		}
-		w.f = f
+		if w.f == nil {
+			return nil, fmt.Errorf("tensorboard: %s: %d event files of this host from the same seconds exist already", local, maxTries)
+		}
 	}
 	if err := w.write(ctx, AppendRecord(nil, fileVersionEvent(wallTime(now)))); err != nil {
 		w.Close(ctx)
