@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -73,4 +74,43 @@ func (h *Head) Scores(d *Dataset, kind string) (*Dataset, error) {
 	out := &Dataset{Name: d.Name + " (prototype scores)", Labels: d.Labels, Dim: h.K, Data: make([]float32, n*h.K)}
 	gemmNT(n, h.K, h.FeatDim, z, h.FeatDim, h.Prototypes, h.FeatDim, out.Data, h.K)
 	return out, nil
+}
+
+// NewHead builds a Head from named tensors, the network's names:
+// head.0.weight/bias, head.1.weight/bias/running_mean/running_var (the
+// BatchNorm), head.3.weight/bias (or head.weight/bias when hidden is 0) and
+// prototypes.weight. get returns a tensor's values; a missing tensor or one
+// of another size is an error naming it (all such problems at once).
+func NewHead(in, hidden, featDim, k int, eps float64, get func(name string) ([]float32, bool)) (*Head, error) {
+	h := &Head{In: in, Hidden: hidden, FeatDim: featDim, K: k, Eps: eps}
+	var errs []error
+	take := func(name string, dst *[]float32, numel int) {
+		v, ok := get(name)
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("no tensor %s", name))
+		case len(v) != numel:
+			errs = append(errs, fmt.Errorf("%s has %d values, want %d", name, len(v), numel))
+		default:
+			*dst = v
+		}
+	}
+	if hidden == 0 {
+		take("head.weight", &h.W1, featDim*in)
+		take("head.bias", &h.B1, featDim)
+	} else {
+		take("head.0.weight", &h.W0, hidden*in)
+		take("head.0.bias", &h.B0, hidden)
+		take("head.1.weight", &h.Gamma, hidden)
+		take("head.1.bias", &h.Beta, hidden)
+		take("head.1.running_mean", &h.Mean, hidden)
+		take("head.1.running_var", &h.Var, hidden)
+		take("head.3.weight", &h.W1, featDim*hidden)
+		take("head.3.bias", &h.B1, featDim)
+	}
+	take("prototypes.weight", &h.Prototypes, k*featDim)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return h, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -93,31 +92,12 @@ func loadHead(ctx context.Context, url string, sc store.Config) (*eval.Head, err
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", url, err)
 	}
-	h := &eval.Head{In: arch.TrunkDim, Hidden: cfg.HiddenMLP, FeatDim: arch.FeatDim, K: arch.K, Eps: model.BNEpsilon}
-	get := func(name string, dst *[]float32, numel int) error {
+	h, err := eval.NewHead(arch.TrunkDim, cfg.HiddenMLP, arch.FeatDim, arch.K, model.BNEpsilon, func(name string) ([]float32, bool) {
 		v, _, ok := tensor(name)
-		if !ok {
-			return fmt.Errorf("%s: no tensor %s", url, name)
-		}
-		if len(v) != numel {
-			return fmt.Errorf("%s: %s has %d values, the %s network's has %d", url, name, len(v), cfg.Arch, numel)
-		}
-		*dst = v
-		return nil
-	}
-	var errs []error
-	if h.Hidden == 0 {
-		errs = append(errs, get("head.weight", &h.W1, h.FeatDim*h.In), get("head.bias", &h.B1, h.FeatDim))
-	} else {
-		errs = append(errs,
-			get("head.0.weight", &h.W0, h.Hidden*h.In), get("head.0.bias", &h.B0, h.Hidden),
-			get("head.1.weight", &h.Gamma, h.Hidden), get("head.1.bias", &h.Beta, h.Hidden),
-			get("head.1.running_mean", &h.Mean, h.Hidden), get("head.1.running_var", &h.Var, h.Hidden),
-			get("head.3.weight", &h.W1, h.FeatDim*h.Hidden), get("head.3.bias", &h.B1, h.FeatDim))
-	}
-	errs = append(errs, get("prototypes.weight", &h.Prototypes, h.K*h.FeatDim))
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return v, ok
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s (a %s network): %w", url, cfg.Arch, err)
 	}
 	return h, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/sinks/metrics"
 	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/model"
 )
 
 // Monitor is the kNN monitor of train.monitor: a labelled bank and query set
@@ -26,10 +27,13 @@ type Monitor struct {
 	bank, query monitorSet
 	last        time.Time // when the previous evaluation ended
 	lastIter    int       // iteration of the previous evaluation (-1: none)
-	// clusters makes Evaluate also count the queries per prototype (one
-	// more forward pass of the queries, prototype scores): the trainer
-	// sets it when it writes TensorBoard events.
+	// clusters makes Evaluate also count the queries per prototype: their
+	// trunk features go through the head and prototypes of the current
+	// state (eval.Head, a copy of the state and a few small matrix
+	// products, no forward pass). The trainer sets it when it writes
+	// TensorBoard events.
 	clusters bool
+	model    train.ModelConfig
 }
 
 // monitorSet is decoded evaluation crops (NCHW, normalised) with labels.
@@ -54,7 +58,7 @@ func NewMonitor(ctx context.Context, job *configs.Job, log *slog.Logger) (*Monit
 		return nil, nil
 	}
 	tf := augment.NewEvalTransform(job.Augment)
-	m := &Monitor{cfg: cfg, crop: tf.Crop, lastIter: -1}
+	m := &Monitor{cfg: cfg, crop: tf.Crop, lastIter: -1, model: job.Train.Model}
 	var err error
 	if m.bank, err = readMonitorSet(ctx, job, tf, "train.monitor.bank", cfg.Bank, cfg.BankSamples, log); err != nil {
 		return nil, err
@@ -151,22 +155,44 @@ func (m *Monitor) Evaluate(ctx context.Context, be train.Backend, iter int) (*me
 	}
 	p := &metrics.KNNPoint{K: m.cfg.K, Top1: res[0].Top1, Top5: res[0].Top5, Bank: bank.Rows(), Queries: query.Rows()}
 	if m.clusters {
-		scores, err := m.embedFeature(ctx, be, &m.query, train.FeatureScores)
+		sizes, err := m.clusterSizes(be, query)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("train: kNN monitor at iteration %d: cluster sizes: %w", iter, err)
 		}
-		p.ClusterSizes = eval.Assign(scores).Sizes
+		p.ClusterSizes = sizes
 	}
 	m.last, m.lastIter = time.Now(), iter
 	p.Seconds = time.Since(began).Seconds()
 	return p, nil
 }
 
-func (m *Monitor) embed(ctx context.Context, be train.Backend, set *monitorSet) (*eval.Dataset, error) {
-	return m.embedFeature(ctx, be, set, train.FeatureTrunk)
+// clusterSizes counts the queries per prototype (the highest score) from
+// their trunk features and the head and prototypes of be's state.
+func (m *Monitor) clusterSizes(be train.Backend, query *eval.Dataset) ([]int, error) {
+	st, err := be.State()
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string][]float32{}
+	for _, ts := range [][]train.Tensor{st.Params, st.Buffers} {
+		for _, t := range ts {
+			byName[t.Name] = t.Data
+		}
+	}
+	head, err := eval.NewHead(query.Dim, m.model.HiddenMLP, m.model.FeatDim, m.model.Prototypes, model.BNEpsilon,
+		func(name string) ([]float32, bool) { v, ok := byName[name]; return v, ok })
+	if err != nil {
+		return nil, err
+	}
+	scores, err := head.Scores(query, "trunk")
+	if err != nil {
+		return nil, err
+	}
+	return eval.Assign(scores).Sizes, nil
 }
 
-func (m *Monitor) embedFeature(ctx context.Context, be train.Backend, set *monitorSet, f train.Feature) (*eval.Dataset, error) {
+func (m *Monitor) embed(ctx context.Context, be train.Backend, set *monitorSet) (*eval.Dataset, error) {
+	f := train.FeatureTrunk
 	plane := 3 * m.crop * m.crop
 	n := len(set.labels)
 	ds := &eval.Dataset{Name: set.name, Labels: set.labels}
