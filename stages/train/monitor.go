@@ -34,6 +34,7 @@ type Monitor struct {
 	// TensorBoard events.
 	clusters bool
 	model    train.ModelConfig
+	log      *slog.Logger
 }
 
 // monitorSet is decoded evaluation crops (NCHW, normalised) with labels.
@@ -58,7 +59,10 @@ func NewMonitor(ctx context.Context, job *configs.Job, log *slog.Logger) (*Monit
 		return nil, nil
 	}
 	tf := augment.NewEvalTransform(job.Augment)
-	m := &Monitor{cfg: cfg, crop: tf.Crop, lastIter: -1, model: job.Train.Model}
+	if log == nil {
+		log = slog.Default()
+	}
+	m := &Monitor{cfg: cfg, crop: tf.Crop, lastIter: -1, model: job.Train.Model, log: log}
 	var err error
 	if m.bank, err = readMonitorSet(ctx, job, tf, "train.monitor.bank", cfg.Bank, cfg.BankSamples, log); err != nil {
 		return nil, err
@@ -155,9 +159,11 @@ func (m *Monitor) Evaluate(ctx context.Context, be train.Backend, iter int) (*me
 	}
 	p := &metrics.KNNPoint{K: m.cfg.K, Top1: res[0].Top1, Top5: res[0].Top5, Bank: bank.Rows(), Queries: query.Rows()}
 	if m.clusters {
+		// A failure here costs the histogram only, never the kNN monitor.
 		sizes, err := m.clusterSizes(be, query)
 		if err != nil {
-			return nil, fmt.Errorf("train: kNN monitor at iteration %d: cluster sizes: %w", iter, err)
+			m.clusters = false
+			m.log.Warn("kNN monitor: no cluster sizes (the TensorBoard histogram is left out from now on)", "iter", iter, "err", err)
 		}
 		p.ClusterSizes = sizes
 	}
