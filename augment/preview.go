@@ -3,8 +3,6 @@ package augment
 import (
 	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
 	"math"
 )
 
@@ -48,23 +46,13 @@ func ContactSheet(r *Recipe, samples []PreviewSample, epoch int) (*image.RGBA, e
 	thumbW := rowH * 4 / 3
 	width := gap + thumbW + gap + cropsW
 	height := gap + len(samples)*(rowH+gap)
-	sheet := image.NewRGBA(image.Rect(0, 0, width, height))
-	draw.Draw(sheet, sheet.Bounds(), &image.Uniform{color.RGBA{64, 64, 64, 255}}, image.Point{}, draw.Src)
+	sheet := NewSheet(width, height)
 	cfg := r.Config()
 	c := GetCropper()
 	defer PutCropper(c)
-	var z resizer
 	for si, s := range samples {
 		y0 := gap + si*(rowH+gap)
-		// Thumbnail: fit the source into thumbW x rowH, aspect kept.
-		tw, th := thumbW, int(math.Round(float64(thumbW)*float64(s.Image.H)/float64(s.Image.W)))
-		if th > rowH {
-			th, tw = rowH, max(1, int(math.Round(float64(rowH)*float64(s.Image.W)/float64(s.Image.H))))
-		}
-		th = max(th, 1)
-		thumb := make([]uint8, 3*tw*th)
-		z.resizeCrop(thumb, s.Image, cropBox{W: s.Image.W, H: s.Image.H}, tw, th, false)
-		putRGB(sheet, gap, y0, tw, th, func(i, ch int) uint8 { return thumb[3*i+ch] })
+		sheet.Thumb(s.Image, gap, y0, thumbW, rowH)
 		x0 := gap + thumbW + gap
 		for ci := range r.NumCrops() {
 			size := r.CropSize(ci)
@@ -73,20 +61,11 @@ func ContactSheet(r *Recipe, samples []PreviewSample, epoch int) (*image.RGBA, e
 				return nil, err
 			}
 			plane := size * size
-			putRGB(sheet, x0+at[ci].x, y0+at[ci].y, size, size, func(i, ch int) uint8 {
+			sheet.PutRGB(x0+at[ci].x, y0+at[ci].y, size, size, func(i, ch int) uint8 {
 				v := (float64(vals[ch*plane+i])*cfg.Std[ch] + cfg.Mean[ch]) * 255
 				return uint8(math.Min(255, math.Max(0, math.Round(v))))
 			})
 		}
 	}
-	return sheet, nil
-}
-
-func putRGB(dst *image.RGBA, x0, y0, w, h int, at func(i, ch int) uint8) {
-	for y := range h {
-		for x := range w {
-			i := y*w + x
-			dst.SetRGBA(x0+x, y0+y, color.RGBA{at(i, 0), at(i, 1), at(i, 2), 255})
-		}
-	}
+	return sheet.Image(), nil
 }

@@ -34,3 +34,32 @@ func TestContactSheetDenormalises(t *testing.T) {
 		t.Fatal("empty sheet accepted")
 	}
 }
+
+// TestGrid: rows of captioned thumbnails; a missing image is a filled cell,
+// a thumbnail is the same pixels Sheet.Thumb draws, the sheet fits every
+// row and column.
+func TestGrid(t *testing.T) {
+	img := loadImage(t, "dec_color.jpg")
+	rows := []GridRow{
+		{Caption: "prototype 3 | 12 images", Cells: []GridCell{{Image: img, Caption: "label 1"}, {Caption: "missing"}}},
+		{Caption: "p 4", Cells: []GridCell{{Image: img}}},
+	}
+	s := Grid(rows, 16)
+	capW := TextWidth("prototype 3")
+	if b := s.Image().Bounds(); b.Dx() != 6+capW+6+2*(16+6) || b.Dy() != 6+2*(16+14+6) {
+		t.Fatalf("sheet %v", b)
+	}
+	x0 := 6 + capW + 6
+	if got := s.Image().RGBAAt(x0+16+6+8, 6+8); got != SheetMissing {
+		t.Fatalf("missing cell drawn %v", got)
+	}
+	ref := NewSheet(16, 16)
+	ref.Thumb(img, 0, 0, 16, 16)
+	for y := range 16 {
+		for x := range 16 {
+			if a, b := s.Image().RGBAAt(x0+x, 6+y), ref.Image().RGBAAt(x, y); a != b && b != sheetBackground {
+				t.Fatalf("thumbnail pixel (%d,%d) %v, want %v", x, y, a, b)
+			}
+		}
+	}
+}

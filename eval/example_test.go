@@ -35,3 +35,21 @@ func Example() {
 	// k=3 top-1 1.00
 	// linear top-1 1.00
 }
+
+// Prototype scores (one row per image, one column per prototype) give each
+// image's cluster and, with labels, how well the clusters match them.
+func ExampleAssign() {
+	scores := &eval.Dataset{Name: "scores", Dim: 3, Data: []float32{
+		0.9, 0.1, 0.0, // image 0: prototype 0
+		0.8, 0.0, 0.1, // image 1: prototype 0
+		0.0, 0.2, 0.7, // image 2: prototype 2
+		0.1, 0.0, 0.6, // image 3: prototype 2
+	}}
+	a := eval.Assign(scores)
+	st, _ := a.Stats([]int64{4, 4, 7, 7}, 0.1)
+	fmt.Println(a.Cluster, a.Sizes)
+	fmt.Printf("empty %d, purity %.2f, nmi %.2f\n", st.Empty, st.Purity, st.NMI)
+	// Output:
+	// [0 0 2 2] [2 0 2]
+	// empty 1, purity 1.00, nmi 1.00
+}

@@ -130,6 +130,12 @@ type Config struct {
 	// shards, since nothing exchanges gradients between processes yet
 	// (docs/scale-out.md). Without it such a job is a configuration error.
 	IndependentRanks bool `yaml:"independent_ranks,omitempty"`
+	// Tensorboard is the folder (a path or s3:// prefix) of the run's
+	// TensorBoard event file events.out.tfevents.<time>.<host>: loss,
+	// learning rate, images/s, data-wait share per step, the kNN monitor's
+	// accuracy and cluster-size histogram; empty means <out>/tensorboard,
+	// "off" writes none.
+	Tensorboard string `yaml:"tensorboard,omitempty"`
 
 	// CPU holds the settings of the cpu backend (read only with backend cpu).
 	CPU CPUConfig `yaml:"cpu"`

@@ -24,9 +24,9 @@ import (
 func newFeaturesCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "features",
-		Short: "Check extracted feature files",
+		Short: "Check extracted feature files and look at them: prototype clusters, nearest neighbours",
 	}
-	cmd.AddCommand(newFeaturesVerifyCmd())
+	cmd.AddCommand(newFeaturesVerifyCmd(), newFeaturesClustersCmd(), newFeaturesNeighboursCmd())
 	return cmd
 }
 

@@ -46,6 +46,10 @@ type KNNPoint struct {
 	Queries int     `json:"queries"`
 	// Seconds is the evaluation's wall time (embedding and kNN).
 	Seconds float64 `json:"seconds"`
+	// ClusterSizes, when the monitor computed them (for TensorBoard), is
+	// how many of the Queries samples each prototype's score ranks first
+	// (K counts); not written to metrics.jsonl.
+	ClusterSizes []int `json:"-"`
 }
 
 // Writer appends Records to a JSON-lines file and keeps them in memory for

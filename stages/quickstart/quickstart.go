@@ -11,7 +11,11 @@
 //     with the same network untrained (model.Init: the random-init
 //     baseline) and as raw pixels (the raw-pixel baseline);
 //  5. runs the same kNN evaluation on the three and prints them side by
-//     side, writing <out>/report.json.
+//     side, writing <out>/report.json;
+//  6. shows what the network learned: the prototype clusters of the test
+//     images for the trained and the untrained network (PNG sheets,
+//     cluster sizes, purity and NMI against the labels) and the nearest
+//     train images of a few test images (a PNG sheet).
 package quickstart
 
 import (
@@ -31,12 +35,14 @@ import (
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/eval"
+	"github.com/swavgo/swav/eval/sheet"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks/tensorboard"
 	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/stages/extract"
 	stagestrain "github.com/swavgo/swav/stages/train"
@@ -96,6 +102,23 @@ type Report struct {
 	Seconds float64 `json:"seconds"`
 	// Config is the job the quickstart ran (YAML).
 	Config string `json:"config"`
+	// NMISwAV and NMIRandomInit are the normalised mutual information
+	// between the test images' prototype (highest score) and their labels,
+	// for the trained and the untrained network; Clusters holds all the
+	// cluster numbers of both ("swav", "random_init").
+	NMISwAV       float64                      `json:"nmi_swav"`
+	NMIRandomInit float64                      `json:"nmi_random_init"`
+	Clusters      map[string]eval.ClusterStats `json:"clusters"`
+	// ClusterSheets are the PNG sheets of those clusters (one row per
+	// prototype, its best-scoring test images); NeighbourSheet shows test
+	// images with their nearest train images (SwAV trunk features, cosine)
+	// and NeighbourSameLabel the share of those neighbours with the query's
+	// label.
+	ClusterSheets      map[string]string `json:"cluster_sheets"`
+	NeighbourSheet     string            `json:"neighbour_sheet"`
+	NeighbourSameLabel float64           `json:"neighbour_same_label"`
+	// Tensorboard is the folder of the pre-training's TensorBoard event file.
+	Tensorboard string `json:"tensorboard,omitempty"`
 }
 
 // Run runs the quickstart of job, printing progress lines and the final
@@ -116,7 +139,7 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 	}
 
 	// 1. Shards, made once.
-	say("step 1/5: Fashion-MNIST shards in %s", qs.Cache)
+	say("step 1/6: Fashion-MNIST shards in %s", qs.Cache)
 	splits := map[string]*Shards{}
 	for _, split := range []string{"train", "test"} {
 		limit := qs.TrainImages
@@ -139,7 +162,7 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 		for _, sh := range splits {
 			sh.url = sh.Local()
 		}
-		say("step 2/5: reading the shards from %s (quickstart.local)", qs.Cache)
+		say("step 2/6: reading the shards from %s (quickstart.local)", qs.Cache)
 	} else {
 		srv, err := s3local.Start(ctx, qs.Cache)
 		if err != nil {
@@ -153,7 +176,7 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 			rel, _ := filepath.Rel(filepath.Join(qs.Cache, bucket), sh.Dir)
 			sh.url = "s3://" + bucket + "/" + filepath.ToSlash(filepath.Join(rel, sh.Pattern))
 		}
-		say("step 2/5: serving the shards from a local S3 server at %s (bucket %s)", srv.Endpoint, bucket)
+		say("step 2/6: serving the shards from a local S3 server at %s (bucket %s)", srv.Endpoint, bucket)
 	}
 	base.Data.Shards = []string{splits["train"].url}
 	base.Data.Format = "wds"
@@ -174,7 +197,7 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 	if trainJob.Train.MaxSeconds == 0 {
 		budget = "with no time budget"
 	}
-	say("step 3/5: pre-training SwAV (%s, %s backend) %s; loss curve in %s",
+	say("step 3/6: pre-training SwAV (%s, %s backend) %s; loss curve in %s",
 		trainJob.Train.Model.Arch, trainJob.Train.Backend, budget, filepath.Join(job.Out, "loss.png"))
 	t0 := time.Now()
 	var nothingLeft error // a rerun whose checkpoint already ends the schedule
@@ -211,7 +234,7 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 		{"raw_pixels", extract.FeatureRaw, "", "raw-pixels", &[2]*float64{&rep.KNNTop1RawPixels, &rep.KNNTop5RawPixels}},
 	}
 	for i, v := range variants {
-		say("step 4/5 (%d/3): extracting %s features of train and test", i+1, strings.ReplaceAll(v.name, "_", " "))
+		say("step 4/6 (%d/3): extracting %s features of train and test", i+1, strings.ReplaceAll(v.name, "_", " "))
 		dirs := map[string]string{}
 		for _, split := range []string{"train", "test"} {
 			ex := base
@@ -232,7 +255,7 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 			}
 			say("  %s: %d rows written in %.1f s to %s", split, res.Rows, time.Since(t1).Seconds(), ex.Extract.Output)
 		}
-		say("step 5/5 (%d/3): kNN of %s features (k=%v, T=%g)", i+1, strings.ReplaceAll(v.name, "_", " "), qs.KNN, qs.Temperature)
+		say("step 5/6 (%d/3): kNN of %s features (k=%v, T=%g)", i+1, strings.ReplaceAll(v.name, "_", " "), qs.KNN, qs.Temperature)
 		trainSet, err := eval.Load(ctx, parquet.ReadOptions{}, dirs["train"])
 		if err != nil {
 			return nil, fmt.Errorf("quickstart: %w", err)
@@ -248,6 +271,66 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 		rep.KNN[v.name] = res
 		*v.top[0], *v.top[1] = res[0].Top1, res[0].Top5
 	}
+	if trainJob.Train.Tensorboard != stagestrain.TensorboardOff {
+		rep.Tensorboard = tensorboard.Dir(trainJob.Train.Tensorboard, trainJob.Out)
+	}
+
+	// 6. What the network learned, as pictures and numbers.
+	say("step 6/6: prototype clusters of the test images (SwAV and random init) and their nearest train images")
+	rep.Clusters, rep.ClusterSheets = map[string]eval.ClusterStats{}, map[string]string{}
+	testImages, bothImages := base.Data, base.Data
+	testImages.Shards = []string{splits["test"].url}
+	bothImages.Shards = []string{splits["test"].url, splits["train"].url}
+	for _, v := range variants[:2] {
+		ex := base
+		ex.Job = extract.JobKind
+		ex.Data.Shards = []string{splits["test"].url}
+		ex.Extract.Feature, ex.Extract.Checkpoint = string(train.FeatureScores), v.checkpoint
+		ex.Extract.Output = filepath.Join(job.Out, "features", v.dir+"-scores", "test")
+		m, err := extract.OpenModel(ctx, &ex)
+		if err != nil {
+			return nil, fmt.Errorf("quickstart: %s prototype scores: %w", v.name, err)
+		}
+		if _, err := extract.Run(ctx, &ex, m, opts); err != nil {
+			return nil, fmt.Errorf("quickstart: extract %s prototype scores: %w", v.name, err)
+		}
+		f, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, ex.Extract.Output)
+		if err != nil {
+			return nil, fmt.Errorf("quickstart: %w", err)
+		}
+		png := filepath.Join(job.Out, "clusters-"+strings.ReplaceAll(v.name, "_", "-")+".png")
+		var nums strings.Builder
+		st, err := sheet.Clusters(ctx, &nums, sheet.ClusterOptions{
+			Scores: &eval.Dataset{Name: ex.Extract.Output, Data: f.Data, Labels: f.Labels, Dim: f.Dim},
+			Keys:   f.Keys, Labels: f.Labels, Images: testImages, Out: png,
+			Rows: 10, PerRow: 8, LargeShare: 0.1, Cell: 56,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("quickstart: %s clusters: %w", v.name, err)
+		}
+		rep.Clusters[v.name], rep.ClusterSheets[v.name] = st, png
+		say("  %s: %d of %d prototypes empty, largest %.1f%% of the images, purity %.4f, nmi %.4f; sheet %s",
+			strings.ReplaceAll(v.name, "_", " "), st.Empty, st.Prototypes, 100*float64(st.Largest)/float64(max(st.Rows, 1)), st.Purity, st.NMI, png)
+	}
+	rep.NMISwAV, rep.NMIRandomInit = rep.Clusters["swav"].NMI, rep.Clusters["random_init"].NMI
+	bank, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, filepath.Join(job.Out, "features", variants[0].dir, "train"))
+	if err != nil {
+		return nil, fmt.Errorf("quickstart: %w", err)
+	}
+	queries, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, filepath.Join(job.Out, "features", variants[0].dir, "test"))
+	if err != nil {
+		return nil, fmt.Errorf("quickstart: %w", err)
+	}
+	rep.NeighbourSheet = filepath.Join(job.Out, "neighbours-swav.png")
+	var nbOut strings.Builder
+	nb, err := sheet.Neighbours(ctx, &nbOut, sheet.NeighbourOptions{Bank: bank, Queries: queries, Images: bothImages,
+		Out: rep.NeighbourSheet, K: 8, N: 10, Cell: 56})
+	if err != nil {
+		return nil, fmt.Errorf("quickstart: neighbours: %w", err)
+	}
+	rep.NeighbourSameLabel = nb.SameLabel
+	say("  nearest neighbours: %d test images x %d train images, %.1f%% of them of the query's class; sheet %s",
+		nb.Queries, nb.K, 100*nb.SameLabel, rep.NeighbourSheet)
 	rep.Seconds = time.Since(start).Seconds()
 	if err := writeReport(filepath.Join(job.Out, "report.json"), rep); err != nil {
 		return nil, err
@@ -262,10 +345,10 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 // RecipeHash is the first 16 hex digits of the SHA-256 of the recipe: the
 // job's augment and train sections as YAML, less the settings that do not
 // change the trained weights (train.checkpoint, train.cpu.threads,
-// train.monitor, the time budget) and less the seed.
+// train.monitor, the time budget, train.tensorboard) and less the seed.
 func RecipeHash(job *configs.Job) string {
 	tr := job.Train
-	tr.Checkpoint, tr.CPU.Threads, tr.Monitor, tr.MaxSeconds = train.CheckpointConfig{}, 0, train.MonitorConfig{}, 0
+	tr.Checkpoint, tr.CPU.Threads, tr.Monitor, tr.MaxSeconds, tr.Tensorboard = train.CheckpointConfig{}, 0, train.MonitorConfig{}, 0, ""
 	b, _ := yaml.Marshal(struct {
 		Augment any `yaml:"augment"`
 		Train   any `yaml:"train"`
@@ -290,8 +373,22 @@ func printTable(w io.Writer, rep *Report, out string) {
 	for _, r := range rows {
 		fmt.Fprintf(w, "  %-34s %6.2f%% %6.2f%%\n", r.name, 100*r.top1, 100*r.top5)
 	}
+	if sw, ri := rep.Clusters["swav"], rep.Clusters["random_init"]; sw.Rows > 0 {
+		fmt.Fprintf(w, "prototype clusters of the %d test images (K=%d) against their labels:\n", sw.Rows, sw.Prototypes)
+		fmt.Fprintf(w, "  %-34s %7s %7s %7s %8s\n", "network", "NMI", "purity", "empty", "largest")
+		for _, r := range []struct {
+			name string
+			st   eval.ClusterStats
+		}{{"SwAV", sw}, {"same network, random init", ri}} {
+			fmt.Fprintf(w, "  %-34s %7.4f %7.4f %7d %7.1f%%\n", r.name, r.st.NMI, r.st.Purity, r.st.Empty, 100*float64(r.st.Largest)/float64(max(r.st.Rows, 1)))
+		}
+		fmt.Fprintf(w, "sheets: %s, %s, %s\n", rep.ClusterSheets["swav"], rep.ClusterSheets["random_init"], rep.NeighbourSheet)
+	}
 	fmt.Fprintf(w, "report: %s, loss plot: %s, features: %s\n",
 		filepath.Join(out, "report.json"), filepath.Join(out, "loss.png"), filepath.Join(out, "features"))
+	if rep.Tensorboard != "" {
+		fmt.Fprintf(w, "tensorboard --logdir %s\n", rep.Tensorboard)
+	}
 }
 
 func writeReport(path string, rep *Report) error {

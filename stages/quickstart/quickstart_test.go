@@ -14,6 +14,7 @@ import (
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/sinks/tensorboard/tbtest"
 )
 
 // tinyJob is the embedded quickstart config cut down to seconds: a few
@@ -83,18 +84,34 @@ func TestQuickstartTiny(t *testing.T) {
 	if err := json.Unmarshal(raw, &saved); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"knn_top1_swav", "knn_top1_random_init", "knn_top1_raw_pixels", "train_seconds", "epochs", "images_seen", "iterations", "recipe_hash", "knn_top5_swav", "config"} {
+	for _, key := range []string{"knn_top1_swav", "knn_top1_random_init", "knn_top1_raw_pixels", "train_seconds", "epochs", "images_seen", "iterations", "recipe_hash", "knn_top5_swav", "config",
+		"nmi_swav", "nmi_random_init", "clusters", "cluster_sheets", "neighbour_sheet", "neighbour_same_label", "tensorboard"} {
 		if _, ok := saved[key]; !ok {
 			t.Errorf("report.json lacks %s", key)
 		}
 	}
-	for _, p := range []string{"loss.png", "metrics.jsonl", "features/random-init/train/fmnist-train-000003.parquet", "features/raw-pixels/test/fmnist-test-000001.parquet"} {
+	for _, p := range []string{"loss.png", "metrics.jsonl", "features/random-init/train/fmnist-train-000003.parquet", "features/raw-pixels/test/fmnist-test-000001.parquet",
+		"clusters-swav.png", "clusters-swav.parquet", "clusters-random-init.png", "neighbours-swav.png", "features/random-init-scores/test/fmnist-test-000001.parquet"} {
 		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
 			t.Errorf("output lacks %s: %v", p, err)
 		}
 	}
 	if !strings.Contains(buf.String(), "random init") || !strings.Contains(buf.String(), "raw pixels") {
 		t.Errorf("no comparison table printed")
+	}
+	for name, st := range rep.Clusters {
+		if st.Rows != 128 || st.Prototypes != 30 || !st.Labelled || st.NMI < 0 || st.NMI > 1 || st.Purity <= 0 {
+			t.Errorf("%s cluster numbers %+v", name, st)
+		}
+	}
+	if len(rep.Clusters) != 2 || rep.NMISwAV != rep.Clusters["swav"].NMI || rep.NeighbourSameLabel <= 0 ||
+		!strings.Contains(buf.String(), "prototype clusters of the 128 test images (K=30)") {
+		t.Errorf("cluster report %+v %v; output:\n%s", rep.Clusters, rep.NeighbourSameLabel, buf.String())
+	}
+	// One TensorBoard event per training step, with its loss.
+	evs := tbtest.ReadDir(t, filepath.Join(out, "tensorboard"))
+	if len(evs) != 1+rep.Iterations || evs[len(evs)-1].Scalars["train/loss"] == 0 {
+		t.Errorf("%d events for %d steps; last %+v", len(evs), rep.Iterations, evs[len(evs)-1])
 	}
 
 	// A second run reuses the cached shards and the baselines' features;
@@ -139,7 +156,7 @@ func TestQuickstartBadOutput(t *testing.T) {
 func TestRecipeHash(t *testing.T) {
 	base := tinyJob(t, t.TempDir(), true)
 	want := RecipeHash(base)
-	same := []string{"seed=7", "train.max_seconds=60", "train.checkpoint.every_iters=5", "train.cpu.threads=2", "train.monitor.every_iters=10"}
+	same := []string{"seed=7", "train.max_seconds=60", "train.checkpoint.every_iters=5", "train.cpu.threads=2", "train.monitor.every_iters=10", "train.tensorboard=off"}
 	differ := []string{"train.optim.base_lr=0.6", "augment.crops.1.count=2", "train.model.prototypes=50", "augment.blur.p=0"}
 	for _, set := range append(same, differ...) {
 		job := tinyJob(t, t.TempDir(), true, set)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/metrics"
 	"github.com/swavgo/swav/stages"
+	"github.com/swavgo/swav/sinks/tensorboard/tbtest"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
 )
@@ -272,22 +274,48 @@ func TestCheckpointsOnS3(t *testing.T) {
 		job := tinyJob(shards, out)
 		job.Data.S3 = srv.S3Config()
 		job.Train.Checkpoint.Dir = "s3://runs/tiny/checkpoints"
+		job.Train.Tensorboard = "s3://runs/tiny/tensorboard"
 		job.Train.MaxIters = maxIters
 		if err := runJob(t, job); err != nil {
 			t.Fatal(err)
 		}
 	}
-	store := checkpoint.Store{Config: srv.StoreConfig()}
-	url, found, err := store.Latest(ctx, "s3://runs/tiny/checkpoints")
+	cs := checkpoint.Store{Config: srv.StoreConfig()}
+	url, found, err := cs.Latest(ctx, "s3://runs/tiny/checkpoints")
 	if err != nil || !found || url != "s3://runs/tiny/checkpoints/"+checkpoint.FileName(4) {
 		t.Fatalf("latest %q %v %v", url, found, err)
 	}
-	ck, err := store.Load(ctx, url)
+	ck, err := cs.Load(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !equalBits(ck.Losses, want) {
 		t.Fatalf("losses through S3 %v, want %v", ck.Losses, want)
+	}
+	// TensorBoard on S3: one event file per run (2 steps, then 2 more).
+	b, err := store.OpenDir(ctx, "s3://runs/tiny/tensorboard/", srv.StoreConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	objs, err := store.List(ctx, b, "")
+	if err != nil || len(objs) != 2 {
+		t.Fatalf("event files on S3: %v %v", objs, err)
+	}
+	var steps []int64
+	for _, o := range objs {
+		r, err := b.Get(ctx, o.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(r)
+		r.Close()
+		for _, ev := range tbtest.Decode(t, data)[1:] {
+			steps = append(steps, ev.Step)
+		}
+	}
+	if fmt.Sprint(steps) != "[0 1 2 3]" {
+		t.Fatalf("steps in the event files %v, want [0 1 2 3]", steps)
 	}
 }
 

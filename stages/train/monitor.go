@@ -14,6 +14,7 @@ import (
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/sinks/metrics"
 	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/model"
 )
 
 // Monitor is the kNN monitor of train.monitor: a labelled bank and query set
@@ -26,6 +27,14 @@ type Monitor struct {
 	bank, query monitorSet
 	last        time.Time // when the previous evaluation ended
 	lastIter    int       // iteration of the previous evaluation (-1: none)
+	// clusters makes Evaluate also count the queries per prototype: their
+	// trunk features go through the head and prototypes of the current
+	// state (eval.Head, a copy of the state and a few small matrix
+	// products, no forward pass). The trainer sets it when it writes
+	// TensorBoard events.
+	clusters bool
+	model    train.ModelConfig
+	log      *slog.Logger
 }
 
 // monitorSet is decoded evaluation crops (NCHW, normalised) with labels.
@@ -50,7 +59,10 @@ func NewMonitor(ctx context.Context, job *configs.Job, log *slog.Logger) (*Monit
 		return nil, nil
 	}
 	tf := augment.NewEvalTransform(job.Augment)
-	m := &Monitor{cfg: cfg, crop: tf.Crop, lastIter: -1}
+	if log == nil {
+		log = slog.Default()
+	}
+	m := &Monitor{cfg: cfg, crop: tf.Crop, lastIter: -1, model: job.Train.Model, log: log}
 	var err error
 	if m.bank, err = readMonitorSet(ctx, job, tf, "train.monitor.bank", cfg.Bank, cfg.BankSamples, log); err != nil {
 		return nil, err
@@ -145,20 +157,54 @@ func (m *Monitor) Evaluate(ctx context.Context, be train.Backend, iter int) (*me
 	if err != nil {
 		return nil, fmt.Errorf("train: kNN monitor at iteration %d: %w", iter, err)
 	}
+	p := &metrics.KNNPoint{K: m.cfg.K, Top1: res[0].Top1, Top5: res[0].Top5, Bank: bank.Rows(), Queries: query.Rows()}
+	if m.clusters {
+		// A failure here costs the histogram only, never the kNN monitor.
+		sizes, err := m.clusterSizes(be, query)
+		if err != nil {
+			m.clusters = false
+			m.log.Warn("kNN monitor: no cluster sizes (the TensorBoard histogram is left out from now on)", "iter", iter, "err", err)
+		}
+		p.ClusterSizes = sizes
+	}
 	m.last, m.lastIter = time.Now(), iter
-	return &metrics.KNNPoint{
-		K: m.cfg.K, Top1: res[0].Top1, Top5: res[0].Top5,
-		Bank: bank.Rows(), Queries: query.Rows(), Seconds: time.Since(began).Seconds(),
-	}, nil
+	p.Seconds = time.Since(began).Seconds()
+	return p, nil
+}
+
+// clusterSizes counts the queries per prototype (the highest score) from
+// their trunk features and the head and prototypes of be's state.
+func (m *Monitor) clusterSizes(be train.Backend, query *eval.Dataset) ([]int, error) {
+	st, err := be.State()
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string][]float32{}
+	for _, ts := range [][]train.Tensor{st.Params, st.Buffers} {
+		for _, t := range ts {
+			byName[t.Name] = t.Data
+		}
+	}
+	head, err := eval.NewHead(query.Dim, m.model.HiddenMLP, m.model.FeatDim, m.model.Prototypes, model.BNEpsilon,
+		func(name string) ([]float32, bool) { v, ok := byName[name]; return v, ok })
+	if err != nil {
+		return nil, err
+	}
+	scores, err := head.Scores(query, "trunk")
+	if err != nil {
+		return nil, err
+	}
+	return eval.Assign(scores).Sizes, nil
 }
 
 func (m *Monitor) embed(ctx context.Context, be train.Backend, set *monitorSet) (*eval.Dataset, error) {
+	f := train.FeatureTrunk
 	plane := 3 * m.crop * m.crop
 	n := len(set.labels)
 	ds := &eval.Dataset{Name: set.name, Labels: set.labels}
 	for i := 0; i < n; i += monitorBatch {
 		rows := min(monitorBatch, n-i)
-		feats, dim, err := be.Embed(ctx, set.pixels[i*plane:(i+rows)*plane], rows, m.crop, train.FeatureTrunk)
+		feats, dim, err := be.Embed(ctx, set.pixels[i*plane:(i+rows)*plane], rows, m.crop, f)
 		if err != nil {
 			return nil, fmt.Errorf("train: kNN monitor: embed %s: %w", set.name, err)
 		}

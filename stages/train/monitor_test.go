@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/sinks/metrics"
+	"github.com/swavgo/swav/sinks/tensorboard/tbtest"
 	"github.com/swavgo/swav/train"
 )
 
@@ -20,6 +21,7 @@ func TestMonitorRecordsKNNWithoutChangingTraining(t *testing.T) {
 	const n = 7
 	plain := tinyJob(shards, t.TempDir())
 	plain.Train.MaxIters = n
+	plain.Train.Tensorboard = TensorboardOff
 	if err := runJob(t, plain); err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +68,39 @@ func TestMonitorRecordsKNNWithoutChangingTraining(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(watched.Out, "loss.png")); err != nil || st.Size() == 0 {
 		t.Errorf("loss.png: %v", err)
 	}
+
+	// The TensorBoard file (decoded independently): the file version, then
+	// one event per step with the record's loss, lr, images/s and data-wait
+	// share, and after each evaluation its accuracy and the cluster sizes
+	// of the 10 queries over the prototypes.
+	evs := tbtest.ReadDir(t, filepath.Join(watched.Out, "tensorboard"))
+	if len(evs) != n+1 || evs[0].FileVersion != "brain.Event:2" {
+		t.Fatalf("%d events (first %+v), want the file version and %d steps", len(evs), evs[0], n)
+	}
+	for i, ev := range evs[1:] {
+		r := got[i]
+		if ev.Step != int64(r.Iter) || ev.Scalars["train/loss"] != float32(r.Loss) || ev.Scalars["train/lr"] != float32(r.LR) ||
+			ev.Scalars["train/images_per_s"] != float32(r.ImagesPerSec) || ev.Scalars["train/data_wait_share"] != float32(r.WaitFraction) {
+			t.Errorf("event %d: %+v, record %+v", i+1, ev, r)
+		}
+		h, ok := ev.Hists["monitor/cluster_sizes"]
+		if (r.KNN != nil) != ok || (r.KNN != nil) != (ev.Scalars["monitor/knn_top1"] == float32(knnTop1(r))) {
+			t.Errorf("event %d: monitor values %+v, record's kNN %+v", i+1, ev.Scalars, r.KNN)
+		}
+		if ok && (h.Num != float64(watched.Train.Model.Prototypes) || h.Sum != 10) {
+			t.Errorf("event %d: cluster-size histogram of %v prototypes summing to %v, want %d and 10 queries", i+1, h.Num, h.Sum, watched.Train.Model.Prototypes)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(plain.Out, "tensorboard")); !os.IsNotExist(err) {
+		t.Errorf("train.tensorboard: off still made %s/tensorboard (%v)", plain.Out, err)
+	}
+}
+
+func knnTop1(r metrics.Record) float64 {
+	if r.KNN == nil {
+		return -1
+	}
+	return r.KNN.Top1
 }
 
 // TestMonitorNamesItsFields: a bank without queries, unreadable shards and

@@ -19,6 +19,7 @@ import (
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/metrics"
+	"github.com/swavgo/swav/sinks/tensorboard"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
 	"github.com/swavgo/swav/train/swav"
@@ -33,7 +34,8 @@ type Options struct {
 	Seed    int64
 	JobYAML []byte
 	// Out is the run's output folder: metrics.jsonl, loss.png and, when
-	// Config.Checkpoint.Dir is empty, checkpoints/.
+	// Config.Checkpoint.Dir and Config.Tensorboard are empty, checkpoints/
+	// and tensorboard/.
 	Out string
 	// ItersPerEpoch is the schedule's iterations per epoch (>= 1).
 	ItersPerEpoch int
@@ -98,6 +100,7 @@ type Trainer struct {
 
 	conv     converter
 	metrics  *metrics.Writer
+	tb       *tensorboard.Writer // nil: train.tensorboard is "off"
 	collapse collapseGuard
 	start    time.Time
 	idleFrom time.Time // when the previous Consume returned
@@ -141,6 +144,19 @@ func NewTrainer(opts Options) (*Trainer, error) {
 		return nil, err
 	}
 	t.metrics = w
+	if dir := opts.Config.Tensorboard; dir != TensorboardOff {
+		// A new event file per process: a resumed run's steps after its
+		// checkpoint appear in both files, TensorBoard draws both.
+		tb, err := tensorboard.Open(context.Background(), tensorboard.Dir(dir, opts.Out), tensorboard.Options{Store: opts.Store.Config})
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		t.tb = tb
+		if opts.Monitor != nil {
+			opts.Monitor.clusters = true
+		}
+	}
 	window := opts.CollapseWindow
 	if window <= 0 {
 		window = max(t.ipe, 100)
@@ -159,6 +175,8 @@ func NewTrainer(opts Options) (*Trainer, error) {
 
 // since is the time passed on the Trainer's clock since then.
 func (t *Trainer) since(then time.Time) time.Duration { return t.opts.Now().Sub(then) }
+// TensorboardOff is the train.tensorboard value that writes no event file.
+const TensorboardOff = "off"
 
 // CheckpointDir is where a run's checkpoints go: train.checkpoint.dir, or
 // <out>/checkpoints when that is empty.
@@ -437,6 +455,9 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 	if err := t.metrics.Write(rec); err != nil {
 		return err
 	}
+	if err := t.writeEvent(ctx, rec); err != nil {
+		return err
+	}
 	t.report(ctx, rec)
 	if epochEnd || every || spent {
 		if err := t.save(ctx); err != nil {
@@ -482,6 +503,40 @@ func (t *Trainer) nonFinite(in *train.StepInput, err error) error {
 		"Lower the learning rate, raise swav.epsilon, or check the data: %w", in.Iter, t.epoch, in.LR, keep, err)
 }
 
+// writeEvent appends the step's TensorBoard event: one Event holding the
+// loss, learning rate, images/s and data-wait share, and after a monitor
+// evaluation its top-1/top-5, empty prototypes and cluster-size histogram.
+func (t *Trainer) writeEvent(ctx context.Context, r metrics.Record) error {
+	if t.tb == nil {
+		return nil
+	}
+	sc := []tensorboard.Scalar{
+		{Tag: "train/loss", Value: r.Loss}, {Tag: "train/lr", Value: r.LR},
+		{Tag: "train/images_per_s", Value: r.ImagesPerSec}, {Tag: "train/data_wait_share", Value: r.WaitFraction},
+		{Tag: "train/epoch", Value: float64(r.Epoch)},
+	}
+	var hs []tensorboard.Histogram
+	if k := r.KNN; k != nil {
+		sc = append(sc, tensorboard.Scalar{Tag: "monitor/knn_top1", Value: k.Top1}, tensorboard.Scalar{Tag: "monitor/knn_top5", Value: k.Top5})
+		if len(k.ClusterSizes) > 0 {
+			sizes := make([]float64, len(k.ClusterSizes))
+			empty := 0
+			for i, n := range k.ClusterSizes {
+				sizes[i] = float64(n)
+				if n == 0 {
+					empty++
+				}
+			}
+			sc = append(sc, tensorboard.Scalar{Tag: "monitor/empty_prototypes", Value: float64(empty)})
+			hs = append(hs, tensorboard.NewHistogram("monitor/cluster_sizes", sizes, 30))
+		}
+	}
+	if err := t.tb.Write(ctx, int64(r.Iter), r.Time, sc, hs); err != nil {
+		return fmt.Errorf("train: iteration %d: %w", r.Iter, err)
+	}
+	return nil
+}
+
 // report publishes the step to the engine's progress display: the epoch
 // as metrics.jsonl, checkpoints and log lines count it (from 0), and the
 // steps done of the schedule's total ("epoch 0 iter 6/6" after the sixth
@@ -520,6 +575,11 @@ func (t *Trainer) save(ctx context.Context) error {
 	// The metrics of every step the checkpoint covers reach the disk first.
 	if err := t.metrics.Flush(); err != nil {
 		return fmt.Errorf("train: checkpoint at iteration %d: %w", t.iter, err)
+	}
+	if t.tb != nil {
+		if err := t.tb.Flush(ctx); err != nil {
+			return fmt.Errorf("train: checkpoint at iteration %d: %w", t.iter, err)
+		}
 	}
 	st, err := t.opts.Backend.State()
 	if err != nil {
@@ -588,6 +648,9 @@ func (t *Trainer) Close() error {
 	var errs []error
 	if !t.finished {
 		errs = append(errs, t.writeOutputs())
+	}
+	if t.tb != nil {
+		errs = append(errs, t.tb.Close(context.Background()))
 	}
 	return errors.Join(append(errs, t.metrics.Close(), t.opts.Backend.Close())...)
 }
