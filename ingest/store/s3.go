@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -362,27 +364,130 @@ func (b *S3) Iter(ctx context.Context, prefix string, f func(ObjectInfo) error) 
 // cannot seek is spooled to a temporary file first so that the SDK can sign
 // and retry it without holding the object in memory.
 func (b *S3) Upload(ctx context.Context, name string, r io.Reader) error {
-	body, ok := r.(io.ReadSeeker)
-	if !ok {
-		tmp, err := os.CreateTemp("", "swav-upload-*")
-		if err != nil {
-			return fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
-		}
-		defer os.Remove(tmp.Name())
-		defer tmp.Close()
-		if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
-			return fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
-		}
-		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			return fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
-		}
-		body = tmp
+	body, done, err := b.seekable(ctx, name, r)
+	if err != nil {
+		return err
 	}
-	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &name, Body: body})
+	defer done()
+	_, err = b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &name, Body: body})
 	if err != nil {
 		return b.wrap("put", name, err)
 	}
 	return nil
+}
+
+// UploadIfAbsent implements Bucket: one PutObject with If-None-Match: *,
+// which S3 (and versitygw with metadata, see s3local) checks atomically
+// with the write. 412 PreconditionFailed is ErrExists, unless the SDK had
+// retried the request and the object there holds exactly our bytes (its
+// ETag is their MD5): then the earlier attempt landed and only its answer
+// was lost, so the write is ours. 409 ConditionalRequestConflict (a
+// concurrent write of the same key in flight) is retried with backoff, up
+// to the retry budget.
+func (b *S3) UploadIfAbsent(ctx context.Context, name string, r io.Reader) error {
+	body, done, err := b.seekable(ctx, name, r)
+	if err != nil {
+		return err
+	}
+	defer done()
+	for conflicts := 1; ; conflicts++ {
+		attempts := 0
+		_, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &name, Body: body, IfNoneMatch: aws.String("*")},
+			s3.WithAPIOptions(countAttempts(&attempts)))
+		if err == nil {
+			return nil
+		}
+		switch s3ErrorCode(err) {
+		case "PreconditionFailed":
+			if attempts > 1 && b.holds(ctx, name, body) {
+				return nil
+			}
+			return fmt.Errorf("put (if absent) %s: %w", ObjectURL(b, name), ErrExists)
+		case "ConditionalRequestConflict":
+			if conflicts >= b.attempts {
+				return fmt.Errorf("put (if absent) %s: still conflicting after %d tries: %w", ObjectURL(b, name), conflicts, b.wrap("put", name, err))
+			}
+			if err := sleepBackoff(ctx, conflicts); err != nil {
+				return fmt.Errorf("put (if absent) %s: %w", ObjectURL(b, name), err)
+			}
+			if _, err := body.Seek(0, io.SeekStart); err != nil {
+				return fmt.Errorf("put (if absent) %s: rewind: %w", ObjectURL(b, name), err)
+			}
+		default:
+			return b.wrap("put (if absent)", name, err)
+		}
+	}
+}
+
+// s3ErrorCode is the S3 error code of err ("PreconditionFailed"), mapping a
+// bare 412 or 409 status (a response without a body) to its code.
+func s3ErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() != "" {
+		return ae.ErrorCode()
+	}
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		switch re.HTTPStatusCode() {
+		case http.StatusPreconditionFailed:
+			return "PreconditionFailed"
+		case http.StatusConflict:
+			return "ConditionalRequestConflict"
+		}
+	}
+	return ""
+}
+
+// countAttempts counts the attempts of one operation (the Finalize step
+// after the retry middleware runs once per attempt).
+func countAttempts(n *int) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("SwAVCountAttempts",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				*n++
+				return next.HandleFinalize(ctx, in)
+			}), middleware.After)
+	}
+}
+
+// holds reports whether object name's ETag is the MD5 of body's bytes (a
+// single-part object's ETag is its MD5 on S3 and versitygw). It reads body
+// once more; any error is a no.
+func (b *S3) holds(ctx context.Context, name string, body io.ReadSeeker) bool {
+	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &name})
+	if err != nil || out.ETag == nil {
+		return false
+	}
+	if _, err := body.Seek(0, io.SeekStart); err != nil {
+		return false
+	}
+	h := md5.New()
+	if _, err := io.Copy(h, body); err != nil {
+		return false
+	}
+	return strings.Trim(*out.ETag, `"`) == hex.EncodeToString(h.Sum(nil))
+}
+
+// seekable returns r as a ReadSeeker, spooling a reader that cannot seek
+// to a temporary file (removed by done).
+func (b *S3) seekable(ctx context.Context, name string, r io.Reader) (body io.ReadSeeker, done func(), err error) {
+	if body, ok := r.(io.ReadSeeker); ok {
+		return body, func() {}, nil
+	}
+	tmp, err := os.CreateTemp("", "swav-upload-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
+	}
+	done = func() { tmp.Close(); os.Remove(tmp.Name()) }
+	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
+	}
+	return tmp, done, nil
 }
 
 // Delete implements Bucket.
