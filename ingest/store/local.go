@@ -158,10 +158,10 @@ func (b *Local) Upload(ctx context.Context, name string, r io.Reader) error {
 }
 
 // UploadIfAbsent implements Bucket: Upload's temporary file is moved into
-// place with renameNoReplace, so an existing object is never replaced and,
+// place with RenameNoReplace, so an existing object is never replaced and,
 // of racing writers, exactly one lands its file.
 func (b *Local) UploadIfAbsent(ctx context.Context, name string, r io.Reader) error {
-	return b.upload(ctx, "upload (if absent)", name, r, renameNoReplace)
+	return b.upload(ctx, "upload (if absent)", name, r, RenameNoReplace)
 }
 
 // upload writes r to a synced temporary file beside name's file and moves

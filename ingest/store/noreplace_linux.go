@@ -7,12 +7,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// renameNoReplace moves oldpath to newpath unless newpath exists, in one
+// RenameNoReplace moves oldpath to newpath unless newpath exists (the local
+// half of Bucket.UploadIfAbsent; sinks that stage files beside their target
+// use it directly), in one
 // step: renameat2(RENAME_NOREPLACE). Filesystems without the flag (EINVAL:
 // some network and FUSE filesystems) get link(2), which fails on an existing
 // name just as atomically, and the temp name is removed after. An existing
 // newpath is an *os.LinkError wrapping fs.ErrExist (EEXIST).
-func renameNoReplace(oldpath, newpath string) error {
+func RenameNoReplace(oldpath, newpath string) error {
 	err := unix.Renameat2(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath, unix.RENAME_NOREPLACE)
 	if err == nil {
 		return nil

@@ -2,6 +2,8 @@
 
 package store
 
-// renameNoReplace moves oldpath to newpath unless newpath exists: link(2)
+// RenameNoReplace moves oldpath to newpath unless newpath exists (the local
+// half of Bucket.UploadIfAbsent; sinks that stage files beside their target
+// use it directly): link(2)
 // fails on an existing name atomically; the temp name is removed after.
-func renameNoReplace(oldpath, newpath string) error { return linkThenRemove(oldpath, newpath) }
+func RenameNoReplace(oldpath, newpath string) error { return linkThenRemove(oldpath, newpath) }

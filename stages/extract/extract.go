@@ -66,8 +66,9 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	}
 	writer := &writeStage{
 		out: out, model: m,
-		md:   sinks.Metadata{Checkpoint: m.Checkpoint, ConfigHash: configHash(job, m), Layout: m.Layout},
-		open: map[string]sinks.ShardWriter{},
+		md:    sinks.Metadata{Checkpoint: m.Checkpoint, ConfigHash: configHash(job, m), Layout: m.Layout},
+		open:  map[string]sinks.ShardWriter{},
+		other: map[string]bool{},
 	}
 	defer func() {
 		if err != nil {
@@ -90,7 +91,7 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 		return nil, err
 	}
 	if world == 1 {
-		if data.Data.Shards, err = pendingShards(ctx, job.Data.Shards, job.Data.StoreConfig(), out, writer.md); err != nil {
+		if data.Data.Shards, writer.doneBefore, err = pendingShards(ctx, job.Data.Shards, job.Data.StoreConfig(), out, writer.md); err != nil {
 			return nil, err
 		}
 	}
@@ -100,6 +101,7 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	}
 	sel := &selectStage{src: read.Source, out: out, want: writer.md, names: map[string]string{}, done: map[string]bool{}}
 	read.Source = sel
+	writer.sel = sel
 	read.Name = "read"
 
 	workers := ex.Workers
@@ -130,9 +132,9 @@ func pixelsPerImage(tf augment.EvalTransform, m *Model) int {
 // and their done shards are skipped while reading (selectStage). If every
 // shard is done, one is kept so the chain has a source; it is skipped too.
 // Every named file must exist (checked up front, so a typo fails before any
-// work and a missing shard cannot stall a one-reader source).
-func pendingShards(ctx context.Context, entries []string, sc store.Config, out sinks.FeatureSink, want sinks.Metadata) ([]string, error) {
-	var pending []string
+// work and a missing shard cannot stall a one-reader source). done counts
+// the shards dropped as done (not the one kept).
+func pendingShards(ctx context.Context, entries []string, sc store.Config, out sinks.FeatureSink, want sinks.Metadata) (pending []string, done int, err error) {
 	first := ""
 	for _, entry := range entries {
 		base := entry[strings.LastIndex(entry, "/")+1:]
@@ -142,28 +144,31 @@ func pendingShards(ctx context.Context, entries []string, sc store.Config, out s
 		}
 		urls, err := ingest.ExpandBraces(entry)
 		if err != nil {
-			return nil, fmt.Errorf("extract: data.shards %q: %w", entry, err)
+			return nil, 0, fmt.Errorf("extract: data.shards %q: %w", entry, err)
 		}
 		for _, u := range urls {
 			if err := shardExists(ctx, u, sc); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			if first == "" {
 				first = u
 			}
-			done, err := out.Done(ctx, u, want)
+			ok, err := out.Done(ctx, u, want)
 			if err != nil {
-				return nil, fmt.Errorf("extract: shard %s: %w", u, err)
+				return nil, 0, fmt.Errorf("extract: shard %s: %w", u, err)
 			}
-			if !done {
+			if ok {
+				done++
+			} else {
 				pending = append(pending, u)
 			}
 		}
 	}
 	if len(pending) == 0 && first != "" {
-		pending = []string{first}
+		pending = []string{first} // selectStage skips and counts it
+		done--
 	}
-	return pending, nil
+	return pending, done, nil
 }
 
 // shardExists fails, naming the shard, when a listed shard is missing: the
@@ -432,27 +437,80 @@ func (e *embedStage) Process(ctx context.Context, item any, emit pipeline.Emit) 
 
 // writeStage writes each shard's rows to its feature file and commits it on
 // the shard's shardEnd. Files still open when the run ends (error or stop)
-// are aborted: nothing partial is left. It owns the Output and the Model.
+// are aborted: nothing partial is left. A shard whose file another attempt
+// committed first (sinks.ErrWrittenByOther, found at Begin or at Commit) is
+// counted and its remaining rows dropped. It owns the Output and the Model.
 type writeStage struct {
 	out   sinks.FeatureSink
 	model *Model
 	md    sinks.Metadata
 	open  map[string]sinks.ShardWriter
+	// other holds the shards found written by another attempt at Begin,
+	// until their shardEnd.
+	other map[string]bool
+	// sel and doneBefore count the shards found done before they were read
+	// (select stage) or before the run (pendingShards).
+	sel        *selectStage
+	doneBefore int
 
 	mu        sync.Mutex
 	committed []string
+	byOthers  int // shards found committed by another attempt at Begin or Commit
 	rows      int64
+}
+
+// SummaryLine is the last status of the write stage, the line an
+// extraction ends with (its words are a contract: scripts add the counts of
+// racing processes up to the number of shards).
+func SummaryLine(wrote, byOthers int) string {
+	return fmt.Sprintf("wrote %d shard files; %d already written by another attempt", wrote, byOthers)
+}
+
+// counts returns the files this run committed and the shards it found
+// written by another attempt (before the run, while reading, or when
+// creating or committing the file).
+func (w *writeStage) counts() (wrote, byOthers int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	byOthers = w.byOthers + w.doneBefore
+	if w.sel != nil {
+		byOthers += w.sel.skipped
+	}
+	return len(w.committed), byOthers
+}
+
+// Flush implements pipeline.Flusher: the summary line becomes the stage's
+// status, printed at the end of the run's table.
+func (w *writeStage) Flush(ctx context.Context, _ pipeline.Emit) error {
+	pipeline.SetStatus(ctx, SummaryLine(w.counts()))
+	return nil
+}
+
+// writtenByOther counts shard as committed by another attempt.
+func (w *writeStage) writtenByOther(ctx context.Context, shard string, err error) {
+	w.mu.Lock()
+	w.byOthers++
+	w.mu.Unlock()
+	pipeline.SetStatus(ctx, fmt.Sprintf("shard %s: %v", shard, err))
 }
 
 func (w *writeStage) Consume(ctx context.Context, item any) error {
 	switch it := item.(type) {
 	case *features:
+		if w.other[it.shard] {
+			return nil
+		}
 		fw := w.open[it.shard]
 		if fw == nil {
 			md := w.md
 			md.Shard = it.shard
 			var err error
-			if fw, err = w.out.Begin(ctx, it.shard, md); err != nil {
+			if fw, err = w.out.Begin(ctx, it.shard, md); errors.Is(err, sinks.ErrWrittenByOther) {
+				w.other[it.shard] = true
+				w.writtenByOther(ctx, it.shard, err)
+				return nil
+			}
+			if err != nil {
 				return fmt.Errorf("extract: shard %s: %w", it.shard, err)
 			}
 			w.open[it.shard] = fw
@@ -466,12 +524,19 @@ func (w *writeStage) Consume(ctx context.Context, item any) error {
 		w.mu.Unlock()
 		return nil
 	case *shardEnd:
+		if w.other[it.shard] {
+			delete(w.other, it.shard)
+			return nil
+		}
 		fw := w.open[it.shard]
 		if fw == nil {
 			return nil // no decodable sample in the shard: no file
 		}
 		delete(w.open, it.shard)
-		if err := fw.Commit(ctx); err != nil {
+		if err := fw.Commit(ctx); errors.Is(err, sinks.ErrWrittenByOther) {
+			w.writtenByOther(ctx, it.shard, err)
+			return nil
+		} else if err != nil {
 			return fmt.Errorf("extract: shard %s: %w", it.shard, err)
 		}
 		w.mu.Lock()
@@ -508,6 +573,10 @@ type Result struct {
 	Files []string
 	// Rows is the number of rows written by this run.
 	Rows int64
+	// WrittenByOthers counts the shards whose file another attempt (an
+	// earlier run, a racing process) had committed: found done before the
+	// run or while reading, or taken between this run's start and commit.
+	WrittenByOthers int
 	// Report is the engine's metrics (the per-stage stall breakdown).
 	Report *pipeline.Report
 }
@@ -522,5 +591,6 @@ func Run(ctx context.Context, job *configs.Job, m *Model, opts pipeline.Options)
 	w := specs[len(specs)-1].Sink.(*writeStage)
 	rep, err := pipeline.Run(ctx, specs, opts)
 	files, rows := w.Written()
-	return &Result{Files: files, Rows: rows, Report: rep}, err
+	_, others := w.counts()
+	return &Result{Files: files, Rows: rows, WrittenByOthers: others, Report: rep}, err
 }
