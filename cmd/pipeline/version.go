@@ -8,6 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/swavgo/swav/augment"
+	"github.com/swavgo/swav/internal/blas"
+	"github.com/swavgo/swav/internal/dnnl"
 	"github.com/swavgo/swav/pipeline"
 )
 
@@ -51,5 +54,25 @@ func versionText() string {
 		features = []string{"none"}
 	}
 	fmt.Fprintf(&b, "features  %s\n", strings.Join(features, " "))
+	for _, e := range engines() {
+		fmt.Fprintf(&b, "%-9s %s\n", e[0], e[1])
+	}
 	return b.String()
+}
+
+// engines names the native libraries this binary found at run time (each is
+// opened with dlopen; without it the binary falls back to Go code): the
+// convolutions (oneDNN), the SGEMM (OpenBLAS) and the JPEG decoder
+// (libjpeg-turbo). Opening oneDNN and OpenBLAS here costs a few
+// milliseconds; `make test-image` reads these lines inside the image.
+func engines() [][2]string {
+	conv := "fallback (im2col + GEMM): " + dnnl.Name()
+	if dnnl.Available() {
+		conv = "oneDNN " + strings.TrimPrefix(dnnl.Name(), "onednn ")
+	}
+	gemm := blas.Name()
+	if rest, ok := strings.CutPrefix(gemm, "openblas "); ok {
+		gemm = "OpenBLAS " + rest
+	}
+	return [][2]string{{"conv", conv}, {"gemm", gemm}, {"jpeg", augment.DecoderName()}}
 }
