@@ -100,5 +100,3 @@ func TestManifestsNameTheImageMakeBuilds(t *testing.T) {
 		}
 	}
 }
-
-
