@@ -13,7 +13,7 @@ IMAGE=${IMAGE:-ghcr.io/swavgo/pipeline:latest}
 IMAGE_OUT=${IMAGE_OUT:-bin/image}
 ARCHIVE=$IMAGE_OUT/pipeline.oci.tar
 [ -f "$ARCHIVE" ] || { echo "test-image: $ARCHIVE missing: run make image" >&2; exit 1; }
-[ -x bin/pipeline ] || make -s build
+[ -x bin/pipeline ] || { echo "test-image: bin/pipeline missing: run make image (it builds it)" >&2; exit 1; }
 T=$(mktemp -d /var/tmp/swav-test-image-XXXXXX)
 pids=()
 cleanup() {
@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 150); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done; echo "test-image: $1 never answered" >&2; return 1; }
+wait_http() { for _ in $(seq 150); do curl -s --noproxy "*" -o /dev/null "$1" && return 0; sleep 0.2; done; echo "test-image: $1 never answered" >&2; tail -5 "$T"/*.log >&2; return 1; }
 
 # --- how to run the image ---------------------------------------------------
 cat >"$T/containers.conf" <<CONF
@@ -76,9 +76,9 @@ port=$(free_port)
 export AWS_ACCESS_KEY_ID=swavimage$RANDOM$RANDOM AWS_SECRET_ACCESS_KEY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export AWS_REGION=us-east-1 AWS_ENDPOINT_URL=http://127.0.0.1:$port
 VERSITYGW=${VERSITYGW:-$(command -v versitygw || echo "$(go env GOPATH)/bin/versitygw")}
-mkdir -p "$T/s3" "$T/s3meta"
+mkdir -p "$T/s3" "$T/meta"
 ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
-	"$VERSITYGW" --port "127.0.0.1:$port" --region us-east-1 posix --sidecar "$T/s3meta" "$T/s3" >"$T/versitygw.log" 2>&1 &
+	"$VERSITYGW" --port "127.0.0.1:$port" --region us-east-1 posix --sidecar "$T/meta" "$T/s3" >"$T/versitygw.log" 2>&1 &
 pids+=($!)
 wait_http "$AWS_ENDPOINT_URL/"
 bin/pipeline shards make --from fashion-mnist --split test --out s3://fmnist/shards --shard-size 500 --create-bucket >/dev/null
@@ -93,8 +93,12 @@ host=$(bin/pipeline features digest s3://fmnist/host)
 image=$(bin/pipeline features digest s3://fmnist/image)
 echo "  host:  $host"
 echo "  image: $image"
+grep -qE '^rows [1-9][0-9]* sha256 [0-9a-f]{64}$' <<<"$host" || { echo "test-image: features digest printed no digest (bin/pipeline older than the image?)" >&2; exit 1; }
 [ "$host" = "$image" ] || { echo "test-image: the image's rows differ from the host binary's" >&2; exit 1; }
-grep -h "already written by another attempt" "$T/host.log" "$T/image.log" | sed 's/^/  /' || true
+for log in "$T/host.log" "$T/image.log"; do
+	grep -qE '^wrote 2 shard files; 0 already written by another attempt$' "$log" ||
+		{ echo "test-image: no summary line in $log" >&2; tail -5 "$log" >&2; exit 1; }
+done
 
 # --- 3. push to a loopback registry -------------------------------------------
 rport=$(free_port)

@@ -480,9 +480,11 @@ func (w *writeStage) counts() (wrote, byOthers int) {
 }
 
 // Flush implements pipeline.Flusher: the summary line becomes the stage's
-// status, printed at the end of the run's table.
+// summary, the last line of the run's table, and its status.
 func (w *writeStage) Flush(ctx context.Context, _ pipeline.Emit) error {
-	pipeline.SetStatus(ctx, SummaryLine(w.counts()))
+	line := SummaryLine(w.counts())
+	pipeline.SetStatus(ctx, line)
+	pipeline.SetSummary(ctx, line)
 	return nil
 }
 

@@ -18,7 +18,7 @@ import (
 )
 
 // summaryRE matches SummaryLine in a run's summary table.
-var summaryRE = regexp.MustCompile(`write: wrote (\d+) shard files; (\d+) already written by another attempt`)
+var summaryRE = regexp.MustCompile(`(?m)^wrote (\d+) shard files; (\d+) already written by another attempt$`)
 
 // TestRacingExtractionsWriteEachShardOnce starts several extraction
 // processes at once over the same shard list and output, to a local folder
@@ -89,7 +89,7 @@ func TestRacingExtractionsWriteEachShardOnce(t *testing.T) {
 			}
 			w, _ := strconv.Atoi(m[1])
 			o, _ := strconv.Atoi(m[2])
-			t.Logf("%s: process %d: %s", out, p, m[0][len("write: "):])
+			t.Logf("%s: process %d: %s", out, p, m[0])
 			if w+o != nShards {
 				t.Errorf("%s: process %d wrote %d and found %d written by others; want %d in all", out, p, w, o, nShards)
 			}
