@@ -123,7 +123,8 @@ func TestS3MultipartIfAbsent(t *testing.T) {
 }
 
 // TestS3WriteFaults writes through the fault proxy: resets in the middle
-// of an upload, 503 SlowDown, 500s and replies lost after the write landed,
+// of an upload, 503 SlowDown, 500s, replies lost after the write landed and
+// 409 ConditionalRequestConflict (retried by us with back-off),
 // on PutObject, UploadPart and CompleteMultipartUpload. Every conditional
 // write lands exactly once with its bytes, a second one is still ErrExists,
 // and a write whose faults outlast the retries fails with an error naming
@@ -139,7 +140,7 @@ func TestS3WriteFaults(t *testing.T) {
 	for _, only := range []string{"PutObject", "UploadPart", "CompleteMultipartUpload"} {
 		t.Run(only, func(t *testing.T) {
 			proxy, err := faultproxy.Start(srv.Endpoint, faultproxy.Faults{WriteOnly: only,
-				WriteResetEvery: 3, WriteSlowDownEvery: 4, WriteErrorEvery: 5, WriteLostReplyEvery: 7})
+				WriteResetEvery: 3, WriteSlowDownEvery: 4, WriteErrorEvery: 5, WriteLostReplyEvery: 7, WriteConflictEvery: 11})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +164,8 @@ func TestS3WriteFaults(t *testing.T) {
 				}
 			}
 			inj := proxy.Injected()
-			if inj["write-reset"] == 0 || inj["write-slowdown"] == 0 || inj["write-error"] == 0 || inj["write-lost-reply"] == 0 {
+			if inj["write-reset"] == 0 || inj["write-slowdown"] == 0 || inj["write-error"] == 0 || inj["write-lost-reply"] == 0 ||
+				(only != "UploadPart" && inj["write-conflict"] == 0) {
 				t.Fatalf("faults injected %v over %d writes: want every kind", inj, proxy.Writes())
 			}
 			t.Logf("%s: %d writes, faults %v", only, proxy.Writes(), inj)

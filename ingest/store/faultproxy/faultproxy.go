@@ -38,6 +38,7 @@ type Faults struct {
 	WriteSlowDownEvery  int // answer 503 SlowDown
 	WriteErrorEvery     int // answer 500 InternalError
 	WriteLostReplyEvery int // forward the write (it lands), then reset the connection instead of answering
+	WriteConflictEvery  int // answer a conditional write (If-None-Match) with 409 ConditionalRequestConflict, as AWS does while another one of the key is in flight
 	// WriteOnly, when set, limits the write faults to that kind of write:
 	// "PutObject", "UploadPart" or "CompleteMultipartUpload".
 	WriteOnly string
@@ -59,7 +60,7 @@ type Proxy struct {
 	resets, slowdowns, cuts, slow atomic.Int64
 	writes                        atomic.Int64
 	wResets, wSlowdowns, wErrors  atomic.Int64
-	wLost                         atomic.Int64
+	wLost, wConflicts             atomic.Int64
 }
 
 // Start listens on a free loopback port and forwards to target (an http URL).
@@ -103,7 +104,7 @@ func (p *Proxy) Writes() int64 { return p.writes.Load() }
 // Injected returns how many faults of each kind were injected so far.
 func (p *Proxy) Injected() map[string]int64 {
 	return map[string]int64{"reset": p.resets.Load(), "slowdown": p.slowdowns.Load(), "cut": p.cuts.Load(), "slow": p.slow.Load(),
-		"write-reset": p.wResets.Load(), "write-slowdown": p.wSlowdowns.Load(), "write-error": p.wErrors.Load(), "write-lost-reply": p.wLost.Load()}
+		"write-reset": p.wResets.Load(), "write-slowdown": p.wSlowdowns.Load(), "write-error": p.wErrors.Load(), "write-lost-reply": p.wLost.Load(), "write-conflict": p.wConflicts.Load()}
 }
 
 // IsObjectWrite names the object write r is (path-style /bucket/key):
@@ -140,11 +141,15 @@ func (p *Proxy) writeFault(w http.ResponseWriter, r *http.Request, n int64) bool
 		return true
 	case every(n, f.WriteSlowDownEvery):
 		p.wSlowdowns.Add(1)
-		writeError(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+		writeError(w, r, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
 		return true
 	case every(n, f.WriteErrorEvery):
 		p.wErrors.Add(1)
-		writeError(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+		writeError(w, r, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+		return true
+	case every(n, f.WriteConflictEvery) && r.Header.Get("If-None-Match") != "":
+		p.wConflicts.Add(1)
+		writeError(w, r, http.StatusConflict, "ConditionalRequestConflict", "A conflicting operation occurred. If using PutObject you can retry the request.")
 		return true
 	case every(n, f.WriteLostReplyEvery):
 		p.wLost.Add(1)
@@ -163,7 +168,11 @@ func (l *lostReply) Header() http.Header         { return http.Header{} }
 func (l *lostReply) WriteHeader(int)             {}
 func (l *lostReply) Write(b []byte) (int, error) { return len(b), nil }
 
-func writeError(w http.ResponseWriter, status int, code, msg string) {
+// writeError answers with an S3 error. It reads the request body first, as
+// a server does, so that the client sees the answer rather than a reset
+// while it is still sending a large body.
+func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	_, _ = io.Copy(io.Discard, r.Body)
 	w.Header().Set("Content-Type", "application/xml")
 	w.WriteHeader(status)
 	io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>`+code+`</Code><Message>`+msg+`</Message></Error>`)
@@ -193,7 +202,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		case every(n, p.faults.SlowDownEvery):
 			p.slowdowns.Add(1)
-			writeError(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+			writeError(w, r, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
 			return
 		case every(n, p.faults.CutEvery):
 			p.cuts.Add(1)
