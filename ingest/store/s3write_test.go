@@ -13,6 +13,7 @@ import (
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/ingest/store/faultproxy"
 	"github.com/swavgo/swav/ingest/store/s3local"
+	"github.com/swavgo/swav/ingest/store/storetest"
 )
 
 const testPart = 5 << 20 // S3's smallest part
@@ -38,20 +39,6 @@ func openS3(t *testing.T, srv *s3local.Server, bucket, endpoint string, retries 
 		t.Fatal(err)
 	}
 	return b
-}
-
-func get(t *testing.T, b store.Bucket, name string) []byte {
-	t.Helper()
-	rc, err := b.Get(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }
 
 // pendingUploads lists the bucket's unfinished multipart uploads: a failed
@@ -89,7 +76,7 @@ func TestS3MultipartIfAbsent(t *testing.T) {
 		t.Fatalf("second multipart write: %v, want ErrExists", err)
 	}
 	for _, name := range []string{"plain.bin", "once.bin"} {
-		if !bytes.Equal(get(t, b, name), big) {
+		if !bytes.Equal(storetest.ReadAll(t, b, name), big) {
 			t.Fatalf("%s is not the first write's bytes", name)
 		}
 	}
@@ -103,18 +90,8 @@ func TestS3MultipartIfAbsent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	winner := -1
-	for i, err := range errs {
-		if err == nil {
-			if winner >= 0 {
-				t.Fatalf("writers %d and %d both won", winner, i)
-			}
-			winner = i
-		} else if !store.IsExist(err) {
-			t.Fatalf("writer %d: %v", i, err)
-		}
-	}
-	if winner < 0 || !bytes.Equal(get(t, b, "race.bin"), pattern(len(big), 10+winner)) {
+	winner := storetest.OneWinner(t, errs)
+	if !bytes.Equal(storetest.ReadAll(t, b, "race.bin"), pattern(len(big), 10+winner)) {
 		t.Fatalf("race: winner %d, object not whole", winner)
 	}
 	if n := pendingUploads(t, b); n != 0 {
@@ -156,7 +133,7 @@ func TestS3WriteFaults(t *testing.T) {
 				if err := b.UploadIfAbsent(ctx, name, bytes.NewReader(want)); err != nil {
 					t.Fatalf("write %d: %v", i, err)
 				}
-				if !bytes.Equal(get(t, direct, name), want) {
+				if !bytes.Equal(storetest.ReadAll(t, direct, name), want) {
 					t.Fatalf("%s is not the bytes written", name)
 				}
 				if err := b.UploadIfAbsent(ctx, name, bytes.NewReader(pattern(size, 100+i))); !store.IsExist(err) {

@@ -47,16 +47,7 @@ func TestRacingExtractionsWriteEachShardOnce(t *testing.T) {
 	}
 	dir := t.TempDir()
 	const nShards, procs = 6, 3
-	shards := makeShards(t, filepath.Join(dir, "shards"), nShards, -1)
-	ck := saveCheckpoint(t, filepath.Join(dir, "ck"), smallModel)
-	ref := filepath.Join(dir, "ref")
-	if _, err := run(t, testJob(shards, ref, ck)); err != nil {
-		t.Fatal(err)
-	}
-	want, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	shards, ck, want := reference(t, dir, nShards)
 	srv := s3local.StartForTest(t)
 	if _, err := srv.CreateBucket(context.Background(), "race"); err != nil {
 		t.Fatal(err)

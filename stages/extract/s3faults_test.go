@@ -20,18 +20,9 @@ func TestExtractThroughS3WriteFaults(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	const nShards = 4
-	shards := makeShards(t, dir+"/shards", nShards, -1)
-	ck := saveCheckpoint(t, dir+"/ck", smallModel)
+	shards, ck, want := reference(t, dir, nShards)
 	srv := s3local.StartForTest(t)
 	if _, err := srv.CreateBucket(ctx, "feats"); err != nil {
-		t.Fatal(err)
-	}
-	ref := dir + "/ref"
-	if _, err := run(t, testJob(shards, ref, ck)); err != nil {
-		t.Fatal(err)
-	}
-	want, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, ref)
-	if err != nil {
 		t.Fatal(err)
 	}
 	through := func(out string, f faultproxy.Faults, retries int) error {
@@ -69,7 +60,7 @@ func TestExtractThroughS3WriteFaults(t *testing.T) {
 	}
 	check("s3://feats/absorbed")
 
-	err = through("s3://feats/failed", faultproxy.Faults{WriteOnly: "PutObject", WriteErrorEvery: 2}, 1) // one attempt: the second file fails
+	err := through("s3://feats/failed", faultproxy.Faults{WriteOnly: "PutObject", WriteErrorEvery: 2}, 1) // one attempt: the second file fails
 	if err == nil || !strings.Contains(err.Error(), "s3://feats/failed/fm-") || !strings.Contains(err.Error(), "InternalError") {
 		t.Fatalf("faults beyond the retries: %v; want an error naming the feature file and the fault", err)
 	}

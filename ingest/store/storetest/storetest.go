@@ -25,7 +25,7 @@ func Run(t *testing.T, b store.Bucket) {
 		if err := b.Upload(ctx, "a/obj.bin", bytes.NewReader(payload)); err != nil {
 			t.Fatal(err)
 		}
-		got := readAll(t, b, "a/obj.bin")
+		got := ReadAll(t, b, "a/obj.bin")
 		if !bytes.Equal(got, payload) {
 			t.Fatalf("Get returned %d bytes, want %d equal bytes", len(got), len(payload))
 		}
@@ -38,7 +38,7 @@ func Run(t *testing.T, b store.Bucket) {
 		if err := b.Upload(ctx, "a/over.txt", strings.NewReader("second")); err != nil {
 			t.Fatal(err)
 		}
-		if got := string(readAll(t, b, "a/over.txt")); got != "second" {
+		if got := string(ReadAll(t, b, "a/over.txt")); got != "second" {
 			t.Fatalf("after overwrite got %q", got)
 		}
 	})
@@ -56,7 +56,7 @@ func Run(t *testing.T, b store.Bucket) {
 				t.Fatalf("error %q does not name the object %s", err, url)
 			}
 		}
-		if got := readAll(t, b, "once/first.bin"); !bytes.Equal(got, payload) {
+		if got := ReadAll(t, b, "once/first.bin"); !bytes.Equal(got, payload) {
 			t.Fatalf("after a refused second write the object has %d bytes, want the first %d", len(got), len(payload))
 		}
 		// A plain Upload still replaces it (checkpoints' tests, shard lists).
@@ -84,22 +84,9 @@ func Run(t *testing.T, b store.Bucket) {
 			}()
 		}
 		wg.Wait()
-		winner := -1
-		for i, err := range errs {
-			switch {
-			case err == nil && winner >= 0:
-				t.Fatalf("writers %d and %d both won", winner, i)
-			case err == nil:
-				winner = i
-			case !store.IsExist(err):
-				t.Fatalf("writer %d: %v (want nil or ErrExists)", i, err)
-			}
-		}
-		if winner < 0 {
-			t.Fatal("no writer won")
-		}
+		winner := OneWinner(t, errs)
 		want := bytes.Repeat([]byte{byte('a' + winner)}, len(payload))
-		if got := readAll(t, b, "once/race.bin"); !bytes.Equal(got, want) {
+		if got := ReadAll(t, b, "once/race.bin"); !bytes.Equal(got, want) {
 			t.Fatalf("the object is not writer %d's bytes", winner)
 		}
 	})
@@ -193,7 +180,30 @@ func Run(t *testing.T, b store.Bucket) {
 	})
 }
 
-func readAll(t *testing.T, b store.Bucket, name string) []byte {
+// OneWinner checks the errors of writers that raced with UploadIfAbsent for
+// one name: exactly one nil (the winner, whose index it returns), every
+// other one ErrExists.
+func OneWinner(t testing.TB, errs []error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("writers %d and %d both won", winner, i)
+		case err == nil:
+			winner = i
+		case !store.IsExist(err):
+			t.Fatalf("writer %d: %v (want nil or ErrExists)", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no writer won")
+	}
+	return winner
+}
+
+// ReadAll returns object name's bytes, failing t on any error.
+func ReadAll(t testing.TB, b store.Bucket, name string) []byte {
 	t.Helper()
 	rc, err := b.Get(context.Background(), name)
 	if err != nil {
