@@ -424,18 +424,21 @@ func (b *S3) put(ctx context.Context, name string, body io.ReadSeeker, ifAbsent 
 	if ifAbsent {
 		cond = aws.String("*")
 	}
-	count := func(o *s3.Options) {}
-	if attempts != nil {
-		count = s3.WithAPIOptions(countAttempts(attempts))
+	if attempts == nil {
+		attempts = new(int)
 	}
+	// Each call of the final request counts its own attempts: a 409 retried
+	// by retryConflicts starts the count again.
+	count := s3.WithAPIOptions(countAttempts(attempts))
 	if size > b.partSize {
-		return b.multipart(ctx, name, body, size, cond, count)
+		return b.multipart(ctx, name, body, size, cond, attempts, count)
 	}
 	etag = func() string { return md5Hex(body) }
 	return etag, b.retryConflicts(ctx, "put", name, func() error {
 		if _, err := body.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
+		*attempts = 0
 		_, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &name, Body: body, IfNoneMatch: cond}, count)
 		return err
 	})
@@ -445,7 +448,7 @@ func (b *S3) put(ctx context.Context, name string, body io.ReadSeeker, ifAbsent 
 // the other (each part retried by the SDK on its own), then completes the
 // upload with condition cond. Any failure aborts the upload, so that no
 // part is left stored and nothing of the object becomes visible.
-func (b *S3) multipart(ctx context.Context, name string, body io.ReadSeeker, size int64, cond *string, count func(*s3.Options)) (etag func() string, err error) {
+func (b *S3) multipart(ctx context.Context, name string, body io.ReadSeeker, size int64, cond *string, attempts *int, count func(*s3.Options)) (etag func() string, err error) {
 	created, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b.bucket, Key: &name})
 	if err != nil {
 		return nil, b.wrap("create multipart upload", name, err)
@@ -488,6 +491,7 @@ func (b *S3) multipart(ctx context.Context, name string, body io.ReadSeeker, siz
 		return fmt.Sprintf("%s-%d", hex.EncodeToString(h[:]), len(parts))
 	}
 	return etag, b.retryConflicts(ctx, "complete multipart upload", name, func() error {
+		*attempts = 0
 		_, err := b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &b.bucket, Key: &name, UploadId: id,
 			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}, IfNoneMatch: cond}, count)
 		return err
