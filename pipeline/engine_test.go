@@ -450,6 +450,7 @@ func (g *gaugeSink) Consume(ctx context.Context, item any) error {
 	g.n++
 	pipeline.SetStatus(ctx, fmt.Sprintf("step %d", g.n))
 	pipeline.SetGauge(ctx, "loss", 1/float64(g.n))
+	pipeline.SetSummary(ctx, fmt.Sprintf("took %d steps", g.n))
 	return nil
 }
 
@@ -481,7 +482,14 @@ func TestStatusGaugesAndProgress(t *testing.T) {
 	if len(prog.started) != 2 || prog.started[0].Total != 20 || prog.finished != rep || prog.updates == 0 {
 		t.Fatalf("progress calls: start %v updates %d finish %v", prog.started, prog.updates, prog.finished)
 	}
+	// The summary is the table's last line, alone and word for word.
+	var table strings.Builder
+	rep.WriteTable(&table)
+	if lines := strings.Split(strings.TrimSpace(table.String()), "\n"); lines[len(lines)-1] != "took 20 steps" {
+		t.Fatalf("the table ends with %q, want the summary line", lines[len(lines)-1])
+	}
 	// Outside a run these do nothing.
+	pipeline.SetSummary(context.Background(), "x")
 	pipeline.SetStatus(context.Background(), "x")
 	pipeline.SetGauge(context.Background(), "x", 1)
 }

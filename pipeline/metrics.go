@@ -25,9 +25,10 @@ type stageStats struct {
 	name  string   // the stage's name, for RecordSkip
 	skips *skipLog // the run's skip record (shared by its stages)
 
-	mu     sync.Mutex
-	status string
-	gauges map[string]float64
+	mu      sync.Mutex
+	status  string
+	summary string
+	gauges  map[string]float64
 }
 
 type stageKey struct{}
@@ -45,6 +46,18 @@ func SetStatus(ctx context.Context, status string) {
 	if s, ok := ctx.Value(stageKey{}).(*stageStats); ok {
 		s.mu.Lock()
 		s.status = status
+		s.mu.Unlock()
+	}
+}
+
+// SetSummary sets the stage's closing line ("wrote 3 shard files; 2
+// already written by another attempt"): the Report keeps it and the
+// end-of-run table prints it alone on the table's last lines, word for
+// word (scripts parse it). Outside a run it does nothing.
+func SetSummary(ctx context.Context, line string) {
+	if s, ok := ctx.Value(stageKey{}).(*stageStats); ok {
+		s.mu.Lock()
+		s.summary = line
 		s.mu.Unlock()
 	}
 }
@@ -83,6 +96,8 @@ type StageReport struct {
 	// full: the stages after are too slow (backpressure).
 	WaitOut time.Duration
 	Status  string
+	// Summary is the stage's closing line (SetSummary), "" when none.
+	Summary string
 	Gauges  map[string]float64
 }
 
@@ -135,14 +150,14 @@ func (r *runner) report() *Report {
 	for _, st := range r.stages {
 		s := st.stats
 		s.mu.Lock()
-		status, gauges := s.status, maps.Clone(s.gauges)
+		status, summary, gauges := s.status, s.summary, maps.Clone(s.gauges)
 		s.mu.Unlock()
 		sr := StageReport{
 			Name: st.spec.Name, Workers: st.workers, Total: st.spec.Total,
 			ItemsIn: s.itemsIn.Load(), ItemsOut: s.itemsOut.Load(),
 			BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
 			Busy: time.Duration(max(s.busy.Load(), 0)), WaitIn: time.Duration(s.waitIn.Load()),
-			WaitOut: time.Duration(s.waitOut.Load()), Status: status, Gauges: gauges,
+			WaitOut: time.Duration(s.waitOut.Load()), Status: status, Summary: summary, Gauges: gauges,
 		}
 		if f := sr.BusyFraction(rep.Wall); f > best && sr.Busy > 0 {
 			best, rep.Bottleneck = f, sr.Name
@@ -181,6 +196,11 @@ func (r *Report) WriteTable(w io.Writer) {
 	for _, s := range r.Stages {
 		if s.Status != "" || len(s.Gauges) > 0 {
 			fmt.Fprintf(w, "%s: %s\n", s.Name, statusLine(s))
+		}
+	}
+	for _, s := range r.Stages {
+		if s.Summary != "" {
+			fmt.Fprintln(w, s.Summary)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -41,7 +42,9 @@ type FeatureSink interface {
 	// skips it. A unit with other metadata is an error naming both.
 	Done(ctx context.Context, shard string, want Metadata) (bool, error)
 	// Begin starts shard's unit with md; nothing of it is visible until
-	// the ShardWriter commits. It fails when the unit already exists.
+	// the ShardWriter commits. It fails when the unit already exists:
+	// with ErrWrittenByOther when it is this shard's complete output of
+	// md's configuration, else with ErrConflict.
 	Begin(ctx context.Context, shard string, md Metadata) (ShardWriter, error)
 	// Where names the unit shard maps to (a file URL, ...): two shards with
 	// the same Where would overwrite each other.
@@ -52,9 +55,23 @@ type FeatureSink interface {
 	Close() error
 }
 
+// ErrWrittenByOther is wrapped by Begin's or Commit's error when another
+// attempt (a racing process, a requeued task) has committed the shard's unit
+// first and the sink has checked that unit: complete, intact, the same
+// shard, checkpoint, config hash and layout. The shard is done; the caller
+// counts it as written by another attempt and goes on.
+var ErrWrittenByOther = errors.New("already written by another attempt")
+
+// ErrConflict is wrapped when the unit a write would create is already
+// there and is not this shard's complete output of this configuration
+// (another shard's, another config's, damaged): nothing is overwritten.
+var ErrConflict = errors.New("feature output conflict")
+
 // ShardWriter writes one shard's unit. Append buffers or streams rows;
-// Commit makes the unit visible atomically; Abort drops it (also after a
-// failed Commit). It is used by one goroutine at a time.
+// Commit makes the unit visible atomically and only if no unit of that name
+// exists (a conditional write: of racing attempts exactly one lands); the
+// loser's Commit fails with ErrWrittenByOther or ErrConflict as for Begin.
+// Abort drops it (also after a failed Commit). It is used by one goroutine at a time.
 type ShardWriter interface {
 	// Append adds len(keys) rows; feats holds len(keys)*Layout.Dim floats,
 	// row-major. The slices may be reused by the caller after it returns.

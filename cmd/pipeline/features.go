@@ -3,10 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -26,8 +30,58 @@ func newFeaturesCmd() *cobra.Command {
 		Use:   "features",
 		Short: "Check extracted feature files and look at them: prototype clusters, nearest neighbours",
 	}
-	cmd.AddCommand(newFeaturesVerifyCmd(), newFeaturesClustersCmd(), newFeaturesNeighboursCmd())
+	cmd.AddCommand(newFeaturesVerifyCmd(), newFeaturesClustersCmd(), newFeaturesNeighboursCmd(), newFeaturesDigestCmd())
 	return cmd
+}
+
+func newFeaturesDigestCmd() *cobra.Command {
+	var flags shardListFlags
+	cmd := &cobra.Command{
+		Use:   "digest OUTPUT...",
+		Short: "Print the rows of an extraction as one SHA-256 (equal digests: the same keys, labels and feature bits)",
+		Long: `digest reads every feature file of the OUTPUT locations (verifying checksums), sorts the rows by
+key and prints "rows N sha256 HEX" over each row's key, label and feature floats (their bits):
+two extractions of the same shards with the same network and transform give the same digest,
+wherever they ran (make test-image compares the image's rows with the host binary's this way).`,
+		Args: atLeastOneArg("features digest: want at least one OUTPUT location"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := flags.config(nil)
+			if err != nil {
+				return err
+			}
+			fs, err := parquet.ReadFeatureSet(cmd.Context(), parquet.ReadOptions{Store: store.Config{S3: cfg.S3}}, args...)
+			if err != nil {
+				return fmt.Errorf("features digest: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "rows %d sha256 %s\n", fs.Rows(), rowsDigest(fs))
+			return nil
+		},
+	}
+	flags.register(cmd)
+	return cmd
+}
+
+// rowsDigest hashes fs's rows in key order: key, NUL, label (8 bytes LE),
+// then the row's float32 bits (4 bytes LE each).
+func rowsDigest(fs *parquet.Features) string {
+	idx := make([]int, fs.Rows())
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return fs.Keys[idx[a]] < fs.Keys[idx[b]] })
+	h := sha256.New()
+	var buf [8]byte
+	for _, i := range idx {
+		io.WriteString(h, fs.Keys[i])
+		h.Write([]byte{0})
+		binary.LittleEndian.PutUint64(buf[:], uint64(fs.Labels[i]))
+		h.Write(buf[:])
+		for _, v := range fs.Data[i*fs.Dim : (i+1)*fs.Dim] {
+			binary.LittleEndian.PutUint32(buf[:4], math.Float32bits(v))
+			h.Write(buf[:4])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func init() { addCommand(nil, newFeaturesCmd()) }

@@ -74,4 +74,11 @@ func TestVersionNamesTheToolchain(t *testing.T) {
 	if err != nil || !strings.Contains(out, "go1.") || !strings.Contains(out, "features") {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	// The native engines it found (oneDNN, OpenBLAS, libjpeg-turbo, or the
+	// fallbacks), one line each: make test-image reads them in the image.
+	for _, line := range []string{"\nconv ", "\ngemm ", "\njpeg "} {
+		if !strings.Contains(out, line) {
+			t.Errorf("no %q line:\n%s", strings.TrimSpace(line), out)
+		}
+	}
 }

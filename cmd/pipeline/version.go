@@ -8,8 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/swavgo/swav/augment"
+	"github.com/swavgo/swav/internal/blas"
+	"github.com/swavgo/swav/internal/dnnl"
 	"github.com/swavgo/swav/pipeline"
-	"github.com/swavgo/swav/train/cpu"
 )
 
 func init() {
@@ -54,10 +56,29 @@ func versionText() string {
 		features = []string{"none"}
 	}
 	fmt.Fprintf(&b, "features  %s\n", strings.Join(features, " "))
-	bf16 := "bf16 native"
-	if !cpu.NativeBF16() {
-		bf16 = "bf16 runs as float32 here"
+	for _, e := range engines() {
+		fmt.Fprintf(&b, "%-9s %s\n", e[0], e[1])
 	}
-	fmt.Fprintf(&b, "cpu       convolutions %s (%s), GEMM %s\n", cpu.Kernels(), bf16, cpu.BLAS())
 	return b.String()
+}
+
+// engines names the native libraries this binary found at run time (each is
+// opened with dlopen; without it the binary falls back to Go code): the
+// convolutions (oneDNN, with the instruction set its kernels use and
+// whether bf16 is native), the SGEMM (OpenBLAS) and the JPEG decoder
+// (libjpeg-turbo). Opening oneDNN and OpenBLAS here costs a few
+// milliseconds; `make test-image` reads these lines inside the image.
+func engines() [][2]string {
+	conv := "fallback (im2col + GEMM): " + dnnl.Name()
+	if dnnl.Available() {
+		conv = "oneDNN " + strings.TrimPrefix(dnnl.Name(), "onednn ") + ", bf16 native"
+		if !dnnl.NativeBF16() {
+			conv = "oneDNN " + strings.TrimPrefix(dnnl.Name(), "onednn ") + ", no native bf16 (train.cpu.precision bf16 runs as float32)"
+		}
+	}
+	gemm := blas.Name()
+	if rest, ok := strings.CutPrefix(gemm, "openblas "); ok {
+		gemm = "OpenBLAS " + rest
+	}
+	return [][2]string{{"conv", conv}, {"gemm", gemm}, {"jpeg", augment.DecoderName()}}
 }

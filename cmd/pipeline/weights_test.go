@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -72,6 +73,15 @@ func TestWeightsExportInspect(t *testing.T) {
 		}
 		if got, want := f.Lookup("layer1.0.conv1.weight"), st.Params[3]; got == nil || want.Name != "trunk.layer1.0.conv1.weight" || !slices.Equal(got.Float, want.Data) {
 			t.Errorf("%s: layer1.0.conv1.weight is not the checkpoint's", tc.layout)
+		}
+		// An export is written once: a second one to the same place is
+		// refused by name and the first stays.
+		msg, err = runWeights(t, "export", ck, "--out", tc.out, "--layout", tc.layout)
+		if !errors.Is(err, weights.ErrExportExists) || !strings.Contains(err.Error(), tc.out) {
+			t.Fatalf("second export to %s: %s %v; want ErrExportExists naming it", tc.out, msg, err)
+		}
+		if f2, err := weights.Read(context.Background(), tc.out, srv.StoreConfig()); err != nil || len(f2.Tensors) != tc.tensors {
+			t.Fatalf("%s after a refused second export: %v", tc.out, err)
 		}
 	}
 	if msg, err := runWeights(t, "export", ck, "--out", filepath.Join(dir, "x.safetensors"), "--layout", "timm"); err == nil || !strings.Contains(err.Error(), `unknown layout "timm"`) {

@@ -25,6 +25,14 @@ var ErrNotExist = errors.New("object does not exist")
 // IsNotExist reports whether err says an object does not exist.
 func IsNotExist(err error) bool { return errors.Is(err, ErrNotExist) }
 
+// ErrExists is wrapped by UploadIfAbsent's error when the object is already
+// there (S3: 412 PreconditionFailed to If-None-Match: *; local: the name was
+// taken when the file was linked into place). The object is left as it was.
+var ErrExists = errors.New("object already exists")
+
+// IsExist reports whether err says the object was already there.
+func IsExist(err error) bool { return errors.Is(err, ErrExists) }
+
 // ObjectInfo describes one object found by Iter.
 type ObjectInfo struct {
 	// Name is the object's key relative to the bucket root ("dir/x.tar").
@@ -63,6 +71,15 @@ type Bucket interface {
 	// Upload writes the object atomically: readers see the old object or the
 	// whole new one, never a part (local: temp file + rename; S3: PutObject).
 	Upload(ctx context.Context, name string, r io.Reader) error
+	// UploadIfAbsent is Upload that never replaces an object: it writes name
+	// only if no object of that name exists when the write lands, atomically
+	// with the check, so that of several writers racing for one name exactly
+	// one wins and the others get an error wrapping ErrExists (and the
+	// winner's object stays whole). Local: a temp file linked into place
+	// with renameat2(RENAME_NOREPLACE) (or link(2) where the filesystem
+	// lacks it); S3: PutObject with If-None-Match: *, a 409
+	// ConditionalRequestConflict retried with backoff.
+	UploadIfAbsent(ctx context.Context, name string, r io.Reader) error
 	// Delete removes the object; deleting a missing object is not an error.
 	Delete(ctx context.Context, name string) error
 	// Close releases the bucket's resources.

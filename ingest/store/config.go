@@ -12,7 +12,15 @@ type Config struct {
 	S3 S3Config
 	// Retries is the number of attempts per S3 request (0: 10).
 	Retries int
+	// PartSize is the size of a multipart upload's parts: S3 objects larger
+	// than it are uploaded in parts of this size (0: DefaultPartSize; S3
+	// wants at least 5 MiB).
+	PartSize int64
 }
+
+// DefaultPartSize is the default Config.PartSize: a 200 MB checkpoint goes
+// up in 4 parts, each retried on its own.
+const DefaultPartSize = 64 << 20
 
 // S3Config configures the S3 client. Empty fields fall back to the standard
 // AWS chain: AWS_ENDPOINT_URL(_S3), AWS_REGION, AWS_ACCESS_KEY_ID,

@@ -152,18 +152,34 @@ func (b *Local) Iter(ctx context.Context, prefix string, f func(ObjectInfo) erro
 const tmpMarker = ".tmp-upload-"
 
 // Upload implements Bucket: it writes a temporary file next to the target,
-// syncs it and renames it into place.
+// syncs it and renames it into place (replacing an older object).
 func (b *Local) Upload(ctx context.Context, name string, r io.Reader) error {
+	return b.upload(ctx, "upload", name, r, os.Rename)
+}
+
+// UploadIfAbsent implements Bucket: Upload's temporary file is moved into
+// place with RenameNoReplace, so an existing object is never replaced and,
+// of racing writers, exactly one lands its file.
+func (b *Local) UploadIfAbsent(ctx context.Context, name string, r io.Reader) error {
+	return b.upload(ctx, "upload (if absent)", name, r, RenameNoReplace)
+}
+
+// upload writes r to a synced temporary file beside name's file and moves
+// it there with place. Nothing of a failed write stays visible: the
+// temporary file is removed on every error (a full disk, an I/O error, a
+// read-only folder, ctx ending).
+func (b *Local) upload(ctx context.Context, op, name string, r io.Reader, place func(oldpath, newpath string) error) error {
 	p, err := b.path(name)
 	if err != nil {
 		return err
 	}
+	fail := func(err error) error { return fmt.Errorf("%s %s: %w", op, ObjectURL(b, name), err) }
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
+		return fail(err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+tmpMarker+"*")
 	if err != nil {
-		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
+		return fail(err)
 	}
 	ok := false
 	defer func() {
@@ -173,21 +189,34 @@ func (b *Local) Upload(ctx context.Context, name string, r io.Reader) error {
 		}
 	}()
 	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
-		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
+		return fail(err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
+		return fail(err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("upload %s: sync: %w", ObjectURL(b, name), err)
+		return fail(fmt.Errorf("sync: %w", err))
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
+		return fail(err)
 	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return fmt.Errorf("upload %s: %w", ObjectURL(b, name), err)
+	if err := place(tmp.Name(), p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fail(ErrExists)
+		}
+		return fail(err)
 	}
 	ok = true
+	return nil
+}
+
+// linkThenRemove is the portable no-replace move: link(2) fails with EEXIST
+// on an existing name, atomically; the old name is removed after.
+func linkThenRemove(oldpath, newpath string) error {
+	if err := os.Link(oldpath, newpath); err != nil {
+		return err
+	}
+	os.Remove(oldpath)
 	return nil
 }
 

@@ -74,6 +74,11 @@ func (p *prefixed) Upload(ctx context.Context, name string, r io.Reader) error {
 	return p.b.Upload(ctx, p.key(name), r)
 }
 
+// UploadIfAbsent implements Bucket.
+func (p *prefixed) UploadIfAbsent(ctx context.Context, name string, r io.Reader) error {
+	return p.b.UploadIfAbsent(ctx, p.key(name), r)
+}
+
 // Delete implements Bucket.
 func (p *prefixed) Delete(ctx context.Context, name string) error {
 	return p.b.Delete(ctx, p.key(name))

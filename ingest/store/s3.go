@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 )
@@ -30,6 +33,7 @@ type S3 struct {
 	client   *s3.Client
 	bucket   string
 	attempts int
+	partSize int64
 }
 
 // NewS3 builds a client for bucket from opts and the standard AWS
@@ -66,7 +70,11 @@ func NewS3(ctx context.Context, bucket string, opts Config) (*S3, error) {
 		}
 		s3Clients[string(key)] = client
 	}
-	return &S3{client: client, bucket: bucket, attempts: attempts}, nil
+	partSize := opts.PartSize
+	if partSize <= 0 {
+		partSize = DefaultPartSize
+	}
+	return &S3{client: client, bucket: bucket, attempts: attempts, partSize: partSize}, nil
 }
 
 var (
@@ -387,31 +395,237 @@ func (b *S3) Iter(ctx context.Context, prefix string, f func(ObjectInfo) error) 
 	return nil
 }
 
-// Upload implements Bucket with one PutObject (atomic on S3). A reader that
-// cannot seek is spooled to a temporary file first so that the SDK can sign
-// and retry it without holding the object in memory.
+// Upload implements Bucket: one PutObject, or a multipart upload for an
+// object larger than the part size (Config.PartSize); either is atomic on
+// S3 (readers see the old object or the whole new one). A reader that
+// cannot seek is spooled to a temporary file first so that the SDK can
+// sign and retry it without holding the object in memory.
 func (b *S3) Upload(ctx context.Context, name string, r io.Reader) error {
-	body, ok := r.(io.ReadSeeker)
-	if !ok {
-		tmp, err := os.CreateTemp("", "swav-upload-*")
-		if err != nil {
-			return fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
-		}
-		defer os.Remove(tmp.Name())
-		defer tmp.Close()
-		if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
-			return fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
-		}
-		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			return fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
-		}
-		body = tmp
-	}
-	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &name, Body: body})
+	body, done, err := b.seekable(ctx, name, r)
 	if err != nil {
-		return b.wrap("put", name, err)
+		return err
 	}
-	return nil
+	defer done()
+	_, err = b.put(ctx, name, body, false, nil)
+	return err
+}
+
+// UploadIfAbsent implements Bucket: Upload with If-None-Match: * on the
+// PutObject or on the CompleteMultipartUpload, which S3 (and versitygw with
+// metadata, see s3local) checks atomically with the write. 412
+// PreconditionFailed is ErrExists, unless the SDK had retried the request
+// and the object there holds exactly our bytes (its ETag is theirs): then
+// an earlier attempt landed and only its answer was lost, so the write is
+// ours. 409 ConditionalRequestConflict (a concurrent write of the same key
+// in flight) is retried with backoff, up to the retry budget. A refused or
+// failed multipart upload is aborted: none of its parts stays behind.
+func (b *S3) UploadIfAbsent(ctx context.Context, name string, r io.Reader) error {
+	body, done, err := b.seekable(ctx, name, r)
+	if err != nil {
+		return err
+	}
+	defer done()
+	attempts := 0
+	etag, err := b.put(ctx, name, body, true, &attempts)
+	if s3ErrorCode(err) != "PreconditionFailed" {
+		return err
+	}
+	if attempts > 1 && b.holds(ctx, name, etag) {
+		return nil
+	}
+	return fmt.Errorf("put (if absent) %s: %w", ObjectURL(b, name), ErrExists)
+}
+
+// put writes body as name, conditionally when ifAbsent, retrying 409
+// ConditionalRequestConflict with backoff. It counts the attempts of the
+// final request (PutObject or CompleteMultipartUpload) into *attempts (may
+// be nil) and returns a function giving the ETag the object has when it
+// holds body's bytes (computed on demand: it reads body again).
+func (b *S3) put(ctx context.Context, name string, body io.ReadSeeker, ifAbsent bool, attempts *int) (etag func() string, err error) {
+	size, err := body.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = body.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("upload %s: size: %w", ObjectURL(b, name), err)
+	}
+	var cond *string
+	if ifAbsent {
+		cond = aws.String("*")
+	}
+	if attempts == nil {
+		attempts = new(int)
+	}
+	// Each call of the final request counts its own attempts: a 409 retried
+	// by retryConflicts starts the count again.
+	count := s3.WithAPIOptions(countAttempts(attempts))
+	if size > b.partSize {
+		return b.multipart(ctx, name, body, size, cond, attempts, count)
+	}
+	etag = func() string { return md5Hex(body) }
+	return etag, b.retryConflicts(ctx, "put", name, func() error {
+		if _, err := body.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		*attempts = 0
+		_, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &name, Body: body, IfNoneMatch: cond}, count)
+		return err
+	})
+}
+
+// multipart uploads body (size bytes) in parts of b.partSize, one after
+// the other (each part retried by the SDK on its own), then completes the
+// upload with condition cond. Any failure aborts the upload, so that no
+// part is left stored and nothing of the object becomes visible.
+func (b *S3) multipart(ctx context.Context, name string, body io.ReadSeeker, size int64, cond *string, attempts *int, count func(*s3.Options)) (etag func() string, err error) {
+	created, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b.bucket, Key: &name})
+	if err != nil {
+		return nil, b.wrap("create multipart upload", name, err)
+	}
+	id := created.UploadId
+	defer func() {
+		if err != nil {
+			_, _ = b.client.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{Bucket: &b.bucket, Key: &name, UploadId: id})
+		}
+	}()
+	ra, canReadAt := body.(io.ReaderAt)
+	var parts []types.CompletedPart
+	var sums []byte // the parts' MD5s: the multipart ETag is their MD5
+	for n, off := int32(1), int64(0); off < size; n, off = n+1, off+b.partSize {
+		length := min(b.partSize, size-off)
+		var part io.ReadSeeker
+		if canReadAt {
+			part = io.NewSectionReader(ra, off, length)
+		} else {
+			buf := make([]byte, length)
+			if _, err := body.Seek(off, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("upload %s: part %d: %w", ObjectURL(b, name), n, err)
+			}
+			if _, err := io.ReadFull(body, buf); err != nil {
+				return nil, fmt.Errorf("upload %s: part %d: %w", ObjectURL(b, name), n, err)
+			}
+			part = bytes.NewReader(buf)
+		}
+		up, err := b.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: &b.bucket, Key: &name, UploadId: id,
+			PartNumber: aws.Int32(n), Body: part, ContentLength: aws.Int64(length)})
+		if err != nil {
+			return nil, b.wrap(fmt.Sprintf("upload part %d of", n), name, err)
+		}
+		sum, _ := hex.DecodeString(strings.Trim(aws.ToString(up.ETag), `"`))
+		sums = append(sums, sum...)
+		parts = append(parts, types.CompletedPart{ETag: up.ETag, PartNumber: aws.Int32(n)})
+	}
+	etag = func() string {
+		h := md5.Sum(sums)
+		return fmt.Sprintf("%s-%d", hex.EncodeToString(h[:]), len(parts))
+	}
+	return etag, b.retryConflicts(ctx, "complete multipart upload", name, func() error {
+		*attempts = 0
+		_, err := b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &b.bucket, Key: &name, UploadId: id,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}, IfNoneMatch: cond}, count)
+		return err
+	})
+}
+
+// retryConflicts runs f until it returns anything but 409
+// ConditionalRequestConflict, with backoff, up to the retry budget. A 412
+// comes back unwrapped by b.wrap (the caller tells ErrExists from it);
+// other errors are wrapped naming op and the object.
+func (b *S3) retryConflicts(ctx context.Context, op, name string, f func() error) error {
+	for tries := 1; ; tries++ {
+		err := f()
+		switch code := s3ErrorCode(err); {
+		case err == nil:
+			return nil
+		case code == "PreconditionFailed":
+			return err
+		case code == "ConditionalRequestConflict" && tries < b.attempts:
+			if err := sleepBackoff(ctx, tries); err != nil {
+				return fmt.Errorf("%s %s: %w", op, ObjectURL(b, name), err)
+			}
+		case code == "ConditionalRequestConflict":
+			return fmt.Errorf("%s %s: still conflicting after %d tries: %w", op, ObjectURL(b, name), tries, b.wrap(op, name, err))
+		default:
+			return b.wrap(op, name, err)
+		}
+	}
+}
+
+// s3ErrorCode is the S3 error code of err ("PreconditionFailed"), mapping a
+// bare 412 or 409 status (a response without a body) to its code.
+func s3ErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() != "" {
+		return ae.ErrorCode()
+	}
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		switch re.HTTPStatusCode() {
+		case http.StatusPreconditionFailed:
+			return "PreconditionFailed"
+		case http.StatusConflict:
+			return "ConditionalRequestConflict"
+		}
+	}
+	return ""
+}
+
+// countAttempts counts the attempts of one operation (the Finalize step
+// after the retry middleware runs once per attempt).
+func countAttempts(n *int) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("SwAVCountAttempts",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				*n++
+				return next.HandleFinalize(ctx, in)
+			}), middleware.After)
+	}
+}
+
+// holds reports whether object name's ETag is etag() (the ETag it has when
+// it holds the bytes just written: their MD5 for one PutObject, the MD5 of
+// the parts' MD5s and the part count for a multipart upload, on S3 and
+// versitygw). Any error is a no.
+func (b *S3) holds(ctx context.Context, name string, etag func() string) bool {
+	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &name})
+	if err != nil || out.ETag == nil || etag == nil {
+		return false
+	}
+	return strings.Trim(*out.ETag, `"`) == etag()
+}
+
+// md5Hex is the MD5 of body's bytes from its start ("" on a read error).
+func md5Hex(body io.ReadSeeker) string {
+	if _, err := body.Seek(0, io.SeekStart); err != nil {
+		return ""
+	}
+	h := md5.New()
+	if _, err := io.Copy(h, body); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// seekable returns r as a ReadSeeker, spooling a reader that cannot seek
+// to a temporary file (removed by done).
+func (b *S3) seekable(ctx context.Context, name string, r io.Reader) (body io.ReadSeeker, done func(), err error) {
+	if body, ok := r.(io.ReadSeeker); ok {
+		return body, func() {}, nil
+	}
+	tmp, err := os.CreateTemp("", "swav-upload-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
+	}
+	done = func() { tmp.Close(); os.Remove(tmp.Name()) }
+	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("upload %s: spool: %w", ObjectURL(b, name), err)
+	}
+	return tmp, done, nil
 }
 
 // Delete implements Bucket.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,7 +14,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/sinks"
 )
 
 // Output is where feature files go: a local folder or an object-store
@@ -125,8 +128,12 @@ func (o *Output) tempFile(name string) (*os.File, error) {
 	return f, nil
 }
 
-// commit moves the finished temp file into place as name. The temp file is
-// closed and removed whatever the outcome.
+// commit moves the finished temp file into place as name, only if the
+// output holds no file of that name (local: store.RenameNoReplace; object
+// store: UploadIfAbsent, If-None-Match: *), so that of racing attempts
+// exactly one lands and a finished file is never replaced. A name taken
+// first is an error wrapping store.ErrExists. The temp file is closed and
+// removed whatever the outcome.
 func (o *Output) commit(ctx context.Context, tmp *os.File, name string) error {
 	if o.store == nil {
 		if err := tmp.Sync(); err != nil {
@@ -138,8 +145,11 @@ func (o *Output) commit(ctx context.Context, tmp *os.File, name string) error {
 			os.Remove(tmp.Name())
 			return fmt.Errorf("close %s: %w", tmp.Name(), err)
 		}
-		if err := os.Rename(tmp.Name(), o.Path(name)); err != nil {
+		if err := store.RenameNoReplace(tmp.Name(), o.Path(name)); err != nil {
 			os.Remove(tmp.Name())
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("commit %s: %w", o.Path(name), store.ErrExists)
+			}
 			return fmt.Errorf("commit %s: %w", o.Path(name), err)
 		}
 		return nil
@@ -149,7 +159,7 @@ func (o *Output) commit(ctx context.Context, tmp *os.File, name string) error {
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("rewind %s: %w", tmp.Name(), err)
 	}
-	if err := o.store.Upload(ctx, name, tmp); err != nil {
+	if err := o.store.UploadIfAbsent(ctx, name, tmp); err != nil {
 		return fmt.Errorf("upload %s: %w", o.Path(name), err)
 	}
 	return nil
@@ -179,6 +189,34 @@ func (o *Output) exists(ctx context.Context, name string) (bool, error) {
 		return false, fmt.Errorf("check %s: %w", o.Path(name), err)
 	}
 	return ok, nil
+}
+
+// taken explains why file name, found already there when this attempt
+// wanted to create it, stops the write: an error wrapping
+// sinks.ErrWrittenByOther when it is a complete, intact feature file (its
+// checksum footer verified) of the same shard, checkpoint, config hash and
+// layout as want, else one wrapping sinks.ErrConflict that names what is
+// there. It reads the file whole.
+func (o *Output) taken(ctx context.Context, name string, want Metadata) error {
+	path := o.Path(name)
+	data, err := o.readAll(ctx, name)
+	if err == nil {
+		var rdr *file.Reader
+		var md Metadata
+		rdr, md, err = openParquetSafely(path, data)
+		if rdr != nil {
+			rdr.Close()
+		}
+		if err == nil {
+			sameLayout := md.Layout.Kind == want.Layout.Kind && md.Layout.Arch == want.Layout.Arch && md.Layout.Dim == want.Layout.Dim
+			if md.Shard == want.Shard && md.ConfigHash == want.ConfigHash && md.Checkpoint == want.Checkpoint && sameLayout {
+				return fmt.Errorf("%s: %w", path, sinks.ErrWrittenByOther)
+			}
+			return fmt.Errorf("%s: %w: it holds shard %s, checkpoint %q, config %s, layout %+v; this attempt writes shard %s, checkpoint %q, config %s, layout %+v: use another output location",
+				path, sinks.ErrConflict, md.Shard, md.Checkpoint, md.ConfigHash, md.Layout, want.Shard, want.Checkpoint, want.ConfigHash, want.Layout)
+		}
+	}
+	return fmt.Errorf("%s: %w: a file is there that is not a complete feature file (%v); move it away to redo shard %s", path, sinks.ErrConflict, err, want.Shard)
 }
 
 // readAll returns file name's bytes (feature files are read whole: the

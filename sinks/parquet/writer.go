@@ -13,6 +13,7 @@ import (
 	apq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/swavgo/swav/ingest/store"
 )
 
 // WriterOptions tune a feature file.
@@ -72,9 +73,11 @@ func (opts WriterOptions) mem() memory.Allocator {
 	return opts.Mem
 }
 
-// ErrExists is returned (wrapped) by Create when the output already holds a
-// file of that name: finished output is never overwritten.
-var ErrExists = errors.New("feature file already exists")
+// ErrExists is wrapped by Create's and Commit's error when the output
+// already holds a file of that name (alongside sinks.ErrWrittenByOther or
+// sinks.ErrConflict, see Output.taken): finished output is never
+// overwritten.
+var ErrExists = store.ErrExists
 
 // FileWriter writes one feature file. Rows are buffered up to one row group
 // (RowGroupRows x (D+1) values) and written to a temp file as each group
@@ -113,7 +116,7 @@ func Create(ctx context.Context, out *Output, name string, md Metadata, opts Wri
 		return nil, err
 	}
 	if ok {
-		return nil, fmt.Errorf("%s: %w", out.Path(name), ErrExists)
+		return nil, fmt.Errorf("%w (%w)", out.taken(ctx, name, md), ErrExists)
 	}
 	props, err := opts.Props()
 	if err != nil {
@@ -254,6 +257,10 @@ func (w *FileWriter) Commit(ctx context.Context) error {
 		return fmt.Errorf("feature file %s: checksums: %w", w.Path(), err)
 	}
 	if err := w.out.commit(ctx, w.tmp, w.name); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			// Another attempt committed this name between Create and now.
+			return fmt.Errorf("%w (%w)", w.out.taken(ctx, w.name, w.md), ErrExists)
+		}
 		return fmt.Errorf("feature file %s: %w", w.Path(), err)
 	}
 	return nil

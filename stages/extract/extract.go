@@ -67,8 +67,9 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	}
 	writer := &writeStage{
 		out: out, model: m,
-		md:   sinks.Metadata{Checkpoint: m.Checkpoint, ConfigHash: configHash(job, m), Layout: m.Layout},
-		open: map[string]sinks.ShardWriter{},
+		md:    sinks.Metadata{Checkpoint: m.Checkpoint, ConfigHash: configHash(job, m), Layout: m.Layout},
+		open:  map[string]sinks.ShardWriter{},
+		other: map[string]bool{},
 	}
 	defer func() {
 		if err != nil {
@@ -102,6 +103,7 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	}
 	sel := &selectStage{src: read.Source, out: out, want: writer.md, names: map[string]string{}, done: map[string]bool{}, skipped: doneBefore}
 	read.Source = sel
+	writer.sel = sel
 	read.Name = "read"
 
 	workers := ex.Workers
@@ -438,27 +440,81 @@ func (e *embedStage) Process(ctx context.Context, item any, emit pipeline.Emit) 
 
 // writeStage writes each shard's rows to its feature file and commits it on
 // the shard's shardEnd. Files still open when the run ends (error or stop)
-// are aborted: nothing partial is left. It owns the Output and the Model.
+// are aborted: nothing partial is left. A shard whose file another attempt
+// committed first (sinks.ErrWrittenByOther, found at Begin or at Commit) is
+// counted and its remaining rows dropped. It owns the Output and the Model.
 type writeStage struct {
 	out   sinks.FeatureSink
 	model *Model
 	md    sinks.Metadata
 	open  map[string]sinks.ShardWriter
+	// other holds the shards found written by another attempt at Begin,
+	// until their shardEnd.
+	other map[string]bool
+	// sel counts the shards found done before the run (pendingShards) or
+	// before they were read.
+	sel *selectStage
 
 	mu        sync.Mutex
 	committed []string
+	byOthers  int // shards found committed by another attempt at Begin or Commit
 	rows      int64
+}
+
+// SummaryLine is the last status of the write stage, the line an
+// extraction ends with (its words are a contract: scripts add the counts of
+// racing processes up to the number of shards).
+func SummaryLine(wrote, byOthers int) string {
+	return fmt.Sprintf("wrote %d shard files; %d already written by another attempt", wrote, byOthers)
+}
+
+// counts returns the files this run committed and the shards it found
+// written by another attempt (before the run, while reading, or when
+// creating or committing the file).
+func (w *writeStage) counts() (wrote, byOthers int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	byOthers = w.byOthers
+	if w.sel != nil {
+		byOthers += w.sel.skipped
+	}
+	return len(w.committed), byOthers
+}
+
+// Flush implements pipeline.Flusher: the summary line becomes the stage's
+// summary, the last line of the run's table, and its status.
+func (w *writeStage) Flush(ctx context.Context, _ pipeline.Emit) error {
+	line := SummaryLine(w.counts())
+	pipeline.SetStatus(ctx, line)
+	pipeline.SetSummary(ctx, line)
+	return nil
+}
+
+// writtenByOther counts shard as committed by another attempt.
+func (w *writeStage) writtenByOther(ctx context.Context, shard string, err error) {
+	w.mu.Lock()
+	w.byOthers++
+	w.mu.Unlock()
+	pipeline.SetStatus(ctx, fmt.Sprintf("shard %s: %v", shard, err))
 }
 
 func (w *writeStage) Consume(ctx context.Context, item any) error {
 	switch it := item.(type) {
 	case *features:
+		if w.other[it.shard] {
+			return nil
+		}
 		fw := w.open[it.shard]
 		if fw == nil {
 			md := w.md
 			md.Shard = it.shard
 			var err error
-			if fw, err = w.out.Begin(ctx, it.shard, md); err != nil {
+			if fw, err = w.out.Begin(ctx, it.shard, md); errors.Is(err, sinks.ErrWrittenByOther) {
+				w.other[it.shard] = true
+				w.writtenByOther(ctx, it.shard, err)
+				return nil
+			}
+			if err != nil {
 				return fmt.Errorf("extract: shard %s: %w", it.shard, err)
 			}
 			w.open[it.shard] = fw
@@ -472,12 +528,19 @@ func (w *writeStage) Consume(ctx context.Context, item any) error {
 		w.mu.Unlock()
 		return nil
 	case *shardEnd:
+		if w.other[it.shard] {
+			delete(w.other, it.shard)
+			return nil
+		}
 		fw := w.open[it.shard]
 		if fw == nil {
 			return nil // no decodable sample in the shard: no file
 		}
 		delete(w.open, it.shard)
-		if err := fw.Commit(ctx); err != nil {
+		if err := fw.Commit(ctx); errors.Is(err, sinks.ErrWrittenByOther) {
+			w.writtenByOther(ctx, it.shard, err)
+			return nil
+		} else if err != nil {
 			return fmt.Errorf("extract: shard %s: %w", it.shard, err)
 		}
 		w.mu.Lock()
@@ -514,6 +577,10 @@ type Result struct {
 	Files []string
 	// Rows is the number of rows written by this run.
 	Rows int64
+	// WrittenByOthers counts the shards whose file another attempt (an
+	// earlier run, a racing process) had committed: found done before the
+	// run or while reading, or taken between this run's start and commit.
+	WrittenByOthers int
 	// Report is the engine's metrics (the per-stage stall breakdown).
 	Report *pipeline.Report
 }
@@ -528,5 +595,6 @@ func Run(ctx context.Context, job *configs.Job, m *Model, opts pipeline.Options)
 	w := specs[len(specs)-1].Sink.(*writeStage)
 	rep, err := pipeline.Run(ctx, specs, opts)
 	files, rows := w.Written()
-	return &Result{Files: files, Rows: rows, Report: rep}, err
+	_, others := w.counts()
+	return &Result{Files: files, Rows: rows, WrittenByOthers: others, Report: rep}, err
 }

@@ -93,6 +93,24 @@ func saveCheckpoint(t *testing.T, dir string, m train.ModelConfig) string {
 	return url
 }
 
+// reference writes nShards shards and a checkpoint under dir and extracts
+// them once, undisturbed, into dir/ref: the run that interrupted, racing
+// or faulty runs must equal.
+func reference(t *testing.T, dir string, nShards int) (shards, ck string, want *parquet.Features) {
+	t.Helper()
+	shards = makeShards(t, filepath.Join(dir, "shards"), nShards, -1)
+	ck = saveCheckpoint(t, filepath.Join(dir, "ck"), smallModel)
+	ref := filepath.Join(dir, "ref")
+	if _, err := run(t, testJob(shards, ref, ck)); err != nil {
+		t.Fatal(err)
+	}
+	want, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shards, ck, want
+}
+
 func run(t *testing.T, job *configs.Job) (*Result, error) {
 	t.Helper()
 	m, err := OpenModel(context.Background(), job)

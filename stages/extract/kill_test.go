@@ -33,16 +33,7 @@ func TestKill9ExtractionFinishesExactly(t *testing.T) {
 	}
 	dir := t.TempDir()
 	const nShards = 6
-	shards := makeShards(t, filepath.Join(dir, "shards"), nShards, -1)
-	ck := saveCheckpoint(t, filepath.Join(dir, "ck"), smallModel)
-	ref := filepath.Join(dir, "ref")
-	if _, err := run(t, testJob(shards, ref, ck)); err != nil {
-		t.Fatal(err)
-	}
-	want, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	shards, ck, want := reference(t, dir, nShards)
 	srv := s3local.StartForTest(t)
 	if _, err := srv.CreateBucket(context.Background(), "feats"); err != nil {
 		t.Fatal(err)

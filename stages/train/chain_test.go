@@ -21,8 +21,8 @@ import (
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/metrics"
-	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/sinks/tensorboard/tbtest"
+	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
 )

@@ -64,7 +64,7 @@ func newFakeBackend(k int) *fakeBackend {
 	return &fakeBackend{k: k, w: []float32{0.5, -0.25, 0.125}, mom: make([]float32, 3), nanAt: -1}
 }
 
-func (f *fakeBackend) Name() string { return "fake" }
+func (f *fakeBackend) Name() string   { return "fake" }
 func (f *fakeBackend) Engine() string { return "fake engine" }
 
 func (f *fakeBackend) Step(_ context.Context, in *train.StepInput) (train.StepResult, error) {

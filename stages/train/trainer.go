@@ -175,6 +175,7 @@ func NewTrainer(opts Options) (*Trainer, error) {
 
 // since is the time passed on the Trainer's clock since then.
 func (t *Trainer) since(then time.Time) time.Duration { return t.opts.Now().Sub(then) }
+
 // TensorboardOff is the train.tensorboard value that writes no event file.
 const TensorboardOff = "off"
 

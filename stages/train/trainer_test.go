@@ -444,3 +444,47 @@ func TestShortEpochsKeepTheSchedule(t *testing.T) {
 		t.Fatalf("resumed %v, want %v", resumed.Losses(), fullTr.Losses())
 	}
 }
+
+// TestTwoTrainersOnOneCheckpointFolder: a requeued job starts while the old
+// one still runs, both from the same state and on the same checkpoint
+// folder. The first to reach an epoch end writes its checkpoint; the second
+// stops with an error naming the folder and the iteration it found taken,
+// and the first one's checkpoint is the one that loads.
+func TestTwoTrainersOnOneCheckpointFolder(t *testing.T) {
+	out := t.TempDir()
+	ctx := context.Background()
+	newTrainer := func() *Trainer {
+		tr, err := NewTrainer(Options{Config: testConfig(), Out: out, ItersPerEpoch: 3, Backend: newFakeBackend(10),
+			Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	first, second := newTrainer(), newTrainer()
+	epoch := func(tr *Trainer) error {
+		for _, b := range batchStream(1, 12, 4, []int{8, 8, 4}, nil) {
+			if err := tr.Consume(ctx, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := epoch(first); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(out, "checkpoints")
+	err := epoch(second)
+	if !errors.Is(err, checkpoint.ErrTaken) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "iteration 3") {
+		t.Fatalf("second trainer: %v; want ErrTaken naming %s and iteration 3", err, dir)
+	}
+	for _, tr := range []*Trainer{first, second} {
+		if err := tr.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ck, err := checkpoint.Load(ctx, filepath.Join(dir, checkpoint.FileName(3)))
+	if err != nil || !slices.Equal(ck.Losses, first.Losses()) {
+		t.Fatalf("the checkpoint is not the first trainer's: %v", err)
+	}
+}

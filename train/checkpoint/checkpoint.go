@@ -16,9 +16,10 @@
 //
 // The header is checked before any tensor memory is allocated, so a corrupt
 // or truncated file never makes Load allocate what the header claims. Files
-// are named ckpt-<iteration, 10 digits>.swck and written atomically: to a
-// temporary file in the same folder, synced, then renamed (locally), or with
-// one PutObject (s3://).
+// are named ckpt-<iteration, 10 digits>.swck and written atomically and
+// once: to a temporary file in the same folder, synced, then renamed with
+// RENAME_NOREPLACE (locally), or with one PutObject with If-None-Match: *
+// (s3://); an iteration already there is ErrTaken.
 package checkpoint
 
 import (

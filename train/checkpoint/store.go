@@ -90,9 +90,21 @@ func (f *folder) iters(ctx context.Context) ([]int, error) {
 	return iters, nil
 }
 
+// ErrTaken is wrapped by Save's error when dir already holds a checkpoint
+// of ck's iteration: another trainer (a requeued job while the old one
+// still runs, two jobs given one folder) has advanced the folder to it. The
+// file there is left as it was; this trainer must stop, not overwrite it.
+var ErrTaken = errors.New("checkpoint iteration already taken")
+
 // Save writes ck to dir (a local folder, created if missing, or an s3://
-// prefix) as FileName(ck.Iter), atomically (local: temporary file, sync,
-// rename; S3: one PutObject), then deletes the oldest checkpoints of dir
+// prefix) as FileName(ck.Iter), atomically and only if no checkpoint of
+// that iteration exists (store.Bucket.UploadIfAbsent: a temporary file
+// renamed with RENAME_NOREPLACE locally, PutObject with If-None-Match: * on
+// S3), so each ckpt-<iter> is written once and a second trainer on the same
+// folder stops with ErrTaken naming the folder and the iteration. A failed
+// write (a full disk, an I/O error, a read-only folder, an S3 fault past
+// the retries) leaves nothing of itself and the older checkpoints as they
+// were. Then it deletes the oldest checkpoints of dir
 // beyond the newest keep (keep <= 0 keeps all). It sets ck.Version,
 // ck.Created (when zero) and ck.ConfigHash (when empty). It refuses a state
 // holding NaN/Inf (ErrNonFinite), so a bad state never replaces a good
@@ -118,9 +130,14 @@ func (s Store) Save(ctx context.Context, dir string, ck *Checkpoint, keep int) (
 	pr, pw := io.Pipe()
 	var wg conc.WaitGroup
 	wg.Go(func() { pw.CloseWithError(Encode(pw, ck)) })
-	upErr := f.bucket.Upload(ctx, name, pr)
+	upErr := f.bucket.UploadIfAbsent(ctx, name, pr)
 	pr.CloseWithError(errors.New("upload ended")) // unblocks the encoder if Upload stopped early
 	wg.Wait()
+	if store.IsExist(upErr) {
+		return "", fmt.Errorf("checkpoint: %s already holds iteration %d (%s), written by another trainer on the same folder; "+
+			"stopping without overwriting it (give each job its own train.checkpoint.dir, or stop the other one): %w",
+			f.dir, ck.Iter, name, ErrTaken)
+	}
 	if upErr != nil {
 		return "", fmt.Errorf("checkpoint: save %s: %w", f.url(name), upErr)
 	}

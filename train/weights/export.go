@@ -2,6 +2,7 @@ package weights
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -112,11 +113,16 @@ func (im *Imported) WriteExport(w io.Writer, layout string) (int, error) {
 	return len(tensors), WriteSafetensors(w, tensors, im.ExportMetadata(layout))
 }
 
+// ErrExportExists is wrapped by ExportTo's error when dst already exists.
+var ErrExportExists = errors.New("the export destination already exists")
+
 // ExportTo reads the weights file src (any format Read knows) and writes its
 // network to dst (a path or s3:// URL) as safetensors in layout. The encoder
-// streams into one atomic upload (a temporary file and a rename locally, one
-// PutObject on S3), so dst is the whole export or untouched. It returns the
-// number of tensors written.
+// streams into one atomic upload that never replaces a file (a temporary
+// file renamed with RENAME_NOREPLACE locally, one PutObject with
+// If-None-Match: * on S3), so dst is the whole export or untouched, and an
+// existing dst is an error wrapping ErrExportExists that names it. It
+// returns the number of tensors written.
 func ExportTo(ctx context.Context, src, dst, layout string, sc store.Config) (int, error) {
 	f, err := Read(ctx, src, sc)
 	if err != nil {
@@ -144,9 +150,12 @@ func ExportTo(ctx context.Context, src, dst, layout string, sc store.Config) (in
 		n, err = im.WriteExport(pw, layout)
 		pw.CloseWithError(err)
 	})
-	err = b.Upload(ctx, key, pr)
+	err = b.UploadIfAbsent(ctx, key, pr)
 	pr.CloseWithError(err) // unblocks the encoder if the upload stopped early
 	writer.Wait()
+	if store.IsExist(err) {
+		return 0, fmt.Errorf("weights: export to %s: %w: it is never overwritten (delete it or choose another name)", dst, ErrExportExists)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("weights: export to %s: %w", dst, err)
 	}

@@ -20,15 +20,28 @@ import (
 	"github.com/sourcegraph/conc"
 )
 
-// Faults says which object GET requests fail and how: request n (counting
-// object GETs from 1) gets the first fault whose Every divides n. Zero
-// disables a fault. Listing and write requests pass through untouched.
+// Faults says which object requests fail and how. Object GETs and object
+// writes are counted apart, each from 1: GET n gets the first read fault
+// whose Every divides n, write n the first write fault. Zero disables a
+// fault. Listing, HEAD and bucket requests pass through untouched.
 type Faults struct {
 	ResetEvery    int // close the connection with a TCP reset before answering
 	SlowDownEvery int // answer 503 SlowDown
 	CutEvery      int // send the headers and half the body, then drop the connection
 	SlowEvery     int // delay the response by SlowDelay
 	SlowDelay     time.Duration
+
+	// Write faults, on PutObject, UploadPart and CompleteMultipartUpload
+	// (see IsObjectWrite); none of them forwards the request, except
+	// WriteLostReplyEvery.
+	WriteResetEvery     int // read half the request body, then reset the connection (a reset mid-upload)
+	WriteSlowDownEvery  int // answer 503 SlowDown
+	WriteErrorEvery     int // answer 500 InternalError
+	WriteLostReplyEvery int // forward the write (it lands), then reset the connection instead of answering
+	WriteConflictEvery  int // answer a conditional write (If-None-Match) with 409 ConditionalRequestConflict, as AWS does while another one of the key is in flight
+	// WriteOnly, when set, limits the write faults to that kind of write:
+	// "PutObject", "UploadPart" or "CompleteMultipartUpload".
+	WriteOnly string
 }
 
 // Proxy is one running proxy.
@@ -45,6 +58,9 @@ type Proxy struct {
 
 	gets                          atomic.Int64
 	resets, slowdowns, cuts, slow atomic.Int64
+	writes                        atomic.Int64
+	wResets, wSlowdowns, wErrors  atomic.Int64
+	wLost, wConflicts             atomic.Int64
 }
 
 // Start listens on a free loopback port and forwards to target (an http URL).
@@ -81,9 +97,85 @@ func (p *Proxy) Close() error {
 // Gets is the number of object GET requests the proxy received.
 func (p *Proxy) Gets() int64 { return p.gets.Load() }
 
+// Writes is the number of object writes the proxy received (those
+// WriteOnly selects, when set).
+func (p *Proxy) Writes() int64 { return p.writes.Load() }
+
 // Injected returns how many faults of each kind were injected so far.
 func (p *Proxy) Injected() map[string]int64 {
-	return map[string]int64{"reset": p.resets.Load(), "slowdown": p.slowdowns.Load(), "cut": p.cuts.Load(), "slow": p.slow.Load()}
+	return map[string]int64{"reset": p.resets.Load(), "slowdown": p.slowdowns.Load(), "cut": p.cuts.Load(), "slow": p.slow.Load(),
+		"write-reset": p.wResets.Load(), "write-slowdown": p.wSlowdowns.Load(), "write-error": p.wErrors.Load(), "write-lost-reply": p.wLost.Load(), "write-conflict": p.wConflicts.Load()}
+}
+
+// IsObjectWrite names the object write r is (path-style /bucket/key):
+// "PutObject", "UploadPart" (PUT with partNumber and uploadId) or
+// "CompleteMultipartUpload" (POST with uploadId); "" for anything else.
+func IsObjectWrite(r *http.Request) string {
+	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)
+	if len(parts) != 2 || parts[1] == "" {
+		return ""
+	}
+	q := r.URL.Query()
+	switch {
+	case r.Method == http.MethodPut && q.Has("partNumber") && q.Has("uploadId"):
+		return "UploadPart"
+	case r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") == "" && !q.Has("tagging") && !q.Has("acl"):
+		return "PutObject"
+	case r.Method == http.MethodPost && q.Has("uploadId"):
+		return "CompleteMultipartUpload"
+	}
+	return ""
+}
+
+// writeFault injects the write fault of write n, if any, and reports
+// whether it answered the request.
+func (p *Proxy) writeFault(w http.ResponseWriter, r *http.Request, n int64) bool {
+	f := p.faults
+	switch {
+	case every(n, f.WriteResetEvery):
+		p.wResets.Add(1)
+		if r.ContentLength > 1 {
+			_, _ = io.CopyN(io.Discard, r.Body, r.ContentLength/2)
+		}
+		p.reset(w)
+		return true
+	case every(n, f.WriteSlowDownEvery):
+		p.wSlowdowns.Add(1)
+		writeError(w, r, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+		return true
+	case every(n, f.WriteErrorEvery):
+		p.wErrors.Add(1)
+		writeError(w, r, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+		return true
+	case every(n, f.WriteConflictEvery) && r.Header.Get("If-None-Match") != "":
+		p.wConflicts.Add(1)
+		writeError(w, r, http.StatusConflict, "ConditionalRequestConflict", "A conflicting operation occurred. If using PutObject you can retry the request.")
+		return true
+	case every(n, f.WriteLostReplyEvery):
+		p.wLost.Add(1)
+		p.forward(&lostReply{ResponseWriter: w}, r, false)
+		p.reset(w)
+		return true
+	}
+	return false
+}
+
+// lostReply swallows a forwarded response: the write lands, the client
+// never hears of it.
+type lostReply struct{ http.ResponseWriter }
+
+func (l *lostReply) Header() http.Header         { return http.Header{} }
+func (l *lostReply) WriteHeader(int)             {}
+func (l *lostReply) Write(b []byte) (int, error) { return len(b), nil }
+
+// writeError answers with an S3 error. It reads the request body first, as
+// a server does, so that the client sees the answer rather than a reset
+// while it is still sending a large body.
+func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>`+code+`</Code><Message>`+msg+`</Message></Error>`)
 }
 
 func every(n int64, k int) bool { return k > 0 && n%int64(k) == 0 }
@@ -95,6 +187,11 @@ func isObjectGet(r *http.Request) bool {
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if kind := IsObjectWrite(r); kind != "" && (p.faults.WriteOnly == "" || p.faults.WriteOnly == kind) {
+		if p.writeFault(w, r, p.writes.Add(1)) {
+			return
+		}
+	}
 	cut := false
 	if isObjectGet(r) {
 		n := p.gets.Add(1)
@@ -105,9 +202,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		case every(n, p.faults.SlowDownEvery):
 			p.slowdowns.Add(1)
-			w.Header().Set("Content-Type", "application/xml")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+			writeError(w, r, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
 			return
 		case every(n, p.faults.CutEvery):
 			p.cuts.Add(1)

@@ -39,6 +39,10 @@ type Server struct {
 	Dir string
 	// AccessKey and SecretKey are the root credentials.
 	AccessKey, SecretKey string
+	// MetaDir is the sidecar folder holding the objects' metadata (ETags,
+	// content types) when Dir's filesystem has no user xattrs; "" when the
+	// metadata lives in Dir's xattrs.
+	MetaDir string
 
 	cmd     *exec.Cmd
 	stderr  *lockedBuffer
@@ -79,7 +83,11 @@ func Binary() (string, error) {
 
 // Start launches versitygw on a free 127.0.0.1 port serving dir (created if
 // needed) with fresh random root credentials, and waits (up to 30 s) until
-// it answers. The caller must Stop it. The process is also killed when ctx
+// it answers. The server keeps object metadata, which it needs to honour
+// If-None-Match: * (store.Bucket.UploadIfAbsent): in user xattrs where
+// dir's filesystem has them (ext4, xfs; tmpfs from Linux 6.6), else in a
+// sidecar folder beside dir (".<base>.s3meta", kept with the data so that a
+// restarted server still sees its objects as present). The caller must Stop it. The process is also killed when ctx
 // ends, and (Linux) when this process dies, even by SIGKILL: the kernel
 // sends it SIGKILL as its parent-death signal.
 func Start(ctx context.Context, dir string) (*Server, error) {
@@ -139,7 +147,14 @@ func start(ctx context.Context, dir string, posixFlags ...string) (*Server, erro
 		stderr:    &lockedBuffer{},
 		done:      make(chan struct{}),
 	}
-	args := []string{"--port", fmt.Sprintf("127.0.0.1:%d", port), "--region", Region, "posix", "--nometa"}
+	args := []string{"--port", fmt.Sprintf("127.0.0.1:%d", port), "--region", Region, "posix"}
+	if forceSidecar || !xattrSupported(dir) {
+		s.MetaDir = filepath.Join(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(filepath.Clean(dir))+".s3meta")
+		if err := os.MkdirAll(s.MetaDir, 0o755); err != nil {
+			return nil, fmt.Errorf("s3local: metadata folder: %w", err)
+		}
+		args = append(args, "--sidecar", s.MetaDir)
+	}
 	args = append(append(args, posixFlags...), dir)
 	s.cmd = exec.CommandContext(ctx, bin, args...)
 	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
@@ -184,6 +199,23 @@ func start(ctx context.Context, dir string, posixFlags ...string) (*Server, erro
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// forceSidecar makes start use a sidecar folder even where xattrs work
+// (tests of the sidecar mode).
+var forceSidecar bool
+
+// xattrSupported reports whether dir's filesystem stores user extended
+// attributes (versitygw keeps each object's metadata in them by default):
+// it sets one on a probe file and removes the file.
+func xattrSupported(dir string) bool {
+	f, err := os.CreateTemp(dir, ".xattr-probe-*")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	return setXattr(f.Name(), "user.swav.probe", []byte("1")) == nil
 }
 
 // newCredentials draws root credentials for one server: nothing fixed in

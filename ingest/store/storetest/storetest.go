@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/swavgo/swav/ingest/store"
@@ -24,7 +25,7 @@ func Run(t *testing.T, b store.Bucket) {
 		if err := b.Upload(ctx, "a/obj.bin", bytes.NewReader(payload)); err != nil {
 			t.Fatal(err)
 		}
-		got := readAll(t, b, "a/obj.bin")
+		got := ReadAll(t, b, "a/obj.bin")
 		if !bytes.Equal(got, payload) {
 			t.Fatalf("Get returned %d bytes, want %d equal bytes", len(got), len(payload))
 		}
@@ -37,8 +38,56 @@ func Run(t *testing.T, b store.Bucket) {
 		if err := b.Upload(ctx, "a/over.txt", strings.NewReader("second")); err != nil {
 			t.Fatal(err)
 		}
-		if got := string(readAll(t, b, "a/over.txt")); got != "second" {
+		if got := string(ReadAll(t, b, "a/over.txt")); got != "second" {
 			t.Fatalf("after overwrite got %q", got)
+		}
+	})
+	t.Run("UploadIfAbsent", func(t *testing.T) {
+		if err := b.UploadIfAbsent(ctx, "once/first.bin", bytes.NewReader(payload)); err != nil {
+			t.Fatalf("UploadIfAbsent of a new name: %v", err)
+		}
+		// A second write, seekable or not, is refused and changes nothing.
+		for _, r := range []io.Reader{strings.NewReader("second"), io.MultiReader(strings.NewReader("sec"), strings.NewReader("ond"))} {
+			err := b.UploadIfAbsent(ctx, "once/first.bin", r)
+			if !store.IsExist(err) {
+				t.Fatalf("UploadIfAbsent over an existing object: error %v does not wrap ErrExists", err)
+			}
+			if url := store.ObjectURL(b, "once/first.bin"); !strings.Contains(err.Error(), url) {
+				t.Fatalf("error %q does not name the object %s", err, url)
+			}
+		}
+		if got := ReadAll(t, b, "once/first.bin"); !bytes.Equal(got, payload) {
+			t.Fatalf("after a refused second write the object has %d bytes, want the first %d", len(got), len(payload))
+		}
+		// A plain Upload still replaces it (checkpoints' tests, shard lists).
+		if err := b.Upload(ctx, "once/first.bin", strings.NewReader("replaced")); err != nil {
+			t.Fatal(err)
+		}
+		// Nothing of a refused write is listed (no temp file, no part).
+		objs, err := store.List(ctx, b, "once/")
+		if err != nil || len(objs) != 1 {
+			t.Fatalf("List(once/) = %v, %v; want the one object", objs, err)
+		}
+	})
+	t.Run("UploadIfAbsentRace", func(t *testing.T) {
+		// Eight writers race for one name: exactly one wins, the others get
+		// ErrExists, and the object is the winner's, whole.
+		const writers = 8
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body := bytes.Repeat([]byte{byte('a' + i)}, len(payload))
+				errs[i] = b.UploadIfAbsent(ctx, "once/race.bin", bytes.NewReader(body))
+			}()
+		}
+		wg.Wait()
+		winner := OneWinner(t, errs)
+		want := bytes.Repeat([]byte{byte('a' + winner)}, len(payload))
+		if got := ReadAll(t, b, "once/race.bin"); !bytes.Equal(got, want) {
+			t.Fatalf("the object is not writer %d's bytes", winner)
 		}
 	})
 	t.Run("GetRange", func(t *testing.T) {
@@ -131,7 +180,30 @@ func Run(t *testing.T, b store.Bucket) {
 	})
 }
 
-func readAll(t *testing.T, b store.Bucket, name string) []byte {
+// OneWinner checks the errors of writers that raced with UploadIfAbsent for
+// one name: exactly one nil (the winner, whose index it returns), every
+// other one ErrExists.
+func OneWinner(t testing.TB, errs []error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("writers %d and %d both won", winner, i)
+		case err == nil:
+			winner = i
+		case !store.IsExist(err):
+			t.Fatalf("writer %d: %v (want nil or ErrExists)", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no writer won")
+	}
+	return winner
+}
+
+// ReadAll returns object name's bytes, failing t on any error.
+func ReadAll(t testing.TB, b store.Bucket, name string) []byte {
 	t.Helper()
 	rc, err := b.Get(context.Background(), name)
 	if err != nil {
