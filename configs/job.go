@@ -101,7 +101,7 @@ func (j *Job) sections() []section {
 		{SectionData, j.Data.Validate},
 		{SectionAugment, j.Augment.Validate},
 		{SectionTrain, j.Train.Validate},
-		{SectionExtract, j.Extract.Validate},
+		{SectionExtract, j.validateExtract},
 		{SectionQuickstart, j.Quickstart.Validate},
 		{SectionDemo, j.Demo.Validate},
 		{SectionMetrics, j.Metrics.Validate},
@@ -113,6 +113,20 @@ func (j *Job) sections() []section {
 		return all
 	}
 	return slices.DeleteFunc(all, func(s section) bool { return !slices.Contains(names, s.name) })
+}
+
+// validateExtract is the extract section's own checks plus extract.arch
+// against train/model's architecture names.
+func (j *Job) validateExtract() error {
+	if err := j.Extract.Validate(); err != nil {
+		return err
+	}
+	if a := j.Extract.Arch; a != "" {
+		if ok, list := train.ArchKnown(a); !ok {
+			return field.Errorf("arch", "must be empty, %s, got %q", list, a)
+		}
+	}
+	return nil
 }
 
 type section struct {
