@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Loss names what a step minimises.
@@ -147,4 +148,56 @@ func SGDStep(c SGDConfig, data, grad, buf []float32, lr float64) []float32 {
 		data[i] -= float32(lr) * g
 	}
 	return buf
+}
+
+// CrossEntropy returns the mean softmax cross-entropy of n rows of k logits
+// against labels (float64 log-sum-exp) and writes its gradient,
+// (softmax - onehot)/n, into grad (nil: no gradient).
+func CrossEntropy(logits []float32, labels []int64, grad []float32, n, k int) float64 {
+	total := 0.0
+	for r := 0; r < n; r++ {
+		row := logits[r*k : (r+1)*k]
+		mx := math.Inf(-1)
+		for _, v := range row {
+			mx = max(mx, float64(v))
+		}
+		sum := 0.0
+		for _, v := range row {
+			sum += math.Exp(float64(v) - mx)
+		}
+		lse := mx + math.Log(sum)
+		total += lse - float64(row[labels[r]])
+		if grad == nil {
+			continue
+		}
+		for j, v := range row {
+			grad[r*k+j] = float32(math.Exp(float64(v)-lse) / float64(n))
+		}
+		grad[r*k+int(labels[r])] -= float32(1 / float64(n))
+	}
+	return total / float64(n)
+}
+
+// TopK counts the rows of logits ([n, k]) whose label is the largest logit
+// (top-1) and among the five largest (top-5; all of them when k <= 5). Ties
+// rank by index, as argmax does: an equal logit of a lower class ranks
+// above the label.
+func TopK(logits []float32, labels []int64, k int) (top1, top5 int) {
+	for r, l := range labels {
+		row := logits[r*k : (r+1)*k]
+		v := row[l]
+		above := 0
+		for j, x := range row {
+			if x > v || x == v && j != int(l) && j < int(l) {
+				above++
+			}
+		}
+		if above == 0 {
+			top1++
+		}
+		if above < 5 {
+			top5++
+		}
+	}
+	return top1, top5
 }

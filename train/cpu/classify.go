@@ -180,9 +180,9 @@ func (b *Backend) classifyStep(ctx context.Context, in *train.StepInput) (train.
 	logits := make([]float32, n*k)
 	b.headForward(feats, logits, n)
 	res := train.StepResult{}
-	res.Correct1, res.Correct5 = TopK(logits, in.Labels, k)
+	res.Correct1, res.Correct5 = train.TopK(logits, in.Labels, k)
 	dlogits := make([]float32, n*k)
-	res.Loss = crossEntropy(logits, in.Labels, dlogits, n, k)
+	res.Loss = train.CrossEntropy(logits, in.Labels, dlogits, n, k)
 	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) || p != nil && p.nonFinite {
 		return train.StepResult{Loss: res.Loss}, fmt.Errorf("cpu: classifier step at iteration %d: loss %v: %w", in.Iter, res.Loss, train.ErrNonFinite)
 	}
@@ -237,55 +237,6 @@ func (b *Backend) headForward(feats, logits []float32, n int) {
 			row[j] += v
 		}
 	}
-}
-
-// crossEntropy returns the mean softmax cross-entropy of n rows of k logits
-// against labels (float64 log-sum-exp) and writes its gradient,
-// (softmax - onehot)/n, into grad.
-func crossEntropy(logits []float32, labels []int64, grad []float32, n, k int) float64 {
-	total := 0.0
-	for r := 0; r < n; r++ {
-		row := logits[r*k : (r+1)*k]
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = max(mx, float64(v))
-		}
-		sum := 0.0
-		for _, v := range row {
-			sum += math.Exp(float64(v) - mx)
-		}
-		lse := mx + math.Log(sum)
-		total += lse - float64(row[labels[r]])
-		for j, v := range row {
-			grad[r*k+j] = float32(math.Exp(float64(v)-lse) / float64(n))
-		}
-		grad[r*k+int(labels[r])] -= float32(1 / float64(n))
-	}
-	return total / float64(n)
-}
-
-// TopK counts the rows of logits ([n, k]) whose label is the largest logit
-// (top-1) and among the five largest (top-5; all of them when k <= 5). Ties
-// rank by index, as argmax does: an equal logit of a lower class ranks
-// above the label.
-func TopK(logits []float32, labels []int64, k int) (top1, top5 int) {
-	for r, l := range labels {
-		row := logits[r*k : (r+1)*k]
-		v := row[l]
-		above := 0
-		for j, x := range row {
-			if x > v || x == v && j != int(l) && j < int(l) {
-				above++
-			}
-		}
-		if above == 0 {
-			top1++
-		}
-		if above < 5 {
-			top5++
-		}
-	}
-	return top1, top5
 }
 
 // Classify implements train.Classifier: the trunk in evaluation mode, then

@@ -124,7 +124,7 @@ func TestClassifierHeadGradient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return crossEntropy(logits, in.Labels, make([]float32, len(logits)), in.Batch, 3)
+		return train.CrossEntropy(logits, in.Labels, nil, in.Batch, 3)
 	}
 	w0 := slices.Clone(st.Params[len(st.Params)-2].Data)
 	if _, err := b.Step(ctx, in); err != nil {
@@ -151,12 +151,12 @@ func TestCrossEntropyAndTopK(t *testing.T) {
 		0, 0, 0, 0, 0, 0, // label 3: tie, ranks 4th (top-5, not top-1)
 	}
 	labels := []int64{0, 5, 3}
-	top1, top5 := TopK(logits, labels, 6)
+	top1, top5 := train.TopK(logits, labels, 6)
 	if top1 != 1 || top5 != 2 {
 		t.Errorf("top1 %d top5 %d, want 1 and 2", top1, top5)
 	}
 	grad := make([]float32, len(logits))
-	got := crossEntropy(logits, labels, grad, 3, 6)
+	got := train.CrossEntropy(logits, labels, grad, 3, 6)
 	want := 0.0
 	for r, l := range labels {
 		row := logits[r*6 : (r+1)*6]
