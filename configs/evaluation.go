@@ -43,6 +43,9 @@ type LinearConfig struct {
 	Scheduler   string  `yaml:"scheduler"`
 	DecayEpochs []int   `yaml:"decay_epochs"`
 	Gamma       float64 `yaml:"gamma"`
+	// ValEvery validates after every ValEvery-th epoch (and always at the
+	// end); 1 is the reference's every epoch.
+	ValEvery int `yaml:"val_every"`
 	// Resume continues from the newest checkpoint in <out>/checkpoints.
 	Resume bool `yaml:"resume"`
 }
@@ -50,7 +53,7 @@ type LinearConfig struct {
 // DefaultLinearConfig returns eval_linear.py's defaults.
 func DefaultLinearConfig() LinearConfig {
 	return LinearConfig{Epochs: 100, BatchSize: 256, LR: 0.3, WeightDecay: 1e-6, Momentum: 0.9,
-		Scheduler: "cosine", DecayEpochs: []int{60, 80}, Gamma: 0.1, Resume: true}
+		Scheduler: "cosine", DecayEpochs: []int{60, 80}, Gamma: 0.1, ValEvery: 1, Resume: true}
 }
 
 // Validate checks the section and names the first bad field (relative to "linear").
@@ -58,7 +61,7 @@ func (c *LinearConfig) Validate() error {
 	if c.Scheduler != "cosine" && c.Scheduler != "step" {
 		return field.Errorf("scheduler", "must be cosine or step, got %q", c.Scheduler)
 	}
-	if err := validateClassifier(c.Checkpoint, c.ValShards, c.Epochs, c.MaxSeconds, c.BatchSize, c.Classes, c.DecayEpochs); err != nil {
+	if err := validateClassifier(c.Checkpoint, c.ValShards, c.Epochs, c.MaxSeconds, c.BatchSize, c.Classes, c.ValEvery, c.DecayEpochs); err != nil {
 		return err
 	}
 	return field.CheckAll([]field.Check{
@@ -105,13 +108,14 @@ type FinetuneConfig struct {
 	Gamma       float64 `yaml:"gamma"`
 	WeightDecay float64 `yaml:"weight_decay"`
 	Momentum    float64 `yaml:"momentum"`
+	ValEvery    int     `yaml:"val_every"`
 	Resume      bool    `yaml:"resume"`
 }
 
 // DefaultFinetuneConfig returns eval_semisup.py's defaults.
 func DefaultFinetuneConfig() FinetuneConfig {
 	return FinetuneConfig{Epochs: 20, BatchSize: 256, LabelFraction: 0.1, DecayEpochs: []int{12, 16}, Gamma: 0.2,
-		Momentum: 0.9, Resume: true}
+		Momentum: 0.9, ValEvery: 1, Resume: true}
 }
 
 // LearningRates returns the trunk's and the head's learning rates: LR and
@@ -132,7 +136,7 @@ func (c *FinetuneConfig) LearningRates() (trunk, head float64) {
 
 // Validate checks the section and names the first bad field (relative to "finetune").
 func (c *FinetuneConfig) Validate() error {
-	if err := validateClassifier(c.Checkpoint, c.ValShards, c.Epochs, c.MaxSeconds, c.BatchSize, c.Classes, c.DecayEpochs); err != nil {
+	if err := validateClassifier(c.Checkpoint, c.ValShards, c.Epochs, c.MaxSeconds, c.BatchSize, c.Classes, c.ValEvery, c.DecayEpochs); err != nil {
 		return err
 	}
 	return field.CheckAll([]field.Check{
@@ -147,7 +151,7 @@ func (c *FinetuneConfig) Validate() error {
 }
 
 // validateClassifier checks the keys linear and finetune share.
-func validateClassifier(checkpoint string, val []string, epochs int, maxSeconds float64, batch, classes int, decay []int) error {
+func validateClassifier(checkpoint string, val []string, epochs int, maxSeconds float64, batch, classes, valEvery int, decay []int) error {
 	if err := field.CheckAll([]field.Check{
 		{checkpoint != "", "checkpoint", `must name the weights (a path or URL) or be "init"`},
 		{len(val) > 0, "val_shards", "must list the validation shards"},
@@ -155,6 +159,7 @@ func validateClassifier(checkpoint string, val []string, epochs int, maxSeconds 
 		{maxSeconds >= 0, "max_seconds", "must not be negative"},
 		{batch >= 1, "batch_size", "must be at least 1"},
 		{classes == 0 || classes >= 2, "classes", "must be 0 (from the labels) or at least 2"},
+		{valEvery >= 1, "val_every", "must be at least 1"},
 	}...); err != nil {
 		return err
 	}

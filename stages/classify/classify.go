@@ -68,7 +68,9 @@ type Settings struct {
 	FinalLR     float64
 	DecayEpochs []int
 	Gamma       float64
-	Resume      bool
+	// ValEvery validates after every ValEvery-th epoch (always at the end).
+	ValEvery int
+	Resume   bool
 }
 
 // LRAt returns the trunk's and the head's learning rates of epoch e
@@ -156,10 +158,13 @@ func Run(ctx context.Context, job *configs.Job, s Settings, opts pipeline.Option
 	rep.Checkpoint, rep.Arch = m.Checkpoint, m.Layout.Arch
 
 	// Labels: the class count and finetune's subset.
-	var subset *Subset
+	var (
+		subset *Subset
+		memory []entry // the training samples when they fit in memory
+	)
 	classes := s.Classes
 	if s.Kind == "finetune" || classes == 0 {
-		entries, err := scanLabels(ctx, job)
+		entries, kept, err := scanLabels(ctx, job)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.Kind, err)
 		}
@@ -184,6 +189,13 @@ func Run(ctx context.Context, job *configs.Job, s Settings, opts pipeline.Option
 			}
 			rep.Subset, rep.TrainImages = subset, subset.Images
 			log.Info("labelled subset", "source", subset.Source, "images", subset.Images, "of", subset.Total, "file", subset.File)
+		}
+		if kept {
+			for _, e := range entries {
+				if subset.Keep(e.key) {
+					memory = append(memory, e)
+				}
+			}
 		}
 	}
 	rep.Classes = classes
@@ -211,7 +223,7 @@ func Run(ctx context.Context, job *configs.Job, s Settings, opts pipeline.Option
 	defer f.metrics.Close()
 
 	if f.epoch < s.Epochs && !f.budgetSpent() {
-		if err := f.runChain(ctx, start, subset, opts); err != nil {
+		if err := f.runChain(ctx, start, subset, memory, opts); err != nil {
 			f.writePlot()
 			return nil, err
 		}
@@ -228,20 +240,28 @@ func Run(ctx context.Context, job *configs.Job, s Settings, opts pipeline.Option
 }
 
 // runChain builds and runs read -> [subset] -> augment -> batch -> fit from
-// start.
-func (f *fitter) runChain(ctx context.Context, start ingest.Position, subset *Subset, opts pipeline.Options) error {
+// start. With memory (the training samples, or the subset of them, held by
+// the label pass) the read stage emits them from memory in a permutation
+// of (seed, epoch); otherwise it reads data.shards (ingest.Source) and the
+// subset stage drops the unlabelled samples.
+func (f *fitter) runChain(ctx context.Context, start ingest.Position, subset *Subset, memory []entry, opts pipeline.Options) error {
 	job, s := f.job, f.s
-	shards, err := ingest.ResolveShards(ctx, job.Data)
-	if err != nil {
-		return err
+	var src pipeline.Spec
+	if memory != nil {
+		src = pipeline.Spec{Name: source.StageName, Source: &memorySource{samples: memory, seed: job.Seed, epochs: s.Epochs, start: start},
+			Workers: 1, Buffer: 64}
+		subset = nil
+	} else {
+		shards, err := ingest.ResolveShards(ctx, job.Data)
+		if err != nil {
+			return err
+		}
+		if src, err = source.New(ctx, job, start, s.Epochs, shards); err != nil {
+			shards.Close()
+			return err
+		}
 	}
-	src, err := source.New(ctx, job, start, s.Epochs, shards)
-	if err != nil {
-		shards.Close()
-		return err
-	}
-	inner := src.Source
-	src.Source, f.stop = stagestrain.Stoppable(inner)
+	src.Source, f.stop = stagestrain.Stoppable(src.Source)
 	specs := []pipeline.Spec{src}
 	if subset != nil && subset.Images < subset.Total {
 		specs = append(specs, pipeline.Spec{Name: "subset", Processor: subsetFilter{subset}, Workers: 1, Buffer: 64})

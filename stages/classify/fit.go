@@ -46,6 +46,7 @@ type fitter struct {
 	cursor                     ingest.Position
 	lastEval                   int
 	idleFrom                   time.Time
+	savedAt                    [2]int // steps and epoch of the last checkpoint
 
 	done, failed, finished bool
 }
@@ -179,11 +180,13 @@ func (f *fitter) Consume(ctx context.Context, item any) error {
 	return nil
 }
 
-// endEpoch validates the network after epoch f.epoch and checkpoints at
-// the start of next.
+// endEpoch validates the network after epoch f.epoch (every ValEvery-th
+// and the last) and checkpoints at the start of next.
 func (f *fitter) endEpoch(ctx context.Context, next int) error {
-	if err := f.evaluate(ctx); err != nil {
-		return err
+	if (f.epoch+1)%max(1, f.s.ValEvery) == 0 || next >= f.s.Epochs {
+		if err := f.evaluate(ctx); err != nil {
+			return err
+		}
 	}
 	f.epoch, f.stepsInEpoch = next, 0
 	return f.save(ctx)
@@ -215,8 +218,11 @@ func (f *fitter) evaluate(ctx context.Context) error {
 	return nil
 }
 
-// save checkpoints the state and the run's progress.
+// save checkpoints the state and the run's progress (once per position).
 func (f *fitter) save(ctx context.Context) error {
+	if f.savedAt == [2]int{f.steps, f.epoch} {
+		return nil
+	}
 	if err := f.metrics.Flush(); err != nil {
 		return err
 	}
@@ -236,6 +242,7 @@ func (f *fitter) save(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: checkpoint at step %d: %w", f.s.Kind, f.steps, err)
 	}
+	f.savedAt = [2]int{f.steps, f.epoch}
 	f.log.Info("checkpoint saved", "steps", f.steps, "epoch", f.epoch, "url", url)
 	return nil
 }

@@ -41,23 +41,26 @@ var (
 
 // entry is one training sample as the label pass saw it.
 type entry struct {
-	key, shard string
-	label      int64
+	key, shard, ext string
+	label           int64
+	data            []byte // the encoded image, while the pass keeps them (memoryCap)
 }
 
 // scanLabels reads every sample of the job's training shards once (one
 // reader, no shuffle, no decode: the cost is reading the bytes) and returns
-// their keys and labels in shard order. A sample without a label is
+// their keys and labels in shard order, with the encoded images when they
+// all fit memoryCap (kept reports it). A sample without a label is
 // ErrNoLabel naming its shard and key.
-func scanLabels(ctx context.Context, job *configs.Job) ([]entry, error) {
+func scanLabels(ctx context.Context, job *configs.Job) (out []entry, kept bool, err error) {
 	cfg := job.Data
 	cfg.ShuffleBuffer, cfg.Workers = 0, 1
 	src, err := ingest.NewSource(ctx, cfg, ingest.SourceOptions{Seed: job.Seed, Epochs: 1, Rank: 0, World: 1, Workers: 1})
 	if err != nil {
-		return nil, fmt.Errorf("data.shards: %w", err)
+		return nil, false, fmt.Errorf("data.shards: %w", err)
 	}
 	defer src.Close()
-	var out []entry
+	kept = true
+	var bytes int64
 	err = src.Run(ctx, func(ctx context.Context, item any) error {
 		smp, ok := item.(*ingest.Sample)
 		if !ok {
@@ -67,16 +70,25 @@ func scanLabels(ctx context.Context, job *configs.Job) ([]entry, error) {
 		if smp.Label < 0 {
 			return fmt.Errorf("data.shards: %s: sample %q: %w (the evaluation jobs need labelled training shards)", smp.Shard, smp.Key, ErrNoLabel)
 		}
-		out = append(out, entry{key: smp.Key, shard: smp.Shard, label: smp.Label})
+		e := entry{key: smp.Key, shard: smp.Shard, ext: smp.Ext, label: smp.Label}
+		if bytes += int64(len(smp.Data)); kept && bytes <= memoryCap {
+			e.data = slices.Clone(smp.Data)
+		} else if kept {
+			kept = false
+			for i := range out {
+				out[i].data = nil
+			}
+		}
+		out = append(out, e)
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(out) == 0 {
-		return nil, errors.New("data.shards: no sample in the training shards")
+		return nil, false, errors.New("data.shards: no sample in the training shards")
 	}
-	return out, nil
+	return out, kept, nil
 }
 
 // classCount is the classifier's width: want when set (every label must be

@@ -39,6 +39,6 @@ func Settings(c configs.FinetuneConfig) classify.Settings {
 		Trainable: train.TrainAll, HeadInit: "uniform",
 		SGD: train.SGDConfig{Momentum: c.Momentum, WeightDecay: c.WeightDecay},
 		LR:  trunk, HeadLR: head, Scheduler: "step", DecayEpochs: c.DecayEpochs, Gamma: c.Gamma,
-		Resume: c.Resume,
+		ValEvery: c.ValEvery, Resume: c.Resume,
 	}
 }

@@ -36,6 +36,6 @@ func Settings(c configs.LinearConfig) classify.Settings {
 		Trainable: train.TrainHead, HeadInit: "normal",
 		SGD: train.SGDConfig{Momentum: c.Momentum, WeightDecay: c.WeightDecay, Nesterov: c.Nesterov},
 		LR:  c.LR, HeadLR: c.LR, Scheduler: c.Scheduler, FinalLR: c.FinalLR, DecayEpochs: c.DecayEpochs, Gamma: c.Gamma,
-		Resume: c.Resume,
+		ValEvery: c.ValEvery, Resume: c.Resume,
 	}
 }
