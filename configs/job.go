@@ -91,6 +91,8 @@ var (
 		"extract":    {SectionData, SectionAugment, SectionTrain, SectionExtract, SectionMetrics},
 		"quickstart": {SectionAugment, SectionTrain, SectionExtract, SectionQuickstart, SectionMetrics},
 		"demo":       {SectionDemo, SectionMetrics},
+		"linear":     {SectionData, SectionAugment, SectionTrain, SectionLinear, SectionMetrics},
+		"finetune":   {SectionData, SectionAugment, SectionTrain, SectionFinetune, SectionMetrics},
 	}
 )
 

@@ -24,7 +24,7 @@ augment:
 
 func TestExamplesLoadAndValidate(t *testing.T) {
 	ex := configs.Examples()
-	for _, want := range []string{"imagenet_swav_bs4096.yaml", "imagenet_swav_bs256.yaml", "demo.yaml", "fashion_mnist_train.yaml"} {
+	for _, want := range []string{"imagenet_swav_bs4096.yaml", "imagenet_swav_bs256.yaml", "demo.yaml", "fashion_mnist_train.yaml", "linear.yaml", "finetune.yaml"} {
 		if _, ok := ex[want]; !ok {
 			t.Errorf("example %s is not embedded", want)
 		}

@@ -25,7 +25,6 @@ func init() {
 		_, err := classify.Run(ctx, job, Settings(job.Finetune), opts)
 		return err
 	})
-	configs.DeclareKind(JobKind, configs.SectionData, configs.SectionAugment, configs.SectionTrain, configs.SectionFinetune, configs.SectionMetrics)
 }
 
 // Settings maps the finetune section to the classifier run: every

@@ -23,7 +23,6 @@ func init() {
 		_, err := classify.Run(ctx, job, Settings(job.Linear), opts)
 		return err
 	})
-	configs.DeclareKind(JobKind, configs.SectionData, configs.SectionAugment, configs.SectionTrain, configs.SectionLinear, configs.SectionMetrics)
 }
 
 // Settings maps the linear section to the classifier run: the head only
