@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"time"
 
@@ -206,7 +207,7 @@ func (f *fitter) evaluate(ctx context.Context) error {
 	f.rep.ValSeconds += v.Seconds
 	f.rep.ValImages = v.Images
 	f.lastEval = f.steps
-	f.rep.History = append(f.rep.History, EpochEval{Epoch: f.epoch, Step: f.steps, Top1: 100 * v.Top1, Top5: 100 * v.Top5, Loss: v.Loss})
+	f.rep.History = append(f.rep.History, EpochEval{Epoch: f.epoch, Step: f.steps, Top1: percent(v.Top1), Top5: percent(v.Top5), Loss: v.Loss})
 	f.log.Info("validation", "job", f.s.Kind, "epoch", f.epoch, "steps", f.steps, "top1", fmt.Sprintf("%.2f%%", 100*v.Top1),
 		"top5", fmt.Sprintf("%.2f%%", 100*v.Top5), "images", v.Images, "seconds", fmt.Sprintf("%.1f", v.Seconds))
 	if recs := f.metrics.Records(); len(recs) > 0 {
@@ -317,3 +318,7 @@ func (f *fitter) writePlot() {
 		f.log.Warn("plot", "err", errors.Unwrap(err))
 	}
 }
+
+// percent is a share in [0, 1] as a percentage rounded to 0.01 (one image
+// in 10,000).
+func percent(x float64) float64 { return math.Round(1e4*x) / 100 }
