@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -277,6 +279,43 @@ func TestBadInput(t *testing.T) {
 	job.Data.Shards, job.Linear.Classes, job.Linear.Epochs = []string{unlabelledTrain}, 10, 1
 	_, err = run(t, job)
 	testutil.ErrorMentions(t, err, classify.ErrNoLabel, "img000")
+}
+
+// TestSubsetList: a per-image list in the reference's format (file names
+// with extensions, one a line), served over HTTP as the reference's
+// ImageNet lists are, selects exactly those images.
+func TestSubsetList(t *testing.T) {
+	f := newFixture(t)
+	_, labels, _ := ingest.ReadFashionMNIST("test")
+	var names, keys []string
+	per := map[uint8]int{}
+	for i := 0; i < 3*perShard; i++ { // two images of each class
+		if per[labels[i]] < 2 {
+			per[labels[i]]++
+			names = append(names, fmt.Sprintf("img%05d.JPEG", i))
+			keys = append(keys, fmt.Sprintf("img%05d", i))
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, strings.Join(names, "\n")+"\n")
+	}))
+	defer srv.Close()
+	job := f.job(finetune.JobKind, "listed")
+	job.Finetune.Epochs, job.Finetune.Subset = 1, srv.URL+"/10percent.txt"
+	rep, err := run(t, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Subset.Source != job.Finetune.Subset || rep.Subset.Images != len(names) || rep.TrainImages != len(names) {
+		t.Fatalf("subset %+v", rep.Subset)
+	}
+	raw, err := os.ReadFile(rep.Subset.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(string(raw)); !slices.Equal(got, keys) {
+		t.Errorf("subset.txt: %v, want %v", got, keys)
+	}
 }
 
 func TestLRSchedules(t *testing.T) {
