@@ -180,8 +180,18 @@ func TestJobsRunAndReport(t *testing.T) {
 }
 
 // TestResumeIsExact: a run of one epoch continued to two gives the state of
-// a run of two epochs, bit for bit (same batches, same crops).
+// a run of two epochs, bit for bit (same batches, same crops), with the
+// samples held in memory and streamed from the shards through the subset
+// filter.
 func TestResumeIsExact(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testResume(t) })
+	t.Run("streamed", func(t *testing.T) {
+		defer classify.SetMemoryCap(0)()
+		testResume(t)
+	})
+}
+
+func testResume(t *testing.T) {
 	f := newFixture(t)
 	whole := f.job(finetune.JobKind, "whole")
 	if _, err := run(t, whole); err != nil {

@@ -12,8 +12,9 @@ import (
 // memoryCap is the most encoded bytes the label pass keeps so that the
 // training chain reads the samples from memory instead of the shards every
 // epoch (Fashion-MNIST's 60,000 images are 21 MB; the reference's ImageNet
-// 1 % is 1.4 GB and streams).
-const memoryCap = 1 << 30
+// 1 % is 1.4 GB and streams). A variable so that tests reach the streaming
+// path.
+var memoryCap int64 = 1 << 30
 
 // memorySource is the chain's source when the training samples (or the
 // labelled subset of them) are held in memory: every epoch emits them in a
