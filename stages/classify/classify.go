@@ -27,6 +27,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sourcegraph/conc"
+
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
@@ -274,6 +276,24 @@ func (f *fitter) runChain(ctx context.Context, start ingest.Position, subset *Su
 		return err
 	}
 	specs = append(specs, crops, batches, pipeline.Spec{Name: "fit", Sink: f, Workers: 1})
+	if orig := opts.Stop; orig != nil {
+		// The fitter must know a graceful stop from the end of the data: the
+		// batch stage's flush then emits a partial batch that an
+		// uninterrupted run would not have, and the epoch is not over.
+		stop, done := make(chan struct{}), make(chan struct{})
+		var wg conc.WaitGroup
+		wg.Go(func() {
+			select {
+			case <-orig:
+				f.interrupted.Store(true)
+				close(stop)
+			case <-done:
+			}
+		})
+		defer wg.Wait()
+		defer close(done)
+		opts.Stop = stop
+	}
 	_, err = pipeline.Run(ctx, specs, opts)
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/png"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
@@ -189,6 +191,64 @@ func TestResumeIsExact(t *testing.T) {
 		defer classify.SetMemoryCap(0)()
 		testResume(t)
 	})
+	t.Run("interrupted", testInterrupted)
+}
+
+// testInterrupted stops a run gracefully (as Ctrl-C does) at several
+// moments; rerun, it ends with the state of an uninterrupted run.
+func testInterrupted(t *testing.T) {
+	f := newFixture(t)
+	whole := f.job(finetune.JobKind, "whole")
+	if _, err := run(t, whole); err != nil {
+		t.Fatal(err)
+	}
+	want := latestState(t, whole.Out)
+	for _, after := range []time.Duration{200 * time.Millisecond, 600 * time.Millisecond} {
+		job := f.job(finetune.JobKind, fmt.Sprint("stopped-", after))
+		stop := make(chan struct{})
+		timer := time.AfterFunc(after, func() { close(stop) })
+		_, err := classify.Run(context.Background(), job, settings(job), pipeline.Options{Stop: stop})
+		timer.Stop()
+		if err != nil && !errors.Is(err, pipeline.ErrInterrupted) {
+			t.Fatal(err)
+		}
+		rep, err := run(t, job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Epochs != 2 || rep.Steps != 6 {
+			t.Errorf("stopped after %v: %d epochs, %d steps after the rerun, want 2 and 6", after, rep.Epochs, rep.Steps)
+		}
+		if err := sameParams(want, latestState(t, job.Out)); err != nil {
+			t.Errorf("stopped after %v: %v", after, err)
+		}
+	}
+}
+
+func latestState(t *testing.T, out string) *train.State {
+	t.Helper()
+	s := checkpoint.Store{}
+	url, found, err := s.Latest(context.Background(), filepath.Join(out, "checkpoints"))
+	if err != nil || !found {
+		t.Fatalf("no checkpoint in %s: %v", out, err)
+	}
+	ck, err := s.Load(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ck.State
+}
+
+func sameParams(a, b *train.State) error {
+	if len(a.Params) != len(b.Params) {
+		return errors.New("different tensors")
+	}
+	for i := range a.Params {
+		if !slices.Equal(a.Params[i].Data, b.Params[i].Data) {
+			return fmt.Errorf("%s differs", a.Params[i].Name)
+		}
+	}
+	return nil
 }
 
 func testResume(t *testing.T) {
@@ -210,26 +270,8 @@ func testResume(t *testing.T) {
 	if rep.Epochs != 2 || len(rep.History) != 2 {
 		t.Fatalf("resumed report: %d epochs, %d validations", rep.Epochs, len(rep.History))
 	}
-	load := func(out string) *train.State {
-		s := checkpoint.Store{}
-		url, found, err := s.Latest(context.Background(), filepath.Join(out, "checkpoints"))
-		if err != nil || !found {
-			t.Fatalf("no checkpoint in %s: %v", out, err)
-		}
-		ck, err := s.Load(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ck.State
-	}
-	a, b := load(whole.Out), load(part.Out)
-	if len(a.Params) != len(b.Params) {
-		t.Fatal("different tensors")
-	}
-	for i := range a.Params {
-		if !slices.Equal(a.Params[i].Data, b.Params[i].Data) {
-			t.Fatalf("%s differs after the resume", a.Params[i].Name)
-		}
+	if err := sameParams(latestState(t, whole.Out), latestState(t, part.Out)); err != nil {
+		t.Fatalf("after the resume: %v", err)
 	}
 }
 

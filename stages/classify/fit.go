@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/swavgo/swav/augment"
@@ -50,6 +51,8 @@ type fitter struct {
 	savedAt                    [2]int // steps and epoch of the last checkpoint
 
 	done, failed, finished bool
+	// interrupted is set (by runChain's watcher) on a graceful stop.
+	interrupted atomic.Bool
 }
 
 // progress is the resumable part of a run beyond the backend's state
@@ -128,6 +131,12 @@ func (f *fitter) Consume(ctx context.Context, item any) error {
 		case l >= int64(f.rep.Classes):
 			return fmt.Errorf("%s: data.shards: sample %q has label %d, the classifier has %d classes: %w", f.s.Kind, keys[i], l, f.rep.Classes, ErrLabelRange)
 		}
+	}
+	if f.interrupted.Load() && b.Rows() < f.s.BatchSize {
+		// A graceful stop flushed the batch stage: this partial batch would
+		// not exist in an uninterrupted run. The cursor stays before it, so
+		// the rerun forms the same batches.
+		return nil
 	}
 	cursor, ok := b.Last.(ingest.Position)
 	if !ok {
@@ -255,6 +264,9 @@ func (f *fitter) Flush(ctx context.Context, _ pipeline.Emit) error {
 		return nil
 	}
 	f.finished = true
+	if f.interrupted.Load() {
+		return f.save(ctx) // the epoch is not over: the rerun goes on
+	}
 	if !f.done {
 		if err := f.endEpoch(ctx, f.s.Epochs); err != nil {
 			return err
