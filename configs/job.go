@@ -24,7 +24,8 @@ import (
 // Job is one `pipeline run` configuration. Each section is owned and
 // validated by its package.
 type Job struct {
-	// Job is the kind of run: "train", "extract", "quickstart" or "demo".
+	// Job is the kind of run: "train", "extract", "quickstart", "demo",
+	// "linear" or "finetune".
 	Job string `yaml:"job"`
 	// Seed is the root of every random draw (with epoch, rank, worker, sample).
 	Seed int64 `yaml:"seed"`
@@ -44,6 +45,10 @@ type Job struct {
 	// Quickstart holds the quickstart job's own settings.
 	Quickstart QuickstartConfig `yaml:"quickstart"`
 	Demo       DemoConfig       `yaml:"demo"`
+	// Linear and Finetune hold the evaluation jobs' settings (linear
+	// classifier on the frozen trunk; semi-supervised fine-tuning).
+	Linear   LinearConfig   `yaml:"linear"`
+	Finetune FinetuneConfig `yaml:"finetune"`
 	// Metrics configures the Prometheus metrics of the run (a Pushgateway).
 	Metrics prom.Config `yaml:"metrics"`
 
@@ -59,6 +64,7 @@ func Default() Job {
 		Data: ingest.DefaultConfig(), Augment: augment.DefaultConfig(),
 		Train: train.DefaultConfig(), Extract: sinks.DefaultExtractConfig(), Metrics: prom.DefaultConfig(),
 		Quickstart: DefaultQuickstartConfig(), Demo: DefaultDemoConfig(),
+		Linear: DefaultLinearConfig(), Finetune: DefaultFinetuneConfig(),
 	}
 }
 
@@ -72,6 +78,8 @@ const (
 	SectionQuickstart = "quickstart"
 	SectionDemo       = "demo"
 	SectionMetrics    = "metrics"
+	SectionLinear     = "linear"
+	SectionFinetune   = "finetune"
 )
 
 var (
@@ -83,6 +91,8 @@ var (
 		"extract":    {SectionData, SectionAugment, SectionTrain, SectionExtract, SectionMetrics},
 		"quickstart": {SectionAugment, SectionTrain, SectionExtract, SectionQuickstart, SectionMetrics},
 		"demo":       {SectionDemo, SectionMetrics},
+		"linear":     {SectionData, SectionAugment, SectionTrain, SectionLinear, SectionMetrics},
+		"finetune":   {SectionData, SectionAugment, SectionTrain, SectionFinetune, SectionMetrics},
 	}
 )
 
@@ -101,10 +111,12 @@ func (j *Job) sections() []section {
 		{SectionData, j.Data.Validate},
 		{SectionAugment, j.Augment.Validate},
 		{SectionTrain, j.Train.Validate},
-		{SectionExtract, j.Extract.Validate},
+		{SectionExtract, j.validateExtract},
 		{SectionQuickstart, j.Quickstart.Validate},
 		{SectionDemo, j.Demo.Validate},
 		{SectionMetrics, j.Metrics.Validate},
+		{SectionLinear, j.Linear.Validate},
+		{SectionFinetune, j.Finetune.Validate},
 	}
 	kindsMu.RLock()
 	names, ok := kindSections[j.Job]
@@ -113,6 +125,20 @@ func (j *Job) sections() []section {
 		return all
 	}
 	return slices.DeleteFunc(all, func(s section) bool { return !slices.Contains(names, s.name) })
+}
+
+// validateExtract is the extract section's own checks plus extract.arch
+// against train/model's architecture names.
+func (j *Job) validateExtract() error {
+	if err := j.Extract.Validate(); err != nil {
+		return err
+	}
+	if a := j.Extract.Arch; a != "" {
+		if ok, list := train.ArchKnown(a); !ok {
+			return field.Errorf("arch", "must be empty, %s, got %q", list, a)
+		}
+	}
+	return nil
 }
 
 type section struct {

@@ -24,7 +24,7 @@ augment:
 
 func TestExamplesLoadAndValidate(t *testing.T) {
 	ex := configs.Examples()
-	for _, want := range []string{"imagenet_swav_bs4096.yaml", "imagenet_swav_bs256.yaml", "demo.yaml", "fashion_mnist_train.yaml"} {
+	for _, want := range []string{"imagenet_swav_bs4096.yaml", "imagenet_swav_bs256.yaml", "demo.yaml", "fashion_mnist_train.yaml", "linear.yaml", "finetune.yaml"} {
 		if _, ok := ex[want]; !ok {
 			t.Errorf("example %s is not embedded", want)
 		}
@@ -193,6 +193,8 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		{"set moved precision", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.precision=bf16"}, "train.precision", "--set", 0, "moved to train.xla.precision"},
 		{"moved quickstart", "job: quickstart\nextract:\n  quickstart:\n    knn: [5]\n", nil, "extract.quickstart", "t.yaml", 3, "moved to quickstart (the quickstart job's own section)"},
 		{"set moved quickstart", "job: quickstart\n", []string{"extract.quickstart.knn=[5]"}, "extract.quickstart", "--set", 0, "moved to quickstart"},
+		{"unknown extract arch", "job: extract\ndata: {shards: [a.tar]}\nextract:\n  checkpoint: init\n  arch: vit\n", nil, "extract.arch", "t.yaml", 5, "resnet50w5, got \"vit\""},
+		{"wide train arch", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  model:\n    arch: resnet50w3\n", nil, "train.model.arch", "t.yaml", 5, "resnet50w4 or resnet50w5"},
 		{"set unknown key", "job: demo\n", []string{"demo.speed=3"}, "demo.speed", "--set", 0, "unknown field"},
 		{"set wrong type", "job: demo\n", []string{"demo.workers=lots"}, "demo.workers", "--set", 0, "not a valid integer"},
 		{"set into a value", "job: demo\n", []string{"seed.x=1"}, "seed.x", "--set", 0, "single value"},

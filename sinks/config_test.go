@@ -14,7 +14,6 @@ func TestExtractConfigValidate(t *testing.T) {
 	}{
 		{"defaults", func(c *ExtractConfig) {}, ""},
 		{"feature", func(c *ExtractConfig) { c.Feature = "logits" }, "feature"},
-		{"arch", func(c *ExtractConfig) { c.Arch = "vit" }, "arch"},
 		{"compression", func(c *ExtractConfig) { c.Compression = "lz0" }, "compression"},
 		{"batch", func(c *ExtractConfig) { c.BatchSize = 0 }, "batch_size"},
 		{"row group", func(c *ExtractConfig) { c.RowGroupRows = 0 }, "row_group_rows"},

@@ -64,6 +64,12 @@ type StepInput struct {
 	Batch int
 	// Groups are the crop groups in recipe order (large first).
 	Groups []CropGroup
+	// Labels are the images' classes (a cross-entropy Objective only; see
+	// Classifier).
+	Labels []int64
+	// HeadLR is the classifier head's learning rate (a cross-entropy
+	// Objective only; LR is then the trunk's).
+	HeadLR float64
 }
 
 // StepResult is what a step reports.
@@ -73,6 +79,9 @@ type StepResult struct {
 	// each), filled only when the backend was asked to keep them (tests,
 	// conformance).
 	Codes [][]float32
+	// Correct1 and Correct5 count the batch's top-1 and top-5 hits (a
+	// cross-entropy Objective only).
+	Correct1, Correct5 int
 }
 
 // Feature selects what Embed returns.

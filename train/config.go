@@ -11,7 +11,8 @@ import (
 type ModelConfig struct {
 	// Arch is "small" (the benchmark's small network), "resnet8" (a
 	// CIFAR-style ResNet-8, 32-64-128 wide, for 28-32 px images),
-	// "resnet18", "resnet34" or "resnet50".
+	// "resnet18", "resnet34", "resnet50", or the wide "resnet50w2",
+	// "resnet50w4", "resnet50w5" (train/model's list, model.Names).
 	Arch string `yaml:"arch"`
 	// SmallStem replaces the 7x7/2 stem and max-pool by a 3x3/1 conv without
 	// max-pool, for 28-32 px data.
@@ -184,10 +185,8 @@ func (c *Config) Validate() error {
 	if spec.Validate != nil {
 		backendErr = spec.Validate(c)
 	}
-	switch c.Model.Arch {
-	case "small", "resnet8", "resnet18", "resnet34", "resnet50":
-	default:
-		return errors.Join(backendErr, field.Errorf("model.arch", "must be small, resnet8, resnet18, resnet34 or resnet50, got %q", c.Model.Arch))
+	if ok, list := ArchKnown(c.Model.Arch); !ok {
+		return errors.Join(backendErr, field.Errorf("model.arch", "must be %s, got %q", list, c.Model.Arch))
 	}
 	if err := errors.Join(backendErr, field.CheckAll([]field.Check{
 		{c.BatchSize >= 1, "batch_size", "must be at least 1"},

@@ -8,6 +8,7 @@ import (
 	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/configs/field/fieldtest"
 	"github.com/swavgo/swav/train"
+	_ "github.com/swavgo/swav/train/model" // the architecture names train.Config.Validate checks
 )
 
 // Two stand-in backends: "alpha" owns a setting (batch_size must be even, a

@@ -19,7 +19,8 @@ type Record struct {
 	// Iter is the global iteration of the step (0-based).
 	Iter  int `json:"iter"`
 	Epoch int `json:"epoch"`
-	// Loss is the SwAV loss of the step.
+	// Loss is the step's loss (SwAV's, or the evaluation jobs'
+	// cross-entropy).
 	Loss float64 `json:"loss"`
 	// LR is the learning rate the step used.
 	LR float64 `json:"lr"`
@@ -33,6 +34,20 @@ type Record struct {
 	Time time.Time `json:"time"`
 	// KNN is the kNN monitor's evaluation after this step, when one ran.
 	KNN *KNNPoint `json:"knn,omitempty"`
+	// Val is the evaluation jobs' validation after this step (an epoch's
+	// last), when one ran.
+	Val *ValPoint `json:"val,omitempty"`
+}
+
+// ValPoint is one validation of a classifier (the linear and finetune jobs):
+// top-1 and top-5 in [0, 1], the mean cross-entropy, the images evaluated
+// and the evaluation's wall time.
+type ValPoint struct {
+	Top1    float64 `json:"top1"`
+	Top5    float64 `json:"top5"`
+	Loss    float64 `json:"loss"`
+	Images  int     `json:"images"`
+	Seconds float64 `json:"seconds"`
 }
 
 // KNNPoint is one evaluation of the kNN monitor (train.monitor): weighted

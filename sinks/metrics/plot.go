@@ -14,7 +14,8 @@ import (
 )
 
 // PlotPNG draws aligned panels over the iterations, the loss (top), the kNN
-// monitor's top-1 accuracy when any record carries one (Record.KNN) and the
+// monitor's top-1 accuracy when any record carries one (Record.KNN), the
+// validation top-1 of the evaluation jobs (Record.Val) and the
 // learning rate (bottom), into a PNG at path (written to a temporary file,
 // then renamed). title heads the loss panel. It costs a few tens of
 // milliseconds per hundred thousand records.
@@ -24,8 +25,8 @@ func PlotPNG(records []Record, title, path string) error {
 	}
 	loss := make(plotter.XYs, len(records))
 	lr := make(plotter.XYs, len(records))
-	var knn plotter.XYs
-	knnTitle := ""
+	var knn, val plotter.XYs
+	knnTitle, valTitle := "", ""
 	for i, r := range records {
 		loss[i] = plotter.XY{X: float64(r.Iter), Y: r.Loss}
 		lr[i] = plotter.XY{X: float64(r.Iter), Y: r.LR}
@@ -33,6 +34,10 @@ func PlotPNG(records []Record, title, path string) error {
 			knn = append(knn, plotter.XY{X: float64(r.Iter), Y: 100 * r.KNN.Top1})
 			knnTitle = fmt.Sprintf("kNN monitor (k=%d, %d bank / %d held-out samples), last %.2f%%",
 				r.KNN.K, r.KNN.Bank, r.KNN.Queries, 100*r.KNN.Top1)
+		}
+		if r.Val != nil {
+			val = append(val, plotter.XY{X: float64(r.Iter), Y: 100 * r.Val.Top1})
+			valTitle = fmt.Sprintf("validation (%d images), last top-1 %.2f%%, top-5 %.2f%%", r.Val.Images, 100*r.Val.Top1, 100*r.Val.Top5)
 		}
 	}
 	panel := func(t, y string, xys plotter.XYs) (*plot.Plot, error) {
@@ -67,6 +72,17 @@ func PlotPNG(records []Record, title, path string) error {
 		}
 		knnPlot.X.Min, knnPlot.X.Max = lossPlot.X.Min, lossPlot.X.Max // aligned with the loss
 		plots = append(plots, []*plot.Plot{knnPlot})
+	}
+	if len(val) > 0 {
+		valPlot, err := panel(valTitle, "validation top-1 (%)", val)
+		if err != nil {
+			return err
+		}
+		if s, err := plotter.NewScatter(val); err == nil {
+			valPlot.Add(s)
+		}
+		valPlot.X.Min, valPlot.X.Max = lossPlot.X.Min, lossPlot.X.Max
+		plots = append(plots, []*plot.Plot{valPlot})
 	}
 	plots = append(plots, []*plot.Plot{lrPlot})
 	img := vgimg.New(8*vg.Inch, vg.Length(3*len(plots))*vg.Inch)

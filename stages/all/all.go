@@ -9,6 +9,8 @@ import (
 	_ "github.com/swavgo/swav/sinks/parquet"     // feature sink for local paths, file:// and s3://
 	_ "github.com/swavgo/swav/stages/demo"       // job kind "demo"
 	_ "github.com/swavgo/swav/stages/extract"    // job kind "extract"
+	_ "github.com/swavgo/swav/stages/finetune"   // job kind "finetune"
+	_ "github.com/swavgo/swav/stages/linear"     // job kind "linear"
 	_ "github.com/swavgo/swav/stages/quickstart" // job kind "quickstart"
 	_ "github.com/swavgo/swav/stages/train"      // job kind "train"
 	_ "github.com/swavgo/swav/train/cpu"         // backend "cpu"

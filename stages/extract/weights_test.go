@@ -155,3 +155,66 @@ func cosine(a []float32, b []float64) float64 {
 	}
 	return dot / math.Sqrt(na*nb)
 }
+
+// TestExtractPyTorchWideResNet50 is issue 26's check of the wide networks:
+// a ResNet-50 w2 that PyTorch built as facebookresearch/swav's
+// src/resnet50.py does and saved in its layout is read as resnet50w2 (the
+// width inferred from the shapes), extracts the features PyTorch computes
+// (cosine >= 0.9999; two 64-px images keep the 94M-parameter network
+// cheap), and exports back in the swav layout bit for bit.
+func TestExtractPyTorchWideResNet50(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 377 MB ResNet-50 w2 fixture")
+	}
+	torchtest.Require(t)
+	const n = 2
+	images := jpegFolder(t, n)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "w2.pth")
+	torchtest.Run(t, torchWeights, "make", "--arch", "resnet50w2", "--layout", "swav", "--format", "zip",
+		"--seed", "7", "--hidden-mlp", "64", "--feat-dim", "16", "--prototypes", "10", "--out", file)
+	refPath := filepath.Join(dir, "ref.json")
+	torchtest.Run(t, torchWeights, "features", "--weights", file, "--arch", "resnet50w2", "--images", filepath.Join(images, "c0"),
+		"--n", fmt.Sprint(n), "--resize", "64", "--crop", "64", "--out", refPath)
+	var ref struct {
+		Names    []string    `json:"names"`
+		Dim      int         `json:"dim"`
+		Features [][]float64 `json:"features"`
+	}
+	raw, err := os.ReadFile(refPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	job := imagenetJob(images, out, file, "trunk")
+	job.Extract.Arch = "resnet50w2"
+	job.Augment.Eval.Resize, job.Augment.Eval.Crop = 64, 64
+	if _, err := run(t, job); err != nil {
+		t.Fatal(err)
+	}
+	feats, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if feats.Rows() != n || feats.Dim != 4096 || ref.Dim != 4096 {
+		t.Fatalf("%d rows of dim %d, PyTorch %d of dim %d, want 4096", feats.Rows(), feats.Dim, len(ref.Names), ref.Dim)
+	}
+	for i, key := range feats.Keys {
+		j := indexOfName(ref.Names, key)
+		if j < 0 {
+			t.Fatalf("key %q not among PyTorch's images %v", key, ref.Names)
+		}
+		if c := cosine(feats.Data[i*feats.Dim:(i+1)*feats.Dim], ref.Features[j]); c < 0.9999 {
+			t.Errorf("%s: cosine %.6f with PyTorch's features, want >= 0.9999", key, c)
+		}
+	}
+	exported := filepath.Join(dir, "export.safetensors")
+	if _, err := weights.ExportTo(context.Background(), file, exported, weights.LayoutSwAV, store.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	torchtest.Run(t, torchWeights, "check-export", "--safetensors", exported, "--reference", file,
+		"--layout", "swav", "--arch", "resnet50w2")
+}

@@ -294,3 +294,13 @@ func (s *stoppableSource) Close() error {
 	}
 	return nil
 }
+
+// Stoppable wraps a chain's source so that its sink can end the run
+// cleanly (a spent budget): the returned source runs inner until it ends or
+// stop is called, and then returns nil as if the data had ended; it closes
+// inner in its Close hook. The evaluation jobs use it as the train chain
+// does.
+func Stoppable(inner pipeline.Source) (src pipeline.Source, stop func()) {
+	s := &stoppableSource{inner: inner}
+	return s, s.Stop
+}

@@ -25,6 +25,7 @@ package checkpoint
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -86,6 +87,9 @@ type Checkpoint struct {
 	Losses []float64 `json:"losses,omitempty"`
 	// Created is when the checkpoint was written (UTC).
 	Created time.Time `json:"created"`
+	// Extra is a job kind's own resumable state beyond the backend's (the
+	// evaluation jobs' per-epoch accuracies), as JSON; nil for training.
+	Extra json.RawMessage `json:"extra,omitempty"`
 	// State is the backend state; not part of the JSON header.
 	State *train.State `json:"-"`
 }

@@ -97,6 +97,7 @@ type Backend struct {
 	keepCodes  bool
 	precision  string // what the engine runs: "float32" or "bf16"
 	threads    int
+	cls        *classifier // a cross-entropy objective (classify.go); nil: SwAV
 }
 
 // New builds the backend for cfg with model.Init(cfg.Model, seed) weights.
@@ -191,6 +192,7 @@ func (b *Backend) KeepCodes(on bool) { b.keepCodes = on }
 // Close drops the buffers; the backend must not be used afterwards.
 func (b *Backend) Close() error {
 	b.trainTrunk, b.trainHead, b.evalTrunk, b.evalHead = nil, nil, nil, nil
+	b.cls = nil
 	return nil
 }
 
@@ -212,12 +214,23 @@ func (b *Backend) State() (*train.State, error) {
 		q := b.queue.Tensor()
 		st.Queue = &q
 	}
+	if b.cls != nil {
+		b.cls.state(st)
+	}
 	return st, nil
 }
 
 // Load replaces the whole training state. Nothing changes when it fails; the
 // error names the first tensor whose name or shape does not match.
 func (b *Backend) Load(st *train.State) error {
+	var commitHead func()
+	if b.cls != nil {
+		rest, commit, err := b.cls.split(st, b.byName)
+		if err != nil {
+			return err
+		}
+		st, commitHead = rest, commit
+	}
 	if err := b.arch.CheckState(st); err != nil {
 		return fmt.Errorf("cpu: load: %w", err)
 	}
@@ -246,6 +259,9 @@ func (b *Backend) Load(st *train.State) error {
 	}
 	b.lars, b.queue = lars, queue
 	b.eng.weightsGen++
+	if commitHead != nil {
+		commitHead()
+	}
 	return nil
 }
 
@@ -352,6 +368,10 @@ func (b *Backend) eachConv(f func(l *model.Layer, w *param)) {
 // reused while the shapes stay the same. A non-finite loss returns an error
 // wrapping train.ErrNonFinite and leaves the state as it was.
 func (b *Backend) Step(ctx context.Context, in *train.StepInput) (res train.StepResult, err error) {
+	if b.cls != nil {
+		b.onKernelThread(func() { res, err = b.classifyStep(ctx, in) })
+		return res, err
+	}
 	b.onKernelThread(func() { res, err = b.step(ctx, in) })
 	return res, err
 }

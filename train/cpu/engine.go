@@ -30,7 +30,7 @@ type engine struct {
 	// (the backend bumps it on each step and load): evaluation
 	// convolutions fold and reorder their weights again only when it moved.
 	weightsGen uint64
-	folded []float32 // an evaluation conv's weights with its BatchNorm folded in
+	folded     []float32 // an evaluation conv's weights with its BatchNorm folded in
 }
 
 // newEngine makes an engine of threads threads; precision is what

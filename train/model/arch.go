@@ -20,6 +20,7 @@ package model
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/swavgo/swav/train"
 )
@@ -180,11 +181,99 @@ func (a *Arch) TrunkOutSize(size int) int {
 	return last
 }
 
+// archSpec is one architecture Build knows.
+type archSpec struct {
+	name  string
+	build func(b *sectionBuilder, smallStem bool) int // returns TrunkDim
+}
+
+// archs is the one list of architecture names: Build, the train and
+// extract sections' validation (through Names) and the weights readers'
+// inference use it.
+var archs = []archSpec{
+	{"small", func(b *sectionBuilder, _ bool) int { return buildSmallTrunk(b) }},
+	{"resnet8", func(b *sectionBuilder, _ bool) int { return buildResNet8Trunk(b) }},
+	{"resnet18", resnet(false, [4]int{2, 2, 2, 2}, 1)},
+	{"resnet34", resnet(false, [4]int{3, 4, 6, 3}, 1)},
+	{"resnet50", resnet(true, [4]int{3, 4, 6, 3}, 1)},
+	{"resnet50w2", resnet(true, [4]int{3, 4, 6, 3}, 2)},
+	{"resnet50w4", resnet(true, [4]int{3, 4, 6, 3}, 4)},
+	{"resnet50w5", resnet(true, [4]int{3, 4, 6, 3}, 5)},
+}
+
+func resnet(bottleneck bool, blocks [4]int, widen int) func(*sectionBuilder, bool) int {
+	return func(b *sectionBuilder, smallStem bool) int {
+		return buildResNetTrunk(b, smallStem, bottleneck, blocks, widen)
+	}
+}
+
+func init() { train.SetArchNames(Names()) }
+
+func archByName(name string) (archSpec, bool) {
+	for _, a := range archs {
+		if a.name == name {
+			return a, true
+		}
+	}
+	return archSpec{}, false
+}
+
+// Names lists every architecture Build knows, smallest first.
+func Names() []string {
+	out := make([]string, len(archs))
+	for i, a := range archs {
+		out[i] = a.name
+	}
+	return out
+}
+
+// NameList is Names for an error message: "small, resnet8, ... or resnet50w5".
+func NameList() string {
+	n := Names()
+	return strings.Join(n[:len(n)-1], ", ") + " or " + n[len(n)-1]
+}
+
+// Known reports whether Build knows the architecture name.
+func Known(name string) bool {
+	_, ok := archByName(name)
+	return ok
+}
+
+// WideResNet50 returns the width multiplier of a ResNet-50 name: 1 for
+// "resnet50", 2, 4 or 5 for facebookresearch/swav's "resnet50w2", "w4" and
+// "w5"; 0 for any other name.
+func WideResNet50(name string) int {
+	switch name {
+	case "resnet50":
+		return 1
+	case "resnet50w2":
+		return 2
+	case "resnet50w4":
+		return 4
+	case "resnet50w5":
+		return 5
+	}
+	return 0
+}
+
+// ResNet50Name is the architecture name of a ResNet-50 of width multiplier
+// widen ("resnet50", "resnet50w2", ...), or "" when there is none.
+func ResNet50Name(widen int) string {
+	for _, a := range archs {
+		if WideResNet50(a.name) == widen {
+			return a.name
+		}
+	}
+	return ""
+}
+
 // Build describes the network that cfg names: "small" (the benchmark's
 // network of ../shared/bench/ref_train_step.py, with its nn.Sequential
 // state_dict names; SmallStem is ignored), or torchvision's "resnet18",
 // "resnet34" (basic blocks) and "resnet50" (bottleneck, v1.5: stride on the
-// 3x3 conv), with the 3x3/1 stem and no max-pool when cfg.SmallStem. The head
+// 3x3 conv), facebookresearch/swav's wide "resnet50w2", "resnet50w4" and
+// "resnet50w5" (every width, the stem's included, times 2, 4 or 5: a
+// 4096-, 8192- or 10240-d trunk), with the 3x3/1 stem and no max-pool when cfg.SmallStem. The head
 // is Linear(TrunkDim, HiddenMLP)+BatchNorm1d+ReLU+Linear(HiddenMLP, FeatDim)
 // (names head.0, head.1, head.3), or one Linear "head" when HiddenMLP is 0.
 // It costs microseconds and allocates only the description.
@@ -198,22 +287,12 @@ func Build(cfg train.ModelConfig) (*Arch, error) {
 	if cfg.HiddenMLP < 0 {
 		return nil, fmt.Errorf("model: hidden_mlp must not be negative, got %d", cfg.HiddenMLP)
 	}
-	b := &sectionBuilder{}
-	var dim int
-	switch cfg.Arch {
-	case "small":
-		dim = buildSmallTrunk(b)
-	case "resnet8":
-		dim = buildResNet8Trunk(b)
-	case "resnet18":
-		dim = buildResNetTrunk(b, cfg.SmallStem, false, [4]int{2, 2, 2, 2})
-	case "resnet34":
-		dim = buildResNetTrunk(b, cfg.SmallStem, false, [4]int{3, 4, 6, 3})
-	case "resnet50":
-		dim = buildResNetTrunk(b, cfg.SmallStem, true, [4]int{3, 4, 6, 3})
-	default:
-		return nil, fmt.Errorf("model: unknown arch %q (want small, resnet8, resnet18, resnet34 or resnet50)", cfg.Arch)
+	spec, ok := archByName(cfg.Arch)
+	if !ok {
+		return nil, fmt.Errorf("model: unknown arch %q (want %s)", cfg.Arch, NameList())
 	}
+	b := &sectionBuilder{}
+	dim := spec.build(b, cfg.SmallStem)
 	a := &Arch{Config: cfg, Trunk: b.layers, TrunkDim: dim, FeatDim: cfg.FeatDim, K: cfg.Prototypes}
 	h := &sectionBuilder{}
 	if cfg.HiddenMLP == 0 {
@@ -292,23 +371,27 @@ func buildResNet8Trunk(b *sectionBuilder) int {
 	return in
 }
 
-// buildResNetTrunk is torchvision's ResNet without fc; it returns the trunk
-// width (512 for basic blocks, 2048 for bottlenecks).
-func buildResNetTrunk(b *sectionBuilder, smallStem, bottleneck bool, blocks [4]int) int {
+// buildResNetTrunk is torchvision's ResNet without fc, every width times
+// widen as in facebookresearch/swav's resnet50w2/w4/w5 (its extra
+// ConstantPad2d(1) before a padding-2 stem is the padding-3 stem here); it
+// returns the trunk width (512 for basic blocks, 2048*widen for
+// bottlenecks).
+func buildResNetTrunk(b *sectionBuilder, smallStem, bottleneck bool, blocks [4]int, widen int) int {
+	stem := 64 * widen
 	var x int
 	if smallStem {
-		x = b.conv("trunk.conv1", InputOfSection, 3, 64, 3, 1, 1)
+		x = b.conv("trunk.conv1", InputOfSection, 3, stem, 3, 1, 1)
 	} else {
-		x = b.conv("trunk.conv1", InputOfSection, 3, 64, 7, 2, 3)
+		x = b.conv("trunk.conv1", InputOfSection, 3, stem, 7, 2, 3)
 	}
-	x = b.batchNorm("trunk.bn1", x, 64)
+	x = b.batchNorm("trunk.bn1", x, stem)
 	x = b.relu(x)
 	if !smallStem {
 		x = b.add(Layer{Op: OpMaxPool, Inputs: []int{x}, Kernel: 3, Stride: 2, Pad: 1})
 	}
-	in := 64
+	in := stem
 	for stage, n := range blocks {
-		width := 64 << stage
+		width := stem << stage
 		for i := 0; i < n; i++ {
 			stride := 1
 			if i == 0 && stage > 0 {

@@ -247,3 +247,26 @@ func Example() {
 	// 9 relu                   in=[8] 0->0 k0/s0/p0
 	// 25 params, 14 buffers; trunk 64 -> feat 32 -> K 100
 }
+
+// TestWideResNet50 pins facebookresearch/swav's wide ResNet-50s: every
+// width, the stem's included, times the multiplier.
+func TestWideResNet50(t *testing.T) {
+	for _, tc := range []struct {
+		arch         string
+		widen, trunk int
+	}{{"resnet50", 1, 2048}, {"resnet50w2", 2, 4096}, {"resnet50w4", 4, 8192}, {"resnet50w5", 5, 10240}} {
+		a, err := model.Build(train.ModelConfig{Arch: tc.arch, FeatDim: 8, Prototypes: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.TrunkDim != tc.trunk || a.Trunk[0].Out != 64*tc.widen || model.WideResNet50(tc.arch) != tc.widen || model.ResNet50Name(tc.widen) != tc.arch {
+			t.Errorf("%s: trunk %d, stem %d, want %d and %d", tc.arch, a.TrunkDim, a.Trunk[0].Out, tc.trunk, 64*tc.widen)
+		}
+		if !model.Known(tc.arch) {
+			t.Errorf("%s not in Names %v", tc.arch, model.Names())
+		}
+		if ok, _ := train.ArchKnown(tc.arch); !ok {
+			t.Errorf("%s not registered with package train", tc.arch)
+		}
+	}
+}

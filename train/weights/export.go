@@ -39,7 +39,7 @@ func (im *Imported) Export(layout string) ([]Tensor, error) {
 		switch cfg.Arch {
 		case "resnet18", "resnet34", "resnet50":
 		default:
-			return nil, fmt.Errorf("weights: export %s: layout torchvision needs resnet18, resnet34 or resnet50, the file holds %s", im.Source, cfg.Arch)
+			return nil, fmt.Errorf("weights: export %s: layout torchvision needs resnet18, resnet34 or resnet50, the file holds %s (torchvision has no such model; --layout swav writes the reference's layout)", im.Source, cfg.Arch)
 		}
 	case LayoutSwAV:
 		if !im.HasHead || !im.HasPrototypes {

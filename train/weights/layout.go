@@ -204,13 +204,19 @@ func (im *Imported) infer() error {
 		case blocks == [4]int{3, 4, 6, 3} && !bottleneck:
 			m.Arch = "resnet34"
 		case blocks == [4]int{3, 4, 6, 3} && bottleneck:
-			m.Arch = "resnet50"
+			// facebookresearch/swav's wide ResNet-50s scale every width,
+			// the stem's included: the stem's channels give the multiplier.
+			stem := shape("trunk.conv1.weight")
+			if len(stem) != 4 || stem[0]%64 != 0 || model.ResNet50Name(stem[0]/64) == "" {
+				return fmt.Errorf("%w: a ResNet-50 whose stem (trunk.conv1.weight) has shape %v; read: 64, 128, 256 or 320 output channels (resnet50, resnet50w2, w4, w5)", ErrArchitecture, stem)
+			}
+			m.Arch = model.ResNet50Name(stem[0] / 64)
 		default:
 			kind := "basic"
 			if bottleneck {
 				kind = "bottleneck"
 			}
-			return fmt.Errorf("%w: a ResNet with %v %s blocks per stage (read: resnet18, resnet34, resnet50)", ErrArchitecture, blocks, kind)
+			return fmt.Errorf("%w: a ResNet with %v %s blocks per stage (read: resnet18, resnet34, resnet50 and its wide w2, w4, w5)", ErrArchitecture, blocks, kind)
 		}
 		if s := shape("trunk.conv1.weight"); len(s) == 4 && s[2] == 3 {
 			m.SmallStem = true

@@ -260,3 +260,36 @@ func ExampleImport() {
 	fmt.Println(im.Layout, im.Model.Arch, im.Model.HiddenMLP, im.Model.FeatDim, im.Model.Prototypes)
 	// Output: swav resnet50 2048 128 3000
 }
+
+// TestImportInfersTheWidth: a bottleneck ResNet-50's width multiplier comes
+// from its stem (facebookresearch/swav's resnet50w2/w4/w5 scale every width
+// with it); a stem of no published width is ErrArchitecture naming it.
+func TestImportInfersTheWidth(t *testing.T) {
+	f := fileOf(t, train.ModelConfig{Arch: "resnet50", FeatDim: 8, Prototypes: 4}, swavName)
+	stem := func(out int) *weights.File {
+		g := *f
+		g.Tensors = slices.Clone(f.Tensors)
+		for i := range g.Tensors {
+			if g.Tensors[i].Name == swavName("trunk.conv1.weight") {
+				g.Tensors[i].Shape = []int{out, 3, 7, 7}
+			}
+		}
+		return &g
+	}
+	for _, tc := range []struct {
+		out  int
+		arch string
+	}{{64, "resnet50"}, {128, "resnet50w2"}, {256, "resnet50w4"}, {320, "resnet50w5"}, {96, ""}} {
+		im, err := weights.Import(stem(tc.out))
+		switch {
+		case tc.arch == "":
+			if !errors.Is(err, weights.ErrArchitecture) || !strings.Contains(err.Error(), "[96 3 7 7]") {
+				t.Errorf("stem of %d channels: %v, want ErrArchitecture naming the shape", tc.out, err)
+			}
+		case err != nil:
+			t.Errorf("stem of %d channels: %v", tc.out, err)
+		case im.Model.Arch != tc.arch:
+			t.Errorf("stem of %d channels: arch %s, want %s", tc.out, im.Model.Arch, tc.arch)
+		}
+	}
+}

@@ -8,11 +8,12 @@ raw little-endian data).
 
 Subcommands (each prints its result on stdout; a failure exits non-zero):
 
-  make         --arch resnet18|resnet34|resnet50 --layout swav|torchvision
+  make         --arch resnet18|resnet34|resnet50|resnet50w2|resnet50w4|resnet50w5 --layout swav|torchvision
                --format zip|legacy|safetensors --seed N --out FILE
                [--small-stem] [--hidden-mlp 2048] [--feat-dim 128] [--prototypes 3000]
                [--nmb-prototypes 1] [--dtype f32|f16|bf16]
-      A seeded torchvision ResNet with randomised BatchNorm affine parameters and running
+      A seeded torchvision ResNet (the wide resnet50wN: facebookresearch/swav's own
+      src/resnet50.py network, SwAVResNet50 below) with randomised BatchNorm affine parameters and running
       statistics (so that eval mode matters), saved
         layout torchvision: model.state_dict() as is (fc.* and every num_batches_tracked);
         layout swav: as facebookresearch/swav saves it, {"epoch": 800, "arch": ARCH,
@@ -148,7 +149,48 @@ def trunk_of(sd):
 # ---------------------------------------------------------------------------------------------
 # Models
 
+class SwAVResNet50(nn.Module):
+    """facebookresearch/swav's src/resnet50.py ResNet(Bottleneck, [3, 4, 6, 3], widen=W), trunk and an fc
+    (dropped by the swav layout): every width times W, the stem's included; ConstantPad2d(1) then a 7x7/2
+    conv with padding 2; Bottleneck v1.5 (stride on the 3x3), torchvision's block and init."""
+
+    def __init__(self, widen):
+        super().__init__()
+        from torchvision.models.resnet import Bottleneck
+        self.padding = nn.ConstantPad2d(1, 0.0)
+        n = 64 * widen
+        self.conv1 = nn.Conv2d(3, n, kernel_size=7, stride=2, padding=2, bias=False)
+        self.bn1 = nn.BatchNorm2d(n)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.inplanes = n
+        for i, blocks in enumerate([3, 4, 6, 3]):
+            planes, stride = n << i, 1 if i == 0 else 2
+            down = None
+            if stride != 1 or self.inplanes != planes * 4:
+                down = nn.Sequential(nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4))
+            layers = [Bottleneck(self.inplanes, planes, stride, down)]
+            self.inplanes = planes * 4
+            layers += [Bottleneck(self.inplanes, planes) for _ in range(1, blocks)]
+            setattr(self, f"layer{i + 1}", nn.Sequential(*layers))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(self.inplanes, 1000)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(self.padding(x)))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+WIDE = {"resnet50w2": 2, "resnet50w4": 4, "resnet50w5": 5}
+
+
 def resnet(arch, small_stem):
+    if arch in WIDE:
+        return SwAVResNet50(WIDE[arch])
     m = getattr(torchvision.models, arch)(weights=None)
     if small_stem:
         m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
@@ -157,7 +199,8 @@ def resnet(arch, small_stem):
 
 
 def trunk(arch, small_stem, tensors):
-    """torchvision's ResNet without fc, holding tensors (strict=True), in eval mode."""
+    """torchvision's ResNet (or the reference's wide one) without fc, holding tensors (strict=True),
+    in eval mode."""
     m = resnet(arch, small_stem)
     m.fc = nn.Identity()
     m.load_state_dict(tensors, strict=True)
@@ -301,7 +344,7 @@ def cmd_time_load(a):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    archs = ["resnet18", "resnet34", "resnet50"]
+    archs = ["resnet18", "resnet34", "resnet50"] + list(WIDE)
 
     m = sub.add_parser("make", help="write a seeded fixture")
     m.add_argument("--arch", required=True, choices=archs)
