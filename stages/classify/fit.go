@@ -48,7 +48,10 @@ type fitter struct {
 	cursor                     ingest.Position
 	lastEval                   int
 	idleFrom                   time.Time
-	savedAt                    [2]int // steps and epoch of the last checkpoint
+	// savedAt is the steps of the last checkpoint written or resumed from:
+	// checkpoints are named by their step and each is written once
+	// (checkpoint.ErrTaken), so a position is saved at most once.
+	savedAt int
 
 	done, failed, finished bool
 	// interrupted is set (by runChain's watcher) on a graceful stop.
@@ -99,6 +102,7 @@ func (f *fitter) resume(ctx context.Context) (ingest.Position, error) {
 		return ingest.Position{}, fmt.Errorf("%s: resume from %s: %w", f.s.Kind, url, err)
 	}
 	f.epoch, f.stepsInEpoch, f.steps, f.cursor, f.lastEval = p.Epoch, p.StepsInEpoch, ck.Iter, ck.Cursor, p.LastEval
+	f.savedAt = ck.Iter
 	f.rep.History, f.rep.ValSeconds = p.History, p.ValSeconds
 	f.log.Info("resuming", "checkpoint", url, "epoch", p.Epoch, "steps", ck.Iter)
 	if ck.Iter == 0 {
@@ -230,7 +234,7 @@ func (f *fitter) evaluate(ctx context.Context) error {
 
 // save checkpoints the state and the run's progress (once per position).
 func (f *fitter) save(ctx context.Context) error {
-	if f.savedAt == [2]int{f.steps, f.epoch} {
+	if f.savedAt == f.steps {
 		return nil
 	}
 	if err := f.metrics.Flush(); err != nil {
@@ -252,7 +256,7 @@ func (f *fitter) save(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: checkpoint at step %d: %w", f.s.Kind, f.steps, err)
 	}
-	f.savedAt = [2]int{f.steps, f.epoch}
+	f.savedAt = f.steps
 	f.log.Info("checkpoint saved", "steps", f.steps, "epoch", f.epoch, "url", url)
 	return nil
 }
