@@ -26,7 +26,9 @@ package dnnl
 
 import (
 	"fmt"
+	"math"
 	"runtime"
+	"unsafe"
 )
 
 // ConvShape is one convolution's geometry: an N x H x W x C input, OutC
@@ -62,6 +64,13 @@ type ConvOptions struct {
 	// NativeBF16 says the processor has bf16 units: elsewhere oneDNN
 	// emulates them, slower than float32.
 	BF16 bool
+	// SrcBF16 and DstBF16 (inference, with BF16) say that the caller's
+	// source or destination buffer holds bf16 values, two to a float32
+	// slot in NHWC order (PackBF16's layout) instead of float32: a chain
+	// of convolutions then passes bf16 activations on without converting
+	// them, at half the memory traffic. A fused sum reads the
+	// destination's previous contents in that type.
+	SrcBF16, DstBF16 bool
 }
 
 func (s ConvShape) String() string {
@@ -163,6 +172,9 @@ func NewConv(s ConvShape, o ConvOptions) (*Conv, error) {
 	}
 	if o.Training && (o.Bias || o.Sum || o.ReLU) {
 		return nil, fmt.Errorf("dnnl: a training convolution fuses nothing (%s)", s)
+	}
+	if (o.SrcBF16 || o.DstBF16) && (o.Training || !o.BF16) {
+		return nil, fmt.Errorf("dnnl: bf16 buffers are for bf16 inference convolutions (%s)", s)
 	}
 	return newConv(s, o)
 }
@@ -282,4 +294,42 @@ func (b *BatchNorm) Close() {
 	b.impl.close()
 	b.impl = batchNorm{}
 	runtime.SetFinalizer(b, nil)
+}
+
+// PackBF16 writes src rounded to bf16 (to nearest, ties to even; NaN stays
+// NaN) into dst, two values to a float32 slot, in the layout SrcBF16 and
+// DstBF16 buffers use: value i in the low half of slot i/2 when i is even,
+// the high half when odd (little-endian memory order). dst needs
+// (len(src)+1)/2 slots.
+func PackBF16(dst, src []float32) {
+	d := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(dst))), 2*len(dst))
+	for i, v := range src {
+		d[i] = toBF16(v)
+	}
+}
+
+// UnpackBF16 widens the first len(dst) bf16 values of src (PackBF16's
+// layout) to float32, exactly.
+func UnpackBF16(dst, src []float32) {
+	s := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(src))), 2*len(src))
+	for i := range dst {
+		dst[i] = math.Float32frombits(uint32(s[i]) << 16)
+	}
+}
+
+// CopyBF16 copies the first n bf16 values of src (PackBF16's layout) to dst.
+func CopyBF16(dst, src []float32, n int) {
+	d := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(dst))), 2*len(dst))
+	s := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(src))), 2*len(src))
+	copy(d[:n], s[:n])
+}
+
+// toBF16 rounds v to bf16 as oneDNN does: to nearest, ties to even, NaNs
+// kept NaN (quiet).
+func toBF16(v float32) uint16 {
+	b := math.Float32bits(v)
+	if b&0x7fffffff > 0x7f800000 {
+		return uint16(b>>16) | 0x40
+	}
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
 }

@@ -121,7 +121,7 @@ typedef struct {
 	// 2 to 30 times slower than its float32 one (measured on
 	// avx512_core_bf16 for the bench's and the ResNets' shapes).
 	int bw_f32;
-	int training, has_bias, bf16;
+	int training, has_bias, bf16, src_is_bf16;
 } swav_conv;
 
 #define SWAV_CHECK(call, what) do { dnnl_status_t st_ = (call); if (st_ != dnnl_success) { \
@@ -149,7 +149,8 @@ static int swav_reorder_for(const dnnl_memory_desc_t* md, const dnnl_memory_desc
 }
 
 static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, int oh, int ow,
-                         int k, int stride, int pad, int training, int bias, int sum, int relu, int bf16) {
+                         int k, int stride, int pad, int training, int bias, int sum, int relu, int bf16,
+                         int src_is_bf16, int dst_is_bf16) {
 	swav_conv* cv = calloc(1, sizeof *cv);
 	*out = cv;
 	cv->training = training; cv->has_bias = bias; cv->bf16 = bf16;
@@ -159,8 +160,12 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 	cv->pad_l[0] = cv->pad_l[1] = pad;
 	cv->pad_r[0] = (oh - 1) * stride + k - h - pad;
 	cv->pad_r[1] = (ow - 1) * stride + k - w - pad;
-	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->src, 4, sd, dnnl_f32, dnnl_nhwc), "source desc");
-	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->dst, 4, dd, dnnl_f32, dnnl_nhwc), "destination desc");
+	// The caller's source and destination are float32, or bf16 where the
+	// caller keeps them so (inference only): then the source needs no
+	// conversion.
+	cv->src_is_bf16 = src_is_bf16;
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->src, 4, sd, src_is_bf16 ? dnnl_bf16 : dnnl_f32, dnnl_nhwc), "source desc");
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->dst, 4, dd, dst_is_bf16 ? dnnl_bf16 : dnnl_f32, dnnl_nhwc), "destination desc");
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->wei, 4, wd, dnnl_f32, dnnl_oihw), "weights desc");
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->any_w, 4, wd, cdt, dnnl_format_tag_any), "weights desc");
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->bias, 1, bd, dnnl_f32, dnnl_x), "bias desc");
@@ -187,7 +192,7 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 	SWAV_CHECK(p_dnnl_memory_create(&cv->m_dst, &cv->dst, swav_eng, DNNL_MEMORY_NONE), "destination memory");
 	SWAV_CHECK(p_dnnl_memory_create(&cv->m_wei, &cv->wei, swav_eng, DNNL_MEMORY_NONE), "weights memory");
 	SWAV_CHECK(p_dnnl_memory_create(&cv->m_bias, &cv->bias, swav_eng, DNNL_MEMORY_NONE), "bias memory");
-	if (bf16) {
+	if (bf16 && !src_is_bf16) {
 		if (!swav_reorder_prim(&cv->src, &cv->src_bf, &cv->src_cvt, "source to bf16")) return 0;
 		SWAV_CHECK(p_dnnl_memory_create(&cv->m_src_bf, &cv->src_bf, swav_eng, DNNL_MEMORY_NONE), "source memory");
 		if (training && posix_memalign(&cv->src_keep, 64, p_dnnl_memory_desc_get_size(&cv->src_bf)) != 0) {
@@ -317,7 +322,7 @@ static int swav_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to
 // convolution into its own, where the backward finds it (converted again
 // only when given another source than the last forward's).
 static dnnl_memory_t swav_conv_src(swav_conv* cv, const float* src, int backward, int* ok) {
-	if (!cv->bf16) return cv->m_src;
+	if (!cv->bf16 || cv->src_is_bf16) return cv->m_src;
 	if (cv->src_keep == NULL) {
 		*ok = swav_bind(&swav_src_buf, cv->m_src_bf) && swav_reorder(cv->src_cvt, cv->m_src, cv->m_src_bf);
 		return cv->m_src_bf;
@@ -619,7 +624,8 @@ func newConv(s ConvShape, o ConvOptions) (*Conv, error) {
 	var err error
 	on(func() {
 		if C.swav_conv_new(&cv, C.int(s.N), C.int(s.H), C.int(s.W), C.int(s.C), C.int(s.OutC), C.int(s.OH), C.int(s.OW),
-			C.int(s.Kernel), C.int(s.Stride), C.int(s.Pad), cbool(o.Training), cbool(o.Bias), cbool(o.Sum), cbool(o.ReLU), cbool(o.BF16)) != 1 {
+			C.int(s.Kernel), C.int(s.Stride), C.int(s.Pad), cbool(o.Training), cbool(o.Bias), cbool(o.Sum), cbool(o.ReLU), cbool(o.BF16),
+			cbool(o.SrcBF16), cbool(o.DstBF16)) != 1 {
 			err = fmt.Errorf("%w (convolution %s)", lastError(), s)
 			C.swav_conv_free(cv)
 			cv = nil

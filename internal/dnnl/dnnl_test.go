@@ -360,3 +360,61 @@ func TestDoRunsOnTheKernelThread(t *testing.T) {
 		t.Errorf("forward inside Do: %v", got)
 	}
 }
+
+// TestBF16BuffersChain: convolutions that keep bf16 activations in their
+// buffers (SrcBF16, DstBF16) give the same bits as the same bf16
+// convolutions on float32 buffers, whose source is rounded to bf16 anyway:
+// A's bf16 output is A's float32 output rounded, and B reads either.
+func TestBF16BuffersChain(t *testing.T) {
+	requireDNNL(t)
+	rng := rand.New(rand.NewPCG(9, 10))
+	a := ConvShape{N: 2, H: 9, W: 9, C: 16, OutC: 32, OH: 9, OW: 9, Kernel: 3, Stride: 1, Pad: 1}
+	b := ConvShape{N: 2, H: 9, W: 9, C: 32, OutC: 16, OH: 5, OW: 5, Kernel: 3, Stride: 2, Pad: 1}
+	src, wa, wb := randoms(rng, a.srcLen()), randoms(rng, a.weightsLen()), randoms(rng, b.weightsLen())
+	biasA, biasB := randoms(rng, a.OutC), randoms(rng, b.OutC)
+	build := func(s ConvShape, o ConvOptions) *Conv {
+		c, err := NewConv(s, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+	// float32 buffers throughout.
+	midF := make([]float32, a.dstLen())
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(build(a, ConvOptions{BF16: true, Bias: true, ReLU: true}).Forward(src, wa, biasA, midF))
+	outF := make([]float32, b.dstLen())
+	must(build(b, ConvOptions{BF16: true, Bias: true}).Forward(midF, wb, biasB, outF))
+	// A writes bf16, B reads it and writes float32; B' writes bf16.
+	midH := make([]float32, a.dstLen())
+	must(build(a, ConvOptions{BF16: true, Bias: true, ReLU: true, DstBF16: true}).Forward(src, wa, biasA, midH))
+	want := make([]float32, a.dstLen())
+	PackBF16(want, midF)
+	if !slices.Equal(midH[:(a.dstLen()+1)/2], want[:(a.dstLen()+1)/2]) {
+		t.Error("a bf16 destination is not the float32 one rounded to bf16")
+	}
+	outH := make([]float32, b.dstLen())
+	must(build(b, ConvOptions{BF16: true, Bias: true, SrcBF16: true}).Forward(midH, wb, biasB, outH))
+	if !slices.Equal(outH, outF) {
+		t.Error("a bf16 source gives other results than the float32 one it rounds")
+	}
+	back := make([]float32, a.dstLen())
+	UnpackBF16(back, midH)
+	for i, v := range back {
+		if math.Abs(float64(v-midF[i])) > math.Abs(float64(midF[i]))/256 {
+			t.Fatalf("value %d: bf16 %v, float32 %v", i, v, midF[i])
+		}
+	}
+	if _, err := NewConv(a, ConvOptions{SrcBF16: true}); err == nil {
+		t.Error("bf16 buffers on a float32 convolution were accepted")
+	}
+	if _, err := NewConv(a, ConvOptions{BF16: true, Training: true, DstBF16: true}); err == nil {
+		t.Error("bf16 buffers on a training convolution were accepted")
+	}
+}

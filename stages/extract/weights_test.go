@@ -63,7 +63,8 @@ func imagenetJob(images, out, file, feature string) *configs.Job {
 // TestExtractPyTorchResNet50 extracts a seeded ResNet-50 that PyTorch saved
 // in facebookresearch/swav's layout (zip format) and as a torchvision trunk
 // (legacy format) and compares the Parquet features with PyTorch's eval
-// forward of the same JPEGs (cosine >= 0.9999 per image); then the
+// forward of the same JPEGs in float32 (cosine >= 0.9999 per image from
+// our float32 engine, >= 0.999 from our bf16 one, issue 24's bar); then the
 // torchvision export must load into torchvision.models.resnet50() with
 // strict=True and give back PyTorch's tensors exactly.
 func TestExtractPyTorchResNet50(t *testing.T) {
@@ -75,11 +76,12 @@ func TestExtractPyTorchResNet50(t *testing.T) {
 	images := jpegFolder(t, n)
 	dir := t.TempDir()
 	for _, tc := range []struct {
-		name, layout, format, feature string
+		name, layout, format, feature, precision string
 	}{
-		{"swav zip, trunk", "swav", "zip", "trunk"},
-		{"swav zip, projection", "swav", "zip", "projection"},
-		{"torchvision legacy, trunk", "torchvision", "legacy", "trunk"},
+		{"swav zip, trunk", "swav", "zip", "trunk", "float32"},
+		{"swav zip, trunk, bf16", "swav", "zip", "trunk", "bf16"},
+		{"swav zip, projection", "swav", "zip", "projection", "float32"},
+		{"torchvision legacy, trunk", "torchvision", "legacy", "trunk", "float32"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(dir, tc.layout+"-"+tc.format+".pth")
@@ -103,7 +105,9 @@ func TestExtractPyTorchResNet50(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "_"))
-			res, err := run(t, imagenetJob(images, out, file, tc.feature))
+			job := imagenetJob(images, out, file, tc.feature)
+			job.Train.CPU.Precision = tc.precision
+			res, err := run(t, job)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,8 +124,14 @@ func TestExtractPyTorchResNet50(t *testing.T) {
 				if j < 0 {
 					t.Fatalf("key %q not among PyTorch's images %v", key, ref.Names)
 				}
-				if c := cosine(feats.Data[i*feats.Dim:(i+1)*feats.Dim], ref.Features[j]); c < 0.9999 {
-					t.Errorf("%s: cosine %.6f with PyTorch's features, want >= 0.9999", key, c)
+				want := 0.9999
+				if tc.precision == "bf16" {
+					want = 0.999
+				}
+				if c := cosine(feats.Data[i*feats.Dim:(i+1)*feats.Dim], ref.Features[j]); c < want {
+					t.Errorf("%s: cosine %.6f with PyTorch's float32 features, want >= %v (%s)", key, c, want, tc.precision)
+				} else {
+					t.Logf("%s: cosine %.6f with PyTorch's float32 features (%s)", key, c, tc.precision)
 				}
 			}
 			if tc.layout == "torchvision" {

@@ -71,6 +71,9 @@ func (e *engine) bindKernels(p *plan) error {
 	if !e.dnnl {
 		return nil
 	}
+	if e.bf16 && !p.train {
+		p.chooseBF16()
+	}
 	for i := range p.sec.bindings {
 		b := &p.sec.bindings[i]
 		l := b.layer
@@ -89,8 +92,10 @@ func (e *engine) bindKernels(p *plan) error {
 		x, y := p.valueOf(l.Inputs[0]), p.vals[i]
 		s := dnnl.ConvShape{N: x.n, H: x.h, W: x.w, C: x.c, OutC: y.c, OH: y.h, OW: y.w, Kernel: l.Kernel, Stride: l.Stride, Pad: l.Pad}
 		o := dnnl.ConvOptions{Training: p.train, BF16: e.bf16}
+		o.SrcBF16, o.DstBF16 = x.bf16, y.bf16
 		if f := p.fused[i]; f.batchNorm > 0 {
 			o.Bias, o.Sum, o.ReLU = true, f.sum, f.relu
+			o.DstBF16 = p.vals[f.target].bf16
 		}
 		c, err := dnnl.NewConv(s, o)
 		if err != nil {
@@ -99,6 +104,61 @@ func (e *engine) bindKernels(p *plan) error {
 		p.convs[i] = c
 	}
 	return nil
+}
+
+// copyValue copies x's values into y, converting between float32 and
+// bf16 where their types differ (bf16 values are dnnl.PackBF16's layout).
+func (e *engine) copyValue(y, x *value) {
+	n := x.n * x.h * x.w * x.c
+	switch {
+	case !x.bf16 && !y.bf16:
+		e.elementwise(n, func(lo, hi int) { copy(y.data[lo:hi], x.data[lo:hi]) })
+	case x.bf16 && y.bf16:
+		dnnl.CopyBF16(y.data, x.data, n)
+	case x.bf16:
+		dnnl.UnpackBF16(y.data[:n], x.data)
+	default:
+		dnnl.PackBF16(y.data, x.data[:n])
+	}
+}
+
+// chooseBF16 marks the values of a bf16 evaluation plan that stay bf16
+// between layers (value.bf16): those a fused oneDNN convolution writes
+// and only oneDNN convolutions read, as their source or as a fused
+// residual. The chain of a ResNet then passes bf16 activations from
+// convolution to convolution without converting them; values that Go
+// code reads (max pooling, the global average pool, the section's output)
+// stay float32. Every convolution of a plan runs on oneDNN when the
+// engine does (bindKernels).
+func (p *plan) chooseBF16() {
+	bs := p.sec.bindings
+	ok := map[*value]bool{}
+	for i := range bs {
+		if f := p.fused[i]; f.batchNorm > 0 {
+			ok[p.vals[f.target]] = true
+		}
+	}
+	for r := range bs {
+		l := bs[r].layer
+		if bs[r].foldedRelu {
+			continue // reads the value it shares
+		}
+		for k, in := range l.Inputs {
+			v := p.valueOf(in)
+			if !ok[v] {
+				continue
+			}
+			convSource := l.Op == model.OpConv && k == 0 && !p.absorbed[r]
+			residual := l.Op == model.OpAdd && p.absorbed[r]
+			if !convSource && !residual {
+				ok[v] = false
+			}
+		}
+	}
+	delete(ok, p.output())
+	for v, bf16 := range ok {
+		v.bf16 = bf16
+	}
 }
 
 // releaseKernels frees p's oneDNN primitives (p is being replaced).
@@ -186,8 +246,7 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 		// The primitive keeps these weights folded and reordered already.
 		p.nonFinite = p.nonFinite || k.nonFinite
 		if f.sum {
-			r := p.valueOf(f.residual)
-			e.elementwise(len(y.data), func(lo, hi int) { copy(y.data[lo:hi], r.data[lo:hi]) })
+			e.copyValue(y, p.valueOf(f.residual))
 		}
 		must(c.Forward(x.data, nil, k.shift, y.data))
 		return
@@ -211,8 +270,7 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 	}
 	p.nonFinite = p.nonFinite || !allFinite(w) || !allFinite(shift)
 	if f.sum {
-		r := p.valueOf(f.residual)
-		e.elementwise(len(y.data), func(lo, hi int) { copy(y.data[lo:hi], r.data[lo:hi]) })
+		e.copyValue(y, p.valueOf(f.residual))
 	}
 	if c := p.convs[i]; c != nil {
 		must(c.KeepWeights(w))
