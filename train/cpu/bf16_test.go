@@ -3,6 +3,7 @@ package cpu
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/swavgo/swav/train"
@@ -139,4 +140,27 @@ func cosine(a, b []float32) float64 {
 		bb += float64(b[i]) * float64(b[i])
 	}
 	return ab / math.Sqrt(aa*bb)
+}
+
+// TestBF16FallsBackToFloat32: where bf16 would not run on bf16 units (here:
+// convolutions forced onto im2col + GEMM), train.cpu.precision bf16 runs as
+// float32 and says why, never as a slow emulation.
+func TestBF16FallsBackToFloat32(t *testing.T) {
+	t.Setenv("SWAV_CPU_CONV", "gemm")
+	if p, why := resolvePrecision("bf16"); p != "float32" || !strings.Contains(why, "bf16 needs oneDNN") {
+		t.Errorf("bf16 without oneDNN: %s (%q)", p, why)
+	}
+	cfg := tinyConfig()
+	cfg.CPU.Precision = "bf16"
+	b, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Precision() != "float32" || !strings.Contains(b.Engine(), "float32") {
+		t.Errorf("precision %s, engine %q", b.Precision(), b.Engine())
+	}
+	if p, why := resolvePrecision("float32"); p != "float32" || why != "" {
+		t.Errorf("float32: %s (%q)", p, why)
+	}
 }

@@ -20,6 +20,8 @@ func TestValidate(t *testing.T) {
 		{"defaults", func(*train.Config) {}, "", ""},
 		{"threads", func(c *train.Config) { c.CPU.Threads = 3 }, "", ""},
 		{"negative threads", func(c *train.Config) { c.CPU.Threads = -1 }, "cpu.threads", "must not be negative"},
+		{"float32", func(c *train.Config) { c.CPU.Precision = "float32" }, "", ""},
+		{"fp16 is not a precision of ours", func(c *train.Config) { c.CPU.Precision = "fp16" }, "cpu.precision", `must be float32 or bf16, got "fp16"`},
 		{"the xla sub-section is not ours", func(c *train.Config) { c.XLA.Precision, c.XLA.Devices = "bf16", 8 }, "", ""},
 		{"unknown backend lists what is linked", func(c *train.Config) { c.Backend = "cpuu" }, "backend", `built into this binary: cpu); did you mean "cpu"?`},
 	} {
