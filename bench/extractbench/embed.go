@@ -85,9 +85,10 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o EmbedOptions) e
 		torch = append(torch, bench.Timing{Precision: p, ImgsPerSec: ips, PeakRSS: rss})
 	}
 	bestOurs, bestTorch := bench.Fastest(ours), bench.Fastest(torch)
-	fmt.Fprintf(w, "embed: ours %s | PyTorch %s (peak RSS of each whole process) | best ours %s / best PyTorch %s\n",
-		bench.Describe(ours), bench.Describe(torch), bestOurs.Precision, bestTorch.Precision)
-	bench.Ratio(w, "embed", bestOurs.ImgsPerSec/bestTorch.ImgsPerSec)
+	ratio := bestOurs.ImgsPerSec / bestTorch.ImgsPerSec
+	fmt.Fprintf(w, "embed: ours %s | PyTorch %s (peak RSS of each whole process) | best ours %s / best PyTorch %s = %.2f\n",
+		bench.Describe(ours), bench.Describe(torch), bestOurs.Precision, bestTorch.Precision, ratio)
+	bench.Ratio(w, "embed", ratio)
 	return nil
 }
 

@@ -171,6 +171,14 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->bias, 1, bd, dnnl_f32, dnnl_x), "bias desc");
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->src_bf, 4, sd, cdt, dnnl_nhwc), "source desc");
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->dst_bf, 4, dd, cdt, dnnl_nhwc), "destination desc");
+	// See bw_f32: decided here, so that such a convolution keeps no bf16
+	// source for a backward that does not read it.
+	cv->bw_f32 = bf16 && training && stride > 1 && k > 1;
+	// A bf16 training forward reads its source in the layout oneDNN picks
+	// (SWAV_DNNL_FWD_ANY, an experiment), which the backward weights then
+	// shares: one conversion of the source serves both.
+	int any_src = bf16 && training && !cv->bw_f32 && getenv("SWAV_DNNL_FWD_ANY") != NULL;
+	if (any_src) SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->src_bf, 4, sd, cdt, dnnl_format_tag_any), "source desc");
 	dnnl_convolution_desc_t cd;
 	SWAV_CHECK(p_dnnl_convolution_forward_desc_init(&cd, training ? dnnl_forward_training : dnnl_forward_inference,
 		dnnl_convolution_direct, &cv->src_bf, &cv->any_w, bias ? &cv->bias : NULL, &cv->dst,
@@ -186,6 +194,7 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 	p_dnnl_post_ops_destroy(ops);
 	p_dnnl_primitive_attr_destroy(attr);
 	SWAV_CHECK(st, "forward primitive desc");
+	if (any_src) cv->src_bf = *p_dnnl_primitive_desc_query_md(cv->fwd_pd, dnnl_query_src_md, 0);
 	SWAV_CHECK(p_dnnl_primitive_create(&cv->fwd, cv->fwd_pd), "forward primitive");
 	if (!swav_reorder_for(p_dnnl_primitive_desc_query_md(cv->fwd_pd, dnnl_query_weights_md, 0), &cv->wei, 0, &cv->fwd_w, &cv->fwd_reorder)) return 0;
 	SWAV_CHECK(p_dnnl_memory_create(&cv->m_src, &cv->src, swav_eng, DNNL_MEMORY_NONE), "source memory");
@@ -195,7 +204,7 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 	if (bf16 && !src_is_bf16) {
 		if (!swav_reorder_prim(&cv->src, &cv->src_bf, &cv->src_cvt, "source to bf16")) return 0;
 		SWAV_CHECK(p_dnnl_memory_create(&cv->m_src_bf, &cv->src_bf, swav_eng, DNNL_MEMORY_NONE), "source memory");
-		if (training && posix_memalign(&cv->src_keep, 64, p_dnnl_memory_desc_get_size(&cv->src_bf)) != 0) {
+		if (training && !cv->bw_f32 && posix_memalign(&cv->src_keep, 64, p_dnnl_memory_desc_get_size(&cv->src_bf)) != 0) {
 			cv->src_keep = NULL;
 			snprintf(swav_err, sizeof swav_err, "out of memory for the bf16 source");
 			return 0;
@@ -221,7 +230,6 @@ static int swav_conv_backward_init(swav_conv* cv) {
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&any_dw, 4, wd, dnnl_f32, dnnl_format_tag_any), "weights gradient desc");
 	// float32 keeps NHWC throughout; bf16 lets oneDNN pick.
 	any_src = cv->src_bf; any_ddst = cv->dst_bf;
-	cv->bw_f32 = cv->bf16 && cv->strides[0] > 1 && cv->wei.dims[2] > 1;
 	const_dnnl_primitive_desc_t hint = cv->fwd_pd;
 	if (cv->bw_f32) { any_src = cv->src; any_ddst = cv->dst; hint = NULL; }
 	else if (cv->bf16) {

@@ -92,18 +92,7 @@ func TestExtractPyTorchResNet50(t *testing.T) {
 			refPath := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".json")
 			torchtest.Run(t, torchWeights, "features", "--weights", file, "--arch", "resnet50", "--images", filepath.Join(images, "c0"),
 				"--n", fmt.Sprint(n), "--resize", "256", "--crop", "224", "--feature", tc.feature, "--out", refPath)
-			var ref struct {
-				Names    []string    `json:"names"`
-				Dim      int         `json:"dim"`
-				Features [][]float64 `json:"features"`
-			}
-			raw, err := os.ReadFile(refPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(raw, &ref); err != nil {
-				t.Fatal(err)
-			}
+			ref := readTorchFeatures(t, refPath)
 			out := filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "_"))
 			job := imagenetJob(images, out, file, tc.feature)
 			job.Train.CPU.Precision = tc.precision
@@ -146,6 +135,28 @@ func TestExtractPyTorchResNet50(t *testing.T) {
 	}
 }
 
+// torchFeatures is what torch_weights.py features writes: the images' file
+// names and their feature rows.
+type torchFeatures struct {
+	Names    []string    `json:"names"`
+	Dim      int         `json:"dim"`
+	Features [][]float64 `json:"features"`
+}
+
+// readTorchFeatures reads torch_weights.py features' JSON file.
+func readTorchFeatures(t *testing.T, path string) torchFeatures {
+	t.Helper()
+	var ref torchFeatures
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
 // indexOfName finds the image whose file name the Parquet key ends with.
 func indexOfName(names []string, key string) int {
 	for i, n := range names {
@@ -186,18 +197,7 @@ func TestExtractPyTorchWideResNet50(t *testing.T) {
 	refPath := filepath.Join(dir, "ref.json")
 	torchtest.Run(t, torchWeights, "features", "--weights", file, "--arch", "resnet50w2", "--images", filepath.Join(images, "c0"),
 		"--n", fmt.Sprint(n), "--resize", "64", "--crop", "64", "--out", refPath)
-	var ref struct {
-		Names    []string    `json:"names"`
-		Dim      int         `json:"dim"`
-		Features [][]float64 `json:"features"`
-	}
-	raw, err := os.ReadFile(refPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &ref); err != nil {
-		t.Fatal(err)
-	}
+	ref := readTorchFeatures(t, refPath)
 	out := filepath.Join(dir, "out")
 	job := imagenetJob(images, out, file, "trunk")
 	job.Extract.Arch = "resnet50w2"
