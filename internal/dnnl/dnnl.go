@@ -165,7 +165,8 @@ type Conv struct {
 }
 
 // NewConv builds the forward primitive of s with the fusions o asks for;
-// training convolutions build their backward primitives on first use.
+// float32 training convolutions build their backward primitives on first
+// use, bf16 ones at once (which layouts they read decides what they keep).
 func NewConv(s ConvShape, o ConvOptions) (*Conv, error) {
 	if err := s.check(); err != nil {
 		return nil, err

@@ -103,9 +103,10 @@ typedef struct {
 	// The forward's weights kept in its own layout by swav_conv_set_weights
 	// (NULL until then).
 	dnnl_memory_t kept_w;
-	// A bf16 training convolution keeps the bf16 copy of its last forward's
-	// source (its own buffer) for the backward; last_src is the float32
-	// source it was made from.
+	// A bf16 training convolution whose backward weights reads the
+	// forward's layout keeps the bf16 copy of its last forward's source
+	// (its own buffer) for the backward; last_src is the float32 source it
+	// was made from.
 	void* src_keep;
 	const float* last_src;
 	// bf16 backward: the backward weights runs in the layouts oneDNN picks
@@ -147,6 +148,8 @@ static int swav_reorder_for(const dnnl_memory_desc_t* md, const dnnl_memory_desc
 	SWAV_CHECK(p_dnnl_memory_create(mem, md, swav_eng, DNNL_MEMORY_NONE), "weights memory");
 	return toUser ? swav_reorder_prim(md, user, reorder, "weights reorder") : swav_reorder_prim(user, md, reorder, "weights reorder");
 }
+
+static int swav_conv_backward_init(swav_conv* cv);
 
 static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, int oh, int ow,
                          int k, int stride, int pad, int training, int bias, int sum, int relu, int bf16,
@@ -201,12 +204,11 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 	if (bf16 && !src_is_bf16) {
 		if (!swav_reorder_prim(&cv->src, &cv->src_bf, &cv->src_cvt, "source to bf16")) return 0;
 		SWAV_CHECK(p_dnnl_memory_create(&cv->m_src_bf, &cv->src_bf, swav_eng, DNNL_MEMORY_NONE), "source memory");
-		if (training && !cv->bw_f32 && posix_memalign(&cv->src_keep, 64, p_dnnl_memory_desc_get_size(&cv->src_bf)) != 0) {
-			cv->src_keep = NULL;
-			snprintf(swav_err, sizeof swav_err, "out of memory for the bf16 source");
-			return 0;
-		}
 	}
+	// A bf16 training convolution builds its backward now: whether it
+	// keeps its forward's bf16 source depends on the layout the backward
+	// weights reads.
+	if (bf16 && training && !swav_conv_backward_init(cv)) return 0;
 	return 1;
 }
 
@@ -277,6 +279,14 @@ static int swav_conv_backward_init(swav_conv* cv) {
 		if (!cv->bw_f32 && !p_dnnl_memory_desc_equal(&bw_src, &cv->src_bf)) {
 			if (!swav_reorder_prim(&cv->src, &bw_src, &cv->bw_src_cvt, "source to bf16")) return 0;
 			SWAV_CHECK(p_dnnl_memory_create(&cv->m_bw_src, &bw_src, swav_eng, DNNL_MEMORY_NONE), "source memory");
+		} else if (!cv->bw_f32) {
+			// The backward weights reads the forward's NHWC bf16 source:
+			// keep it (its own buffer) so that it is converted once a step.
+			if (posix_memalign(&cv->src_keep, 64, p_dnnl_memory_desc_get_size(&cv->src_bf)) != 0) {
+				cv->src_keep = NULL;
+				snprintf(swav_err, sizeof swav_err, "out of memory for the bf16 source");
+				return 0;
+			}
 		}
 	}
 	return 1;
