@@ -240,10 +240,15 @@ func must(err error) {
 func (e *engine) fusedConvForward(p *plan, i int) {
 	b := &p.sec.bindings[i]
 	l, f := b.layer, p.fused[i]
-	bn := &p.sec.bindings[f.batchNorm]
 	x, y := p.valueOf(l.Inputs[0]), p.vals[f.target]
-	if c, k := p.convs[i], &p.kept[i]; c != nil && k.gen == e.weightsGen {
-		// The primitive keeps these weights folded and reordered already.
+	if c := p.convs[i]; c != nil {
+		// oneDNN keeps the folded weights reordered until the weights change.
+		k := &p.kept[i]
+		if k.gen != e.weightsGen {
+			w, shift, nonFinite := e.foldBatchNorm(p, i, b.weight.data)
+			must(c.KeepWeights(w))
+			*k = keptWeights{gen: e.weightsGen, shift: shift, nonFinite: nonFinite}
+		}
 		p.nonFinite = p.nonFinite || k.nonFinite
 		if f.sum {
 			e.copyValue(y, p.valueOf(f.residual))
@@ -251,42 +256,40 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 		must(c.Forward(x.data, nil, k.shift, y.data))
 		return
 	}
-	scale, shift := runningScaleShift(bn)
-	// Both weight layouts keep each output channel's weights together:
-	// oneDNN takes the canonical [Out][In][Kh][Kw], the GEMM path its work
-	// copy [Out][Kh][Kw][In].
-	weights := b.weight.work
-	if p.convs[i] != nil {
-		weights = b.weight.data
+	w, shift, nonFinite := e.foldBatchNorm(p, i, b.weight.work)
+	p.nonFinite = p.nonFinite || nonFinite
+	beta := float32(0)
+	if f.sum {
+		e.copyValue(y, p.valueOf(f.residual))
+		beta = 1
 	}
+	e.convForward(l, w, x, y, beta)
+	ones := make([]float32, len(shift)) // the scale is in the weights; v*1 + shift is v + shift exactly
+	for o := range ones {
+		ones[o] = 1
+	}
+	e.bnApply(y, y, ones, shift, f.relu)
+}
+
+// foldBatchNorm folds evaluation conv i's BatchNorm (running statistics)
+// into its weights (given in either layout: both keep each output
+// channel's weights together, oneDNN's canonical [Out][In][Kh][Kw] and the
+// GEMM path's work copy [Out][Kh][Kw][In]): w' = w*scale in e.folded, and
+// the per-channel shift; nonFinite says whether either holds a NaN or an
+// infinity.
+func (e *engine) foldBatchNorm(p *plan, i int, weights []float32) (w, shift []float32, nonFinite bool) {
+	l := p.sec.bindings[i].layer
+	scale, shift := runningScaleShift(&p.sec.bindings[p.fused[i].batchNorm])
 	width := l.Kernel * l.Kernel * l.In
 	e.folded = growFloats(e.folded, l.Out*width)
-	w := e.folded
+	w = e.folded
 	for o := range scale {
 		src, dst := weights[o*width:(o+1)*width], w[o*width:(o+1)*width]
 		for j, v := range src {
 			dst[j] = v * scale[o]
 		}
 	}
-	p.nonFinite = p.nonFinite || !allFinite(w) || !allFinite(shift)
-	if f.sum {
-		e.copyValue(y, p.valueOf(f.residual))
-	}
-	if c := p.convs[i]; c != nil {
-		must(c.KeepWeights(w))
-		p.kept[i] = keptWeights{gen: e.weightsGen, shift: shift, nonFinite: !allFinite(w) || !allFinite(shift)}
-		must(c.Forward(x.data, nil, shift, y.data))
-		return
-	}
-	beta := float32(0)
-	if f.sum {
-		beta = 1
-	}
-	e.convForward(l, w, x, y, beta)
-	for o := range scale {
-		scale[o] = 1 // the scale is in the weights; v*1 + shift is v + shift exactly
-	}
-	e.bnApply(y, y, scale, shift, f.relu)
+	return w, shift, !allFinite(w) || !allFinite(shift)
 }
 
 // dnnlConvBackward is convBackward on oneDNN, with the weights in their
