@@ -1,12 +1,10 @@
 package classify_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,7 +17,7 @@ import (
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
-	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/ingest/ingesttest"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/stages/classify"
@@ -38,36 +36,11 @@ const perShard = 30
 // unlabelled the samples carry no label.
 func makeShards(t *testing.T, dir string, n, from int, unlabelled bool) string {
 	t.Helper()
-	imgs, labels, err := ingest.ReadFashionMNIST("test")
-	if err != nil {
-		t.Skipf("Fashion-MNIST not installed: %v", err)
-	}
-	ctx := context.Background()
-	b, err := store.OpenDir(ctx, dir+"/", store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ingest.NewShardWriter(ctx, b, "fm-%06d.tar", perShard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := from; i < from+n*perShard; i++ {
-		var buf bytes.Buffer
-		if err := png.Encode(&buf, imgs[i]); err != nil {
-			t.Fatal(err)
-		}
-		s := &ingest.Sample{Key: fmt.Sprintf("img%05d", i), Ext: "png", Data: buf.Bytes(), Label: int64(labels[i])}
+	return ingesttest.FashionMNISTShards(t, dir, n, perShard, from, "img%05d", func(_ int, s *ingest.Sample) {
 		if unlabelled {
 			s.Label = -1
 		}
-		if err := w.Write(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%s/fm-{000000..%06d}.tar", dir, n-1)
+	})
 }
 
 var smallModel = train.ModelConfig{Arch: "small", HiddenMLP: 32, FeatDim: 16, Prototypes: 20}

@@ -16,7 +16,7 @@ import (
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
-	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/ingest/ingesttest"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/parquet"
@@ -33,32 +33,11 @@ const perShard = 24
 // `corrupt` of the last shard when corrupt >= 0.
 func makeShards(t *testing.T, dir string, n, corrupt int) string {
 	t.Helper()
-	imgs, labels, err := ingest.ReadFashionMNIST("test")
-	if err != nil {
-		t.Skipf("Fashion-MNIST not installed: %v", err)
-	}
-	ctx := context.Background()
-	b, err := store.OpenDir(ctx, dir+"/", store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ingest.NewShardWriter(ctx, b, "fm-%06d.tar", perShard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range n * perShard {
-		s := &ingest.Sample{Key: fmt.Sprintf("s%04d", i), Ext: "png", Data: pngOf(t, imgs[i]), Label: int64(labels[i])}
+	return ingesttest.FashionMNISTShards(t, dir, n, perShard, 0, "s%04d", func(i int, s *ingest.Sample) {
 		if corrupt >= 0 && i == (n-1)*perShard+corrupt {
 			s.Data = []byte("\x89PNG\r\n\x1a\nnot really")
 		}
-		if err := w.Write(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%s/fm-{000000..%06d}.tar", dir, n-1)
+	})
 }
 
 var smallModel = train.ModelConfig{Arch: "small", HiddenMLP: 32, FeatDim: 16, Prototypes: 20}
