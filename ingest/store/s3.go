@@ -3,7 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
+	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -406,17 +406,20 @@ func (b *S3) Upload(ctx context.Context, name string, r io.Reader) error {
 		return err
 	}
 	defer done()
-	_, err = b.put(ctx, name, body, false, nil)
-	return err
+	return b.put(ctx, name, body, nil, nil)
 }
 
 // UploadIfAbsent implements Bucket: Upload with If-None-Match: * on the
 // PutObject or on the CompleteMultipartUpload, which S3 (and versitygw with
 // metadata, see s3local) checks atomically with the write. 412
 // PreconditionFailed is ErrExists, unless the SDK had retried the request
-// and the object there holds exactly our bytes (its ETag is theirs): then
-// an earlier attempt landed and only its answer was lost, so the write is
-// ours. 409 ConditionalRequestConflict (a concurrent write of the same key
+// and the object there carries this call's write token (a random value sent
+// as user metadata, x-amz-meta-swav-write): then an earlier attempt landed
+// and only its answer was lost, so the write is ours. Equal bytes are not
+// enough: a second writer of the same content (an export run twice) is
+// refused even when its request was retried, which happens whenever the
+// server answers 412 before reading the whole body and the client, still
+// sending, sees the connection close. 409 ConditionalRequestConflict (a concurrent write of the same key
 // in flight) is retried with backoff, up to the retry budget. A refused or
 // failed multipart upload is aborted: none of its parts stays behind.
 func (b *S3) UploadIfAbsent(ctx context.Context, name string, r io.Reader) error {
@@ -425,32 +428,36 @@ func (b *S3) UploadIfAbsent(ctx context.Context, name string, r io.Reader) error
 		return err
 	}
 	defer done()
+	token, err := writeToken()
+	if err != nil {
+		return fmt.Errorf("put (if absent) %s: %w", ObjectURL(b, name), err)
+	}
 	attempts := 0
-	etag, err := b.put(ctx, name, body, true, &attempts)
+	err = b.put(ctx, name, body, map[string]string{writeTokenKey: token}, &attempts)
 	if s3ErrorCode(err) != "PreconditionFailed" {
 		return err
 	}
-	if attempts > 1 && b.holds(ctx, name, etag) {
+	if attempts > 1 && b.carries(ctx, name, token) {
 		return nil
 	}
 	return fmt.Errorf("put (if absent) %s: %w", ObjectURL(b, name), ErrExists)
 }
 
-// put writes body as name, conditionally when ifAbsent, retrying 409
-// ConditionalRequestConflict with backoff. It counts the attempts of the
-// final request (PutObject or CompleteMultipartUpload) into *attempts (may
-// be nil) and returns a function giving the ETag the object has when it
-// holds body's bytes (computed on demand: it reads body again).
-func (b *S3) put(ctx context.Context, name string, body io.ReadSeeker, ifAbsent bool, attempts *int) (etag func() string, err error) {
+// put writes body as name; ifAbsent (non-nil) makes the write conditional
+// (If-None-Match: *, retrying 409 ConditionalRequestConflict with backoff)
+// and is stored as the object's user metadata. It counts the attempts of
+// the final request (PutObject or CompleteMultipartUpload) into *attempts
+// (may be nil).
+func (b *S3) put(ctx context.Context, name string, body io.ReadSeeker, ifAbsent map[string]string, attempts *int) error {
 	size, err := body.Seek(0, io.SeekEnd)
 	if err == nil {
 		_, err = body.Seek(0, io.SeekStart)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("upload %s: size: %w", ObjectURL(b, name), err)
+		return fmt.Errorf("upload %s: size: %w", ObjectURL(b, name), err)
 	}
 	var cond *string
-	if ifAbsent {
+	if ifAbsent != nil {
 		cond = aws.String("*")
 	}
 	if attempts == nil {
@@ -460,27 +467,26 @@ func (b *S3) put(ctx context.Context, name string, body io.ReadSeeker, ifAbsent 
 	// by retryConflicts starts the count again.
 	count := s3.WithAPIOptions(countAttempts(attempts))
 	if size > b.partSize {
-		return b.multipart(ctx, name, body, size, cond, attempts, count)
+		return b.multipart(ctx, name, body, size, cond, ifAbsent, attempts, count)
 	}
-	etag = func() string { return md5Hex(body) }
-	return etag, b.retryConflicts(ctx, "put", name, func() error {
+	return b.retryConflicts(ctx, "put", name, func() error {
 		if _, err := body.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
 		*attempts = 0
-		_, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &name, Body: body, IfNoneMatch: cond}, count)
+		_, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &name, Body: body, IfNoneMatch: cond, Metadata: ifAbsent}, count)
 		return err
 	})
 }
 
 // multipart uploads body (size bytes) in parts of b.partSize, one after
 // the other (each part retried by the SDK on its own), then completes the
-// upload with condition cond. Any failure aborts the upload, so that no
+// upload with condition cond; meta is the object's user metadata. Any failure aborts the upload, so that no
 // part is left stored and nothing of the object becomes visible.
-func (b *S3) multipart(ctx context.Context, name string, body io.ReadSeeker, size int64, cond *string, attempts *int, count func(*s3.Options)) (etag func() string, err error) {
-	created, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b.bucket, Key: &name})
+func (b *S3) multipart(ctx context.Context, name string, body io.ReadSeeker, size int64, cond *string, meta map[string]string, attempts *int, count func(*s3.Options)) (err error) {
+	created, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b.bucket, Key: &name, Metadata: meta})
 	if err != nil {
-		return nil, b.wrap("create multipart upload", name, err)
+		return b.wrap("create multipart upload", name, err)
 	}
 	id := created.UploadId
 	defer func() {
@@ -490,7 +496,6 @@ func (b *S3) multipart(ctx context.Context, name string, body io.ReadSeeker, siz
 	}()
 	ra, canReadAt := body.(io.ReaderAt)
 	var parts []types.CompletedPart
-	var sums []byte // the parts' MD5s: the multipart ETag is their MD5
 	for n, off := int32(1), int64(0); off < size; n, off = n+1, off+b.partSize {
 		length := min(b.partSize, size-off)
 		var part io.ReadSeeker
@@ -499,27 +504,21 @@ func (b *S3) multipart(ctx context.Context, name string, body io.ReadSeeker, siz
 		} else {
 			buf := make([]byte, length)
 			if _, err := body.Seek(off, io.SeekStart); err != nil {
-				return nil, fmt.Errorf("upload %s: part %d: %w", ObjectURL(b, name), n, err)
+				return fmt.Errorf("upload %s: part %d: %w", ObjectURL(b, name), n, err)
 			}
 			if _, err := io.ReadFull(body, buf); err != nil {
-				return nil, fmt.Errorf("upload %s: part %d: %w", ObjectURL(b, name), n, err)
+				return fmt.Errorf("upload %s: part %d: %w", ObjectURL(b, name), n, err)
 			}
 			part = bytes.NewReader(buf)
 		}
 		up, err := b.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: &b.bucket, Key: &name, UploadId: id,
 			PartNumber: aws.Int32(n), Body: part, ContentLength: aws.Int64(length)})
 		if err != nil {
-			return nil, b.wrap(fmt.Sprintf("upload part %d of", n), name, err)
+			return b.wrap(fmt.Sprintf("upload part %d of", n), name, err)
 		}
-		sum, _ := hex.DecodeString(strings.Trim(aws.ToString(up.ETag), `"`))
-		sums = append(sums, sum...)
 		parts = append(parts, types.CompletedPart{ETag: up.ETag, PartNumber: aws.Int32(n)})
 	}
-	etag = func() string {
-		h := md5.Sum(sums)
-		return fmt.Sprintf("%s-%d", hex.EncodeToString(h[:]), len(parts))
-	}
-	return etag, b.retryConflicts(ctx, "complete multipart upload", name, func() error {
+	return b.retryConflicts(ctx, "complete multipart upload", name, func() error {
 		*attempts = 0
 		_, err := b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &b.bucket, Key: &name, UploadId: id,
 			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}, IfNoneMatch: cond}, count)
@@ -582,28 +581,32 @@ func countAttempts(n *int) func(*middleware.Stack) error {
 	}
 }
 
-// holds reports whether object name's ETag is etag() (the ETag it has when
-// it holds the bytes just written: their MD5 for one PutObject, the MD5 of
-// the parts' MD5s and the part count for a multipart upload, on S3 and
-// versitygw). Any error is a no.
-func (b *S3) holds(ctx context.Context, name string, etag func() string) bool {
-	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &name})
-	if err != nil || out.ETag == nil || etag == nil {
-		return false
+// writeTokenKey names the user metadata (x-amz-meta-swav-write) holding
+// an UploadIfAbsent call's write token.
+const writeTokenKey = "swav-write"
+
+// writeToken draws one UploadIfAbsent call's token: 128 random bits.
+func writeToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := crand.Read(b); err != nil {
+		return "", fmt.Errorf("write token: %w", err)
 	}
-	return strings.Trim(*out.ETag, `"`) == etag()
+	return hex.EncodeToString(b), nil
 }
 
-// md5Hex is the MD5 of body's bytes from its start ("" on a read error).
-func md5Hex(body io.ReadSeeker) string {
-	if _, err := body.Seek(0, io.SeekStart); err != nil {
-		return ""
+// carries reports whether object name holds the write token token (the
+// write of the UploadIfAbsent call that drew it landed). Any error is a no.
+func (b *S3) carries(ctx context.Context, name, token string) bool {
+	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &name})
+	if err != nil {
+		return false
 	}
-	h := md5.New()
-	if _, err := io.Copy(h, body); err != nil {
-		return ""
+	for k, v := range out.Metadata { // the SDK lower-cases keys; servers differ
+		if strings.EqualFold(k, writeTokenKey) {
+			return v == token
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return false
 }
 
 // seekable returns r as a ReadSeeker, spooling a reader that cannot seek
