@@ -4,7 +4,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 )
 
 // CropGroupConfig is one group of crops of one size (SPEC §9).

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/swavgo/swav/configs/field/fieldtest"
+	"github.com/swavgo/swav/internal/field/fieldtest"
 )
 
 // TestCropsDependOnlyOnSeedEpochKeyCrop: the same (seed, epoch, key, crop)

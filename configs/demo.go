@@ -1,6 +1,6 @@
 package configs
 
-import "github.com/swavgo/swav/configs/field"
+import "github.com/swavgo/swav/internal/field"
 
 // DemoConfig is the demo section: the `demo` job walks a folder of images,
 // reads, hashes and decodes them in parallel and writes a summary JSON to

@@ -3,7 +3,7 @@ package configs
 import (
 	"slices"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 )
 
 // LinearConfig is the linear section: the `linear` job (stages/linear)

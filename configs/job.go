@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/swavgo/swav/augment"
-	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/pipeline/prom"
 	"github.com/swavgo/swav/sinks"

@@ -16,7 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 )
 
 //go:embed *.yaml

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 )
 
 const demoYAML = `job: demo

@@ -1,6 +1,6 @@
 package configs
 
-import "github.com/swavgo/swav/configs/field"
+import "github.com/swavgo/swav/internal/field"
 
 // QuickstartConfig is the quickstart section: the `quickstart` job
 // (stages/quickstart) makes Fashion-MNIST shards, pre-trains (train), extracts

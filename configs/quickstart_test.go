@@ -3,7 +3,7 @@ package configs
 import (
 	"testing"
 
-	"github.com/swavgo/swav/configs/field/fieldtest"
+	"github.com/swavgo/swav/internal/field/fieldtest"
 )
 
 func TestQuickstartConfigValidate(t *testing.T) {

@@ -5,8 +5,8 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/internal/field"
 )
 
 // Config is the data section of a job. (Owned by the ingest package; the

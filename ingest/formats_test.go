@@ -17,9 +17,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-	"github.com/swavgo/swav/configs/field/fieldtest"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/internal/field/fieldtest"
 )
 
 // tarMember is one member of a hand-made tar.

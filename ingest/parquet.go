@@ -7,8 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/internal/field"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"

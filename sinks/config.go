@@ -4,7 +4,7 @@
 // to sinks/metrics.
 package sinks
 
-import "github.com/swavgo/swav/configs/field"
+import "github.com/swavgo/swav/internal/field"
 
 // Special values of ExtractConfig.Checkpoint.
 const (

@@ -3,7 +3,7 @@ package sinks
 import (
 	"testing"
 
-	"github.com/swavgo/swav/configs/field/fieldtest"
+	"github.com/swavgo/swav/internal/field/fieldtest"
 )
 
 func TestExtractConfigValidate(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/internal/registry"
 	"github.com/swavgo/swav/pipeline"
 )

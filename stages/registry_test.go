@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field/fieldtest"
+	"github.com/swavgo/swav/internal/field/fieldtest"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/stages"
 )

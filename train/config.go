@@ -3,7 +3,7 @@ package train
 import (
 	"errors"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 )
 
 // ModelConfig describes the network: a ResNet trunk, the projection head and

@@ -1,6 +1,6 @@
 package train
 
-import "github.com/swavgo/swav/configs/field"
+import "github.com/swavgo/swav/internal/field"
 
 // MonitorConfig is the kNN monitor of a training run: every EveryIters
 // iterations or EverySeconds seconds (whichever comes first) and after the

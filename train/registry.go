@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/internal/registry"
 )
 

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swavgo/swav/configs/field"
-	"github.com/swavgo/swav/configs/field/fieldtest"
+	"github.com/swavgo/swav/internal/field"
+	"github.com/swavgo/swav/internal/field/fieldtest"
 	"github.com/swavgo/swav/train"
 	_ "github.com/swavgo/swav/train/model" // the architecture names train.Config.Validate checks
 )

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/stages/quickstart"
 )
 

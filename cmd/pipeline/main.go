@@ -12,8 +12,8 @@ import (
 	"sync"
 
 	"github.com/spf13/cobra"
-	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/train/checkpoint"
 )

@@ -22,7 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/push"
 	"github.com/sourcegraph/conc"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/pipeline"
 )
 

@@ -14,8 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/pipeline"
 )
 

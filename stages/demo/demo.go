@@ -30,7 +30,7 @@ import (
 	_ "golang.org/x/image/webp" // decoder for image.Decode
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/stages"
 )

@@ -15,7 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field/fieldtest"
+	"github.com/swavgo/swav/internal/field/fieldtest"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/stages/demo"

@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/sinks"
 )
 

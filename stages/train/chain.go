@@ -11,8 +11,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/stages"
 	stagesaugment "github.com/swavgo/swav/stages/augment"

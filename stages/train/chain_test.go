@@ -14,10 +14,10 @@ import (
 
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/ingest/store/s3local"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks/metrics"

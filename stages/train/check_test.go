@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field/fieldtest"
+	"github.com/swavgo/swav/internal/field/fieldtest"
 )
 
 // TestCheck: the train kind's configuration check refuses a crop index past

@@ -8,7 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"

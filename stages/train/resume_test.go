@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/train"

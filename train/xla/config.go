@@ -3,7 +3,7 @@ package xla
 import (
 	"fmt"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/train"
 )
 

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swavgo/swav/configs/field/fieldtest"
+	"github.com/swavgo/swav/internal/field/fieldtest"
 	"github.com/swavgo/swav/train"
 )
 

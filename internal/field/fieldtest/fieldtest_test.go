@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/swavgo/swav/configs/field"
-	"github.com/swavgo/swav/configs/field/fieldtest"
+	"github.com/swavgo/swav/internal/field"
+	"github.com/swavgo/swav/internal/field/fieldtest"
 )
 
 func TestWant(t *testing.T) {

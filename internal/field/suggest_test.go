@@ -3,7 +3,7 @@ package field_test
 import (
 	"testing"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 )
 
 func TestClosest(t *testing.T) {

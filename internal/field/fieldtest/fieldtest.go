@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swavgo/swav/configs/field"
+	"github.com/swavgo/swav/internal/field"
 )
 
 // Want fails t unless err is what a validation should return: nil when
