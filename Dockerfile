@@ -11,7 +11,7 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=1 go build -trimpath \
-      -ldflags "-s -w -X github.com/swavgo/swav/pipeline.Version=${VERSION}" \
+      -ldflags "-s -w -X github.com/swavgo/swav/internal/buildinfo.Version=${VERSION}" \
       -o /out/pipeline ./cmd/pipeline
 
 FROM debian:bookworm-slim

@@ -83,7 +83,7 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/internal/buildinfo"
 )
 
 // TurboJPEG constants (turbojpeg.h, stable ABI).
@@ -103,7 +103,7 @@ func init() {
 	defer C.free(unsafe.Pointer(name))
 	if C.swav_tj_load(name) == 0 {
 		jpegDecoder = &turboDecoder{handles: make(chan C.tjhandle, 64)}
-		pipeline.AddBuildFeature("libjpeg-turbo")
+		buildinfo.AddFeature("libjpeg-turbo")
 	}
 }
 

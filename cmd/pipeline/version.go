@@ -10,8 +10,8 @@ import (
 
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/internal/blas"
+	"github.com/swavgo/swav/internal/buildinfo"
 	"github.com/swavgo/swav/internal/dnnl"
-	"github.com/swavgo/swav/pipeline"
 )
 
 func init() {
@@ -26,14 +26,14 @@ func init() {
 }
 
 // versionText is the `pipeline version` output: the release
-// (pipeline.Version, set with -ldflags -X), the Go toolchain and platform, the
+// (buildinfo.Version, set with -ldflags -X), the Go toolchain and platform, the
 // VCS revision and time from the build info, and the build features
-// (pipeline.AddBuildFeature: cgo, turbojpeg, xla...), and the CPU engine:
+// (buildinfo.AddFeature: cgo, turbojpeg, xla...), and the CPU engine:
 // the convolution kernels with oneDNN's instruction set, whether bf16 is
 // native, and the GEMM.
 func versionText() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "pipeline %s\n", pipeline.Version)
+	fmt.Fprintf(&b, "pipeline %s\n", buildinfo.Version)
 	fmt.Fprintf(&b, "go        %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	rev, when, dirty := "unknown", "", ""
 	if info, ok := debug.ReadBuildInfo(); ok {
@@ -51,7 +51,7 @@ func versionText() string {
 		}
 	}
 	fmt.Fprintf(&b, "revision  %s%s%s\n", rev, when, dirty)
-	features := pipeline.BuildFeatures()
+	features := buildinfo.Features()
 	if len(features) == 0 {
 		features = []string{"none"}
 	}

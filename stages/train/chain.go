@@ -19,7 +19,6 @@ import (
 	"github.com/swavgo/swav/stages/source"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
-	_ "github.com/swavgo/swav/train/cpu" // the "cpu" backend
 	"github.com/swavgo/swav/train/weights"
 )
 

@@ -1,5 +1,0 @@
-//go:build cgo
-
-package pipeline
-
-func init() { AddBuildFeature("cgo") }
