@@ -340,6 +340,37 @@ func TestExpandBraces(t *testing.T) {
 	}
 }
 
+// TestNamedShards reads data.shards entries as the source does: brace
+// ranges of shard files are named one by one; globs, prefixes, unknown
+// extensions and folders of a listing format are left to the listing.
+func TestNamedShards(t *testing.T) {
+	for _, tc := range []struct {
+		format, entry, want string
+		named              bool
+	}{
+		{ingest.AutoFormat, "s3://b/x-{0..2}.tar", "s3://b/x-0.tar s3://b/x-1.tar s3://b/x-2.tar", true},
+		{ingest.AutoFormat, "/d/part.parquet", "/d/part.parquet", true},
+		{ingest.AutoFormat, "/d/{a.tar,b.parquet}", "/d/a.tar /d/b.parquet", true},
+		{ingest.AutoFormat, "/d/part-*.tar", "", false},
+		{ingest.AutoFormat, "/d/{a.tar,b}", "", false},
+		{ingest.AutoFormat, "s3://b/prefix/", "", false},
+		{ingest.AutoFormat, "/d/readme.txt", "", false},
+		{"folder", "/d/images.tar", "", false},
+		{"wds", "/d/x.tar", "/d/x.tar", true},
+	} {
+		cfg := ingest.DefaultConfig()
+		cfg.Format = tc.format
+		got, named, err := ingest.NamedShards(&cfg, tc.entry)
+		if err != nil || named != tc.named || strings.Join(got, " ") != tc.want {
+			t.Errorf("NamedShards(%s, %q) = %v, %v, %v; want %q, %v", tc.format, tc.entry, got, named, err, tc.want, tc.named)
+		}
+	}
+	cfg := ingest.DefaultConfig()
+	if _, _, err := ingest.NamedShards(&cfg, "/d/x-{2..1}.tar"); err == nil {
+		t.Error("a bad brace range is no error")
+	}
+}
+
 func TestShardListForms(t *testing.T) {
 	dir := t.TempDir()
 	b, _ := store.NewLocal(dir)

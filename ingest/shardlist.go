@@ -217,8 +217,8 @@ func resolveOne(ctx context.Context, cfg *Config, b store.Bucket, key string) ([
 		}
 		return out, nil
 	}
-	if f := want(key); f != "" {
-		return []*shardRef{ref(key, -1, f)}, nil // explicit shard: errors surface when read
+	if fs.namesOne(cfg, key) {
+		return []*shardRef{ref(key, -1, want(key))}, nil // explicit shard: errors surface when read
 	}
 	// A prefix: every shard under it; when there is none, a folder of the
 	// first listing format that recognises an object under it (images).
@@ -247,6 +247,34 @@ func resolveOne(ctx context.Context, cfg *Config, b store.Bucket, key string) ([
 		return nil, fmt.Errorf("no %s shard under %s: %w", fs.exts(), store.ObjectURL(b, key), store.ErrNotExist)
 	}
 	return out, nil
+}
+
+// namesOne reports whether key (after brace expansion) names one shard
+// file, as resolveOne reads it: no glob, a name with a shard format's
+// extension, and no listing format (a folder of images) configured.
+func (fs formatSet) namesOne(cfg *Config, key string) bool {
+	if f, ok := formats.Lookup(cfg.Format); ok && f.List != nil {
+		return false
+	}
+	return !hasGlobMeta(key) && fs.ofName(key) != ""
+}
+
+// NamedShards expands one data.shards entry into the shard URLs it names
+// file by file (brace ranges expanded), with the same reading as the
+// source: named is false when any part is a glob, a folder or prefix, or a
+// folder of a listing format, which only a listing resolves. It does no I/O.
+func NamedShards(cfg *Config, entry string) (urls []string, named bool, err error) {
+	urls, err = ExpandBraces(entry)
+	if err != nil {
+		return nil, false, err
+	}
+	fs := currentFormats()
+	for _, u := range urls {
+		if !fs.namesOne(cfg, u) {
+			return nil, false, nil
+		}
+	}
+	return urls, true, nil
 }
 
 // listShards resolves a folder with its format's List.

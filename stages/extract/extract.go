@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 
 	"github.com/swavgo/swav/augment"
@@ -93,7 +92,7 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	}
 	doneBefore := 0
 	if world == 1 {
-		if data.Data.Shards, doneBefore, err = pendingShards(ctx, job.Data.Shards, job.Data.StoreConfig(), out, writer.md); err != nil {
+		if data.Data.Shards, doneBefore, err = pendingShards(ctx, &job.Data, out, writer.md); err != nil {
 			return nil, err
 		}
 	}
@@ -130,27 +129,27 @@ func pixelsPerImage(tf augment.EvalTransform, m *Model) int {
 
 // pendingShards drops from the shard list the shards whose feature file is
 // already done, so a rerun does not even read them. Only entries that name
-// files (brace ranges included) are checked here; globs and prefixes stay
+// files (brace ranges included; ingest.NamedShards reads the list as the
+// source does) are checked here; globs and prefixes stay
 // and their done shards are skipped while reading (selectStage). If every
 // shard is done, one is kept so the chain has a source; it is skipped too.
 // Every named file must exist (checked up front, so a typo fails before any
 // work and a missing shard cannot stall a one-reader source). done counts
 // the finished shards dropped (the kept one is not: selectStage counts it
 // when it skips it).
-func pendingShards(ctx context.Context, entries []string, sc store.Config, out sinks.FeatureSink, want sinks.Metadata) (pending []string, done int, err error) {
+func pendingShards(ctx context.Context, data *ingest.Config, out sinks.FeatureSink, want sinks.Metadata) (pending []string, done int, err error) {
 	first := ""
-	for _, entry := range entries {
-		base := entry[strings.LastIndex(entry, "/")+1:]
-		if strings.ContainsAny(entry, "*?[") || !strings.Contains(base, ".") {
-			pending = append(pending, entry)
-			continue
-		}
-		urls, err := ingest.ExpandBraces(entry)
+	for _, entry := range data.Shards {
+		urls, named, err := ingest.NamedShards(data, entry)
 		if err != nil {
 			return nil, 0, fmt.Errorf("extract: data.shards %q: %w", entry, err)
 		}
+		if !named {
+			pending = append(pending, entry)
+			continue
+		}
 		for _, u := range urls {
-			if err := shardExists(ctx, u, sc); err != nil {
+			if err := shardExists(ctx, u, data.StoreConfig()); err != nil {
 				return nil, 0, err
 			}
 			if first == "" {
