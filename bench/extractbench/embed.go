@@ -15,6 +15,7 @@ import (
 
 	"github.com/swavgo/swav/bench"
 	"github.com/swavgo/swav/train"
+	"github.com/swavgo/swav/train/model"
 )
 
 // EmbedOptions are the forward-only benchmark's shapes (bench extract
@@ -42,10 +43,8 @@ func benchEmbed(ctx context.Context, w io.Writer, arch string, o EmbedOptions) e
 	if o.Size == 0 {
 		return nil
 	}
-	switch arch {
-	case "resnet18", "resnet34", "resnet50":
-	default:
-		return fmt.Errorf("%w: --size needs --arch resnet18, resnet34 or resnet50 (the anchor's torchvision models), got %s", bench.ErrUsage, arch)
+	if !model.Torchvision(arch) {
+		return fmt.Errorf("%w: --size needs --arch %s (the anchor's torchvision models), got %s", bench.ErrUsage, model.TorchvisionList(), arch)
 	}
 	ourPrecisions, torchPrecisions, err := bench.Precisions(o.Precision)
 	if err != nil {

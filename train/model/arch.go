@@ -185,20 +185,24 @@ func (a *Arch) TrunkOutSize(size int) int {
 type archSpec struct {
 	name  string
 	build func(b *sectionBuilder, smallStem bool) int // returns TrunkDim
+	// torchvision: torchvision.models has it under this name.
+	torchvision bool
+	// resnet50Width is the width multiplier of a ResNet-50 (1, 2, 4, 5), else 0.
+	resnet50Width int
 }
 
 // archs is the one list of architecture names: Build, the train and
-// extract sections' validation (through Names) and the weights readers'
-// inference use it.
+// extract sections' validation (through Names), the weights readers'
+// inference and export, and the extraction benchmark use it.
 var archs = []archSpec{
-	{"small", func(b *sectionBuilder, _ bool) int { return buildSmallTrunk(b) }},
-	{"resnet8", func(b *sectionBuilder, _ bool) int { return buildResNet8Trunk(b) }},
-	{"resnet18", resnet(false, [4]int{2, 2, 2, 2}, 1)},
-	{"resnet34", resnet(false, [4]int{3, 4, 6, 3}, 1)},
-	{"resnet50", resnet(true, [4]int{3, 4, 6, 3}, 1)},
-	{"resnet50w2", resnet(true, [4]int{3, 4, 6, 3}, 2)},
-	{"resnet50w4", resnet(true, [4]int{3, 4, 6, 3}, 4)},
-	{"resnet50w5", resnet(true, [4]int{3, 4, 6, 3}, 5)},
+	{name: "small", build: func(b *sectionBuilder, _ bool) int { return buildSmallTrunk(b) }},
+	{name: "resnet8", build: func(b *sectionBuilder, _ bool) int { return buildResNet8Trunk(b) }},
+	{name: "resnet18", build: resnet(false, [4]int{2, 2, 2, 2}, 1), torchvision: true},
+	{name: "resnet34", build: resnet(false, [4]int{3, 4, 6, 3}, 1), torchvision: true},
+	{name: "resnet50", build: resnet(true, [4]int{3, 4, 6, 3}, 1), torchvision: true, resnet50Width: 1},
+	{name: "resnet50w2", build: resnet(true, [4]int{3, 4, 6, 3}, 2), resnet50Width: 2},
+	{name: "resnet50w4", build: resnet(true, [4]int{3, 4, 6, 3}, 4), resnet50Width: 4},
+	{name: "resnet50w5", build: resnet(true, [4]int{3, 4, 6, 3}, 5), resnet50Width: 5},
 }
 
 func resnet(bottleneck bool, blocks [4]int, widen int) func(*sectionBuilder, bool) int {
@@ -243,17 +247,27 @@ func Known(name string) bool {
 // "resnet50", 2, 4 or 5 for facebookresearch/swav's "resnet50w2", "w4" and
 // "w5"; 0 for any other name.
 func WideResNet50(name string) int {
-	switch name {
-	case "resnet50":
-		return 1
-	case "resnet50w2":
-		return 2
-	case "resnet50w4":
-		return 4
-	case "resnet50w5":
-		return 5
+	a, _ := archByName(name)
+	return a.resnet50Width
+}
+
+// Torchvision reports whether torchvision.models has the architecture
+// under this name (resnet18, resnet34, resnet50).
+func Torchvision(name string) bool {
+	a, _ := archByName(name)
+	return a.torchvision
+}
+
+// TorchvisionList is the torchvision architectures for a message:
+// "resnet18, resnet34 or resnet50".
+func TorchvisionList() string {
+	var n []string
+	for _, a := range archs {
+		if a.torchvision {
+			n = append(n, a.name)
+		}
 	}
-	return 0
+	return strings.Join(n[:len(n)-1], ", ") + " or " + n[len(n)-1]
 }
 
 // ResNet50Name is the architecture name of a ResNet-50 of width multiplier

@@ -36,10 +36,8 @@ func (im *Imported) Export(layout string) ([]Tensor, error) {
 	}
 	switch layout {
 	case LayoutTorchvision:
-		switch cfg.Arch {
-		case "resnet18", "resnet34", "resnet50":
-		default:
-			return nil, fmt.Errorf("weights: export %s: layout torchvision needs resnet18, resnet34 or resnet50, the file holds %s (torchvision has no such model; --layout swav writes the reference's layout)", im.Source, cfg.Arch)
+		if !model.Torchvision(cfg.Arch) {
+			return nil, fmt.Errorf("weights: export %s: layout torchvision needs %s, the file holds %s (torchvision has no such model; --layout swav writes the reference's layout)", im.Source, model.TorchvisionList(), cfg.Arch)
 		}
 	case LayoutSwAV:
 		if !im.HasHead || !im.HasPrototypes {
