@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -59,7 +61,7 @@ func listFolder(ctx context.Context, b store.Bucket, prefix string, shardSize in
 	if len(files) == 0 {
 		return nil, fmt.Errorf("image folder %s: no image in a class subdirectory: %w", store.ObjectURL(b, prefix), store.ErrNotExist)
 	}
-	for i, c := range sortedKeys(classes) {
+	for i, c := range slices.Sorted(maps.Keys(classes)) {
 		classes[c] = int64(i)
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })

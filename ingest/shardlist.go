@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -370,14 +369,4 @@ func WriteIndex(ctx context.Context, b store.Bucket, dir string, entries map[str
 		return err
 	}
 	return b.Upload(ctx, name, strings.NewReader(string(data)+"\n"))
-}
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -58,7 +59,7 @@ prints "OK <file>" or one line per problem, "<file>:<line>: <field>:
 			}
 			if embedded {
 				ex := configs.Examples()
-				for _, name := range sortedKeys(ex) {
+				for _, name := range slices.Sorted(maps.Keys(ex)) {
 					job, err := configs.LoadBytes("embedded:"+name, ex[name], sets)
 					check("embedded:"+name, job, err)
 				}
@@ -87,13 +88,4 @@ func flatten(err error) []error {
 		return out
 	}
 	return []error{err}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -20,15 +20,25 @@ type Queue[T Float] struct {
 	usedLast           []bool
 }
 
-// NewQueue returns a zero queue of nAssign slots of length rows of dim
-// values, length rounded down to a multiple of batch as the reference does
-// (world size 1). It returns nil (no queue) when the rounded length is 0.
+// QueueRows is the queue length the reference uses for a configured
+// queue_length and batch: rounded down to a multiple of the batch
+// (queue_length -= queue_length % (batch_size * world_size), world size 1
+// here); 0 means no queue. Both backends size their queues with it.
+func QueueRows(length, batch int) int {
+	if batch <= 0 || length <= 0 {
+		return 0
+	}
+	return length - length%batch
+}
+
+// NewQueue returns a zero queue of nAssign slots of QueueRows(length,
+// batch) rows of dim values. It returns nil (no queue) when that is 0.
 // Cost: nAssign*length*dim values of T.
 func NewQueue[T Float](nAssign, length, batch, dim int) *Queue[T] {
-	if batch <= 0 || nAssign <= 0 || dim <= 0 {
+	if nAssign <= 0 || dim <= 0 {
 		return nil
 	}
-	length -= length % batch
+	length = QueueRows(length, batch)
 	if length <= 0 {
 		return nil
 	}

@@ -270,7 +270,7 @@ func (b *Backend) ensureQueue(batch int) error {
 		}
 		return nil
 	}
-	length := b.cfg.SwAV.QueueLength - b.cfg.SwAV.QueueLength%batch
+	length := swav.QueueRows(b.cfg.SwAV.QueueLength, batch)
 	if length <= 0 {
 		return nil
 	}
