@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -32,6 +33,30 @@ var root = &cobra.Command{
 	Short:         "SwAV self-supervised pre-training, feature extraction and evaluation as a staged data pipeline",
 	SilenceUsage:  true,
 	SilenceErrors: true,
+}
+
+// The help command refuses a topic it does not know (exit 2, as an unknown
+// command), where cobra's prints the usage and succeeds.
+func init() {
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 || (target == root && len(args) > 0) {
+				parent, word := root, args[0]
+				if err == nil && len(rest) > 0 && target != root {
+					parent, word = target, rest[0]
+				}
+				hint := ""
+				if s := parent.SuggestionsFor(word); len(s) > 0 {
+					hint = fmt.Sprintf("; did you mean %q?", strings.TrimSpace(strings.TrimPrefix(parent.CommandPath()+" "+s[0], "pipeline")))
+				}
+				return usageError{fmt.Errorf("unknown help topic %q%s (see pipeline --help)", strings.Join(args, " "), hint)}
+			}
+			return target.Help()
+		},
+	})
 }
 
 // addCommand registers a subcommand under parent (root when parent is nil).
