@@ -177,8 +177,8 @@ type run struct {
 	// serveShards.
 	splits map[string]*Shards
 	// base is the job every later step copies: its data section reads the
-	// shards where serveShards put them; trainJob is the pre-training run.
-	base, trainJob configs.Job
+	// shards where serveShards put them.
+	base configs.Job
 	// nothingLeft is set when the pre-training found its checkpoint
 	// already at the end of the schedule (a rerun).
 	nothingLeft error
@@ -269,8 +269,7 @@ func (r *run) serveShards(ctx context.Context) (stop func(), err error) {
 // already ends the schedule trains nothing and goes on with it.
 func (r *run) pretrain(ctx context.Context) (string, error) {
 	job, qs, rep := r.job, r.job.Quickstart, r.rep
-	r.trainJob = r.base
-	trainJob := &r.trainJob
+	trainJob := r.base
 	trainJob.Job = stagestrain.JobKind
 	if trainJob.Train.Checkpoint.Dir == "" {
 		trainJob.Train.Checkpoint.Dir = filepath.Join(job.Out, "checkpoints")
@@ -288,7 +287,7 @@ func (r *run) pretrain(ctx context.Context) (string, error) {
 	r.say("step 3/6: pre-training SwAV (%s, %s backend) %s; loss curve in %s",
 		trainJob.Train.Model.Arch, trainJob.Train.Backend, budget, filepath.Join(job.Out, "loss.png"))
 	t0 := time.Now()
-	if err := stages.RunJob(ctx, trainJob, r.opts); errors.Is(err, stages.ErrNothingLeft) {
+	if err := stages.RunJob(ctx, &trainJob, r.opts); errors.Is(err, stages.ErrNothingLeft) {
 		r.nothingLeft = err
 		r.say("  %v", err)
 	} else if err != nil {
