@@ -348,7 +348,7 @@ func (t *Trainer) stop() {
 // collapse guard, the kNN monitor and schedule fit, the metrics, and the
 // checkpoint.
 func (t *Trainer) Consume(ctx context.Context, item any) error {
-	waited := t.since(t.idleFrom)
+	waited := t.since(t.idleFrom) // the wait for this batch (the reference's data_time)
 	defer func() { t.idleFrom = t.opts.Now() }()
 	b, err := asBatch(item)
 	if err != nil {
