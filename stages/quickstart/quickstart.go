@@ -125,10 +125,69 @@ type Report struct {
 // table to w. It blocks for about train.max_seconds plus extraction and
 // evaluation. The job's out folder receives everything; shards are cached in
 // quickstart.cache.
+//
+// It reads as the steps it prints: make the shards, serve them, pre-train,
+// extract and evaluate each feature set, show the clusters and the
+// neighbours, report.
 func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writer) (*Report, error) {
 	start := time.Now()
+	r, err := newRun(job, opts, w)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.makeShards(ctx); err != nil {
+		return nil, err
+	}
+	stopServing, err := r.serveShards(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stopServing()
+	ckURL, err := r.pretrain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	variants := r.variants(ckURL)
+	for i, v := range variants {
+		dirs, err := r.extract(ctx, i, v)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.evaluate(ctx, i, v, dirs); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.showClusters(ctx, variants[:2]); err != nil {
+		return nil, err
+	}
+	if err := r.showNeighbours(ctx, variants[0]); err != nil {
+		return nil, err
+	}
+	return r.report(start)
+}
+
+// run is one quickstart's state, filled in by its steps in order; each
+// step reads what the ones before it left. Used by one goroutine.
+type run struct {
+	job  *configs.Job
+	opts pipeline.Options
+	w    io.Writer
+	rep  *Report
+	// splits are the train and test shards (makeShards), their url set by
+	// serveShards.
+	splits map[string]*Shards
+	// base is the job every later step copies: its data section reads the
+	// shards where serveShards put them.
+	base configs.Job
+	// nothingLeft is set when the pre-training found its checkpoint
+	// already at the end of the schedule (a rerun).
+	nothingLeft error
+}
+
+// newRun makes the out folder and starts the report with what the job
+// alone says (kNN settings, recipe hash, seed, the config as YAML).
+func newRun(job *configs.Job, opts pipeline.Options, w io.Writer) (*run, error) {
 	qs := job.Quickstart
-	say := func(format string, args ...any) { fmt.Fprintf(w, "quickstart: "+format+"\n", args...) }
 	if err := os.MkdirAll(job.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("quickstart: output folder %s: %w", job.Out, err)
 	}
@@ -137,10 +196,21 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 	if cfgYAML, err := stagestrain.JobYAML(job); err == nil {
 		rep.Config = string(cfgYAML)
 	}
+	return &run{job: job, opts: opts, w: w, rep: rep}, nil
+}
 
-	// 1. Shards, made once.
-	say("step 1/6: Fashion-MNIST shards in %s", qs.Cache)
-	splits := map[string]*Shards{}
+// say prints one progress line.
+func (r *run) say(format string, args ...any) {
+	fmt.Fprintf(r.w, "quickstart: "+format+"\n", args...)
+}
+
+// makeShards is step 1: the train and test splits as WebDataset shards in
+// quickstart.cache, made once (MakeShards; seconds the first time, a stat
+// after).
+func (r *run) makeShards(ctx context.Context) error {
+	qs := r.job.Quickstart
+	r.say("step 1/6: Fashion-MNIST shards in %s", qs.Cache)
+	r.splits = map[string]*Shards{}
 	for _, split := range []string{"train", "test"} {
 		limit := qs.TrainImages
 		if split == "test" {
@@ -148,47 +218,64 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 		}
 		sh, err := MakeShards(ctx, qs.Cache, split, limit, qs.ShardSize)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		splits[split] = sh
-		say("  %s: %d images in %d shards%s", split, sh.Images, sh.Count, map[bool]string{true: " (cached)", false: ""}[sh.Cached])
+		r.splits[split] = sh
+		r.say("  %s: %d images in %d shards%s", split, sh.Images, sh.Count, map[bool]string{true: " (cached)", false: ""}[sh.Cached])
 	}
-	rep.TrainImages, rep.TestImages = splits["train"].Images, splits["test"].Images
+	r.rep.TrainImages, r.rep.TestImages = r.splits["train"].Images, r.splits["test"].Images
+	return nil
+}
 
-	// 2. Serve them.
-	base := *job
+// serveShards is step 2: it points base's data section at the shards,
+// read from the cache folder (quickstart.local) or served by a local S3
+// server (versitygw) that it starts. The returned stop ends the server; the
+// caller calls it once the last step has read the shards.
+func (r *run) serveShards(ctx context.Context) (stop func(), err error) {
+	qs := r.job.Quickstart
+	stop = func() {}
+	r.base = *r.job
 	if qs.Local {
-		rep.Served = "local"
-		for _, sh := range splits {
+		r.rep.Served = "local"
+		for _, sh := range r.splits {
 			sh.url = sh.Local()
 		}
-		say("step 2/6: reading the shards from %s (quickstart.local)", qs.Cache)
+		r.say("step 2/6: reading the shards from %s (quickstart.local)", qs.Cache)
 	} else {
 		srv, err := s3local.Start(ctx, qs.Cache)
 		if err != nil {
 			return nil, fmt.Errorf("quickstart: start the local S3 server (or --set quickstart.local=true): %w", err)
 		}
-		defer srv.Stop()
-		base.Data.S3 = srv.S3Config()
-		base.Data.Retries = srv.StoreConfig().Retries
-		rep.Served = "s3 (versitygw)"
-		for _, sh := range splits {
+		stop = srv.Stop
+		r.base.Data.S3 = srv.S3Config()
+		r.base.Data.Retries = srv.StoreConfig().Retries
+		r.rep.Served = "s3 (versitygw)"
+		for _, sh := range r.splits {
 			rel, _ := filepath.Rel(filepath.Join(qs.Cache, bucket), sh.Dir)
 			sh.url = "s3://" + bucket + "/" + filepath.ToSlash(filepath.Join(rel, sh.Pattern))
 		}
-		say("step 2/6: serving the shards from a local S3 server at %s (bucket %s)", srv.Endpoint, bucket)
+		r.say("step 2/6: serving the shards from a local S3 server at %s (bucket %s)", srv.Endpoint, bucket)
 	}
-	base.Data.Shards = []string{splits["train"].url}
-	base.Data.Format = "wds"
+	r.base.Data.Shards = []string{r.splits["train"].url}
+	r.base.Data.Format = "wds"
+	return stop, nil
+}
 
-	// 3. Pre-train.
-	trainJob := base
+// pretrain is step 3: the train job on the train split (checkpoints in
+// <out>/checkpoints unless train.checkpoint.dir says otherwise, the kNN
+// monitor on the two splits with quickstart.monitor). It blocks for the
+// whole pre-training, about train.max_seconds, then loads the newest
+// checkpoint for the report and returns its URL. A rerun whose checkpoint
+// already ends the schedule trains nothing and goes on with it.
+func (r *run) pretrain(ctx context.Context) (string, error) {
+	job, qs, rep := r.job, r.job.Quickstart, r.rep
+	trainJob := r.base
 	trainJob.Job = stagestrain.JobKind
 	if trainJob.Train.Checkpoint.Dir == "" {
 		trainJob.Train.Checkpoint.Dir = filepath.Join(job.Out, "checkpoints")
 	}
 	if mon := &trainJob.Train.Monitor; qs.Monitor && !mon.Enabled() {
-		mon.Bank, mon.Queries = []string{splits["train"].url}, []string{splits["test"].url}
+		mon.Bank, mon.Queries = []string{r.splits["train"].url}, []string{r.splits["test"].url}
 	}
 	budget := fmt.Sprintf("for at most %.0f s", trainJob.Train.MaxSeconds)
 	if trainJob.Train.FitToBudget {
@@ -197,106 +284,140 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 	if trainJob.Train.MaxSeconds == 0 {
 		budget = "with no time budget"
 	}
-	say("step 3/6: pre-training SwAV (%s, %s backend) %s; loss curve in %s",
+	r.say("step 3/6: pre-training SwAV (%s, %s backend) %s; loss curve in %s",
 		trainJob.Train.Model.Arch, trainJob.Train.Backend, budget, filepath.Join(job.Out, "loss.png"))
 	t0 := time.Now()
-	var nothingLeft error // a rerun whose checkpoint already ends the schedule
-	if err := stages.RunJob(ctx, &trainJob, opts); errors.Is(err, stages.ErrNothingLeft) {
-		nothingLeft = err
-		say("  %v", err)
+	if err := stages.RunJob(ctx, &trainJob, r.opts); errors.Is(err, stages.ErrNothingLeft) {
+		r.nothingLeft = err
+		r.say("  %v", err)
 	} else if err != nil {
-		return nil, fmt.Errorf("quickstart: pre-training: %w", err)
+		return "", fmt.Errorf("quickstart: pre-training: %w", err)
 	}
 	rep.TrainSeconds = time.Since(t0).Seconds()
 	store := checkpoint.Store{Config: trainJob.Data.StoreConfig()}
 	ckURL, found, err := store.Latest(ctx, trainJob.Train.Checkpoint.Dir)
 	if err != nil || !found {
-		return nil, fmt.Errorf("quickstart: no checkpoint in %s after training (found %v): %w", trainJob.Train.Checkpoint.Dir, found, err)
+		return "", fmt.Errorf("quickstart: no checkpoint in %s after training (found %v): %w", trainJob.Train.Checkpoint.Dir, found, err)
 	}
 	ck, err := store.Load(ctx, ckURL)
 	if err != nil {
-		return nil, fmt.Errorf("quickstart: %w", err)
+		return "", fmt.Errorf("quickstart: %w", err)
 	}
 	rep.Checkpoint, rep.Iterations = ckURL, ck.Iter
 	rep.ImagesSeen = int64(ck.Iter) * int64(trainJob.Train.BatchSize)
 	if ck.ItersPerEpoch > 0 {
 		rep.Epochs = float64(ck.Iter) / float64(ck.ItersPerEpoch)
 	}
-	say("  trained %d iterations (%.2f epochs, %d images) in %.0f s", ck.Iter, rep.Epochs, rep.ImagesSeen, rep.TrainSeconds)
+	r.say("  trained %d iterations (%.2f epochs, %d images) in %.0f s", ck.Iter, rep.Epochs, rep.ImagesSeen, rep.TrainSeconds)
+	if trainJob.Train.Tensorboard != stagestrain.TensorboardOff {
+		rep.Tensorboard = tensorboard.Dir(trainJob.Train.Tensorboard, trainJob.Out)
+	}
+	return ckURL, nil
+}
 
-	// 4. Extract the three feature sets, 5. evaluate them.
-	variants := []struct {
-		name, feature, checkpoint, dir string
-		top                            *[2]*float64
-	}{
+// variant is one of the three feature sets the quickstart compares: the
+// network's feature from a checkpoint (or its random init), or the raw
+// pixels; dir is its folder under <out>/features, top where its headline
+// top-1 and top-5 go in the report.
+type variant struct {
+	name, feature, checkpoint, dir string
+	top                            *[2]*float64
+}
+
+// variants are the three feature sets: the pre-trained network (the
+// checkpoint at ckURL), the same network untrained, and the raw pixels.
+func (r *run) variants(ckURL string) []variant {
+	rep := r.rep
+	return []variant{
 		{"swav", "trunk", ckURL, "swav-" + strings.TrimSuffix(filepath.Base(ckURL), checkpoint.Extension), &[2]*float64{&rep.KNNTop1SwAV, &rep.KNNTop5SwAV}},
 		{"random_init", "trunk", sinks.CheckpointInit, "random-init", &[2]*float64{&rep.KNNTop1RandomInit, &rep.KNNTop5RandomInit}},
 		{"raw_pixels", extract.FeatureRaw, "", "raw-pixels", &[2]*float64{&rep.KNNTop1RawPixels, &rep.KNNTop5RawPixels}},
 	}
-	for i, v := range variants {
-		say("step 4/6 (%d/3): extracting %s features of train and test", i+1, strings.ReplaceAll(v.name, "_", " "))
-		dirs := map[string]string{}
-		for _, split := range []string{"train", "test"} {
-			ex := base
-			ex.Job = extract.JobKind
-			ex.Data.Shards = []string{splits[split].url}
-			ex.Extract.Feature = v.feature
-			ex.Extract.Checkpoint = v.checkpoint
-			ex.Extract.Output = filepath.Join(job.Out, "features", v.dir, split)
-			dirs[split] = ex.Extract.Output
-			m, err := extract.OpenModel(ctx, &ex)
-			if err != nil {
-				return nil, fmt.Errorf("quickstart: %s features: %w", v.name, err)
-			}
-			t1 := time.Now()
-			res, err := extract.Run(ctx, &ex, m, opts)
-			if err != nil {
-				return nil, fmt.Errorf("quickstart: extract %s %s features: %w", split, v.name, err)
-			}
-			say("  %s: %d rows written in %.1f s to %s", split, res.Rows, time.Since(t1).Seconds(), ex.Extract.Output)
-		}
-		say("step 5/6 (%d/3): kNN of %s features (k=%v, T=%g)", i+1, strings.ReplaceAll(v.name, "_", " "), qs.KNN, qs.Temperature)
-		trainSet, err := eval.Load(ctx, parquet.ReadOptions{}, dirs["train"])
-		if err != nil {
-			return nil, fmt.Errorf("quickstart: %w", err)
-		}
-		testSet, err := eval.Load(ctx, parquet.ReadOptions{}, dirs["test"])
-		if err != nil {
-			return nil, fmt.Errorf("quickstart: %w", err)
-		}
-		res, err := eval.KNN(ctx, trainSet, testSet, eval.KNNOptions{Ks: qs.KNN, Temperature: qs.Temperature})
-		if err != nil {
-			return nil, fmt.Errorf("quickstart: kNN of %s features: %w", v.name, err)
-		}
-		rep.KNN[v.name] = res
-		*v.top[0], *v.top[1] = res[0].Top1, res[0].Top5
-	}
-	if trainJob.Train.Tensorboard != stagestrain.TensorboardOff {
-		rep.Tensorboard = tensorboard.Dir(trainJob.Train.Tensorboard, trainJob.Out)
-	}
+}
 
-	// 6. What the network learned, as pictures and numbers.
-	say("step 6/6: prototype clusters of the test images (SwAV and random init) and their nearest train images")
-	rep.Clusters, rep.ClusterSheets = map[string]eval.ClusterStats{}, map[string]string{}
-	testImages, bothImages := base.Data, base.Data
-	testImages.Shards = []string{splits["test"].url}
-	bothImages.Shards = []string{splits["test"].url, splits["train"].url}
-	for _, v := range variants[:2] {
-		ex := base
-		ex.Job = extract.JobKind
-		ex.Data.Shards = []string{splits["test"].url}
-		ex.Extract.Feature, ex.Extract.Checkpoint = string(train.FeatureScores), v.checkpoint
-		ex.Extract.Output = filepath.Join(job.Out, "features", v.dir+"-scores", "test")
+// extractJob is base as an extract job of the split's shards: the feature
+// from the checkpoint into the output folder.
+func (r *run) extractJob(split, feature, ckpt, output string) configs.Job {
+	ex := r.base
+	ex.Job = extract.JobKind
+	ex.Data.Shards = []string{r.splits[split].url}
+	ex.Extract.Feature = feature
+	ex.Extract.Checkpoint = ckpt
+	ex.Extract.Output = output
+	return ex
+}
+
+// extract is step 4 for the i-th variant: its features of the train and
+// test images, written as Parquet under <out>/features/<dir>/<split>. It
+// blocks for both extractions (a rerun redoes only the shards not written
+// yet) and returns the two folders by split.
+func (r *run) extract(ctx context.Context, i int, v variant) (map[string]string, error) {
+	r.say("step 4/6 (%d/3): extracting %s features of train and test", i+1, strings.ReplaceAll(v.name, "_", " "))
+	dirs := map[string]string{}
+	for _, split := range []string{"train", "test"} {
+		ex := r.extractJob(split, v.feature, v.checkpoint, filepath.Join(r.job.Out, "features", v.dir, split))
+		dirs[split] = ex.Extract.Output
 		m, err := extract.OpenModel(ctx, &ex)
 		if err != nil {
-			return nil, fmt.Errorf("quickstart: %s prototype scores: %w", v.name, err)
+			return nil, fmt.Errorf("quickstart: %s features: %w", v.name, err)
 		}
-		if _, err := extract.Run(ctx, &ex, m, opts); err != nil {
-			return nil, fmt.Errorf("quickstart: extract %s prototype scores: %w", v.name, err)
+		t1 := time.Now()
+		res, err := extract.Run(ctx, &ex, m, r.opts)
+		if err != nil {
+			return nil, fmt.Errorf("quickstart: extract %s %s features: %w", split, v.name, err)
+		}
+		r.say("  %s: %d rows written in %.1f s to %s", split, res.Rows, time.Since(t1).Seconds(), ex.Extract.Output)
+	}
+	return dirs, nil
+}
+
+// evaluate is step 5 for the i-th variant: the weighted kNN of its test
+// features against its train features for every k of quickstart.knn, into
+// the report. It loads both feature sets into memory.
+func (r *run) evaluate(ctx context.Context, i int, v variant, dirs map[string]string) error {
+	qs := r.job.Quickstart
+	r.say("step 5/6 (%d/3): kNN of %s features (k=%v, T=%g)", i+1, strings.ReplaceAll(v.name, "_", " "), qs.KNN, qs.Temperature)
+	trainSet, err := eval.Load(ctx, parquet.ReadOptions{}, dirs["train"])
+	if err != nil {
+		return fmt.Errorf("quickstart: %w", err)
+	}
+	testSet, err := eval.Load(ctx, parquet.ReadOptions{}, dirs["test"])
+	if err != nil {
+		return fmt.Errorf("quickstart: %w", err)
+	}
+	res, err := eval.KNN(ctx, trainSet, testSet, eval.KNNOptions{Ks: qs.KNN, Temperature: qs.Temperature})
+	if err != nil {
+		return fmt.Errorf("quickstart: kNN of %s features: %w", v.name, err)
+	}
+	r.rep.KNN[v.name] = res
+	*v.top[0], *v.top[1] = res[0].Top1, res[0].Top5
+	return nil
+}
+
+// showClusters is the first half of step 6: for each variant (the trained
+// and the untrained network), the prototype scores of the test images
+// (extracted under <out>/features/<dir>-scores/test), their cluster
+// numbers against the labels and a PNG sheet of the clusters, into the
+// report. It blocks for the extractions and reads the test images again
+// for the sheets.
+func (r *run) showClusters(ctx context.Context, variants []variant) error {
+	job, rep := r.job, r.rep
+	r.say("step 6/6: prototype clusters of the test images (SwAV and random init) and their nearest train images")
+	rep.Clusters, rep.ClusterSheets = map[string]eval.ClusterStats{}, map[string]string{}
+	testImages := r.base.Data
+	testImages.Shards = []string{r.splits["test"].url}
+	for _, v := range variants {
+		ex := r.extractJob("test", string(train.FeatureScores), v.checkpoint, filepath.Join(job.Out, "features", v.dir+"-scores", "test"))
+		m, err := extract.OpenModel(ctx, &ex)
+		if err != nil {
+			return fmt.Errorf("quickstart: %s prototype scores: %w", v.name, err)
+		}
+		if _, err := extract.Run(ctx, &ex, m, r.opts); err != nil {
+			return fmt.Errorf("quickstart: extract %s prototype scores: %w", v.name, err)
 		}
 		f, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, ex.Extract.Output)
 		if err != nil {
-			return nil, fmt.Errorf("quickstart: %w", err)
+			return fmt.Errorf("quickstart: %w", err)
 		}
 		png := filepath.Join(job.Out, "clusters-"+strings.ReplaceAll(v.name, "_", "-")+".png")
 		var nums strings.Builder
@@ -306,40 +427,59 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 			Rows: 10, PerRow: 8, LargeShare: 0.1, Cell: 56,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("quickstart: %s clusters: %w", v.name, err)
+			return fmt.Errorf("quickstart: %s clusters: %w", v.name, err)
 		}
 		rep.Clusters[v.name], rep.ClusterSheets[v.name] = st, png
-		say("  %s: %d of %d prototypes empty, largest %.1f%% of the images, purity %.4f, nmi %.4f; sheet %s",
+		r.say("  %s: %d of %d prototypes empty, largest %.1f%% of the images, purity %.4f, nmi %.4f; sheet %s",
 			strings.ReplaceAll(v.name, "_", " "), st.Empty, st.Prototypes, 100*float64(st.Largest)/float64(max(st.Rows, 1)), st.Purity, st.NMI, png)
 	}
 	rep.NMISwAV, rep.NMIRandomInit = rep.Clusters["swav"].NMI, rep.Clusters["random_init"].NMI
-	bank, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, filepath.Join(job.Out, "features", variants[0].dir, "train"))
+	return nil
+}
+
+// showNeighbours is the second half of step 6: a few test images beside
+// their nearest train images by v's features (cosine), as a PNG sheet, and
+// the share of neighbours with the query's label, into the report. It
+// reads v's train and test features (step 4) and the images again.
+func (r *run) showNeighbours(ctx context.Context, v variant) error {
+	job, rep := r.job, r.rep
+	bothImages := r.base.Data
+	bothImages.Shards = []string{r.splits["test"].url, r.splits["train"].url}
+	bank, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, filepath.Join(job.Out, "features", v.dir, "train"))
 	if err != nil {
-		return nil, fmt.Errorf("quickstart: %w", err)
+		return fmt.Errorf("quickstart: %w", err)
 	}
-	queries, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, filepath.Join(job.Out, "features", variants[0].dir, "test"))
+	queries, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, filepath.Join(job.Out, "features", v.dir, "test"))
 	if err != nil {
-		return nil, fmt.Errorf("quickstart: %w", err)
+		return fmt.Errorf("quickstart: %w", err)
 	}
 	rep.NeighbourSheet = filepath.Join(job.Out, "neighbours-swav.png")
 	var nbOut strings.Builder
 	nb, err := sheet.Neighbours(ctx, &nbOut, sheet.NeighbourOptions{Bank: bank, Queries: queries, Images: bothImages,
 		Out: rep.NeighbourSheet, K: 8, N: 10, Cell: 56})
 	if err != nil {
-		return nil, fmt.Errorf("quickstart: neighbours: %w", err)
+		return fmt.Errorf("quickstart: neighbours: %w", err)
 	}
 	rep.NeighbourSameLabel = nb.SameLabel
-	say("  nearest neighbours: %d test images x %d train images, %.1f%% of them of the query's class; sheet %s",
+	r.say("  nearest neighbours: %d test images x %d train images, %.1f%% of them of the query's class; sheet %s",
 		nb.Queries, nb.K, 100*nb.SameLabel, rep.NeighbourSheet)
-	rep.Seconds = time.Since(start).Seconds()
-	if err := writeReport(filepath.Join(job.Out, "report.json"), rep); err != nil {
+	return nil
+}
+
+// report closes the run: the whole quickstart's wall time since start,
+// <out>/report.json (written atomically), the comparison table on w and,
+// on a rerun that trained nothing, a line saying which checkpoint the
+// table evaluates.
+func (r *run) report(start time.Time) (*Report, error) {
+	r.rep.Seconds = time.Since(start).Seconds()
+	if err := writeReport(filepath.Join(r.job.Out, "report.json"), r.rep); err != nil {
 		return nil, err
 	}
-	printTable(w, rep, job.Out)
-	if nothingLeft != nil {
-		say("%v (the table evaluates that checkpoint)", nothingLeft)
+	printTable(r.w, r.rep, r.job.Out)
+	if r.nothingLeft != nil {
+		r.say("%v (the table evaluates that checkpoint)", r.nothingLeft)
 	}
-	return rep, nil
+	return r.rep, nil
 }
 
 // RecipeHash is the first 16 hex digits of the SHA-256 of the recipe: the

@@ -341,15 +341,18 @@ func (t *Trainer) stop() {
 // cursor but take no step. A non-finite loss ends the run with an error
 // naming the iteration (wrapping train.ErrNonFinite); the newest checkpoint
 // stays the last good one.
+//
+// It reads as the reference's train() loop body (main_swav.py), one named
+// step per line: the epoch boundary, the budget, the step (forward,
+// Sinkhorn, loss, backward, LARS, prototypes frozen early), the record, the
+// collapse guard, the kNN monitor and schedule fit, the metrics, and the
+// checkpoint.
 func (t *Trainer) Consume(ctx context.Context, item any) error {
-	waited := t.since(t.idleFrom)
+	waited := t.since(t.idleFrom) // the wait for this batch (the reference's data_time)
 	defer func() { t.idleFrom = t.opts.Now() }()
-	b, ok := item.(*augment.Batch)
-	if !ok {
-		if r, ok := item.(pipeline.Releaser); ok {
-			r.Release()
-		}
-		return fmt.Errorf("train: got %T, want *augment.Batch", item)
+	b, err := asBatch(item)
+	if err != nil {
+		return err
 	}
 	defer b.Release()
 	if t.done || t.failed {
@@ -359,42 +362,124 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 	if err != nil {
 		return err
 	}
-	epoch, it := t.epoch, t.itInEpoch
-	switch {
-	case b.Epoch < epoch:
-		return fmt.Errorf("train: batch of epoch %d after epoch %d (the source went backwards; last sample %+v)", b.Epoch, epoch, cursor)
-	case b.Epoch > epoch:
-		if t.itInEpoch > 0 && t.itInEpoch < t.ipe {
-			// The epoch gave fewer full batches than the schedule counts
-			// (iterations per epoch come from the sample count, which
-			// includes the samples skipped since): its last iterations are
-			// not run, the next epoch starts at its scheduled iteration, and
-			// the epoch end is checkpointed as a full one would be.
-			t.log.Warn("epoch ended short: skipped samples left too few full batches; the schedule goes on at the next epoch's first iteration",
-				"epoch", t.epoch, "iterations", t.itInEpoch, "scheduled", t.ipe, "next_iter", b.Epoch*t.ipe)
-			if err := t.save(ctx); err != nil {
-				return err
-			}
-		}
-		epoch, it = b.Epoch, 0
+	epoch, it, err := t.crossEpoch(ctx, b.Epoch, cursor)
+	if err != nil {
+		return err
 	}
 	if t.budgetSpentAt(epoch, it) {
 		t.stop() // the position stays that of the last step, as the checkpoint must
 		return nil
 	}
-	t.epoch, t.itInEpoch, t.iter = epoch, it, epoch*t.ipe+it
-	if b.Rows() != t.cfg.BatchSize || t.itInEpoch >= t.ipe {
-		if b.Rows() > t.cfg.BatchSize {
-			return fmt.Errorf("train: batch of %d rows, batch_size is %d", b.Rows(), t.cfg.BatchSize)
-		}
-		t.cursor = cursor
-		return nil
+	t.moveTo(epoch, it)
+	if skip, err := t.skipBatch(b, cursor); skip || err != nil {
+		return err
 	}
+	in, res, took, err := t.step(ctx, b)
+	if err != nil {
+		return err
+	}
+	rec := t.record(in, res, took, waited)
+	t.guardCollapse(rec)
+	t.advance(cursor)
+	spent, err := t.monitorAndFit(ctx, &rec)
+	if err != nil {
+		return err
+	}
+	if err := t.publish(ctx, rec); err != nil {
+		return err
+	}
+	if err := t.checkpointIfDue(ctx, spent); err != nil {
+		return err
+	}
+	if spent {
+		t.stop()
+	}
+	return nil
+}
 
+// asBatch takes the chain's item as the batch Consume steps on; from here
+// on the caller owns it and releases it. Any other item is released here
+// (when it can be) and is an error: the train chain sends only batches.
+func asBatch(item any) (*augment.Batch, error) {
+	b, ok := item.(*augment.Batch)
+	if !ok {
+		if r, ok := item.(pipeline.Releaser); ok {
+			r.Release()
+		}
+		return nil, fmt.Errorf("train: got %T, want *augment.Batch", item)
+	}
+	return b, nil
+}
+
+// crossEpoch is the epoch boundary: it returns the position (epoch, step
+// within the epoch) that a batch of batchEpoch steps at. A batch of the
+// current epoch continues it; the first batch of a later epoch starts that
+// epoch at step 0, and when the epoch before it ended short it logs that
+// and checkpoints the short epoch's end (blocking for the write) as a full
+// epoch's end would be. A batch of an earlier epoch is an error: the source
+// went backwards. It does not move the Trainer: the budget decides first.
+func (t *Trainer) crossEpoch(ctx context.Context, batchEpoch int, cursor ingest.Position) (epoch, it int, err error) {
+	switch {
+	case batchEpoch < t.epoch:
+		return 0, 0, fmt.Errorf("train: batch of epoch %d after epoch %d (the source went backwards; last sample %+v)", batchEpoch, t.epoch, cursor)
+	case batchEpoch == t.epoch:
+		return t.epoch, t.itInEpoch, nil
+	}
+	if t.itInEpoch > 0 && t.itInEpoch < t.ipe {
+		// The epoch gave fewer full batches than the schedule counts
+		// (iterations per epoch come from the sample count, which
+		// includes the samples skipped since): its last iterations are
+		// not run, the next epoch starts at its scheduled iteration, and
+		// the epoch end is checkpointed as a full one would be.
+		t.log.Warn("epoch ended short: skipped samples left too few full batches; the schedule goes on at the next epoch's first iteration",
+			"epoch", t.epoch, "iterations", t.itInEpoch, "scheduled", t.ipe, "next_iter", batchEpoch*t.ipe)
+		if err := t.save(ctx); err != nil {
+			return 0, 0, err
+		}
+	}
+	return batchEpoch, 0, nil
+}
+
+// moveTo sets the Trainer at the position of the next step: epoch, step it
+// within it, and the global iteration epoch*ipe+it (the reference's
+// iteration = epoch * len(train_loader) + it).
+func (t *Trainer) moveTo(epoch, it int) {
+	t.epoch, t.itInEpoch, t.iter = epoch, it, epoch*t.ipe+it
+}
+
+// skipBatch reports whether the batch takes no step: one with fewer rows
+// than batch_size (the last partial batch, which the reference's loader
+// drops) or beyond the epoch's iterations. Such a batch only moves the data
+// cursor past its samples. A batch with more rows than batch_size is an
+// error (and moves nothing).
+func (t *Trainer) skipBatch(b *augment.Batch, cursor ingest.Position) (bool, error) {
+	if b.Rows() == t.cfg.BatchSize && t.itInEpoch < t.ipe {
+		return false, nil
+	}
+	if b.Rows() > t.cfg.BatchSize {
+		return true, fmt.Errorf("train: batch of %d rows, batch_size is %d", b.Rows(), t.cfg.BatchSize)
+	}
+	t.cursor = cursor
+	return true, nil
+}
+
+// step runs one SwAV iteration on the batch at the current position and
+// returns its input, result and duration on the Trainer's clock. The
+// backend does the algorithm (train.Backend.Step): prototypes normalised,
+// forward of every crop group, Sinkhorn codes (with the queue from
+// swav.epoch_queue_starts), the swapped-prediction loss, backward, the
+// prototypes' gradients dropped for the first swav.freeze_prototypes_iters,
+// and the LARS update at the schedule's learning rate (lrAt). It blocks for
+// all of it, the Trainer's heaviest cost. The batch stays the caller's and
+// must live until step returns: a crop group may alias its column, the
+// others are converted into buffers the converter reuses. A failed step or
+// a non-finite loss marks the run failed (no checkpoint after it) and is an
+// error naming the iteration.
+func (t *Trainer) step(ctx context.Context, b *augment.Batch) (*train.StepInput, train.StepResult, time.Duration, error) {
 	began := t.opts.Now()
 	groups, err := t.conv.groups(b)
 	if err != nil {
-		return fmt.Errorf("train: iteration %d: %w", t.iter, err)
+		return nil, train.StepResult{}, 0, fmt.Errorf("train: iteration %d: %w", t.iter, err)
 	}
 	in := &train.StepInput{
 		Iter:     t.iter,
@@ -410,49 +495,82 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 	if err != nil {
 		t.failed = true
 		if errors.Is(err, train.ErrNonFinite) {
-			return t.nonFinite(in, err)
+			return nil, train.StepResult{}, 0, t.nonFinite(in, err)
 		}
-		return fmt.Errorf("train: iteration %d (epoch %d): %w", t.iter, t.epoch, err)
+		return nil, train.StepResult{}, 0, fmt.Errorf("train: iteration %d (epoch %d): %w", t.iter, t.epoch, err)
 	}
-	stepTime := t.since(began)
+	return in, res, t.since(began), nil
+}
 
+// record keeps the step's loss (for the checkpoint and the plot), folds its
+// cycle (the step and the wait for its batch) into the moving average the
+// time budget predicts with, and returns the step's metrics record. It
+// costs nothing; the record is written later (publish), once the monitor
+// has had its say.
+func (t *Trainer) record(in *train.StepInput, res train.StepResult, took, waited time.Duration) metrics.Record {
 	t.losses = append(t.losses, res.Loss)
-	cycle := (stepTime + waited).Seconds()
+	cycle := (took + waited).Seconds()
 	if t.steps >= 10 { // the first steps allocate and warm caches: they would inflate the average
 		if t.cycle == 0 {
 			t.cycle = cycle
 		}
 		t.cycle += 0.05 * (cycle - t.cycle)
 	}
-	rec := metrics.Record{
+	return metrics.Record{
 		Iter: t.iter, Epoch: t.epoch, Loss: res.Loss, LR: in.LR,
-		StepSeconds: stepTime.Seconds(), ImagesPerSec: float64(in.Batch) / cycle,
+		StepSeconds: took.Seconds(), ImagesPerSec: float64(in.Batch) / cycle,
 		WaitFraction: waited.Seconds() / cycle, Time: t.opts.Now().UTC(),
 	}
-	if t.iter >= t.cfg.SwAV.FreezePrototypesIters {
-		if t.collapse.observe(res.Loss) {
-			t.log.Warn(collapseWarning(t.iter, res.Loss, t.collapse.lnK, t.collapse.window, t.cfg.Model.Prototypes))
-		}
-	}
+}
 
+// guardCollapse feeds the step's loss to the collapse guard once the
+// prototypes are unfrozen and logs the warning when the loss has stayed at
+// ln(K) for the guard's window (training goes on). It costs nothing.
+func (t *Trainer) guardCollapse(rec metrics.Record) {
+	if rec.Iter < t.cfg.SwAV.FreezePrototypesIters {
+		return
+	}
+	if t.collapse.observe(rec.Loss) {
+		t.log.Warn(collapseWarning(rec.Iter, rec.Loss, t.collapse.lnK, t.collapse.window, t.cfg.Model.Prototypes))
+	}
+}
+
+// advance moves the Trainer past the step just taken: the next iteration,
+// one more step in this process, and the data cursor at the batch's last
+// sample (what a checkpoint from now on resumes after).
+func (t *Trainer) advance(cursor ingest.Position) {
 	t.iter++
 	t.itInEpoch++
 	t.steps++
 	t.cursor = cursor
-	epochEnd := t.itInEpoch == t.ipe
-	every := t.cfg.Checkpoint.EveryIters > 0 && t.iter%t.cfg.Checkpoint.EveryIters == 0
+}
+
+// monitorAndFit runs, after a step, the kNN monitor when it is due and the
+// fit of the schedule to max_seconds when that is due (a fit needs the cost
+// of an evaluation, so one runs with it), and reports whether the budget is
+// now spent: this was the run's last step. An evaluation blocks for
+// embedding the bank and the queries (seconds); its result joins rec. Only
+// a cancelled context is an error.
+func (t *Trainer) monitorAndFit(ctx context.Context, rec *metrics.Record) (spent bool, err error) {
 	fit := t.fitDue()
-	spent := !fit && t.budgetSpent()
+	spent = !fit && t.budgetSpent()
 	if t.opts.Monitor.Due(t.iter, spent) || fit && t.opts.Monitor != nil {
 		// The fit needs the cost of an evaluation: one runs now.
-		if err := t.monitor(ctx, &rec); err != nil {
-			return err
+		if err := t.monitor(ctx, rec); err != nil {
+			return false, err
 		}
 	}
 	if fit {
 		t.fitSchedule()
 		spent = t.budgetSpent()
 	}
+	return spent, nil
+}
+
+// publish writes the step's record: a line of metrics.jsonl (buffered), a
+// TensorBoard event (when on) and the engine's progress display and
+// gauges. It blocks only when a buffer fills.
+func (t *Trainer) publish(ctx context.Context, rec metrics.Record) error {
 	if err := t.metrics.Write(rec); err != nil {
 		return err
 	}
@@ -460,15 +578,20 @@ func (t *Trainer) Consume(ctx context.Context, item any) error {
 		return err
 	}
 	t.report(ctx, rec)
-	if epochEnd || every || spent {
-		if err := t.save(ctx); err != nil {
-			return err
-		}
-	}
-	if spent {
-		t.stop()
-	}
 	return nil
+}
+
+// checkpointIfDue saves a checkpoint after the step that ends an epoch (as
+// the reference does after each epoch), every checkpoint.every_iters
+// iterations, and after the run's last step (spent). It blocks for the
+// backend's State and the write.
+func (t *Trainer) checkpointIfDue(ctx context.Context, spent bool) error {
+	epochEnd := t.itInEpoch == t.ipe
+	every := t.cfg.Checkpoint.EveryIters > 0 && t.iter%t.cfg.Checkpoint.EveryIters == 0
+	if !epochEnd && !every && !spent {
+		return nil
+	}
+	return t.save(ctx)
 }
 
 // monitor runs the kNN monitor on the weights after the step of rec and
