@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -177,7 +178,11 @@ func (b *Local) upload(ctx context.Context, op, name string, r io.Reader, place 
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fail(err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+tmpMarker+"*")
+	// The temp name carries our PID: the temps of this name that a killed
+	// writer left are removed here, by the next writer of the name.
+	base := "." + filepath.Base(p) + tmpMarker
+	RemoveDeadTemps(filepath.Join(filepath.Dir(p), globEscape(base)+"*"), tmpMarker)
+	tmp, err := os.CreateTemp(filepath.Dir(p), base+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return fail(err)
 	}
@@ -246,4 +251,17 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// globEscape quotes the characters filepath.Match treats as special.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -41,7 +41,6 @@ import (
 	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks"
-	"github.com/swavgo/swav/sinks/parquet"
 	"github.com/swavgo/swav/sinks/tensorboard"
 	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/stages/extract"
@@ -256,11 +255,11 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 			say("  %s: %d rows written in %.1f s to %s", split, res.Rows, time.Since(t1).Seconds(), ex.Extract.Output)
 		}
 		say("step 5/6 (%d/3): kNN of %s features (k=%v, T=%g)", i+1, strings.ReplaceAll(v.name, "_", " "), qs.KNN, qs.Temperature)
-		trainSet, err := eval.Load(ctx, parquet.ReadOptions{}, dirs["train"])
+		trainSet, err := eval.Load(ctx, sinks.ReadOptions{}, dirs["train"])
 		if err != nil {
 			return nil, fmt.Errorf("quickstart: %w", err)
 		}
-		testSet, err := eval.Load(ctx, parquet.ReadOptions{}, dirs["test"])
+		testSet, err := eval.Load(ctx, sinks.ReadOptions{}, dirs["test"])
 		if err != nil {
 			return nil, fmt.Errorf("quickstart: %w", err)
 		}
@@ -294,7 +293,7 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 		if _, err := extract.Run(ctx, &ex, m, opts); err != nil {
 			return nil, fmt.Errorf("quickstart: extract %s prototype scores: %w", v.name, err)
 		}
-		f, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, ex.Extract.Output)
+		f, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{}, ex.Extract.Output)
 		if err != nil {
 			return nil, fmt.Errorf("quickstart: %w", err)
 		}
@@ -313,11 +312,11 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 			strings.ReplaceAll(v.name, "_", " "), st.Empty, st.Prototypes, 100*float64(st.Largest)/float64(max(st.Rows, 1)), st.Purity, st.NMI, png)
 	}
 	rep.NMISwAV, rep.NMIRandomInit = rep.Clusters["swav"].NMI, rep.Clusters["random_init"].NMI
-	bank, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, filepath.Join(job.Out, "features", variants[0].dir, "train"))
+	bank, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{}, filepath.Join(job.Out, "features", variants[0].dir, "train"))
 	if err != nil {
 		return nil, fmt.Errorf("quickstart: %w", err)
 	}
-	queries, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, filepath.Join(job.Out, "features", variants[0].dir, "test"))
+	queries, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{}, filepath.Join(job.Out, "features", variants[0].dir, "test"))
 	if err != nil {
 		return nil, fmt.Errorf("quickstart: %w", err)
 	}
