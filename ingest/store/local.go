@@ -193,7 +193,7 @@ func (b *Local) upload(ctx context.Context, op, name string, r io.Reader, place 
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+	if err := copyInto(ctx, tmp, r); err != nil {
 		return fail(err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
@@ -264,4 +264,23 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// copyInto copies r into tmp. A regular file is copied by the kernel
+// (copy_file_range, io.Copy's *os.File fast path: no pass through user
+// memory; a staged file of a writer, such as a feature file, lands at the
+// cost of one write), with ctx checked before and after; any other reader
+// is copied in chunks that stop once ctx ends.
+func copyInto(ctx context.Context, tmp *os.File, r io.Reader) error {
+	if f, ok := r.(*os.File); ok {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tmp, f); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
+	_, err := io.Copy(tmp, ctxReader{ctx, r})
+	return err
 }

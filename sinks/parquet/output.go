@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -18,9 +15,10 @@ import (
 
 // Output is where feature files go: a folder of a store.Bucket (a local
 // folder, file:// or an s3:// prefix; store.OpenDir), written and read
-// through the Bucket only. A file is written to a temp file first and
-// committed with Bucket.UploadIfAbsent, so an Output never holds a partial
-// feature file and never replaces one.
+// through the Bucket only. A file is written as a store.StagedFile and
+// committed only if absent (a rename beside it locally, UploadIfAbsent on
+// S3), so an Output never holds a partial feature file and never replaces
+// one.
 type Output struct {
 	url string
 	// b is the output's folder: object names are feature file names.
@@ -37,9 +35,6 @@ func OpenOutput(ctx context.Context, url string, sc store.Config) (*Output, erro
 	if err != nil {
 		return nil, err
 	}
-	// FileWriters stage their files in the temp folder: remove what killed
-	// ones left there.
-	store.RemoveDeadTemps(filepath.Join(os.TempDir(), ".*.parquet"+tempMarker+"*"), tempMarker)
 	if err := store.CheckWrite(ctx, o.b); err != nil {
 		o.Close()
 		return nil, fmt.Errorf("feature output %s: %w", url, err)
@@ -59,15 +54,6 @@ func openOutput(ctx context.Context, url string, sc store.Config) (*Output, erro
 	return &Output{url: url, b: b}, nil
 }
 
-// tempMarker and the writer's PID follow a feature file's name in its temp
-// file's name (".x.parquet.tmp-<pid>-<random>"): a later run removes what a
-// killed one left (store.RemoveDeadTemps).
-const tempMarker = ".tmp-"
-
-func tempPattern(name string) string {
-	return "." + name + tempMarker + strconv.Itoa(os.Getpid()) + "-*"
-}
-
 // Close releases the bucket.
 func (o *Output) Close() error { return o.b.Close() }
 
@@ -78,40 +64,6 @@ func (o *Output) URL() string { return o.url }
 // with name ("out/x.parquet", "s3://b/p/x.parquet"); errors use it.
 func (o *Output) Path(name string) string {
 	return strings.TrimSuffix(o.url, "/") + "/" + name
-}
-
-// tempFile creates the temp file a feature file is written to before
-// commit, in the system temp folder (the Bucket copies it into place).
-func (o *Output) tempFile(name string) (*os.File, error) {
-	f, err := os.CreateTemp("", tempPattern(name))
-	if err != nil {
-		return nil, fmt.Errorf("feature output %s: create temp file: %w", o.Path(name), err)
-	}
-	return f, nil
-}
-
-// commit uploads the finished temp file as name, only if the output holds
-// no object of that name (Bucket.UploadIfAbsent: renameat2 NOREPLACE
-// locally, If-None-Match: * on S3), so that of racing attempts exactly one
-// lands and a finished file is never replaced. A name taken first is an
-// error wrapping store.ErrExists. The temp file is closed and removed
-// whatever the outcome.
-func (o *Output) commit(ctx context.Context, tmp *os.File, name string) error {
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("rewind %s: %w", tmp.Name(), err)
-	}
-	if err := o.b.UploadIfAbsent(ctx, name, tmp); err != nil {
-		return fmt.Errorf("commit %s: %w", o.Path(name), err)
-	}
-	return nil
-}
-
-// abort drops an unfinished temp file.
-func (o *Output) abort(tmp *os.File) {
-	tmp.Close()
-	os.Remove(tmp.Name())
 }
 
 // exists says whether the output holds file name.
