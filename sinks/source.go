@@ -232,3 +232,8 @@ func eachUnit(ctx context.Context, o ReadOptions, urls []string, f func(FeatureS
 	}
 	return nil
 }
+
+// Schemes lists, sorted, the URL schemes this binary has a FeatureSink for
+// (write) and a FeatureSource for (read). Every sink is read back by the
+// scheme it is written with: stages/all's test checks that the two agree.
+func Schemes() (write, read []string) { return openers.Names(), sourceOpeners.Names() }
