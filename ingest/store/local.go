@@ -181,7 +181,7 @@ func (b *Local) upload(ctx context.Context, op, name string, r io.Reader, place 
 	// The temp name carries our PID: the temps of this name that a killed
 	// writer left are removed here, by the next writer of the name.
 	base := "." + filepath.Base(p) + tmpMarker
-	RemoveDeadTemps(filepath.Join(filepath.Dir(p), globEscape(base)+"*"), tmpMarker)
+	removeDeadTemps(filepath.Join(filepath.Dir(p), globEscape(base)+"*"), tmpMarker)
 	tmp, err := os.CreateTemp(filepath.Dir(p), base+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return fail(err)

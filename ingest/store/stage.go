@@ -37,7 +37,7 @@ type stager interface {
 // system temp folder for the others (Commit is UploadIfAbsent of the file).
 // The temp file's name carries this process's PID: staged files that
 // killed writers left (of this name beside the object, or in the temp
-// folder) are removed here (RemoveDeadTemps).
+// folder) are removed here (removeDeadTemps).
 func Stage(ctx context.Context, b Bucket, name string) (*StagedFile, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func Stage(ctx context.Context, b Bucket, name string) (*StagedFile, error) {
 		}
 	}
 	prefix := "." + base + tmpMarker
-	RemoveDeadTemps(filepath.Join(dir, globEscape(prefix)+"*"), tmpMarker)
+	removeDeadTemps(filepath.Join(dir, globEscape(prefix)+"*"), tmpMarker)
 	f, err := os.CreateTemp(dir, prefix+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: %w", ObjectURL(b, name), err)

@@ -66,11 +66,11 @@ func (p *prefixed) checkWrite(ctx context.Context, folder string) error {
 	return c.checkWrite(ctx, p.prefix)
 }
 
-// RemoveDeadTemps removes the files matching pattern (a filepath.Glob) whose
+// removeDeadTemps removes the files matching pattern (a filepath.Glob) whose
 // name carries, right after the last marker, the PID of a process that is
 // no longer running ("<marker><pid>-..."): what a writer killed with SIGKILL
 // left behind. Files of live processes, and names without a PID, are kept.
-func RemoveDeadTemps(pattern, marker string) {
+func removeDeadTemps(pattern, marker string) {
 	matches, _ := filepath.Glob(pattern)
 	for _, m := range matches {
 		i := strings.LastIndex(m, marker)
