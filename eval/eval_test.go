@@ -17,6 +17,7 @@ import (
 
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/testutil"
+	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/sinks/parquet"
 )
 
@@ -296,11 +297,11 @@ func TestLoadNamesFiles(t *testing.T) {
 		}
 		dirs[dim] = dir
 	}
-	train, err := Load(ctx, parquet.ReadOptions{}, dirs[3])
+	train, err := Load(ctx, sinks.ReadOptions{}, dirs[3])
 	if err != nil {
 		t.Fatal(err)
 	}
-	test, err := Load(ctx, parquet.ReadOptions{}, dirs[4])
+	test, err := Load(ctx, sinks.ReadOptions{}, dirs[4])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,14 +5,16 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks"
 )
 
-// Load reads the feature files at urls (files, folders or s3:// prefixes;
-// see parquet.ReadFeatureSet) into one Dataset named after its files, so
-// that errors (dims that differ between train and test) name them.
-func Load(ctx context.Context, opts parquet.ReadOptions, urls ...string) (*Dataset, error) {
-	f, err := parquet.ReadFeatureSet(ctx, opts, urls...)
+// Load reads the feature units at urls through the feature seam
+// (sinks.ReadFeatures: each location by the source its scheme registered;
+// for sinks/parquet .parquet files, folders or s3:// prefixes) into one
+// Dataset named after its units, so that errors (dims that differ between
+// train and test) name them.
+func Load(ctx context.Context, opts sinks.ReadOptions, urls ...string) (*Dataset, error) {
+	f, err := sinks.ReadFeatures(ctx, opts, urls...)
 	if err != nil {
 		return nil, err
 	}

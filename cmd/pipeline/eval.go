@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/swavgo/swav/eval"
-	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks"
 )
 
 // evalCmd groups the evaluations of frozen features stored as Parquet
@@ -42,10 +42,10 @@ func (f *evalFlags) load(ctx context.Context, w io.Writer) (train, test *eval.Da
 		return nil, nil, usageError{fmt.Errorf("both --train and --test are required")}
 	}
 	start := time.Now()
-	if train, err = eval.Load(ctx, parquet.ReadOptions{}, f.train...); err != nil {
+	if train, err = eval.Load(ctx, sinks.ReadOptions{}, f.train...); err != nil {
 		return nil, nil, fmt.Errorf("train features: %w", err)
 	}
-	if test, err = eval.Load(ctx, parquet.ReadOptions{}, f.test...); err != nil {
+	if test, err = eval.Load(ctx, sinks.ReadOptions{}, f.test...); err != nil {
 		return nil, nil, fmt.Errorf("test features: %w", err)
 	}
 	if !f.jsonOut {

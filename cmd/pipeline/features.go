@@ -22,7 +22,7 @@ import (
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/pipeline"
-	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks"
 )
 
 func newFeaturesCmd() *cobra.Command {
@@ -49,7 +49,7 @@ wherever they ran (make test-image compares the image's rows with the host binar
 			if err != nil {
 				return err
 			}
-			fs, err := parquet.ReadFeatureSet(cmd.Context(), parquet.ReadOptions{Store: store.Config{S3: cfg.S3}}, args...)
+			fs, err := sinks.ReadFeatures(cmd.Context(), sinks.ReadOptions{Store: store.Config{S3: cfg.S3}}, args...)
 			if err != nil {
 				return fmt.Errorf("features digest: %w", err)
 			}
@@ -63,7 +63,7 @@ wherever they ran (make test-image compares the image's rows with the host binar
 
 // rowsDigest hashes fs's rows in key order: key, NUL, label (8 bytes LE),
 // then the row's float32 bits (4 bytes LE each).
-func rowsDigest(fs *parquet.Features) string {
+func rowsDigest(fs *sinks.Features) string {
 	idx := make([]int, fs.Rows())
 	for i := range idx {
 		idx[i] = i
@@ -210,7 +210,7 @@ func verifyFeatures(ctx context.Context, w io.Writer, outputs []string, cfg inge
 	if len(skipFiles) > 0 {
 		fmt.Fprintf(w, "skipped samples: %d listed in %s\n", nskips, strings.Join(skipFiles, ", "))
 	}
-	infos, err := parquet.Inspect(ctx, parquet.ReadOptions{Store: store.Config{S3: cfg.S3}}, outputs...)
+	infos, err := sinks.Inspect(ctx, sinks.ReadOptions{Store: store.Config{S3: cfg.S3}}, outputs...)
 	if err != nil {
 		return fmt.Errorf("features verify: %w", err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/swavgo/swav/eval"
 	"github.com/swavgo/swav/eval/sheet"
 	"github.com/swavgo/swav/ingest/store"
-	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks"
 )
 
 // clusterOptions are the settings of `features clusters`.
@@ -110,7 +110,7 @@ func runClusters(ctx context.Context, w io.Writer, o clusterOptions) error {
 // clusterScores returns the prototype scores of feats: the features
 // themselves for kind "scores" (K checked against --checkpoint when given),
 // else the head and prototypes of --checkpoint applied to them.
-func clusterScores(ctx context.Context, w io.Writer, feats *parquet.Features, o clusterOptions, sc store.Config) (*eval.Dataset, error) {
+func clusterScores(ctx context.Context, w io.Writer, feats *sinks.Features, o clusterOptions, sc store.Config) (*eval.Dataset, error) {
 	kind := feats.Meta[0].Layout.Kind
 	d := dataset(feats, o.features)
 	if o.checkpoint == "" {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/swavgo/swav/eval"
 	"github.com/swavgo/swav/ingest/store"
-	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
 	"github.com/swavgo/swav/train/model"
@@ -18,11 +18,11 @@ import (
 // sets and a checkpoint's head (the sheets themselves: eval/sheet).
 
 // readFeatures reads the feature files at urls; errors name the flag.
-func readFeatures(ctx context.Context, flag string, sc store.Config, urls []string) (*parquet.Features, error) {
+func readFeatures(ctx context.Context, flag string, sc store.Config, urls []string) (*sinks.Features, error) {
 	if len(urls) == 0 {
 		return nil, usageError{fmt.Errorf("%s DIR is required", flag)}
 	}
-	f, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{Store: sc}, urls...)
+	f, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{Store: sc}, urls...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
@@ -30,7 +30,7 @@ func readFeatures(ctx context.Context, flag string, sc store.Config, urls []stri
 }
 
 // dataset is f as an eval.Dataset named after its location.
-func dataset(f *parquet.Features, urls []string) *eval.Dataset {
+func dataset(f *sinks.Features, urls []string) *eval.Dataset {
 	return &eval.Dataset{Name: strings.Join(urls, ","), Data: f.Data, Labels: f.Labels, Dim: f.Dim}
 }
 

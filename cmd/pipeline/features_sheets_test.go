@@ -58,7 +58,7 @@ func newSheetFixture(t *testing.T) sheetFixture {
 		"--set", "augment.eval={resize: 8, crop: 8}", "--set", "extract.output="+fx.raw); err != nil {
 		t.Fatalf("extract: %v\n%s", err, msg)
 	}
-	f, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, fx.raw)
+	f, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{}, fx.raw)
 	if err != nil {
 		t.Fatal(err)
 	}

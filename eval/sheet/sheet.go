@@ -22,7 +22,7 @@ import (
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/eval"
 	"github.com/swavgo/swav/ingest"
-	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks"
 )
 
 // errAllFound stops the image scan once every wanted key is found.
@@ -220,7 +220,7 @@ func Clusters(ctx context.Context, w io.Writer, o ClusterOptions) (eval.ClusterS
 	if out == "" {
 		out = strings.TrimSuffix(o.Out, ".png") + ".parquet"
 	}
-	if err := parquet.WriteAssignments(ctx, out, o.Images.StoreConfig(), o.Keys, a.Cluster, a.Score); err != nil {
+	if err := WriteAssignments(ctx, out, o.Images.StoreConfig(), o.Keys, a.Cluster, a.Score); err != nil {
 		return st, err
 	}
 	fmt.Fprintf(w, "wrote %s: %d rows (key, cluster, score)\n", out, st.Rows)
@@ -266,7 +266,7 @@ func cmpFloat(a, b float32) int {
 // NeighbourOptions are the settings of Neighbours.
 type NeighbourOptions struct {
 	// Bank and Queries are the feature sets (Keys, Labels, rows).
-	Bank, Queries *parquet.Features
+	Bank, Queries *sinks.Features
 	// Images reads the shards of both sets' samples (by key).
 	Images ingest.Config
 	// Out is the PNG to write.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -177,7 +178,11 @@ func (b *Local) upload(ctx context.Context, op, name string, r io.Reader, place 
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fail(err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+tmpMarker+"*")
+	// The temp name carries our PID: the temps of this name that a killed
+	// writer left are removed here, by the next writer of the name.
+	base := "." + filepath.Base(p) + tmpMarker
+	removeDeadTemps(filepath.Join(filepath.Dir(p), globEscape(base)+"*"), tmpMarker)
+	tmp, err := os.CreateTemp(filepath.Dir(p), base+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return fail(err)
 	}
@@ -188,7 +193,7 @@ func (b *Local) upload(ctx context.Context, op, name string, r io.Reader, place 
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+	if err := copyInto(ctx, tmp, r); err != nil {
 		return fail(err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
@@ -246,4 +251,36 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// globEscape quotes the characters filepath.Match treats as special.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// copyInto copies r into tmp. A regular file is copied by the kernel
+// (copy_file_range, io.Copy's *os.File fast path: no pass through user
+// memory; a staged file of a writer, such as a feature file, lands at the
+// cost of one write), with ctx checked before and after; any other reader
+// is copied in chunks that stop once ctx ends.
+func copyInto(ctx context.Context, tmp *os.File, r io.Reader) error {
+	if f, ok := r.(*os.File); ok {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tmp, f); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
+	_, err := io.Copy(tmp, ctxReader{ctx, r})
+	return err
 }

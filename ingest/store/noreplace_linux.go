@@ -8,8 +8,7 @@ import (
 )
 
 // RenameNoReplace moves oldpath to newpath unless newpath exists (the local
-// half of Bucket.UploadIfAbsent; sinks that stage files beside their target
-// use it directly), in one
+// half of Bucket.UploadIfAbsent and of StagedFile.Commit), in one
 // step: renameat2(RENAME_NOREPLACE). Filesystems without the flag (EINVAL:
 // some network and FUSE filesystems) get link(2), which fails on an existing
 // name just as atomically, and the temp name is removed after. An existing

@@ -6,11 +6,13 @@ import (
 	"os"
 
 	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/sinks/parquet"
 )
 
 // One feature file per input shard: Create, Append batches, Commit (atomic),
-// then read every file of the folder back.
+// then read every file of the folder back through the read seam
+// (sinks.ReadFeatures opens the folder by its scheme).
 func Example() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "features")
@@ -39,7 +41,11 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	keys, labels, feats, dim, err := parquet.ReadFeatures(ctx, dir)
-	fmt.Println(parquet.FileName(shard), keys, labels, feats, dim, err)
-	// Output: train-000000.parquet [a b] [3 7] [1 2 3 4 5 6] 3 <nil>
+	f, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{}, dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(parquet.FileName(shard), f.Keys, f.Labels, f.Data, f.Dim, f.Files[0] == out.Path(parquet.FileName(shard)))
+	// Output: train-000000.parquet [a b] [3 7] [1 2 3 4 5 6] 3 true
 }

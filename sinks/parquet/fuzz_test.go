@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/sinks"
 )
 
 // FuzzReadFeatures reads arbitrary bytes as a feature file, as `pipeline
@@ -30,7 +31,7 @@ func FuzzReadFeatures(f *testing.F) {
 		// fuzzer keep the input.
 		watchdog := time.AfterFunc(20*time.Second, func() { panic("FuzzReadFeatures: one input took over 20 s") })
 		defer watchdog.Stop()
-		var feats Features
+		var feats sinks.Features
 		err := readFileInto(context.Background(), memory.DefaultAllocator, "fuzz.parquet", data, &feats)
 		if err != nil && !strings.Contains(err.Error(), "fuzz.parquet") {
 			t.Fatalf("error does not name the file: %v", err)

@@ -14,7 +14,28 @@ import (
 	pgo "github.com/parquet-go/parquet-go"
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/testutil"
+	"github.com/swavgo/swav/sinks"
 )
+
+// readFileInto reads the feature file in data through the sink's reader
+// into out, as sinks.ReadFeatures does for each file.
+func readFileInto(ctx context.Context, mem memory.Allocator, path string, data []byte, out *sinks.Features) error {
+	r, err := openReader(ctx, mem, path, data)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return out.Read(path, r)
+}
+
+// readFeatures reads the feature files at urls through the read seam.
+func readFeatures(ctx context.Context, urls ...string) (keys []string, labels []int64, feats []float32, dim int, err error) {
+	f, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{}, urls...)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	return f.Keys, f.Labels, f.Data, f.Dim, nil
+}
 
 // rowsFor makes n deterministic rows of dim floats.
 func rowsFor(n, dim int, shard string) ([]string, []int64, []float32) {
@@ -86,7 +107,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 			keys, labels, feats := writeFile(t, mem, out, "train-000001.parquet", md, tc.rows,
 				WriterOptions{RowGroupRows: tc.rowGroup, Compression: tc.compression})
 
-			got, err := ReadFeatureSet(ctx, ReadOptions{Mem: mem}, out.Path("train-000001.parquet"))
+			got, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{Mem: mem}, out.Path("train-000001.parquet"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -200,7 +221,7 @@ func TestReadFolderConcatenatesInNameOrder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, ".c.parquet.tmp-1"), []byte("junk"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	keys, labels, feats, dim, err := ReadFeatures(ctx, dir)
+	keys, labels, feats, dim, err := readFeatures(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,25 +256,25 @@ func TestBadInput(t *testing.T) {
 		is   error
 	}{
 		{"dims differ", func() error {
-			_, _, _, _, err := ReadFeatures(ctx, out.Path("d4.parquet"), out.Path("d5.parquet"))
+			_, _, _, _, err := readFeatures(ctx, out.Path("d4.parquet"), out.Path("d5.parquet"))
 			return err
 		}, []string{"d5.parquet has features of dim 5", "d4.parquet has dim 4"}, nil},
 		{"corrupt file", func() error {
-			_, _, _, _, err := ReadFeatures(ctx, filepath.Join(dir, "junk.parquet"))
+			_, _, _, _, err := readFeatures(ctx, filepath.Join(dir, "junk.parquet"))
 			return err
 		}, []string{"junk.parquet", "not a readable Parquet file"}, nil},
 		{"missing file", func() error {
-			_, _, _, _, err := ReadFeatures(ctx, filepath.Join(dir, "nope.parquet"))
+			_, _, _, _, err := readFeatures(ctx, filepath.Join(dir, "nope.parquet"))
 			return err
 		}, []string{"nope.parquet does not exist"}, nil},
 		{"empty folder", func() error {
-			_, _, _, _, err := ReadFeatures(ctx, empty)
+			_, _, _, _, err := readFeatures(ctx, empty)
 			return err
-		}, []string{empty, "no .parquet files"}, ErrNoFeatures},
+		}, []string{empty, "no .parquet files"}, sinks.ErrNoFeatures},
 		{"no location", func() error {
-			_, _, _, _, err := ReadFeatures(ctx)
+			_, _, _, _, err := readFeatures(ctx)
 			return err
-		}, []string{"no location"}, ErrNoFeatures},
+		}, []string{"no location"}, sinks.ErrNoFeatures},
 		{"existing file not overwritten", func() error {
 			_, err := Create(ctx, out, "d4.parquet", testMeta(4, "x"), WriterOptions{})
 			return err
@@ -352,14 +373,14 @@ func TestEveryFlippedByteIsAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := readFileInto(ctx, memory.DefaultAllocator, "f.parquet", good, &Features{}); err != nil {
+	if err := readFileInto(ctx, memory.DefaultAllocator, "f.parquet", good, &sinks.Features{}); err != nil {
 		t.Fatal(err)
 	}
 	inChunk := 0
 	for i := range good {
 		bad := bytes.Clone(good)
 		bad[i] ^= 0x10
-		err := readFileInto(ctx, memory.DefaultAllocator, "f.parquet", bad, &Features{})
+		err := readFileInto(ctx, memory.DefaultAllocator, "f.parquet", bad, &sinks.Features{})
 		if err == nil {
 			t.Fatalf("byte %d of %d flipped: read without error", i, len(good))
 		}

@@ -3,9 +3,7 @@ package parquet
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -13,136 +11,249 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	apq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/sinks"
 )
 
-// ErrNoFeatures is returned (wrapped) when the given locations hold no rows.
-var ErrNoFeatures = errors.New("no features")
+// readBatchRows is the longest batch a reader returns.
+const readBatchRows = 64 << 10
 
-// Features is a set of feature rows read from one or more files.
-type Features struct {
-	Keys   []string
-	Labels []int64
-	// Data holds len(Keys)*Dim floats, row-major.
-	Data []float32
-	Dim  int
-	// Files lists the files read, in order; Meta their metadata.
-	Files []string
-	Meta  []Metadata
+// Source is the sinks.FeatureSource of feature files: a .parquet file, or
+// every *.parquet file of a folder or s3:// prefix (name order), read
+// through a store.Bucket.
+type Source struct {
+	out *Output
+	// base is what a file name is appended to for its unit URL: the
+	// location up to its last "/" for a file, the folder with a "/".
+	base string
+	// one is the single file the location names ("" for a folder).
+	one string
+	mem memory.Allocator
 }
 
-// Rows is the number of rows.
-func (f *Features) Rows() int { return len(f.Keys) }
-
-// ReadFeatures reads every feature file at urls (a file, a local folder, or
-// an s3:// prefix, whose *.parquet files are read in name order) and
-// concatenates their rows. All files must have the same dim; an error names
-// the first file that differs. No rows at all gives ErrNoFeatures.
-func ReadFeatures(ctx context.Context, urls ...string) (keys []string, labels []int64, feats []float32, dim int, err error) {
-	f, err := ReadFeatureSet(ctx, ReadOptions{}, urls...)
-	if err != nil {
-		return nil, nil, nil, 0, err
+// OpenSource opens url for reading: a location ending in .parquet is one
+// feature file, anything else a folder of them. Nothing is created; a
+// folder that does not exist holds no files.
+func OpenSource(ctx context.Context, url string, o sinks.ReadOptions) (sinks.FeatureSource, error) {
+	dir, base, one := url, strings.TrimSuffix(url, "/")+"/", ""
+	if strings.HasSuffix(url, ".parquet") {
+		dir, base, one = ".", "", url
+		if i := strings.LastIndex(url, "/"); i >= 0 {
+			dir, base, one = url[:i+1], url[:i+1], url[i+1:]
+		}
 	}
-	return f.Keys, f.Labels, f.Data, f.Dim, nil
-}
-
-// ReadOptions tune ReadFeatureSet.
-type ReadOptions struct {
-	// Mem allocates the transient Arrow buffers (nil: the default allocator);
-	// the result is plain Go memory.
-	Mem memory.Allocator
-	// Store configures s3:// locations (zero: the standard AWS environment).
-	Store store.Config
-}
-
-// ReadFeatureSet is ReadFeatures returning the files and their metadata too.
-func ReadFeatureSet(ctx context.Context, opts ReadOptions, urls ...string) (*Features, error) {
-	mem := opts.Mem
+	out, err := openOutput(ctx, dir, o.Store)
+	if err != nil {
+		return nil, fmt.Errorf("read features: %w", err)
+	}
+	mem := o.Mem
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	if len(urls) == 0 {
-		return nil, fmt.Errorf("read features: no location given: %w", ErrNoFeatures)
-	}
-	out := &Features{}
-	for _, url := range urls {
-		files, err := expand(ctx, url, opts.Store)
-		if err != nil {
-			return nil, err
-		}
-		for _, fl := range files {
-			data, err := fl.out.readAll(ctx, fl.name)
-			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", fl.out.Path(fl.name), err)
-			}
-			if err := readFileInto(ctx, mem, fl.out.Path(fl.name), data, out); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if out.Rows() == 0 {
-		return nil, fmt.Errorf("read features %s: %w", strings.Join(urls, ", "), ErrNoFeatures)
-	}
-	return out, nil
+	return &Source{out: out, base: base, one: one, mem: mem}, nil
 }
 
-type fileRef struct {
-	out  *Output
-	name string
+// URL implements sinks.FeatureSource.
+func (s *Source) URL() string {
+	if s.one != "" {
+		return s.base + s.one
+	}
+	return s.out.URL()
 }
 
-// expand turns one location into its feature files.
-func expand(ctx context.Context, url string, sc store.Config) ([]fileRef, error) {
-	if strings.HasSuffix(url, ".parquet") {
-		i := strings.LastIndex(url, "/")
-		dir, name := ".", url
-		if i >= 0 {
-			dir, name = url[:i], url[i+1:]
-		}
-		o, err := openForRead(ctx, dir, sc)
+// Close implements sinks.FeatureSource.
+func (s *Source) Close() error { return s.out.Close() }
+
+// Units implements sinks.FeatureSource: the feature files' URLs.
+func (s *Source) Units(ctx context.Context) ([]string, error) {
+	if s.one != "" {
+		ok, err := s.out.exists(ctx, s.one)
 		if err != nil {
-			return nil, err
-		}
-		ok, err := o.exists(ctx, name)
-		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read features: %w", err)
 		}
 		if !ok {
-			return nil, fmt.Errorf("read features: %s does not exist", url)
+			return nil, fmt.Errorf("read features: %s does not exist", s.URL())
 		}
-		return []fileRef{{o, name}}, nil
+		return []string{s.URL()}, nil
 	}
-	o, err := openForRead(ctx, url, sc)
+	names, err := s.out.featureFiles(ctx)
 	if err != nil {
-		return nil, err
-	}
-	names, err := o.featureFiles(ctx)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read features: %w", err)
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("read features: %s holds no .parquet files: %w", url, ErrNoFeatures)
+		return nil, fmt.Errorf("read features: %s holds no .parquet files: %w", s.out.URL(), sinks.ErrNoFeatures)
 	}
-	refs := make([]fileRef, len(names))
+	units := make([]string, len(names))
 	for i, n := range names {
-		refs[i] = fileRef{o, n}
+		units[i] = s.base + n
 	}
-	return refs, nil
+	return units, nil
 }
 
-// openForRead opens a location without creating or probing it.
-func openForRead(ctx context.Context, url string, sc store.Config) (*Output, error) {
-	if isRemote(url) {
-		return openStore(ctx, url, sc)
+// Open implements sinks.FeatureSource: it reads the file whole, verifies
+// its checksums, metadata and schema, and returns a reader of its rows.
+func (s *Source) Open(ctx context.Context, unit string) (sinks.ShardReader, error) {
+	name, ok := strings.CutPrefix(unit, s.base)
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("read features: %s is not a file of %s", unit, s.URL())
 	}
-	dir := strings.TrimPrefix(url, "file://")
-	if st, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("read features: %w", err)
-	} else if !st.IsDir() {
-		return nil, fmt.Errorf("read features: %s is not a folder or a .parquet file", dir)
+	data, err := s.out.readAll(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", unit, err)
 	}
-	return &Output{url: url, dir: dir}, nil
+	return openReader(ctx, s.mem, unit, data)
+}
+
+// FileReader reads the rows of one feature file held in memory, a record
+// batch (up to 64 Ki rows of a row group) at a time: sinks.ShardReader.
+type FileReader struct {
+	path string
+	md   Metadata
+	rdr  *file.Reader
+	rr   pqarrow.RecordReader
+	cur  sinks.Batch
+	err  error
+}
+
+// openReader verifies the feature file in data (checksums, metadata, row
+// count, schema) and returns its reader. arrow-go panics on some corrupt
+// files (a page header without its data-page part): the panic is returned
+// as an error naming the file, never a crash.
+func openReader(ctx context.Context, mem memory.Allocator, path string, data []byte) (_ *FileReader, err error) {
+	defer recoverCorrupt(path, &err)
+	rdr, md, err := openParquet(path, data)
+	if err != nil {
+		return nil, err
+	}
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: readBatchRows}, mem)
+	if err == nil {
+		err = checkSchema(fr, md.Layout.Dim)
+	}
+	if err != nil {
+		rdr.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	if err != nil {
+		rdr.Close()
+		return nil, fmt.Errorf("%s: read rows: %w", path, err)
+	}
+	return &FileReader{path: path, md: md, rdr: rdr, rr: rr}, nil
+}
+
+// checkSchema checks that the file has our three columns, in order, with
+// the feature column of dim floats.
+func checkSchema(fr *pqarrow.FileReader, dim int) error {
+	sc, err := fr.Schema()
+	if err != nil {
+		return err
+	}
+	want := Schema(dim)
+	for i, f := range want.Fields() {
+		is := sc.FieldIndices(f.Name)
+		if len(is) != 1 || is[0] != i {
+			return fmt.Errorf("no %q column (column %d)", f.Name, i)
+		}
+		if got := sc.Field(i).Type; !arrow.TypeEqual(got, f.Type) {
+			if f.Name == ColFeature {
+				return fmt.Errorf("column %q is %s, metadata says FixedSizeList<float32>[%d]", ColFeature, got, dim)
+			}
+			return fmt.Errorf("column %q is %s, want %s", f.Name, got, f.Type)
+		}
+	}
+	return nil
+}
+
+// Metadata implements sinks.ShardReader.
+func (r *FileReader) Metadata() Metadata { return r.md }
+
+// Next implements sinks.ShardReader.
+func (r *FileReader) Next() (ok bool) {
+	if r.err != nil || r.rr == nil {
+		return false
+	}
+	defer func() {
+		if rec := recover(); rec != nil {
+			r.err = fmt.Errorf("%s: corrupt Parquet file: %v", r.path, rec)
+			ok = false
+		}
+	}()
+	if !r.rr.Next() {
+		if err := r.rr.Err(); err != nil {
+			r.err = fmt.Errorf("%s: read rows: %w", r.path, err)
+		}
+		return false
+	}
+	b, err := toBatch(r.rr.RecordBatch(), r.md.Layout.Dim)
+	if err != nil {
+		r.err = fmt.Errorf("%s: %w", r.path, err)
+		return false
+	}
+	r.cur = b
+	return true
+}
+
+// toBatch views rec's columns as a sinks.Batch: labels and floats alias
+// rec's buffers, keys are copied into one Go string.
+func toBatch(rec arrow.RecordBatch, dim int) (sinks.Batch, error) {
+	keys, ok := rec.Column(0).(*array.String)
+	if !ok {
+		return sinks.Batch{}, fmt.Errorf("column %q holds %s, not utf8", ColKey, rec.Column(0).DataType())
+	}
+	labels, ok := rec.Column(1).(*array.Int64)
+	if !ok {
+		return sinks.Batch{}, fmt.Errorf("column %q holds %s, not int64", ColLabel, rec.Column(1).DataType())
+	}
+	list, ok := rec.Column(2).(*array.FixedSizeList)
+	if !ok {
+		return sinks.Batch{}, fmt.Errorf("column %q holds %s, not a fixed-size list", ColFeature, rec.Column(2).DataType())
+	}
+	vals, ok := list.ListValues().(*array.Float32)
+	if !ok {
+		return sinks.Batch{}, fmt.Errorf("column %q holds %s, not float32", ColFeature, list.ListValues().DataType())
+	}
+	n := keys.Len()
+	if n == 0 {
+		return sinks.Batch{}, nil
+	}
+	if labels.Len() != n || list.Len() != n {
+		return sinks.Batch{}, fmt.Errorf("columns disagree: %d keys, %d labels, %d features", n, labels.Len(), list.Len())
+	}
+	b := sinks.Batch{Keys: make([]string, n), Labels: labels.Int64Values()}
+	all := string(keys.ValueBytes())
+	base := keys.ValueOffset(0)
+	for i := range n {
+		b.Keys[i] = all[keys.ValueOffset(i)-base : keys.ValueOffset(i)-base+keys.ValueLen(i)]
+	}
+	off := list.Data().Offset() * dim
+	fv := vals.Float32Values()
+	if off+n*dim > len(fv) {
+		return sinks.Batch{}, fmt.Errorf("column %q holds %d floats, %d rows of dim %d need %d", ColFeature, len(fv), n, dim, off+n*dim)
+	}
+	b.Feats = fv[off : off+n*dim]
+	return b, nil
+}
+
+// Batch implements sinks.ShardReader.
+func (r *FileReader) Batch() sinks.Batch { return r.cur }
+
+// Err implements sinks.ShardReader.
+func (r *FileReader) Err() error { return r.err }
+
+// Close implements sinks.ShardReader.
+func (r *FileReader) Close() error {
+	if r.rr != nil {
+		r.rr.Release()
+		r.rr = nil
+	}
+	r.cur = sinks.Batch{}
+	if r.rdr == nil {
+		return nil
+	}
+	err := r.rdr.Close()
+	r.rdr = nil
+	return err
 }
 
 // openParquet parses the footer of a feature file held in data and checks
@@ -156,152 +267,51 @@ func openParquet(path string, data []byte) (*file.Reader, Metadata, error) {
 		rdr.Close()
 		return nil, Metadata{}, err
 	}
-	md, err := parseMetadata(rdr.MetaData().KeyValueMetadata().FindValue)
+	md, err := fileMetadata(path, rdr.MetaData())
 	if err != nil {
 		rdr.Close()
-		return nil, Metadata{}, fmt.Errorf("%s: %w", path, err)
-	}
-	if md.Rows != rdr.NumRows() {
-		rdr.Close()
-		return nil, Metadata{}, fmt.Errorf("%s: metadata says %d rows, file holds %d", path, md.Rows, rdr.NumRows())
+		return nil, Metadata{}, err
 	}
 	return rdr, md, nil
 }
 
-// readFileInto appends the rows of one feature file to out.
-//
-// arrow-go panics on some corrupt files (a page header without its data-page
-// part): the panic is returned as an error naming the file, never a crash.
-func readFileInto(ctx context.Context, mem memory.Allocator, path string, data []byte, out *Features) (err error) {
-	defer recoverCorrupt(path, &err)
-	rdr, md, err := openParquet(path, data)
+// fileMetadata reads our metadata from a file's footer and checks its row
+// count against the file's.
+func fileMetadata(path string, fmd *metadata.FileMetaData) (Metadata, error) {
+	md, err := parseMetadata(fmd.KeyValueMetadata().FindValue)
 	if err != nil {
-		return err
+		return Metadata{}, fmt.Errorf("%s: %w", path, err)
 	}
-	defer rdr.Close()
-	if out.Dim != 0 && md.Layout.Dim != out.Dim {
-		return fmt.Errorf("%s has features of dim %d but %s has dim %d", path, md.Layout.Dim, out.Files[0], out.Dim)
+	if md.Rows != fmd.NumRows {
+		return Metadata{}, fmt.Errorf("%s: metadata says %d rows, file holds %d", path, md.Rows, fmd.NumRows)
 	}
-	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, mem)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	tbl, err := fr.ReadTable(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: read rows: %w", path, err)
-	}
-	defer tbl.Release()
-	if err := appendTable(tbl, md.Layout.Dim, out); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	out.Dim = md.Layout.Dim
-	out.Files = append(out.Files, path)
-	out.Meta = append(out.Meta, md)
-	return nil
+	return md, nil
 }
 
-func appendTable(tbl arrow.Table, dim int, out *Features) error {
-	sc := tbl.Schema()
-	idx := func(name string) (int, error) {
-		is := sc.FieldIndices(name)
-		if len(is) != 1 {
-			return 0, fmt.Errorf("no %q column", name)
-		}
-		return is[0], nil
-	}
-	ki, err := idx(ColKey)
-	if err != nil {
-		return err
-	}
-	li, err := idx(ColLabel)
-	if err != nil {
-		return err
-	}
-	fi, err := idx(ColFeature)
-	if err != nil {
-		return err
-	}
-	if ft, ok := sc.Field(fi).Type.(*arrow.FixedSizeListType); !ok || int(ft.Len()) != dim {
-		return fmt.Errorf("column %q is %s, metadata says FixedSizeList<float32>[%d]", ColFeature, sc.Field(fi).Type, dim)
-	}
-	for _, ch := range tbl.Column(ki).Data().Chunks() {
-		s, ok := ch.(*array.String)
-		if !ok {
-			return fmt.Errorf("column %q holds %s, not utf8", ColKey, ch.DataType())
-		}
-		for i := 0; i < s.Len(); i++ {
-			out.Keys = append(out.Keys, s.Value(i))
-		}
-	}
-	for _, ch := range tbl.Column(li).Data().Chunks() {
-		a, ok := ch.(*array.Int64)
-		if !ok {
-			return fmt.Errorf("column %q holds %s, not int64", ColLabel, ch.DataType())
-		}
-		out.Labels = append(out.Labels, a.Int64Values()...)
-	}
-	for _, ch := range tbl.Column(fi).Data().Chunks() {
-		l := ch.(*array.FixedSizeList)
-		vals, ok := l.ListValues().(*array.Float32)
-		if !ok {
-			return fmt.Errorf("column %q holds %s, not float32", ColFeature, l.ListValues().DataType())
-		}
-		off := l.Data().Offset() * dim
-		out.Data = append(out.Data, vals.Float32Values()[off:off+l.Len()*dim]...)
-	}
-	if len(out.Labels) != len(out.Keys) || len(out.Data) != len(out.Keys)*dim {
-		return fmt.Errorf("columns disagree: %d keys, %d labels, %d floats (dim %d)", len(out.Keys), len(out.Labels), len(out.Data), dim)
-	}
-	return nil
-}
-
-// ReadMetadata reads the metadata of one feature file (its footer only for
-// local files).
-func ReadMetadata(ctx context.Context, url string, sc store.Config) (Metadata, error) {
-	refs, err := expand(ctx, url, sc)
-	if err != nil {
-		return Metadata{}, err
-	}
-	if len(refs) != 1 {
-		return Metadata{}, fmt.Errorf("%s: want one feature file, found %d", url, len(refs))
-	}
-	return refs[0].out.metadata(ctx, refs[0].name)
-}
-
-// metadata validates file name of o and returns its metadata.
-func (o *Output) metadata(ctx context.Context, name string) (Metadata, error) {
+// metadata returns the metadata of file name of o from its footer alone
+// (two range reads of the object, whatever the store).
+func (o *Output) metadata(ctx context.Context, name string) (md Metadata, err error) {
 	path := o.Path(name)
-	if o.store == nil {
-		rdr, err := file.OpenParquetFile(path, false)
-		if err != nil {
-			return Metadata{}, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
-		}
-		defer rdr.Close()
-		md, err := parseMetadata(rdr.MetaData().KeyValueMetadata().FindValue)
-		if err != nil {
-			return Metadata{}, fmt.Errorf("%s: %w", path, err)
-		}
-		if md.Rows != rdr.NumRows() {
-			return Metadata{}, fmt.Errorf("%s: metadata says %d rows, file holds %d", path, md.Rows, rdr.NumRows())
-		}
-		return md, nil
-	}
-	data, err := o.readAll(ctx, name)
+	defer recoverCorrupt(path, &err)
+	attrs, err := o.b.Attributes(ctx, name)
 	if err != nil {
 		return Metadata{}, fmt.Errorf("read %s: %w", path, err)
 	}
-	rdr, md, err := openParquet(path, data)
+	footer, _, err := readFooter(rangeReader{ctx, o.b, name}, attrs.Size)
 	if err != nil {
-		return Metadata{}, err
+		return Metadata{}, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
 	}
-	rdr.Close()
-	return md, nil
+	fmd, err := metadata.NewFileMetaData(footer, nil)
+	if err != nil {
+		return Metadata{}, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
+	}
+	return fileMetadata(path, fmd)
 }
 
 // Done reports whether the output already holds a finished feature file
 // name. A present file must be valid and come from the same checkpoint,
 // config hash and layout as want (a zero want.Layout.Dim matches any dim); otherwise Done fails (the file is left
-// alone: finished output is never overwritten).
+// alone: finished output is never overwritten). It reads the file's footer only.
 func (o *Output) Done(ctx context.Context, name string, want Metadata) (bool, error) {
 	ok, err := o.exists(ctx, name)
 	if err != nil || !ok {
@@ -320,45 +330,11 @@ func (o *Output) Done(ctx context.Context, name string, want Metadata) (bool, er
 	return true, nil
 }
 
-var _ apq.ReaderAtSeeker = (*bytes.Reader)(nil)
-
-// FileInfo is what Inspect learns of one feature file.
-type FileInfo struct {
-	Path string
-	// Meta is the file's metadata (Rows from the file); zero when Err is set.
-	Meta Metadata
-	// Err is why the file cannot be read (damaged: ErrChecksum, not a
-	// feature file, unreadable); the walk goes on.
-	Err error
-}
-
-// Inspect reads every feature file at urls (files, folders, s3:// prefixes),
-// verifies each one's checksums and metadata, and returns one FileInfo per
-// file in name order. A location that cannot be listed is an error; a bad
-// file is reported in its FileInfo. It reads one file at a time.
-func Inspect(ctx context.Context, opts ReadOptions, urls ...string) ([]FileInfo, error) {
-	var infos []FileInfo
-	for _, url := range urls {
-		files, err := expand(ctx, url, opts.Store)
-		if err != nil {
-			return nil, err
-		}
-		for _, fl := range files {
-			info := FileInfo{Path: fl.out.Path(fl.name)}
-			data, err := fl.out.readAll(ctx, fl.name)
-			if err == nil {
-				var rdr *file.Reader
-				rdr, info.Meta, err = openParquetSafely(info.Path, data)
-				if rdr != nil {
-					rdr.Close()
-				}
-			}
-			info.Err = err
-			infos = append(infos, info)
-		}
-	}
-	return infos, nil
-}
+var (
+	_ apq.ReaderAtSeeker  = (*bytes.Reader)(nil)
+	_ sinks.ShardReader   = (*FileReader)(nil)
+	_ sinks.FeatureSource = (*Source)(nil)
+)
 
 // openParquetSafely is openParquet with arrow-go's panics on corrupt input
 // turned into errors naming the file.

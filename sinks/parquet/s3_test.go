@@ -1,17 +1,12 @@
 package parquet
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/ingest/store/s3local"
+	"github.com/swavgo/swav/sinks"
 )
 
 // TestS3RoundTrip writes feature files to a real S3 server (versitygw) and
@@ -47,7 +42,7 @@ func TestS3RoundTrip(t *testing.T) {
 	if ok, err := out.Done(ctx, "train-000001.parquet", md); ok || err != nil {
 		t.Fatalf("aborted file: Done = %v, %v", ok, err)
 	}
-	got, err := ReadFeatureSet(ctx, ReadOptions{Mem: mem, Store: srv.StoreConfig()}, "s3://feats/run1/train")
+	got, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{Mem: mem, Store: srv.StoreConfig()}, "s3://feats/run1/train")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,46 +53,4 @@ func TestS3RoundTrip(t *testing.T) {
 		t.Errorf("file named %s", got.Files[0])
 	}
 	mem.AssertSize(t, 0)
-}
-
-// TestWriteAssignmentsS3 writes a key/cluster/score file to a real S3
-// server and reads it back.
-func TestWriteAssignmentsS3(t *testing.T) {
-	ctx := context.Background()
-	srv := s3local.StartForTest(t)
-	if _, err := srv.CreateBucket(ctx, "look"); err != nil {
-		t.Fatal(err)
-	}
-	url := "s3://look/run1/clusters.parquet"
-	if err := WriteAssignments(ctx, url, srv.StoreConfig(), []string{"a", "b"}, []int32{3, 1}, []float32{0.5, 0.25}); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteAssignments(ctx, url, srv.StoreConfig(), []string{"a"}, nil, nil); err == nil {
-		t.Fatal("columns of different lengths accepted")
-	}
-	b, key, err := store.Open(ctx, url, srv.StoreConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	r, err := b.Get(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(r)
-	r.Close()
-	pf, err := file.NewParquetReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fr, _ := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	tbl, err := fr.ReadTable(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
-	clusters := tbl.Column(1).Data().Chunk(0).(*array.Int32)
-	if tbl.NumRows() != 2 || clusters.Value(0) != 3 || tbl.Column(0).Data().Chunk(0).(*array.String).Value(1) != "b" {
-		t.Fatalf("read back %v", tbl)
-	}
 }

@@ -6,11 +6,13 @@ import (
 	"github.com/swavgo/swav/sinks"
 )
 
-// The feature sink of local folders, file:// and s3:// prefixes: one
-// Parquet file per input shard (FileName), committed atomically.
+// The feature sink of local folders, file:// and s3:// prefixes, both ways:
+// one Parquet file per input shard (FileName), committed atomically, and
+// read back (Source).
 func init() {
 	for _, scheme := range []string{"", "file", "s3"} {
 		sinks.Register(scheme, OpenSink)
+		sinks.RegisterSource(scheme, OpenSource)
 	}
 }
 

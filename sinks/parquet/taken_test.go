@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/sinks"
 )
@@ -72,11 +71,7 @@ func TestCommitOntoATakenName(t *testing.T) {
 			removeFile(t, ctx, out, name)
 		}
 		// Something that is not a feature file.
-		if out.store == nil {
-			if err := store.RenameNoReplace(writeRaw(t, filepath.Join(out.dir, ".junk")), out.Path(name)); err != nil {
-				t.Fatal(err)
-			}
-		} else if err := out.store.Upload(ctx, name, strings.NewReader("PAR1 but not really")); err != nil {
+		if err := out.b.Upload(ctx, name, strings.NewReader("PAR1 but not really")); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := Create(ctx, out, name, md, WriterOptions{}); !errors.Is(err, sinks.ErrConflict) || !strings.Contains(err.Error(), "not a complete feature file") {
@@ -86,22 +81,9 @@ func TestCommitOntoATakenName(t *testing.T) {
 	}
 }
 
-func writeRaw(t *testing.T, p string) string {
-	t.Helper()
-	b, _ := store.NewLocal(filepath.Dir(p))
-	if err := b.Upload(context.Background(), filepath.Base(p), strings.NewReader("PAR1 but not really")); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func removeFile(t *testing.T, ctx context.Context, out *Output, name string) {
 	t.Helper()
-	var b store.Bucket = out.store
-	if b == nil {
-		b, _ = store.NewLocal(out.dir)
-	}
-	if err := b.Delete(ctx, name); err != nil {
+	if err := out.b.Delete(ctx, name); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -92,7 +91,7 @@ type FileWriter struct {
 	rows int
 	mem  memory.Allocator
 
-	tmp *os.File
+	tmp *store.StagedFile
 	buf *bufio.Writer // over tmp; not an io.Closer, so pqarrow leaves tmp open
 	fw  *pqarrow.FileWriter
 
@@ -122,15 +121,15 @@ func Create(ctx context.Context, out *Output, name string, md Metadata, opts Wri
 	if err != nil {
 		return nil, fmt.Errorf("feature file %s: %w", out.Path(name), err)
 	}
-	tmp, err := out.tempFile(name)
+	tmp, err := store.Stage(ctx, out.b, name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("feature file %s: %w", out.Path(name), err)
 	}
 	buf := bufio.NewWriterSize(tmp, 1<<20)
 	fw, err := pqarrow.NewFileWriter(Schema(dim), buf, props,
 		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(opts.mem())))
 	if err != nil {
-		out.abort(tmp)
+		tmp.Abort()
 		return nil, fmt.Errorf("feature file %s: %w", out.Path(name), err)
 	}
 	rows := opts.RowGroupRows
@@ -241,22 +240,22 @@ func (w *FileWriter) Commit(ctx context.Context) error {
 	}
 	if err != nil {
 		w.fw.Close()
-		w.out.abort(w.tmp)
+		w.tmp.Abort()
 		return fmt.Errorf("feature file %s: metadata: %w", w.Path(), err)
 	}
 	if err := w.fw.Close(); err != nil {
-		w.out.abort(w.tmp)
+		w.tmp.Abort()
 		return fmt.Errorf("feature file %s: close: %w", w.Path(), err)
 	}
 	if err := w.buf.Flush(); err != nil {
-		w.out.abort(w.tmp)
+		w.tmp.Abort()
 		return fmt.Errorf("feature file %s: close: %w", w.Path(), err)
 	}
-	if err := addChecksums(w.tmp); err != nil {
-		w.out.abort(w.tmp)
+	if err := addChecksums(w.tmp.File); err != nil {
+		w.tmp.Abort()
 		return fmt.Errorf("feature file %s: checksums: %w", w.Path(), err)
 	}
-	if err := w.out.commit(ctx, w.tmp, w.name); err != nil {
+	if err := w.tmp.Commit(ctx); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			// Another attempt committed this name between Create and now.
 			return fmt.Errorf("%w (%w)", w.out.taken(ctx, w.name, w.md), ErrExists)
@@ -274,5 +273,5 @@ func (w *FileWriter) Abort() {
 	}
 	w.done = true
 	w.fw.Close()
-	w.out.abort(w.tmp)
+	w.tmp.Abort()
 }

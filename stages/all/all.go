@@ -6,7 +6,7 @@
 package all
 
 import (
-	_ "github.com/swavgo/swav/sinks/parquet"     // feature sink for local paths, file:// and s3://
+	_ "github.com/swavgo/swav/sinks/parquet"     // feature sink for local paths, file:// and s3://, written and read
 	_ "github.com/swavgo/swav/stages/demo"       // job kind "demo"
 	_ "github.com/swavgo/swav/stages/extract"    // job kind "extract"
 	_ "github.com/swavgo/swav/stages/finetune"   // job kind "finetune"

@@ -10,7 +10,7 @@ import (
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/internal/testutil"
-	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks"
 )
 
 // TestExtractOnAFullOrReadOnlyDisk: the output disk fills up partway (a
@@ -33,7 +33,7 @@ func TestExtractOnAFullOrReadOnlyDisk(t *testing.T) {
 	if _, err := run(t, rawJob(ref)); err != nil {
 		t.Fatal(err)
 	}
-	want, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, ref)
+	want, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{}, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestExtractOnAFullOrReadOnlyDisk(t *testing.T) {
 	if done == 0 || done >= nShards {
 		t.Fatalf("%d files landed on the full disk, want some but not all", done)
 	}
-	if _, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, out); err != nil {
+	if _, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{}, out); err != nil {
 		t.Fatalf("a file on the full disk is not complete: %v", err)
 	}
 
@@ -73,7 +73,7 @@ func TestExtractOnAFullOrReadOnlyDisk(t *testing.T) {
 	if len(res.Files) != nShards-done || res.WrittenByOthers != done {
 		t.Fatalf("rerun wrote %d files and found %d written; want %d and %d", len(res.Files), res.WrittenByOthers, nShards-done, done)
 	}
-	got, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, out)
+	got, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{}, out)
 	if err != nil {
 		t.Fatal(err)
 	}

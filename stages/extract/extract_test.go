@@ -19,6 +19,7 @@ import (
 	"github.com/swavgo/swav/ingest/ingesttest"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/sinks/parquet"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
@@ -75,7 +76,7 @@ func saveCheckpoint(t *testing.T, dir string, m train.ModelConfig) string {
 // reference writes nShards shards and a checkpoint under dir and extracts
 // them once, undisturbed, into dir/ref: the run that interrupted, racing
 // or faulty runs must equal.
-func reference(t *testing.T, dir string, nShards int) (shards, ck string, want *parquet.Features) {
+func reference(t *testing.T, dir string, nShards int) (shards, ck string, want *sinks.Features) {
 	t.Helper()
 	shards = makeShards(t, filepath.Join(dir, "shards"), nShards, -1)
 	ck = saveCheckpoint(t, filepath.Join(dir, "ck"), smallModel)
@@ -83,7 +84,7 @@ func reference(t *testing.T, dir string, nShards int) (shards, ck string, want *
 	if _, err := run(t, testJob(shards, ref, ck)); err != nil {
 		t.Fatal(err)
 	}
-	want, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, ref)
+	want, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{}, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestExtractWritesOneFilePerShardAndResumes(t *testing.T) {
 		}
 	}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	fs, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{Mem: mem}, out)
+	fs, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{Mem: mem}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func TestExtractWritesOneFilePerShardAndResumes(t *testing.T) {
 	if st, _ := res.Report.Stage("read"); st.Status != "2 shards already done, skipped" {
 		t.Errorf("resume: read status %q, want 2 shards already done", st.Status)
 	}
-	if _, _, _, _, err := parquet.ReadFeatures(context.Background(), out); err != nil {
+	if _, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{}, out); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -220,12 +221,12 @@ func TestNightlyExtractsOnlyNewShards(t *testing.T) {
 	if again := stat(t, filepath.Join(out, "fm-000000.parquet")); !again.ModTime().Equal(first.ModTime()) {
 		t.Error("the second night rewrote a file of the first")
 	}
-	keys, _, _, _, err := parquet.ReadFeatures(context.Background(), out)
+	fs, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
-	for _, k := range keys {
+	for _, k := range fs.Keys {
 		if seen[k] {
 			t.Fatalf("key %s twice", k)
 		}
@@ -263,7 +264,7 @@ func TestExtractRawAndInit(t *testing.T) {
 			if _, err := run(t, job); err != nil {
 				t.Fatal(err)
 			}
-			fs, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, out)
+			fs, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{}, out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -341,9 +342,12 @@ func TestExtractBadInput(t *testing.T) {
 	if _, err := run(t, job); err != nil {
 		t.Fatal(err)
 	}
-	keys, _, _, _, err := parquet.ReadFeatures(context.Background(), finished)
-	if err != nil || len(keys) != 2*perShard-1 {
-		t.Fatalf("after the rerun: %d rows, err %v", len(keys), err)
+	fs, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{}, finished)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs.Rows() != 2*perShard-1 {
+		t.Fatalf("after the rerun: %d rows, want %d", fs.Rows(), 2*perShard-1)
 	}
 	before := stat(t, filepath.Join(finished, "fm-000000.parquet"))
 	// Finished output from another checkpoint is refused, not overwritten.

@@ -14,7 +14,7 @@ import (
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/internal/testutil"
-	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks"
 )
 
 // TestKill9ExtractionFinishesExactly kills extraction processes with SIGKILL
@@ -55,7 +55,7 @@ func TestKill9ExtractionFinishesExactly(t *testing.T) {
 		if msg, err := child().CombinedOutput(); err != nil {
 			t.Fatalf("%s: final run: %v\n%s", out, err, msg)
 		}
-		got, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{Store: srv.StoreConfig()}, out)
+		got, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{Store: srv.StoreConfig()}, out)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +121,7 @@ func TestSlurmArrayTasksSplitTheShards(t *testing.T) {
 	keysOf := func() map[string]int {
 		seen := map[string]int{}
 		for id := range 4 {
-			fs, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, filepath.Join(dir, fmt.Sprintf("task-%d", id)))
+			fs, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{}, filepath.Join(dir, fmt.Sprintf("task-%d", id)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/pipeline"
-	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks"
 )
 
 // summaryRE matches SummaryLine in a run's summary table.
@@ -93,7 +93,7 @@ func TestRacingExtractionsWriteEachShardOnce(t *testing.T) {
 		if n := countFeatureFiles(t, out, srv.StoreConfig()); n != nShards {
 			t.Fatalf("%s: %d feature files, want %d", out, n, nShards)
 		}
-		got, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{Store: srv.StoreConfig()}, out)
+		got, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{Store: srv.StoreConfig()}, out)
 		if err != nil {
 			t.Fatal(err)
 		}

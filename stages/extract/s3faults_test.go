@@ -7,7 +7,7 @@ import (
 
 	"github.com/swavgo/swav/ingest/store/faultproxy"
 	"github.com/swavgo/swav/ingest/store/s3local"
-	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks"
 )
 
 // TestExtractThroughS3WriteFaults writes the feature files to S3 through
@@ -40,7 +40,7 @@ func TestExtractThroughS3WriteFaults(t *testing.T) {
 	}
 	check := func(out string) {
 		t.Helper()
-		got, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{Store: srv.StoreConfig()}, out)
+		got, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{Store: srv.StoreConfig()}, out)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func TestExtractThroughS3WriteFaults(t *testing.T) {
 	if done != 1 {
 		t.Fatalf("%d files landed, want the first one only", done)
 	}
-	if _, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{Store: srv.StoreConfig()}, "s3://feats/failed"); err != nil && done > 0 {
+	if _, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{Store: srv.StoreConfig()}, "s3://feats/failed"); err != nil && done > 0 {
 		t.Fatalf("a landed file is not complete: %v", err)
 	}
 	job := testJob(shards, "s3://feats/failed", ck)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest/store"
-	"github.com/swavgo/swav/sinks/parquet"
+	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/train/torchtest"
 	"github.com/swavgo/swav/train/weights"
 )
@@ -101,7 +101,7 @@ func TestExtractPyTorchResNet50(t *testing.T) {
 				t.Fatal(err)
 			}
 			_ = res
-			feats, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, out)
+			feats, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{}, out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +205,7 @@ func TestExtractPyTorchWideResNet50(t *testing.T) {
 	if _, err := run(t, job); err != nil {
 		t.Fatal(err)
 	}
-	feats, err := parquet.ReadFeatureSet(context.Background(), parquet.ReadOptions{}, out)
+	feats, err := sinks.ReadFeatures(context.Background(), sinks.ReadOptions{}, out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,6 @@ import (
 	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks"
-	"github.com/swavgo/swav/sinks/parquet"
 	"github.com/swavgo/swav/sinks/tensorboard"
 	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/stages/extract"
@@ -377,11 +376,11 @@ func (r *run) extract(ctx context.Context, i int, v variant) (map[string]string,
 func (r *run) evaluate(ctx context.Context, i int, v variant, dirs map[string]string) error {
 	qs := r.job.Quickstart
 	r.say("step 5/6 (%d/3): kNN of %s features (k=%v, T=%g)", i+1, strings.ReplaceAll(v.name, "_", " "), qs.KNN, qs.Temperature)
-	trainSet, err := eval.Load(ctx, parquet.ReadOptions{}, dirs["train"])
+	trainSet, err := eval.Load(ctx, sinks.ReadOptions{}, dirs["train"])
 	if err != nil {
 		return fmt.Errorf("quickstart: %w", err)
 	}
-	testSet, err := eval.Load(ctx, parquet.ReadOptions{}, dirs["test"])
+	testSet, err := eval.Load(ctx, sinks.ReadOptions{}, dirs["test"])
 	if err != nil {
 		return fmt.Errorf("quickstart: %w", err)
 	}
@@ -415,7 +414,7 @@ func (r *run) showClusters(ctx context.Context, variants []variant) error {
 		if _, err := extract.Run(ctx, &ex, m, r.opts); err != nil {
 			return fmt.Errorf("quickstart: extract %s prototype scores: %w", v.name, err)
 		}
-		f, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, ex.Extract.Output)
+		f, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{}, ex.Extract.Output)
 		if err != nil {
 			return fmt.Errorf("quickstart: %w", err)
 		}
@@ -445,11 +444,11 @@ func (r *run) showNeighbours(ctx context.Context, v variant) error {
 	job, rep := r.job, r.rep
 	bothImages := r.base.Data
 	bothImages.Shards = []string{r.splits["test"].url, r.splits["train"].url}
-	bank, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, filepath.Join(job.Out, "features", v.dir, "train"))
+	bank, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{}, filepath.Join(job.Out, "features", v.dir, "train"))
 	if err != nil {
 		return fmt.Errorf("quickstart: %w", err)
 	}
-	queries, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, filepath.Join(job.Out, "features", v.dir, "test"))
+	queries, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{}, filepath.Join(job.Out, "features", v.dir, "test"))
 	if err != nil {
 		return fmt.Errorf("quickstart: %w", err)
 	}

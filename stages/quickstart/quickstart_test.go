@@ -14,6 +14,7 @@ import (
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/pipeline"
+	_ "github.com/swavgo/swav/sinks/parquet" // the feature sink Run writes and reads (the binary links it through stages/all)
 	"github.com/swavgo/swav/sinks/tensorboard/tbtest"
 )
 

@@ -178,6 +178,46 @@ func Run(t *testing.T, b store.Bucket) {
 			t.Fatalf("deleting a missing object: %v", err)
 		}
 	})
+	t.Run("Stage", func(t *testing.T) {
+		// A staged file is written, read back and patched in place (as a
+		// Parquet footer's checksums are) before it lands whole.
+		stage := func(name, body string) *store.StagedFile {
+			t.Helper()
+			f, err := store.Stage(ctx, b, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteString("xx" + body[2:]); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt([]byte(body[:2]), 0); err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		first := stage("staged/a.bin", "first body")
+		if ok, _ := b.Exists(ctx, "staged/a.bin"); ok {
+			t.Fatal("a staged file is visible before Commit")
+		}
+		second := stage("staged/a.bin", "second body")
+		if err := first.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := second.Commit(ctx); !errors.Is(err, store.ErrExists) || !strings.Contains(err.Error(), "staged/a.bin") {
+			t.Fatalf("a second Commit of the name: %v, want ErrExists naming it", err)
+		}
+		if got := string(ReadAll(t, b, "staged/a.bin")); got != "first body" {
+			t.Fatalf("after two commits the object holds %q, want the first", got)
+		}
+		stage("staged/b.bin", "aborted").Abort()
+		objs, err := store.List(ctx, b, "staged/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(objs) != 1 || objs[0].Name != "staged/a.bin" {
+			t.Fatalf("staged/ lists %v, want only a.bin (no aborted or temporary file)", objs)
+		}
+	})
 }
 
 // OneWinner checks the errors of writers that raced with UploadIfAbsent for

@@ -1,4 +1,4 @@
-package parquet
+package sheet
 
 import (
 	"bytes"
@@ -8,12 +8,15 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	apq "github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/swavgo/swav/ingest/store"
 )
 
 // Column names of a cluster-assignment file (`pipeline features clusters`).
 const (
+	ColKey     = "key"
 	ColCluster = "cluster"
 	ColScore   = "score"
 )
@@ -28,7 +31,8 @@ var AssignmentSchema = arrow.NewSchema([]arrow.Field{
 
 // WriteAssignments writes one row per sample, key, cluster and score, as a
 // plain Parquet file (snappy) that any tool reads (DuckDB, pandas, Spark) to
-// sort images by cluster. url is a local path or an s3:// object; the file
+// sort images by cluster; it is not a feature file and needs no feature
+// sink (arrow-go's pqarrow writes it). url is a local path or an s3:// object; the file
 // is built in memory (about 20 bytes a row) and uploaded or renamed into
 // place atomically. The three slices must have the same length.
 func WriteAssignments(ctx context.Context, url string, sc store.Config, keys []string, clusters []int32, scores []float32) error {
@@ -43,10 +47,7 @@ func WriteAssignments(ctx context.Context, url string, sc store.Config, keys []s
 	b.Field(2).(*array.Float32Builder).AppendValues(scores, nil)
 	rec := b.NewRecordBatch()
 	defer rec.Release()
-	props, err := WriterOptions{}.Props()
-	if err != nil {
-		return err
-	}
+	props := apq.NewWriterProperties(apq.WithAllocator(mem), apq.WithCompression(compress.Codecs.Snappy))
 	var buf bytes.Buffer
 	w, err := pqarrow.NewFileWriter(AssignmentSchema, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
 	if err != nil {
