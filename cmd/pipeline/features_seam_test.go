@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"image"
-	"image/png"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,22 +15,7 @@ import (
 // never heard of (sinktest's in-memory one, mem://) are verified against
 // their input shards, digested and evaluated as Parquet files are.
 func TestFeatureCommandsReadAnySink(t *testing.T) {
-	src := t.TempDir()
-	for i, name := range []string{"a/1.png", "a/2.png", "a/3.png", "b/4.png", "b/5.png", "b/6.png"} {
-		img := image.NewGray(image.Rect(0, 0, 8, 8))
-		for p := range img.Pix {
-			img.Pix[p] = uint8(30*i + p%5)
-		}
-		var buf bytes.Buffer
-		png.Encode(&buf, img)
-		p := filepath.Join(src, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, buf.Bytes(), 0o644)
-	}
-	shards := t.TempDir()
-	if msg, err := runShards(t, "make", "--from", src, "--out", shards, "--shard-size", "3", "--name", "toy"); err != nil {
-		t.Fatalf("make: %s %v", msg, err)
-	}
+	shards := toyShards(t, 30, 5)
 	md := sinks.Metadata{Checkpoint: "init", ConfigHash: "h1", Layout: sinks.Layout{Kind: "trunk", Dim: 4, Arch: "small"}}
 	out := "mem://cmd/verify"
 	for i := range 2 {

@@ -34,13 +34,16 @@ type sheetFixture struct {
 	raw    string // raw-pixel features of the shards (with labels)
 }
 
-func newSheetFixture(t *testing.T) sheetFixture {
+// toyShards makes two WebDataset shards (toy-000000.tar, toy-000001.tar)
+// of six 8x8 grey PNGs in two classes, pixel p of image i being
+// scale*i + p%mod, with `shards make`, and returns their folder.
+func toyShards(t *testing.T, scale, mod int) string {
 	t.Helper()
 	src := t.TempDir()
 	for i, name := range []string{"a/1.png", "a/2.png", "a/3.png", "b/4.png", "b/5.png", "b/6.png"} {
 		img := image.NewGray(image.Rect(0, 0, 8, 8))
 		for p := range img.Pix {
-			img.Pix[p] = uint8(40*i + p%7)
+			img.Pix[p] = uint8(scale*i + p%mod)
 		}
 		var buf bytes.Buffer
 		png.Encode(&buf, img)
@@ -52,6 +55,12 @@ func newSheetFixture(t *testing.T) sheetFixture {
 	if msg, err := runShards(t, "make", "--from", src, "--out", shards, "--shard-size", "3", "--name", "toy"); err != nil {
 		t.Fatalf("make: %s %v", msg, err)
 	}
+	return shards
+}
+
+func newSheetFixture(t *testing.T) sheetFixture {
+	t.Helper()
+	shards := toyShards(t, 40, 7)
 	fx := sheetFixture{shards: shards + "/toy-{000000..000001}.tar", raw: filepath.Join(t.TempDir(), "raw")}
 	if msg, err := execute(t, "run", "../../configs/extract.yaml", "--set", "out="+t.TempDir(), "--set", "progress=off",
 		"--set", `data.shards=["`+fx.shards+`"]`, "--set", "extract.feature=raw", "--set", "extract.checkpoint=",

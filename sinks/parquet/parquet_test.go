@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/testutil"
 	"github.com/swavgo/swav/sinks"
+	"github.com/swavgo/swav/sinks/sinktest"
 )
 
 // readFileInto reads the feature file in data through the sink's reader
@@ -37,21 +37,6 @@ func readFeatures(ctx context.Context, urls ...string) (keys []string, labels []
 	return f.Keys, f.Labels, f.Data, f.Dim, nil
 }
 
-// rowsFor makes n deterministic rows of dim floats.
-func rowsFor(n, dim int, shard string) ([]string, []int64, []float32) {
-	keys := make([]string, n)
-	labels := make([]int64, n)
-	feats := make([]float32, n*dim)
-	for i := range n {
-		keys[i] = fmt.Sprintf("%s/%06d", shard, i)
-		labels[i] = int64(i % 10)
-		for j := range dim {
-			feats[i*dim+j] = float32(i)*0.5 - float32(j)*0.25
-		}
-	}
-	return keys, labels, feats
-}
-
 func testMeta(dim int, shard string) Metadata {
 	return Metadata{Checkpoint: "ck/ckpt-000010.swav", ConfigHash: "abc123", Shard: shard,
 		Layout: Layout{Kind: "trunk", Dim: dim, Arch: "small"}}
@@ -67,7 +52,7 @@ func writeFile(t testing.TB, mem memory.Allocator, out *Output, name string, md 
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, labels, feats := rowsFor(n, md.Layout.Dim, md.Shard)
+	keys, labels, feats := sinktest.Rows(md.Shard, n, md.Layout.Dim)
 	dim := md.Layout.Dim
 	for lo := 0; lo < n; {
 		hi := min(n, lo+7+lo%5)

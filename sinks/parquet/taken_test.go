@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/sinks"
+	"github.com/swavgo/swav/sinks/sinktest"
 )
 
 // TestCommitOntoATakenName: two attempts at one shard's file, the second
@@ -34,7 +35,7 @@ func TestCommitOntoATakenName(t *testing.T) {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		md := testMeta(4, "s3://data/train-000000.tar")
 		name := "train-000000.parquet"
-		keys, labels, feats := rowsFor(5, 4, md.Shard)
+		keys, labels, feats := sinktest.Rows(md.Shard, 5, 4)
 		other := md
 		other.ConfigHash = "def456"
 		wrongShard := md
