@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/swavgo/swav/internal/field"
+	"github.com/swavgo/swav/internal/settings"
 )
 
 //go:embed *.yaml
@@ -125,6 +126,9 @@ func LoadBytes(name string, data []byte, sets []string) (*Job, error) {
 	if err := dec.Decode(&job); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	if err := decodeSets(reflect.ValueOf(&job).Elem(), &tree, "", true); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	job.src = src
 	if err := job.Validate(); err != nil {
 		return nil, err
@@ -142,6 +146,7 @@ func validatePartial(tree *yaml.Node, src *sourceMap, reported []error) []error 
 	}
 	job := Default()
 	_ = yaml.Unmarshal(text, &job) // partial on type errors, by design
+	_ = decodeSets(reflect.ValueOf(&job).Elem(), tree, "", false)
 	job.src = src
 	seen := map[string]bool{}
 	for _, e := range flatten(reported...) {
@@ -379,6 +384,7 @@ var (
 	unmarshalerType     = reflect.TypeFor[yaml.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 	durationType        = reflect.TypeFor[time.Duration]()
+	setType             = reflect.TypeFor[settings.Set]()
 )
 
 // check walks the tree against type t and reports every unknown key and
@@ -415,7 +421,7 @@ func check(node *yaml.Node, t reflect.Type, path string, src *sourceMap) []error
 		if node.Kind != yaml.MappingNode {
 			return fail("want a mapping (section), got %s", kindName(node))
 		}
-		fields := yamlFields(t)
+		fields := yamlFields(t, path)
 		var errs []error
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			k, v := node.Content[i], node.Content[i+1]
@@ -470,9 +476,11 @@ var movedKeys = map[string]struct{ key, why string }{
 
 const backendOwns = "the sub-section of the backend that reads it"
 
-// yamlFields maps the YAML keys of a struct to its fields, as yaml.v3 does
-// (tag name, else the lower-cased field name; inline structs flattened).
-func yamlFields(t reflect.Type) map[string]reflect.StructField {
+// yamlFields maps the YAML keys of a struct at path to its fields, as
+// yaml.v3 does (tag name, else the lower-cased field name; inline structs
+// flattened), plus the sub-sections registered for path when the struct
+// holds an inline settings.Set (train's cpu and xla).
+func yamlFields(t reflect.Type, path string) map[string]reflect.StructField {
 	out := map[string]reflect.StructField{}
 	for _, f := range reflect.VisibleFields(t) {
 		if !f.IsExported() || len(f.Index) > 1 {
@@ -483,8 +491,15 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 		if name == "-" {
 			continue
 		}
+		if f.Type == setType {
+			for _, key := range settings.Keys(path) {
+				typ, _ := settings.Type(path, key)
+				out[key] = reflect.StructField{Name: key, Type: typ}
+			}
+			continue
+		}
 		if strings.Contains(opts, "inline") {
-			maps.Copy(out, yamlFields(f.Type))
+			maps.Copy(out, yamlFields(f.Type, path))
 			continue
 		}
 		if name == "" {
@@ -521,4 +536,67 @@ func kindName(n *yaml.Node) string {
 	default:
 		return fmt.Sprintf("%q", n.Value)
 	}
+}
+
+// decodeSets decodes the registered sub-sections of every settings.Set in
+// the struct v (at path; node is its YAML mapping) into their registered
+// types: each key's node over a fresh copy of its defaults, strictly
+// (unknown keys refused) when strict. yaml.v3 fills an inline map with
+// generic values; this gives each its owner's type. A key not in node keeps
+// its defaults; a key registered for no type is left to check, which
+// reports it.
+func decodeSets(v reflect.Value, node *yaml.Node, path string, strict bool) error {
+	if node == nil || node.Kind != yaml.MappingNode || v.Kind() != reflect.Struct {
+		return nil
+	}
+	var errs []error
+	for _, f := range reflect.VisibleFields(v.Type()) {
+		if !f.IsExported() || len(f.Index) > 1 {
+			continue
+		}
+		fv := v.FieldByIndex(f.Index)
+		if f.Type == setType {
+			set := settings.Set{}
+			for _, key := range settings.Keys(path) {
+				ptr := settings.New(path, key)
+				if j := keyIndex(node, key); j >= 0 {
+					if err := decodeNode(node.Content[j+1], ptr, strict); err != nil {
+						errs = append(errs, fmt.Errorf("%s: %w", joinPath(path, key), err))
+					}
+				}
+				set[key] = ptr
+			}
+			fv.Set(reflect.ValueOf(set))
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || f.Type.Kind() != reflect.Struct {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		if j := keyIndex(node, name); j >= 0 {
+			if err := decodeSets(fv, node.Content[j+1], joinPath(path, name), strict); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// decodeNode decodes node over *ptr, refusing unknown keys when strict
+// (else it keeps what decodes).
+func decodeNode(node *yaml.Node, ptr any, strict bool) error {
+	if !strict {
+		_ = node.Decode(ptr)
+		return nil
+	}
+	text, err := yaml.Marshal(node)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	dec.KnownFields(true)
+	return dec.Decode(ptr)
 }

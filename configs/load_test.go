@@ -3,6 +3,9 @@ package configs_test
 import (
 	"errors"
 	"fmt"
+	"github.com/swavgo/swav/train/cpu"
+	"github.com/swavgo/swav/train/xla"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +192,11 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		{"moved precision", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  backend: xla\n  precision: bf16\n", nil, "train.precision", "t.yaml", 5, "moved to train.xla.precision"},
 		{"moved pjrt_plugin", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  pjrt_plugin: /x.so\n", nil, "train.pjrt_plugin", "t.yaml", 4, "moved to train.xla.pjrt_plugin"},
 		{"moved devices", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  devices: 2\n", nil, "train.devices", "t.yaml", 4, "moved to train.xla.devices"},
+		{"backend sub-section: wrong type", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  cpu:\n    threads: many\n", nil, "train.cpu.threads", "t.yaml", 5, "not a valid integer"},
+		{"backend sub-section: unknown key", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  cpu:\n    thread: 2\n", nil, "train.cpu.thread", "t.yaml", 5, "unknown field (known here: precision, threads)"},
+		{"backend sub-section: not a mapping", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  cpu: 3\n", nil, "train.cpu", "t.yaml", 4, "want a mapping"},
+		{"backend sub-section: set unknown key", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.xla.device=2"}, "train.xla.device", "--set", 0, "unknown field"},
+		{"backend sub-section: set out of range", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.cpu.threads=-2"}, "train.cpu.threads", "--set", 0, "must not be negative"},
 		{"set moved threads", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.threads=2"}, "train.threads", "--set", 0, "moved to train.cpu.threads"},
 		{"set moved precision", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.precision=bf16"}, "train.precision", "--set", 0, "moved to train.xla.precision"},
 		{"moved quickstart", "job: quickstart\nextract:\n  quickstart:\n    knn: [5]\n", nil, "extract.quickstart", "t.yaml", 3, "moved to quickstart (the quickstart job's own section)"},
@@ -284,12 +292,13 @@ func TestBackendSubSections(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tr := j.Train; tr.Backend != tc.backend || tr.CPU.Threads != tc.threads || tr.XLA.Precision != tc.prec {
-				t.Errorf("backend %q, cpu.threads %d, xla.precision %q", tr.Backend, tr.CPU.Threads, tr.XLA.Precision)
+			if tr := j.Train; tr.Backend != tc.backend || cpu.SettingsOf(&tr).Threads != tc.threads || xla.SettingsOf(&tr).Precision != tc.prec {
+				t.Errorf("backend %q, cpu.threads %d, xla.precision %q", tr.Backend, cpu.SettingsOf(&tr).Threads, xla.SettingsOf(&tr).Precision)
 			}
 		})
 	}
-	if got := configs.Default().Train.XLA.Precision; got != "float32" {
+	def := configs.Default()
+	if got := xla.SettingsOf(&def.Train).Precision; got != "float32" {
 		t.Errorf("default train.xla.precision %q, want float32", got)
 	}
 }
@@ -355,5 +364,39 @@ func TestEveryProblemAtOnce(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `t.yaml:1: job: unknown job kind "trian"`) || !strings.Contains(err.Error(), `did you mean "train"?`) ||
 		strings.Contains(err.Error(), "shards") {
 		t.Errorf("job typo: %v", err)
+	}
+}
+
+// TestBackendSettingsTyped: a backend's sub-section decodes into the type
+// the backend registered (train/cpu's Config), defaults fill what the file
+// omits, a copy edited by the owner leaves the job as it was, another
+// backend's sub-section is not validated, and every problem of a
+// sub-section comes with the others at once.
+func TestBackendSettingsTyped(t *testing.T) {
+	j, err := configs.LoadBytes("t.yaml", []byte("job: train\ndata: {shards: [a.tar]}\ntrain:\n  cpu: {threads: 3}\n  xla: {devices: -1}\n"), nil)
+	if err != nil {
+		t.Fatalf("another backend's sub-section was validated: %v", err)
+	}
+	if got := cpu.SettingsOf(&j.Train); got != (cpu.Config{Threads: 3, Precision: "bf16"}) {
+		t.Errorf("train.cpu decoded as %+v", got)
+	}
+	if got := xla.SettingsOf(&j.Train); got.Devices != -1 || got.Precision != "float32" {
+		t.Errorf("train.xla decoded as %+v", got)
+	}
+	tr := j.Train
+	cpu.Edit(&tr).Threads = 9
+	if cpu.SettingsOf(&j.Train).Threads != 3 || cpu.SettingsOf(&tr).Threads != 9 {
+		t.Error("Edit on a copy of the section changed the job's settings")
+	}
+	_, err = configs.LoadBytes("t.yaml", []byte("job: train\ndata: {shards: [a.tar]}\ntrain:\n  batch_size: 0\n  cpu:\n    threads: x\n    speed: 2\n"), []string{"train.cpu.precision=fp8"})
+	var got []string
+	for _, fe := range fieldErrors(err) {
+		got = append(got, fmt.Sprintf("%s:%d:%s", fe.File, fe.Line, fe.Field))
+	}
+	want := []string{"t.yaml:6:train.cpu.threads", "t.yaml:7:train.cpu.speed", "--set:0:train.cpu.precision", "t.yaml:4:train.batch_size"}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("errors %v lack %s (all: %v)", got, w, err)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/internal/settings"
 )
 
 var update = flag.Bool("update", false, "rewrite the config reference in ../README.md")
@@ -27,7 +28,7 @@ const (
 // TestReadmeReference keeps the README's config reference equal to the Job
 // struct: one row per key with its type, default and doc comment.
 func TestReadmeReference(t *testing.T) {
-	docs := fieldDocs(t, ".", "../ingest", "../ingest/store", "../augment", "../train", "../sinks")
+	docs := fieldDocs(t, ".", "../ingest", "../ingest/store", "../augment", "../train", "../train/cpu", "../train/xla", "../sinks")
 	var b strings.Builder
 	b.WriteString("| key | type | default | meaning |\n|---|---|---|---|\n")
 	def := configs.Default()
@@ -67,6 +68,21 @@ func reference(b *strings.Builder, v reflect.Value, prefix string, docs map[stri
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		if f.Type == reflect.TypeFor[settings.Set]() {
+			// The registered sub-sections, each under its key, documented
+			// by its owner's type.
+			for _, sub := range settings.Keys(prefix) {
+				key := sub
+				if prefix != "" {
+					key = prefix + "." + sub
+				}
+				val := reflect.ValueOf(settings.New(prefix, sub)).Elem()
+				fmt.Fprintf(b, "| `%s` | section | | its owner's settings (`%s`'s `%s`) |\n", key,
+					strings.TrimPrefix(val.Type().PkgPath(), "github.com/swavgo/swav/"), val.Type().Name())
+				reference(b, val, key, docs)
+			}
 			continue
 		}
 		if name == "" {

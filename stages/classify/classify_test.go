@@ -25,7 +25,7 @@ import (
 	"github.com/swavgo/swav/stages/linear"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
-	_ "github.com/swavgo/swav/train/cpu" // the "cpu" backend
+	"github.com/swavgo/swav/train/cpu" // the "cpu" backend
 	"github.com/swavgo/swav/train/model"
 )
 
@@ -76,7 +76,7 @@ func (f fixture) job(kind, name string) *configs.Job {
 	job.Augment.Mean, job.Augment.Std = []float64{0.286, 0.286, 0.286}, []float64{0.353, 0.353, 0.353}
 	job.Augment.Workers = 2
 	job.Train.Model = smallModel
-	job.Train.CPU.Threads = 1
+	cpu.Edit(&job.Train).Threads = 1
 	job.Linear.Checkpoint, job.Linear.ValShards, job.Linear.Epochs, job.Linear.BatchSize = f.ckpt, []string{f.valShards}, 2, 16
 	job.Finetune.Checkpoint, job.Finetune.ValShards, job.Finetune.Epochs, job.Finetune.BatchSize = f.ckpt, []string{f.valShards}, 2, 16
 	job.Finetune.LabelFraction, job.Finetune.LR, job.Finetune.LRLastLayer = 0.5, 0.05, 0.5

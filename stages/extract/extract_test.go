@@ -22,7 +22,7 @@ import (
 	"github.com/swavgo/swav/sinks/parquet"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
-	_ "github.com/swavgo/swav/train/cpu" // the "cpu" backend
+	"github.com/swavgo/swav/train/cpu" // the "cpu" backend
 	"github.com/swavgo/swav/train/model"
 )
 
@@ -49,7 +49,7 @@ func testJob(shards, out, ck string) *configs.Job {
 	job.Data.Shards = []string{shards}
 	job.Augment.Eval = augment.EvalConfig{Resize: 28, Crop: 28}
 	job.Train.Model = smallModel
-	job.Train.CPU.Threads = 1
+	cpu.Edit(&job.Train).Threads = 1
 	job.Extract.Checkpoint = ck
 	job.Extract.Output = out
 	job.Extract.BatchSize = 10

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/swavgo/swav/train/cpu"
 	"math"
 	"os"
 	"path/filepath"
@@ -53,7 +54,7 @@ func imagenetJob(images, out, file, feature string) *configs.Job {
 	job.Augment.Eval.Resize, job.Augment.Eval.Crop = 256, 224
 	job.Augment.Mean = []float64{0.485, 0.456, 0.406}
 	job.Augment.Std = []float64{0.229, 0.224, 0.225}
-	job.Train.CPU.Threads = 0
+	cpu.Edit(&job.Train).Threads = 0
 	job.Extract.Arch = "resnet50"
 	job.Extract.Feature = feature
 	job.Extract.BatchSize = 4
@@ -95,7 +96,7 @@ func TestExtractPyTorchResNet50(t *testing.T) {
 			ref := readTorchFeatures(t, refPath)
 			out := filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "_"))
 			job := imagenetJob(images, out, file, tc.feature)
-			job.Train.CPU.Precision = tc.precision
+			cpu.Edit(&job.Train).Precision = tc.precision
 			res, err := run(t, job)
 			if err != nil {
 				t.Fatal(err)

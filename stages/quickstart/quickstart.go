@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/swavgo/swav/train/cpu"
 	"io"
 	"os"
 	"path/filepath"
@@ -348,7 +349,7 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 // train.monitor, the time budget, train.tensorboard) and less the seed.
 func RecipeHash(job *configs.Job) string {
 	tr := job.Train
-	tr.Checkpoint, tr.CPU.Threads, tr.Monitor, tr.MaxSeconds, tr.Tensorboard = train.CheckpointConfig{}, 0, train.MonitorConfig{}, 0, ""
+	tr.Checkpoint, cpu.Edit(&tr).Threads, tr.Monitor, tr.MaxSeconds, tr.Tensorboard = train.CheckpointConfig{}, 0, train.MonitorConfig{}, 0, ""
 	b, _ := yaml.Marshal(struct {
 		Augment any `yaml:"augment"`
 		Train   any `yaml:"train"`

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/swavgo/swav/train/cpu"
 	"io"
 	"io/fs"
 	"os"
@@ -57,7 +58,7 @@ func tinyJob(shards, out string) *configs.Job {
 	job.Augment.Crops = []augment.CropGroupConfig{{Size: 16, Count: 2, MinScale: 0.3, MaxScale: 1}, {Size: 8, Count: 2, MinScale: 0.1, MaxScale: 0.3}}
 	job.Augment.Workers = 2
 	c := &job.Train
-	c.Backend, c.BatchSize, c.Epochs, c.CPU.Threads = "cpu", 8, 3, 1
+	c.Backend, c.BatchSize, c.Epochs, cpu.Edit(c).Threads = "cpu", 8, 3, 1
 	c.Model = train.ModelConfig{Arch: "small", SmallStem: true, HiddenMLP: 0, FeatDim: 8, Prototypes: 10}
 	c.SwAV.QueueLength, c.SwAV.EpochQueueStarts, c.SwAV.FreezePrototypesIters = 16, 1, 3
 	c.Optim.BaseLR, c.Optim.FinalLR, c.Optim.WarmupEpochs, c.Optim.StartWarmup = 0.3, 0.003, 1, 0.05
