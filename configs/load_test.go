@@ -3,6 +3,7 @@ package configs_test
 import (
 	"errors"
 	"fmt"
+	"github.com/swavgo/swav/stages/demo"
 	"github.com/swavgo/swav/train/cpu"
 	"github.com/swavgo/swav/train/xla"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/internal/field"
+	"github.com/swavgo/swav/internal/field/fieldtest"
 )
 
 const demoYAML = `job: demo
@@ -87,11 +89,11 @@ func TestDefaultsFillWhatTheFileOmits(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := configs.Default()
-	if j.Seed != def.Seed || j.Progress != "auto" || j.ProgressInterval != def.ProgressInterval || j.Demo.Passes != 1 {
+	if j.Seed != def.Seed || j.Progress != "auto" || j.ProgressInterval != def.ProgressInterval || demo.SettingsOf(j).Passes != 1 {
 		t.Fatalf("defaults lost: %+v", j)
 	}
-	if j.Demo.Dir != "/tmp" || j.Demo.Workers != 2 {
-		t.Fatalf("file values lost: %+v", j.Demo)
+	if demo.SettingsOf(j).Dir != "/tmp" || demo.SettingsOf(j).Workers != 2 {
+		t.Fatalf("file values lost: %+v", demo.SettingsOf(j))
 	}
 	if j.Train.Optim.BaseLR != def.Train.Optim.BaseLR {
 		t.Fatal("nested defaults lost")
@@ -124,8 +126,8 @@ func TestOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	switch {
-	case j.Demo.Workers != 7:
-		t.Errorf("demo.workers %d", j.Demo.Workers)
+	case demo.SettingsOf(j).Workers != 7:
+		t.Errorf("demo.workers %d", demo.SettingsOf(j).Workers)
 	case j.Augment.Crops[1].Size != 128 || j.Augment.Crops[1].Count != 6:
 		t.Errorf("crops[1] %+v", j.Augment.Crops[1])
 	case len(j.Augment.Crops) != 3 || j.Augment.Crops[2].Size != 32:
@@ -320,17 +322,54 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
-func TestDeclareKindChoosesTheSections(t *testing.T) {
-	configs.DeclareKind("test-kind-demo-only", configs.SectionDemo)
+// TestKindChoosesTheSections: a kind's registration (configs.RegisterKind,
+// which stages.Register calls) says which sections Validate checks, and its
+// own section's settings are decoded into the registered type and
+// validated by their own Validate; an unregistered kind is refused with
+// the kinds there are.
+func TestKindChoosesTheSections(t *testing.T) {
+	configs.RegisterKind("test-kind-demo-only", configs.KindSpec{Sections: []string{"demo"}})
+	configs.RegisterKind("test-kind-own", configs.KindSpec{Sections: []string{configs.SectionMetrics}, Settings: ownSection{Size: 3}})
 	j := configs.Default()
 	j.Job = "test-kind-demo-only"
 	if err := j.Validate(); err != nil { // data.shards is empty but not read
 		t.Fatal(err)
 	}
-	j.Job = "unknown-kind" // undeclared: every section is checked
-	if err := j.Validate(); err == nil {
-		t.Fatal("undeclared kind should validate data too")
+	j.Job = "unknown-kind"
+	fieldtest.Want(t, j.Validate(), "job")
+
+	got, err := configs.LoadBytes("k.yaml", []byte("job: test-kind-own\ntest-kind-own:\n  size: 5\n"), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if own := configs.KindSettings[ownSection](got, "test-kind-own"); own.Size != 5 {
+		t.Errorf("own section decoded as %+v", own)
+	}
+	for _, tc := range []struct {
+		yaml, field string
+		line        int
+	}{
+		{"job: test-kind-own\ntest-kind-own:\n  size: 0\n", "test-kind-own.size", 3},
+		{"job: test-kind-own\ntest-kind-own:\n  sise: 2\n", "test-kind-own.sise", 3},
+		{"job: test-kind-own\ntest-kind-own:\n  size: big\n", "test-kind-own.size", 3},
+	} {
+		_, err := configs.LoadBytes("k.yaml", []byte(tc.yaml), nil)
+		if fe := fieldtest.Want(t, err, tc.field); fe.Line != tc.line || fe.File != "k.yaml" {
+			t.Errorf("%q: %v, want line %d", tc.yaml, err, tc.line)
+		}
+	}
+}
+
+// ownSection is the own section of the test kind "test-kind-own".
+type ownSection struct {
+	Size int `yaml:"size"`
+}
+
+func (s *ownSection) Validate() error {
+	if s.Size < 1 {
+		return field.Errorf("size", "must be at least 1")
+	}
+	return nil
 }
 
 func ExampleLoadBytes() {
@@ -339,7 +378,7 @@ func ExampleLoadBytes() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(job.Job, job.Demo.Dir, job.Demo.Workers, job.Seed)
+	fmt.Println(job.Job, demo.SettingsOf(job).Dir, demo.SettingsOf(job).Workers, job.Seed)
 
 	_, err = configs.LoadBytes("demo.yaml", []byte("job: demo\ndemo:\n  dri: images\n"), nil)
 	fmt.Println(err)

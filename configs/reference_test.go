@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,16 @@ const (
 // TestReadmeReference keeps the README's config reference equal to the Job
 // struct: one row per key with its type, default and doc comment.
 func TestReadmeReference(t *testing.T) {
-	docs := fieldDocs(t, ".", "../ingest", "../ingest/store", "../augment", "../train", "../train/cpu", "../train/xla", "../sinks")
+	dirs := []string{".", "../ingest", "../ingest/store", "../augment", "../train", "../sinks"}
+	for _, section := range settings.Sections() { // the owners of the registered sub-sections
+		for _, key := range settings.Keys(section) {
+			pkg := reflect.TypeOf(settings.New(section, key)).Elem().PkgPath()
+			if rel, ok := strings.CutPrefix(pkg, "github.com/swavgo/swav/"); ok && !slices.Contains(dirs, "../"+rel) {
+				dirs = append(dirs, "../"+rel)
+			}
+		}
+	}
+	docs := fieldDocs(t, dirs...)
 	var b strings.Builder
 	b.WriteString("| key | type | default | meaning |\n|---|---|---|---|\n")
 	def := configs.Default()
@@ -79,6 +89,9 @@ func reference(b *strings.Builder, v reflect.Value, prefix string, docs map[stri
 					key = prefix + "." + sub
 				}
 				val := reflect.ValueOf(settings.New(prefix, sub)).Elem()
+				if strings.HasSuffix(val.Type().PkgPath(), "_test") {
+					continue // a test's own kind
+				}
 				fmt.Fprintf(b, "| `%s` | section | | its owner's settings (`%s`'s `%s`) |\n", key,
 					strings.TrimPrefix(val.Type().PkgPath(), "github.com/swavgo/swav/"), val.Type().Name())
 				reference(b, val, key, docs)

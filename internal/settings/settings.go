@@ -68,6 +68,13 @@ func join(section, key string) string {
 	return section + "." + key
 }
 
+// Sections lists the sections that have registered sub-sections, sorted.
+func Sections() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return slices.Sorted(maps.Keys(groups))
+}
+
 // Keys lists the registered keys of section, sorted.
 func Keys(section string) []string {
 	mu.RLock()
@@ -121,11 +128,13 @@ func Get[T any](s Set, section, key string) T {
 }
 
 // Edit returns a pointer to s's sub-section key for changing it in place:
-// s first gets its own copy of the map and of that value (so a copy of the
-// section that shared the map is left as it was), filled from Get.
+// s first gets its own map (the other keys' values shared) holding a fresh
+// copy of that value, filled from Get, so a copy of the section made before
+// is left as it was. Use the pointer right away: a later Edit of the same
+// key replaces it with a copy again.
 func Edit[T any](s *Set, section, key string) *T {
 	v := Get[T](*s, section, key)
-	if *s = s.Clone(); *s == nil {
+	if *s = maps.Clone(*s); *s == nil {
 		*s = Set{}
 	}
 	(*s)[key] = &v

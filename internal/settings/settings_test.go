@@ -13,10 +13,13 @@ type engine struct {
 	Mode    string
 }
 
-func init() { settings.Register("test", "engine", engine{Mode: "fast"}) }
+func init() {
+	settings.Register("test", "engine", engine{Mode: "fast"})
+	settings.Register("test", "other", engine{})
+}
 
 func TestRegistry(t *testing.T) {
-	if got := settings.Keys("test"); !slices.Equal(got, []string{"engine"}) {
+	if got := settings.Keys("test"); !slices.Equal(got, []string{"engine", "other"}) {
 		t.Errorf("Keys = %v", got)
 	}
 	if typ, ok := settings.Type("test", "engine"); !ok || typ != reflect.TypeFor[engine]() {
@@ -48,6 +51,13 @@ func TestEditCopiesFirst(t *testing.T) {
 	}
 	if got := settings.Get[engine](b, "test", "engine"); got.Threads != 4 || got.Mode != "fast" {
 		t.Errorf("edited = %+v", got)
+	}
+	// Edits of two keys, one after the other, both land.
+	c := settings.Defaults("test")
+	e, o := settings.Edit[engine](&c, "test", "engine"), settings.Edit[engine](&c, "test", "other")
+	e.Threads, o.Threads = 1, 2
+	if settings.Get[engine](c, "test", "engine").Threads != 1 || settings.Get[engine](c, "test", "other").Threads != 2 {
+		t.Errorf("two Edits: %+v", c)
 	}
 	var empty settings.Set
 	settings.Edit[engine](&empty, "test", "engine").Mode = "slow"

@@ -43,7 +43,7 @@ import (
 )
 
 // Settings is what a classification job runs with, taken from the linear
-// or the finetune section (see configs.LinearConfig, configs.FinetuneConfig).
+// or the finetune section (see linear.Config, finetune.Config).
 type Settings struct {
 	// Kind is "linear" or "finetune": the report's job and errors' prefix.
 	Kind       string

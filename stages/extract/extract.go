@@ -37,14 +37,17 @@ import (
 const JobKind = "extract"
 
 func init() {
-	stages.Register(JobKind, func(ctx context.Context, job *configs.Job) ([]pipeline.Spec, error) {
-		m, err := OpenModel(ctx, job)
-		if err != nil {
-			return nil, err
-		}
-		return Build(ctx, job, m)
+	stages.Register(JobKind, stages.Kind{
+		Build: func(ctx context.Context, job *configs.Job) ([]pipeline.Spec, error) {
+			m, err := OpenModel(ctx, job)
+			if err != nil {
+				return nil, err
+			}
+			return Build(ctx, job, m)
+		},
+		Sections: []string{configs.SectionData, configs.SectionAugment, configs.SectionTrain, configs.SectionExtract, configs.SectionMetrics},
+		Check:    Check,
 	})
-	stages.RegisterCheck(JobKind, Check)
 }
 
 // Build returns the extraction chain for job with model m. The chain owns m

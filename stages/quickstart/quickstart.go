@@ -58,13 +58,18 @@ const JobKind = "quickstart"
 const bucket = "fmnist"
 
 func init() {
-	stages.RegisterRunner(JobKind, func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
-		_, err := Run(ctx, job, opts, os.Stdout)
-		return err
+	stages.Register(JobKind, stages.Kind{
+		Run: func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
+			_, err := Run(ctx, job, opts, os.Stdout)
+			return err
+		},
+		// It fills the data section itself.
+		Sections: []string{configs.SectionAugment, configs.SectionTrain, configs.SectionExtract, configs.SectionMetrics},
+		Settings: DefaultConfig(),
+		// The quickstart pre-trains: the train kind's checks apply (it
+		// fills the data and extract sections itself).
+		Check: stagestrain.Check,
 	})
-	// The quickstart pre-trains: the train kind's checks apply (it fills
-	// the data and extract sections itself).
-	stages.RegisterCheck(JobKind, stagestrain.Check)
 }
 
 // Report is what the quickstart writes to <out>/report.json.
@@ -128,7 +133,7 @@ type Report struct {
 // quickstart.cache.
 func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writer) (*Report, error) {
 	start := time.Now()
-	qs := job.Quickstart
+	qs := SettingsOf(job)
 	say := func(format string, args ...any) { fmt.Fprintf(w, "quickstart: "+format+"\n", args...) }
 	if err := os.MkdirAll(job.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("quickstart: output folder %s: %w", job.Out, err)

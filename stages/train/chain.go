@@ -30,9 +30,11 @@ const JobKind = "train"
 const StageName = "train"
 
 func init() {
-	stages.Register(JobKind, Build)
-	stages.RegisterCheck(JobKind, Check)
-	configs.DeclareKind(JobKind, configs.SectionData, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics)
+	stages.Register(JobKind, stages.Kind{
+		Build:    Build,
+		Sections: []string{configs.SectionData, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics},
+		Check:    Check,
+	})
 }
 
 // Build returns the train chain of job:
