@@ -12,6 +12,7 @@ import (
 
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/internal/registry"
 	"github.com/swavgo/swav/internal/settings"
@@ -38,7 +39,11 @@ type Job struct {
 	// (log lines), e.g. "2s" or "1m".
 	ProgressInterval time.Duration `yaml:"progress_interval"`
 
-	Data    ingest.Config       `yaml:"data"`
+	Data ingest.Config `yaml:"data"`
+	// Store is how every bucket of the run is reached (store.s3,
+	// store.retries): the shards, checkpoints, weights, feature outputs
+	// and TensorBoard all read it.
+	Store   store.Config        `yaml:"store"`
 	Augment augment.Config      `yaml:"augment"`
 	Train   train.Config        `yaml:"train"`
 	Extract sinks.ExtractConfig `yaml:"extract"`
@@ -60,7 +65,7 @@ type Job struct {
 func Default() Job {
 	return Job{
 		Job: "train", Seed: 31, Out: "runs/latest", Progress: "auto", ProgressInterval: 10 * time.Second,
-		Data: ingest.DefaultConfig(), Augment: augment.DefaultConfig(),
+		Data: ingest.DefaultConfig(), Store: store.DefaultConfig(), Augment: augment.DefaultConfig(),
 		Train: train.DefaultConfig(), Extract: sinks.DefaultExtractConfig(), Metrics: prom.DefaultConfig(),
 		Kinds: settings.Defaults(SectionKinds),
 	}
@@ -70,6 +75,7 @@ func Default() Job {
 // name as its key.
 const (
 	SectionData    = "data"
+	SectionStore   = store.Section
 	SectionAugment = "augment"
 	SectionTrain   = "train"
 	SectionExtract = "extract"
@@ -127,6 +133,7 @@ func EditKindSettings[T any](j *Job, kind string) *T {
 func (j *Job) sections(kind string, spec KindSpec) []section {
 	shared := map[string]func() error{
 		SectionData:    j.Data.Validate,
+		SectionStore:   j.Store.Validate,
 		SectionAugment: j.Augment.Validate,
 		SectionTrain:   j.Train.Validate,
 		SectionExtract: j.validateExtract,
@@ -147,6 +154,15 @@ func (j *Job) sections(kind string, spec KindSpec) []section {
 		}
 	}
 	return out
+}
+
+// DataConfig returns the data section with the store section it is read
+// with (ingest.Config.Store): what ingest.NewSource and ingest.ResolveShards
+// take.
+func (j *Job) DataConfig() ingest.Config {
+	d := j.Data
+	d.Store = j.Store
+	return d
 }
 
 // validateExtract is the extract section's own checks plus extract.arch

@@ -6,6 +6,7 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"reflect"
@@ -107,6 +108,9 @@ func LoadBytes(name string, data []byte, sets []string) (*Job, error) {
 		}
 	}
 	if len(errs) == 0 {
+		errs = renameKeys(&tree, src)
+	}
+	if len(errs) == 0 {
 		errs = check(&tree, reflect.TypeFor[Job](), "", src)
 	}
 	if len(errs) > 0 {
@@ -203,6 +207,41 @@ func (s *sourceMap) record(node *yaml.Node, path string) {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			s.lines[p] = item.Line
 			s.record(item, p)
+		}
+	}
+}
+
+// given reports whether the file or a --set named path or a key under it.
+func (s *sourceMap) given(path string) bool {
+	path = canonical(path)
+	under := func(p string) bool {
+		return p == path || strings.HasPrefix(p, path+".") || strings.HasPrefix(p, path+"[")
+	}
+	for p := range s.lines {
+		if under(p) {
+			return true
+		}
+	}
+	for p := range s.sets {
+		if under(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// alias makes the lines and --set marks recorded under path old answer
+// for the same keys under path to as well (a renamed key).
+func (s *sourceMap) alias(old, to string) {
+	old, to = canonical(old), canonical(to)
+	for p, line := range maps.Clone(s.lines) {
+		if rest, ok := strings.CutPrefix(p, old); ok && (rest == "" || rest[0] == '.' || rest[0] == '[') {
+			s.lines[to+rest] = line
+		}
+	}
+	for p := range maps.Clone(s.sets) {
+		if rest, ok := strings.CutPrefix(p, old); ok && (rest == "" || rest[0] == '.' || rest[0] == '[') {
+			s.sets[to+rest] = true
 		}
 	}
 }
@@ -475,6 +514,87 @@ var movedKeys = map[string]struct{ key, why string }{
 }
 
 const backendOwns = "the sub-section of the backend that reads it"
+
+// renamedKeys maps a key that moved (dotted path) to where it lives now,
+// for keys that still work where they were for one release: the loader
+// moves the old key's value to the new place (errors still name the old
+// key's file and line) and logs where it went. Setting both is an error.
+var renamedKeys = map[string]string{
+	"data.s3":      "store.s3",      // every user of a bucket reads the store section
+	"data.retries": "store.retries", // (checkpoints, weights and features borrowed data's)
+}
+
+// renameKeys applies renamedKeys to the merged tree (file and --set).
+func renameKeys(tree *yaml.Node, src *sourceMap) []error {
+	var errs []error
+	for _, old := range slices.Sorted(maps.Keys(renamedKeys)) {
+		to := renamedKeys[old]
+		oldParent, oldKey := splitLast(old)
+		p := nodeAt(tree, oldParent, false)
+		if p == nil {
+			continue
+		}
+		j := keyIndex(p, oldKey)
+		if j < 0 {
+			continue
+		}
+		val := p.Content[j+1]
+		p.Content = append(p.Content[:j:j], p.Content[j+2:]...)
+		file, line := src.lookup(old)
+		if src.given(to) {
+			errs = append(errs, &field.Error{Field: old, File: file, Line: line,
+				Msg: fmt.Sprintf("moved to %s, which is set too: keep only %s", to, to)})
+			continue
+		}
+		toParent, toKey := splitLast(to)
+		np := nodeAt(tree, toParent, true)
+		if np.Kind != yaml.MappingNode {
+			continue // the type check reports the new parent
+		}
+		if k := keyIndex(np, toKey); k >= 0 {
+			np.Content[k+1] = merge(np.Content[k+1], val)
+		} else {
+			np.Content = append(np.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: toKey}, val)
+		}
+		src.alias(old, to)
+		slog.Warn("config key moved; the old key still works for this release", "key", old, "now", to, "file", file, "line", line)
+	}
+	return errs
+}
+
+// splitLast splits "a.b.c" into "a.b" and "c".
+func splitLast(path string) (string, string) {
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 {
+		return "", path
+	}
+	return path[:i], path[i+1:]
+}
+
+// nodeAt returns the mapping at a dotted path of mappings (the tree for
+// ""), creating missing ones when create is set; nil when it is missing or
+// a value on the way is not a mapping.
+func nodeAt(tree *yaml.Node, path string, create bool) *yaml.Node {
+	cur := tree
+	if path == "" {
+		return cur
+	}
+	for _, part := range strings.Split(path, ".") {
+		if cur.Kind != yaml.MappingNode {
+			return nil
+		}
+		j := keyIndex(cur, part)
+		if j < 0 {
+			if !create {
+				return nil
+			}
+			cur.Content = append(cur.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: part}, &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"})
+			j = len(cur.Content) - 2
+		}
+		cur = cur.Content[j+1]
+	}
+	return cur
+}
 
 // yamlFields maps the YAML keys of a struct at path to its fields, as
 // yaml.v3 does (tag name, else the lower-cased field name; inline structs

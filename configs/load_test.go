@@ -107,7 +107,7 @@ func TestOverrides(t *testing.T) {
 		"train.swav.crops_for_assign=[0, 2]",
 		"progress_interval=250ms",
 		"data.shards=[a.tar, b.tar]",
-		"data.s3.path_style=true",
+		"store.s3.path_style=true",
 		"out=",
 	})
 	if err == nil {
@@ -120,7 +120,7 @@ func TestOverrides(t *testing.T) {
 		"train.swav.crops_for_assign=[0, 2]",
 		"progress_interval=250ms",
 		"data.shards=[a.tar, b.tar]",
-		"data.s3.path_style=true",
+		"store.s3.path_style=true",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -136,8 +136,8 @@ func TestOverrides(t *testing.T) {
 		t.Errorf("crops_for_assign %v", j.Train.SwAV.CropsForAssign)
 	case j.ProgressInterval != 250*time.Millisecond:
 		t.Errorf("interval %v", j.ProgressInterval)
-	case len(j.Data.Shards) != 2 || j.Data.S3.PathStyle == nil || !*j.Data.S3.PathStyle:
-		t.Errorf("data %+v", j.Data)
+	case len(j.Data.Shards) != 2 || j.Store.S3.PathStyle == nil || !*j.Store.S3.PathStyle:
+		t.Errorf("data %+v, store %+v", j.Data, j.Store)
 	}
 }
 
@@ -437,5 +437,52 @@ func TestBackendSettingsTyped(t *testing.T) {
 		if !slices.Contains(got, w) {
 			t.Errorf("errors %v lack %s (all: %v)", got, w, err)
 		}
+	}
+}
+
+// TestStoreSection: the S3 settings and retries live in the store section;
+// data.s3 and data.retries, where they were, still work for one release
+// (moved to the store section, errors at the old key's line), and setting
+// both places is an error.
+func TestStoreSection(t *testing.T) {
+	const train = "job: train\ndata:\n  shards: [s3://b/a.tar]\n"
+	for _, tc := range []struct {
+		name     string
+		yaml     string
+		sets     []string
+		endpoint string
+		retries  int
+		field    string
+		line     int
+		msg      string
+	}{
+		{"store section", train + "store:\n  s3: {endpoint: http://s3:9000}\n  retries: 4\n", nil, "http://s3:9000", 4, "", 0, ""},
+		{"defaults", train, nil, "", 10, "", 0, ""},
+		{"old keys still work", train + "  s3:\n    endpoint: http://old:9000\n  retries: 3\n", nil, "http://old:9000", 3, "", 0, ""},
+		{"old key by --set", train, []string{"data.s3.endpoint=http://set:1"}, "http://set:1", 10, "", 0, ""},
+		{"old key's error at its line", train + "  s3:\n    endpoint: http://old:9000\n    access_key_id: k\n", nil, "", 0, "store.s3.access_key_id", 6, "set together"},
+		{"old and new", train + "  retries: 3\nstore:\n  retries: 4\n", nil, "", 0, "data.retries", 4, "moved to store.retries, which is set too"},
+		{"bad retries", train + "store:\n  retries: 0\n", nil, "", 0, "store.retries", 5, "must be >= 1"},
+		{"unknown store key", train + "store:\n  s4: {}\n", nil, "", 0, "store.s4", 5, "unknown field"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j, err := configs.LoadBytes("t.yaml", []byte(tc.yaml), tc.sets)
+			if tc.field != "" {
+				fe := fieldtest.Want(t, err, tc.field, tc.msg)
+				if fe.Line != tc.line || fe.File != "t.yaml" {
+					t.Errorf("%v: want t.yaml:%d", err, tc.line)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Store.S3.Endpoint != tc.endpoint || j.Store.Retries != tc.retries {
+				t.Errorf("store %+v, want endpoint %q retries %d", j.Store, tc.endpoint, tc.retries)
+			}
+			if d := j.DataConfig(); d.Store.S3.Endpoint != tc.endpoint || d.Store.Retries != tc.retries {
+				t.Errorf("DataConfig().Store %+v", d.Store)
+			}
+		})
 	}
 }

@@ -18,8 +18,6 @@ type Config struct {
 	// Format is a registered shard format ("wds", "parquet", "folder") or
 	// "auto" (from the extension).
 	Format string `yaml:"format"`
-	// S3 configures s3:// shard URLs (and any s3:// output of the run).
-	S3 store.S3Config `yaml:"s3"`
 	// Prefetch is the number of shards each worker opens and reads ahead
 	// concurrently with the one being consumed (0: none).
 	Prefetch int `yaml:"prefetch"`
@@ -47,20 +45,17 @@ type Config struct {
 	// FolderShardSize is the number of files per virtual shard of an image
 	// folder (the unit of shuffling and splitting).
 	FolderShardSize int `yaml:"folder_shard_size"`
-	// Retries is the number of attempts for each S3 request and for resuming
-	// a cut body at the same byte offset.
-	Retries int `yaml:"retries"`
+	// Store is how the shards are reached: a job's store section (the job
+	// fills it, configs.Job.DataConfig), not a key of the data section.
+	Store store.Config `yaml:"-"`
 }
-
-// StoreConfig returns the store settings of the data section.
-func (c *Config) StoreConfig() store.Config { return store.Config{S3: c.S3, Retries: c.Retries} }
 
 // DefaultConfig returns the typed defaults.
 func DefaultConfig() Config {
 	return Config{
 		Format: "auto", Prefetch: 2, ShuffleBuffer: 1000, Workers: 1, SkipBudget: 0,
 		Rank: -1, WorldSize: 0, ImageColumn: "image", LabelColumn: "label",
-		FolderShardSize: 1000, Retries: 10,
+		FolderShardSize: 1000, Store: store.DefaultConfig(),
 	}
 }
 
@@ -95,16 +90,11 @@ func (c *Config) Validate() error {
 		return field.Errorf("rank", "rank %d is not below world_size %d", c.Rank, c.WorldSize)
 	case c.FolderShardSize < 1:
 		return field.Errorf("folder_shard_size", "must be >= 1, got %d", c.FolderShardSize)
-	case c.Retries < 1:
-		return field.Errorf("retries", "must be >= 1, got %d", c.Retries)
 	}
 	if format.Validate != nil {
 		if err := format.Validate(c); err != nil {
 			return err
 		}
-	}
-	if (c.S3.AccessKeyID == "") != (c.S3.SecretAccessKey == "") {
-		return field.Errorf("s3.access_key_id", "access_key_id and secret_access_key must be set together")
 	}
 	return nil
 }

@@ -150,7 +150,7 @@ func previewFromSource(ctx context.Context, job *configs.Job, n int) ([]augment.
 	if len(job.Data.Shards) == 0 {
 		return nil, field.Errorf("data.shards", "must list at least one shard (or give --images DIR)")
 	}
-	src, err := ingest.NewSource(ctx, job.Data, ingest.SourceOptions{Seed: job.Seed, Epochs: 1})
+	src, err := ingest.NewSource(ctx, job.DataConfig(), ingest.SourceOptions{Seed: job.Seed, Epochs: 1})
 	if err != nil {
 		return nil, err
 	}

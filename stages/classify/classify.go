@@ -176,7 +176,7 @@ func Run(ctx context.Context, job *configs.Job, s Settings, opts pipeline.Option
 		rep.TrainImages = len(entries)
 		if s.Kind == "finetune" {
 			if s.Subset != "" {
-				subset, err = fileSubset(ctx, s.Subset, entries, s.LabelFraction, job.Data.StoreConfig())
+				subset, err = fileSubset(ctx, s.Subset, entries, s.LabelFraction, job.Store)
 			} else {
 				subset = seededSubset(entries, s.LabelFraction, job.Seed)
 			}
@@ -209,7 +209,7 @@ func Run(ctx context.Context, job *configs.Job, s Settings, opts pipeline.Option
 
 	// Resume.
 	f := &fitter{s: s, job: job, be: be, rep: rep, log: log, began: began, ckptDir: filepath.Join(job.Out, "checkpoints"),
-		store: checkpoint.Store{Config: job.Data.StoreConfig()}, val: newValidator(job, s, classes), lastEval: -1}
+		store: checkpoint.Store{Config: job.Store}, val: newValidator(job, s, classes), lastEval: -1}
 	if a, ok := m.Backend.(interface{ Arch() *model.Arch }); ok {
 		f.model = a.Arch().Config
 	}
@@ -254,7 +254,7 @@ func (f *fitter) runChain(ctx context.Context, start ingest.Position, subset *Su
 			Workers: 1, Buffer: 64}
 		subset = nil
 	} else {
-		shards, err := ingest.ResolveShards(ctx, job.Data)
+		shards, err := ingest.ResolveShards(ctx, job.DataConfig())
 		if err != nil {
 			return err
 		}

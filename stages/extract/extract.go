@@ -45,7 +45,7 @@ func init() {
 			}
 			return Build(ctx, job, m)
 		},
-		Sections: []string{configs.SectionData, configs.SectionAugment, configs.SectionTrain, configs.SectionExtract, configs.SectionMetrics},
+		Sections: []string{configs.SectionData, configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionExtract, configs.SectionMetrics},
 		Check:    Check,
 	})
 }
@@ -64,7 +64,7 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	if ex.Output == "" {
 		return nil, field.Errorf("extract.output", "must name a folder or s3:// prefix")
 	}
-	out, err := sinks.Open(ctx, ex.Output, sinks.Options{Store: job.Data.StoreConfig(), RowGroupRows: ex.RowGroupRows, Compression: ex.Compression})
+	out, err := sinks.Open(ctx, ex.Output, sinks.Options{Store: job.Store, RowGroupRows: ex.RowGroupRows, Compression: ex.Compression})
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	}
 	doneBefore := 0
 	if world == 1 {
-		if data.Data.Shards, doneBefore, err = pendingShards(ctx, job.Data.Shards, job.Data.StoreConfig(), out, writer.md); err != nil {
+		if data.Data.Shards, doneBefore, err = pendingShards(ctx, job.Data.Shards, job.Store, out, writer.md); err != nil {
 			return nil, err
 		}
 	}

@@ -79,7 +79,7 @@ func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
 	case sinks.CheckpointInit:
 		m.Checkpoint = fmt.Sprintf("init (seed %d)", job.Seed)
 	default:
-		store := checkpoint.Store{Config: job.Data.StoreConfig()}
+		store := checkpoint.Store{Config: job.Store}
 		if weights.NamesFile(ex.Checkpoint) {
 			var err error
 			if state, err = openWeights(ctx, job, &cfg, m); err != nil {
@@ -143,7 +143,7 @@ func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
 // need the file's head (and prototypes). What the load ignored is logged.
 func openWeights(ctx context.Context, job *configs.Job, cfg *train.Config, m *Model) (*train.State, error) {
 	ex := job.Extract
-	f, im, err := weights.Open(ctx, ex.Checkpoint, job.Data.StoreConfig())
+	f, im, err := weights.Open(ctx, ex.Checkpoint, job.Store)
 	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
 	}

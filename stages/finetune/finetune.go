@@ -26,7 +26,7 @@ func init() {
 			_, err := classify.Run(ctx, job, Settings(SettingsOf(job)), opts)
 			return err
 		},
-		Sections: []string{configs.SectionData, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics},
+		Sections: []string{configs.SectionData, configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics},
 		Settings: DefaultConfig(),
 	})
 }

@@ -64,7 +64,7 @@ func init() {
 			return err
 		},
 		// It fills the data section itself.
-		Sections: []string{configs.SectionAugment, configs.SectionTrain, configs.SectionExtract, configs.SectionMetrics},
+		Sections: []string{configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionExtract, configs.SectionMetrics},
 		Settings: DefaultConfig(),
 		// The quickstart pre-trains: the train kind's checks apply (it
 		// fills the data and extract sections itself).
@@ -175,8 +175,8 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 			return nil, fmt.Errorf("quickstart: start the local S3 server (or --set quickstart.local=true): %w", err)
 		}
 		defer srv.Stop()
-		base.Data.S3 = srv.S3Config()
-		base.Data.Retries = srv.StoreConfig().Retries
+		base.Store.S3 = srv.S3Config()
+		base.Store.Retries = srv.StoreConfig().Retries
 		rep.Served = "s3 (versitygw)"
 		for _, sh := range splits {
 			rel, _ := filepath.Rel(filepath.Join(qs.Cache, bucket), sh.Dir)
@@ -214,7 +214,7 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 		return nil, fmt.Errorf("quickstart: pre-training: %w", err)
 	}
 	rep.TrainSeconds = time.Since(t0).Seconds()
-	store := checkpoint.Store{Config: trainJob.Data.StoreConfig()}
+	store := checkpoint.Store{Config: trainJob.Store}
 	ckURL, found, err := store.Latest(ctx, trainJob.Train.Checkpoint.Dir)
 	if err != nil || !found {
 		return nil, fmt.Errorf("quickstart: no checkpoint in %s after training (found %v): %w", trainJob.Train.Checkpoint.Dir, found, err)
@@ -284,7 +284,7 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 	// 6. What the network learned, as pictures and numbers.
 	say("step 6/6: prototype clusters of the test images (SwAV and random init) and their nearest train images")
 	rep.Clusters, rep.ClusterSheets = map[string]eval.ClusterStats{}, map[string]string{}
-	testImages, bothImages := base.Data, base.Data
+	testImages, bothImages := base.DataConfig(), base.DataConfig()
 	testImages.Shards = []string{splits["test"].url}
 	bothImages.Shards = []string{splits["test"].url, splits["train"].url}
 	for _, v := range variants[:2] {

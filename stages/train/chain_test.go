@@ -273,7 +273,7 @@ func TestCheckpointsOnS3(t *testing.T) {
 	out := t.TempDir()
 	for _, maxIters := range []int{2, 4} {
 		job := tinyJob(shards, out)
-		job.Data.S3 = srv.S3Config()
+		job.Store.S3 = srv.S3Config()
 		job.Train.Checkpoint.Dir = "s3://runs/tiny/checkpoints"
 		job.Train.Tensorboard = "s3://runs/tiny/tensorboard"
 		job.Train.MaxIters = maxIters
@@ -322,12 +322,12 @@ func TestCheckpointsOnS3(t *testing.T) {
 
 func TestJobYAMLRedactsSecret(t *testing.T) {
 	job := tinyJob("x.tar", t.TempDir())
-	job.Data.S3.SecretAccessKey = "hunter2"
+	job.Store.S3.SecretAccessKey = "hunter2"
 	out, err := JobYAML(job)
 	if err != nil || bytes.Contains(out, []byte("hunter2")) || !bytes.Contains(out, []byte("max_iters")) {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if job.Data.S3.SecretAccessKey != "hunter2" {
+	if job.Store.S3.SecretAccessKey != "hunter2" {
 		t.Fatal("the job itself was modified")
 	}
 }

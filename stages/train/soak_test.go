@@ -150,7 +150,7 @@ func soakJob(endpoint, out string) *configs.Job {
 	job.Job, job.Out, job.Seed, job.Progress = JobKind, out, 7, "off"
 	job.Data.Shards = []string{"s3://soak/fmnist/fmnist-train-{000000..000599}.tar"}
 	job.Data.Format, job.Data.ShuffleBuffer, job.Data.Workers, job.Data.Prefetch = "wds", 1000, 2, 2
-	job.Data.S3 = store.S3Config{Endpoint: endpoint, Region: "us-east-1", AccessKeyID: os.Getenv("SWAV_SOAK_KEY"), SecretAccessKey: os.Getenv("SWAV_SOAK_SECRET")}
+	job.Store.S3 = store.S3Config{Endpoint: endpoint, Region: "us-east-1", AccessKeyID: os.Getenv("SWAV_SOAK_KEY"), SecretAccessKey: os.Getenv("SWAV_SOAK_SECRET")}
 	job.Augment.Crops = []augment.CropGroupConfig{{Size: 12, Count: 2, MinScale: 0.3, MaxScale: 1}}
 	job.Augment.Workers = 2
 	c := &job.Train
