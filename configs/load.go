@@ -522,6 +522,10 @@ const backendOwns = "the sub-section of the backend that reads it"
 var renamedKeys = map[string]string{
 	"data.s3":      "store.s3",      // every user of a bucket reads the store section
 	"data.retries": "store.retries", // (checkpoints, weights and features borrowed data's)
+	// The shard formats' own settings moved into their sub-sections.
+	"data.image_column":      "data.parquet.image_column",
+	"data.label_column":      "data.parquet.label_column",
+	"data.folder_shard_size": "data.folder.shard_size",
 }
 
 // renameKeys applies renamedKeys to the merged tree (file and --set).

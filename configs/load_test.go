@@ -3,6 +3,7 @@ package configs_test
 import (
 	"errors"
 	"fmt"
+	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/stages/demo"
 	"github.com/swavgo/swav/train/cpu"
 	"github.com/swavgo/swav/train/xla"
@@ -482,6 +483,51 @@ func TestStoreSection(t *testing.T) {
 			}
 			if d := j.DataConfig(); d.Store.S3.Endpoint != tc.endpoint || d.Store.Retries != tc.retries {
 				t.Errorf("DataConfig().Store %+v", d.Store)
+			}
+		})
+	}
+}
+
+// TestFormatSubSections: a shard format's settings live in its own
+// sub-section of data (data.parquet, data.folder), decoded into the type
+// the format registered; the flat keys they had still work for one release.
+func TestFormatSubSections(t *testing.T) {
+	const train = "job: train\ndata:\n  shards: [a.parquet]\n"
+	for _, tc := range []struct {
+		name   string
+		yaml   string
+		sets   []string
+		column string
+		size   int
+		field  string
+		line   int
+		msg    string
+	}{
+		{"sub-sections", train + "  parquet: {image_column: img}\n  folder:\n    shard_size: 50\n", nil, "img", 50, "", 0, ""},
+		{"defaults", train, nil, "image", 1000, "", 0, ""},
+		{"old flat keys still work", train + "  image_column: pic\n  folder_shard_size: 7\n", nil, "pic", 7, "", 0, ""},
+		{"old key by --set", train, []string{"data.image_column=x"}, "x", 1000, "", 0, ""},
+		{"old key's error at its line", train + "  folder_shard_size: 0\n", nil, "", 0, "data.folder.shard_size", 4, "must be >= 1"},
+		{"unknown key in a format's sub-section", train + "  parquet:\n    image_col: x\n", nil, "", 0, "data.parquet.image_col", 5, "unknown field (known here: image_column, label_column)"},
+		{"empty image column with format parquet", train + "  format: parquet\n  parquet: {image_column: \"\"}\n", nil, "", 0, "data.parquet.image_column", 5, "must name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j, err := configs.LoadBytes("t.yaml", []byte(tc.yaml), tc.sets)
+			if tc.field != "" {
+				fe := fieldtest.Want(t, err, tc.field, tc.msg)
+				if fe.Line != tc.line || fe.File != "t.yaml" {
+					t.Errorf("%v: want t.yaml:%d", err, tc.line)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ingest.ParquetSettings(&j.Data).ImageColumn; got != tc.column {
+				t.Errorf("image column %q, want %q", got, tc.column)
+			}
+			if got := ingest.FolderSettings(&j.Data).ShardSize; got != tc.size {
+				t.Errorf("folder shard size %d, want %d", got, tc.size)
 			}
 		})
 	}
