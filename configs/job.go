@@ -18,7 +18,6 @@ import (
 	"github.com/swavgo/swav/internal/settings"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/pipeline/prom"
-	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/train"
 )
 
@@ -43,12 +42,11 @@ type Job struct {
 	// Store is how every bucket of the run is reached (store.s3,
 	// store.retries): the shards, checkpoints, weights, feature outputs
 	// and TensorBoard all read it.
-	Store   store.Config        `yaml:"store"`
-	Augment augment.Config      `yaml:"augment"`
-	Train   train.Config        `yaml:"train"`
-	Extract sinks.ExtractConfig `yaml:"extract"`
+	Store   store.Config   `yaml:"store"`
+	Augment augment.Config `yaml:"augment"`
+	Train   train.Config   `yaml:"train"`
 	// Kinds holds the job kinds' own sections by the kind's name (demo,
-	// quickstart, linear, finetune): each kind registers its section's
+	// extract, quickstart, linear, finetune): each kind registers its section's
 	// type and defaults with its one registration (stages.Register, which
 	// calls RegisterKind), the loader decodes the YAML key strictly into
 	// it, and the kind reads it back (demo.SettingsOf).
@@ -66,7 +64,7 @@ func Default() Job {
 	return Job{
 		Job: "train", Seed: 31, Out: "runs/latest", Progress: "auto", ProgressInterval: 10 * time.Second,
 		Data: ingest.DefaultConfig(), Store: store.DefaultConfig(), Augment: augment.DefaultConfig(),
-		Train: train.DefaultConfig(), Extract: sinks.DefaultExtractConfig(), Metrics: prom.DefaultConfig(),
+		Train: train.DefaultConfig(), Metrics: prom.DefaultConfig(),
 		Kinds: settings.Defaults(SectionKinds),
 	}
 }
@@ -78,6 +76,8 @@ const (
 	SectionStore   = store.Section
 	SectionAugment = "augment"
 	SectionTrain   = "train"
+	// SectionExtract is the extract kind's own section (stages/extract),
+	// which the quickstart reads too.
 	SectionExtract = "extract"
 	SectionMetrics = "metrics"
 	// SectionKinds is where the kinds' own sections are registered in
@@ -136,7 +136,6 @@ func (j *Job) sections(kind string, spec KindSpec) []section {
 		SectionStore:   j.Store.Validate,
 		SectionAugment: j.Augment.Validate,
 		SectionTrain:   j.Train.Validate,
-		SectionExtract: j.validateExtract,
 		SectionMetrics: j.Metrics.Validate,
 	}
 	names := slices.Clone(spec.Sections)
@@ -163,20 +162,6 @@ func (j *Job) DataConfig() ingest.Config {
 	d := j.Data
 	d.Store = j.Store
 	return d
-}
-
-// validateExtract is the extract section's own checks plus extract.arch
-// against train/model's architecture names.
-func (j *Job) validateExtract() error {
-	if err := j.Extract.Validate(); err != nil {
-		return err
-	}
-	if a := j.Extract.Arch; a != "" {
-		if ok, list := train.ArchKnown(a); !ok {
-			return field.Errorf("arch", "must be empty, %s, got %q", list, a)
-		}
-	}
-	return nil
 }
 
 type section struct {

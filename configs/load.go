@@ -526,6 +526,9 @@ var renamedKeys = map[string]string{
 	"data.image_column":      "data.parquet.image_column",
 	"data.label_column":      "data.parquet.label_column",
 	"data.folder_shard_size": "data.folder.shard_size",
+	// The Parquet sink's own settings moved into its sub-section.
+	"extract.row_group_rows": "extract.parquet.row_group_rows",
+	"extract.compression":    "extract.parquet.compression",
 }
 
 // renameKeys applies renamedKeys to the merged tree (file and --set).
@@ -686,6 +689,11 @@ func decodeSets(v reflect.Value, node *yaml.Node, path string, strict bool) erro
 				if j := keyIndex(node, key); j >= 0 {
 					if err := decodeNode(node.Content[j+1], ptr, strict); err != nil {
 						errs = append(errs, fmt.Errorf("%s: %w", joinPath(path, key), err))
+					}
+					// A registered section may hold sub-sections of its own
+					// (extract's sinks).
+					if err := decodeSets(reflect.ValueOf(ptr).Elem(), node.Content[j+1], joinPath(path, key), strict); err != nil {
+						errs = append(errs, err)
 					}
 				}
 				set[key] = ptr

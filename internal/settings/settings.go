@@ -101,7 +101,21 @@ func New(section, key string) any {
 	}
 	p := reflect.New(e.typ)
 	p.Elem().Set(e.def)
+	cloneSets(p.Elem())
 	return p.Interface()
+}
+
+var setType = reflect.TypeFor[Set]()
+
+// cloneSets gives each Set field of the struct v its own copy, so that a
+// copy of the registered defaults never writes into them (a decoder fills
+// an inline map in place).
+func cloneSets(v reflect.Value) {
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Type() == setType && f.CanSet() {
+			f.Set(reflect.ValueOf(f.Interface().(Set).Clone()))
+		}
+	}
 }
 
 // Defaults returns a Set of every registered sub-section of section at its
@@ -153,6 +167,9 @@ func (s Set) Clone() Set {
 		if rv.Kind() == reflect.Pointer && !rv.IsNil() {
 			p := reflect.New(rv.Elem().Type())
 			p.Elem().Set(rv.Elem())
+			if p.Elem().Kind() == reflect.Struct {
+				cloneSets(p.Elem())
+			}
 			v = p.Interface()
 		}
 		out[k] = v

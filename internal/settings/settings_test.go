@@ -19,7 +19,7 @@ func init() {
 }
 
 func TestRegistry(t *testing.T) {
-	if got := settings.Keys("test"); !slices.Equal(got, []string{"engine", "other"}) {
+	if got := settings.Keys("test"); !slices.Equal(got, []string{"engine", "other", "with-subs"}) {
 		t.Errorf("Keys = %v", got)
 	}
 	if typ, ok := settings.Type("test", "engine"); !ok || typ != reflect.TypeFor[engine]() {
@@ -80,5 +80,22 @@ func TestRegisterRefuses(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+type withSubs struct {
+	Name string
+	Subs settings.Set `yaml:",inline"`
+}
+
+func init() { settings.Register("test", "with-subs", withSubs{Subs: settings.Set{"a": &engine{}}}) }
+
+// TestNewCopiesNestedSets: a value from New has its own Set, so that a
+// decoder filling it (in place) never changes the registered defaults.
+func TestNewCopiesNestedSets(t *testing.T) {
+	v := settings.New("test", "with-subs").(*withSubs)
+	v.Subs["b"] = map[string]any{"x": 1}
+	if again := settings.New("test", "with-subs").(*withSubs); len(again.Subs) != 1 {
+		t.Errorf("the registered defaults changed: %+v", again.Subs)
 	}
 }

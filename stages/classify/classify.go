@@ -147,7 +147,8 @@ func Run(ctx context.Context, job *configs.Job, s Settings, opts pipeline.Option
 
 	// The network.
 	ex := *job
-	ex.Extract.Checkpoint, ex.Extract.Feature, ex.Extract.Arch = s.Checkpoint, string(train.FeatureTrunk), ""
+	exs := extract.Edit(&ex)
+	exs.Checkpoint, exs.Feature, exs.Arch = s.Checkpoint, string(train.FeatureTrunk), ""
 	m, err := extract.OpenModel(ctx, &ex)
 	if err != nil {
 		return nil, fmt.Errorf("%s.checkpoint: %w", s.Kind, err)

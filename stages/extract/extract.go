@@ -45,7 +45,8 @@ func init() {
 			}
 			return Build(ctx, job, m)
 		},
-		Sections: []string{configs.SectionData, configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionExtract, configs.SectionMetrics},
+		Sections: []string{configs.SectionData, configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics},
+		Settings: DefaultConfig(),
 		Check:    Check,
 	})
 }
@@ -60,11 +61,11 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 			m.Close()
 		}
 	}()
-	ex := job.Extract
+	ex := SettingsOf(job)
 	if ex.Output == "" {
 		return nil, field.Errorf("extract.output", "must name a folder or s3:// prefix")
 	}
-	out, err := sinks.Open(ctx, ex.Output, sinks.Options{Store: job.Store, RowGroupRows: ex.RowGroupRows, Compression: ex.Compression})
+	out, err := sinks.Open(ctx, ex.Output, sinks.Options{Store: job.Store, Settings: ex.Sinks})
 	if err != nil {
 		return nil, err
 	}

@@ -55,9 +55,9 @@ func imagenetJob(images, out, file, feature string) *configs.Job {
 	job.Augment.Mean = []float64{0.485, 0.456, 0.406}
 	job.Augment.Std = []float64{0.229, 0.224, 0.225}
 	cpu.Edit(&job.Train).Threads = 0
-	job.Extract.Arch = "resnet50"
-	job.Extract.Feature = feature
-	job.Extract.BatchSize = 4
+	Edit(job).Arch = "resnet50"
+	Edit(job).Feature = feature
+	Edit(job).BatchSize = 4
 	return job
 }
 
@@ -201,7 +201,7 @@ func TestExtractPyTorchWideResNet50(t *testing.T) {
 	ref := readTorchFeatures(t, refPath)
 	out := filepath.Join(dir, "out")
 	job := imagenetJob(images, out, file, "trunk")
-	job.Extract.Arch = "resnet50w2"
+	Edit(job).Arch = "resnet50w2"
 	job.Augment.Eval.Resize, job.Augment.Eval.Crop = 64, 64
 	if _, err := run(t, job); err != nil {
 		t.Fatal(err)

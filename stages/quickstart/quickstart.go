@@ -41,7 +41,6 @@ import (
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/ingest/store/s3local"
 	"github.com/swavgo/swav/pipeline"
-	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/sinks/parquet"
 	"github.com/swavgo/swav/sinks/tensorboard"
 	"github.com/swavgo/swav/stages"
@@ -236,7 +235,7 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 		top                            *[2]*float64
 	}{
 		{"swav", "trunk", ckURL, "swav-" + strings.TrimSuffix(filepath.Base(ckURL), checkpoint.Extension), &[2]*float64{&rep.KNNTop1SwAV, &rep.KNNTop5SwAV}},
-		{"random_init", "trunk", sinks.CheckpointInit, "random-init", &[2]*float64{&rep.KNNTop1RandomInit, &rep.KNNTop5RandomInit}},
+		{"random_init", "trunk", extract.CheckpointInit, "random-init", &[2]*float64{&rep.KNNTop1RandomInit, &rep.KNNTop5RandomInit}},
 		{"raw_pixels", extract.FeatureRaw, "", "raw-pixels", &[2]*float64{&rep.KNNTop1RawPixels, &rep.KNNTop5RawPixels}},
 	}
 	for i, v := range variants {
@@ -246,10 +245,10 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 			ex := base
 			ex.Job = extract.JobKind
 			ex.Data.Shards = []string{splits[split].url}
-			ex.Extract.Feature = v.feature
-			ex.Extract.Checkpoint = v.checkpoint
-			ex.Extract.Output = filepath.Join(job.Out, "features", v.dir, split)
-			dirs[split] = ex.Extract.Output
+			extract.Edit(&ex).Feature = v.feature
+			extract.Edit(&ex).Checkpoint = v.checkpoint
+			extract.Edit(&ex).Output = filepath.Join(job.Out, "features", v.dir, split)
+			dirs[split] = extract.Edit(&ex).Output
 			m, err := extract.OpenModel(ctx, &ex)
 			if err != nil {
 				return nil, fmt.Errorf("quickstart: %s features: %w", v.name, err)
@@ -259,7 +258,7 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 			if err != nil {
 				return nil, fmt.Errorf("quickstart: extract %s %s features: %w", split, v.name, err)
 			}
-			say("  %s: %d rows written in %.1f s to %s", split, res.Rows, time.Since(t1).Seconds(), ex.Extract.Output)
+			say("  %s: %d rows written in %.1f s to %s", split, res.Rows, time.Since(t1).Seconds(), extract.Edit(&ex).Output)
 		}
 		say("step 5/6 (%d/3): kNN of %s features (k=%v, T=%g)", i+1, strings.ReplaceAll(v.name, "_", " "), qs.KNN, qs.Temperature)
 		trainSet, err := eval.Load(ctx, parquet.ReadOptions{}, dirs["train"])
@@ -291,8 +290,9 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 		ex := base
 		ex.Job = extract.JobKind
 		ex.Data.Shards = []string{splits["test"].url}
-		ex.Extract.Feature, ex.Extract.Checkpoint = string(train.FeatureScores), v.checkpoint
-		ex.Extract.Output = filepath.Join(job.Out, "features", v.dir+"-scores", "test")
+		exs := extract.Edit(&ex)
+		exs.Feature, exs.Checkpoint = string(train.FeatureScores), v.checkpoint
+		extract.Edit(&ex).Output = filepath.Join(job.Out, "features", v.dir+"-scores", "test")
 		m, err := extract.OpenModel(ctx, &ex)
 		if err != nil {
 			return nil, fmt.Errorf("quickstart: %s prototype scores: %w", v.name, err)
@@ -300,14 +300,14 @@ func Run(ctx context.Context, job *configs.Job, opts pipeline.Options, w io.Writ
 		if _, err := extract.Run(ctx, &ex, m, opts); err != nil {
 			return nil, fmt.Errorf("quickstart: extract %s prototype scores: %w", v.name, err)
 		}
-		f, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, ex.Extract.Output)
+		f, err := parquet.ReadFeatureSet(ctx, parquet.ReadOptions{}, extract.Edit(&ex).Output)
 		if err != nil {
 			return nil, fmt.Errorf("quickstart: %w", err)
 		}
 		png := filepath.Join(job.Out, "clusters-"+strings.ReplaceAll(v.name, "_", "-")+".png")
 		var nums strings.Builder
 		st, err := sheet.Clusters(ctx, &nums, sheet.ClusterOptions{
-			Scores: &eval.Dataset{Name: ex.Extract.Output, Data: f.Data, Labels: f.Labels, Dim: f.Dim},
+			Scores: &eval.Dataset{Name: extract.Edit(&ex).Output, Data: f.Data, Labels: f.Labels, Dim: f.Dim},
 			Keys:   f.Keys, Labels: f.Labels, Images: testImages, Out: png,
 			Rows: 10, PerRow: 8, LargeShare: 0.1, Cell: 56,
 		})
