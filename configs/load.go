@@ -109,9 +109,7 @@ func LoadBytes(name string, data []byte, sets []string) (*Job, error) {
 	}
 	if len(errs) == 0 {
 		errs = renameKeys(&tree, src)
-	}
-	if len(errs) == 0 {
-		errs = check(&tree, reflect.TypeFor[Job](), "", src)
+		errs = append(errs, check(&tree, reflect.TypeFor[Job](), "", src)...)
 	}
 	if len(errs) > 0 {
 		// Every problem at once: the values that did decode are validated

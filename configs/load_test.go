@@ -532,3 +532,18 @@ func TestFormatSubSections(t *testing.T) {
 		})
 	}
 }
+
+// TestMovedKeyErrorsComeWithTheOthers: an old key set beside its new place
+// is reported together with every other problem of the file.
+func TestMovedKeyErrorsComeWithTheOthers(t *testing.T) {
+	_, err := configs.LoadBytes("t.yaml", []byte("job: train\ndata:\n  shards: [a.tar]\n  retries: 3\nstore:\n  retries: 4\ntrain:\n  cpu: {speed: 2}\n  batch_size: 0\n"), nil)
+	var got []string
+	for _, fe := range fieldErrors(err) {
+		got = append(got, fmt.Sprintf("%d:%s", fe.Line, fe.Field))
+	}
+	for _, want := range []string{"4:data.retries", "8:train.cpu.speed", "9:train.batch_size"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("errors %v lack %s", got, want)
+		}
+	}
+}
