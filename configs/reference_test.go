@@ -92,7 +92,8 @@ func reference(b *strings.Builder, v reflect.Value, prefix string, docs map[stri
 				if strings.HasSuffix(val.Type().PkgPath(), "_test") {
 					continue // a test's own kind
 				}
-				fmt.Fprintf(b, "| `%s` | section | | its owner's settings (`%s`'s `%s`) |\n", key,
+				fmt.Fprintf(b, "| `%s` | section | | %s (`%s.%s`) |\n", key,
+					docs[path.Base(val.Type().PkgPath())+"."+val.Type().Name()],
 					strings.TrimPrefix(val.Type().PkgPath(), "github.com/swavgo/swav/"), val.Type().Name())
 				reference(b, val, key, docs)
 			}
@@ -178,6 +179,15 @@ func fieldDocs(t *testing.T, dirs ...string) map[string]string {
 			f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
 			if err != nil {
 				t.Fatal(err)
+			}
+			for _, d := range f.Decls { // a type's doc: "pkg.Type" (its first sentence)
+				if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.TYPE && len(gd.Specs) == 1 {
+					text := strings.Join(strings.Fields(gd.Doc.Text()), " ")
+					if i := strings.Index(text, ". "); i >= 0 {
+						text = text[:i+1]
+					}
+					docs[f.Name.Name+"."+gd.Specs[0].(*ast.TypeSpec).Name.Name] = strings.ReplaceAll(text, "|", `\|`)
+				}
 			}
 			ast.Inspect(f, func(n ast.Node) bool {
 				ts, ok := n.(*ast.TypeSpec)
