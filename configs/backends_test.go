@@ -1,9 +1,8 @@
 package configs_test
 
-// The train section's backend is checked against the backends registered in
-// the binary (and by each backend's own validator): link both, since the
-// embedded ImageNet examples train on xla and the others on cpu.
+// Job kinds, their own sections and the backends' sub-sections are
+// registered by the packages that own them: link them all, as the binary
+// does (the embedded examples use every kind, and train on cpu and xla).
 import (
-	_ "github.com/swavgo/swav/train/cpu"
-	_ "github.com/swavgo/swav/train/xla"
+	_ "github.com/swavgo/swav/stages/all"
 )

@@ -6,26 +6,26 @@ package configs
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/swavgo/swav/augment"
 	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/field"
+	"github.com/swavgo/swav/internal/registry"
+	"github.com/swavgo/swav/internal/settings"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/pipeline/prom"
-	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/train"
 )
 
 // Job is one `pipeline run` configuration. Each section is owned and
 // validated by its package.
 type Job struct {
-	// Job is the kind of run: "train", "extract", "quickstart", "demo",
-	// "linear" or "finetune".
+	// Job is the kind of run, one registered by a package of stages/:
+	// "train", "extract", "quickstart", "demo", "linear" or "finetune".
 	Job string `yaml:"job"`
 	// Seed is the root of every random draw (with epoch, rank, worker, sample).
 	Seed int64 `yaml:"seed"`
@@ -38,17 +38,19 @@ type Job struct {
 	// (log lines), e.g. "2s" or "1m".
 	ProgressInterval time.Duration `yaml:"progress_interval"`
 
-	Data    ingest.Config       `yaml:"data"`
-	Augment augment.Config      `yaml:"augment"`
-	Train   train.Config        `yaml:"train"`
-	Extract sinks.ExtractConfig `yaml:"extract"`
-	// Quickstart holds the quickstart job's own settings.
-	Quickstart QuickstartConfig `yaml:"quickstart"`
-	Demo       DemoConfig       `yaml:"demo"`
-	// Linear and Finetune hold the evaluation jobs' settings (linear
-	// classifier on the frozen trunk; semi-supervised fine-tuning).
-	Linear   LinearConfig   `yaml:"linear"`
-	Finetune FinetuneConfig `yaml:"finetune"`
+	Data ingest.Config `yaml:"data"`
+	// Store is how every bucket of the run is reached (store.s3,
+	// store.retries): the shards, checkpoints, weights, feature outputs
+	// and TensorBoard all read it.
+	Store   store.Config   `yaml:"store"`
+	Augment augment.Config `yaml:"augment"`
+	Train   train.Config   `yaml:"train"`
+	// Kinds holds the job kinds' own sections by the kind's name (demo,
+	// extract, quickstart, linear, finetune): each kind registers its section's
+	// type and defaults with its one registration (stages.Register, which
+	// calls RegisterKind), the loader decodes the YAML key strictly into
+	// it, and the kind reads it back (demo.SettingsOf).
+	Kinds settings.Set `yaml:",inline"`
 	// Metrics configures the Prometheus metrics of the run (a Pushgateway).
 	Metrics prom.Config `yaml:"metrics"`
 
@@ -61,84 +63,105 @@ type Job struct {
 func Default() Job {
 	return Job{
 		Job: "train", Seed: 31, Out: "runs/latest", Progress: "auto", ProgressInterval: 10 * time.Second,
-		Data: ingest.DefaultConfig(), Augment: augment.DefaultConfig(),
-		Train: train.DefaultConfig(), Extract: sinks.DefaultExtractConfig(), Metrics: prom.DefaultConfig(),
-		Quickstart: DefaultQuickstartConfig(), Demo: DefaultDemoConfig(),
-		Linear: DefaultLinearConfig(), Finetune: DefaultFinetuneConfig(),
+		Data: ingest.DefaultConfig(), Store: store.DefaultConfig(), Augment: augment.DefaultConfig(),
+		Train: train.DefaultConfig(), Metrics: prom.DefaultConfig(),
+		Kinds: settings.Defaults(SectionKinds),
 	}
 }
 
-// Sections of a Job, by YAML key.
+// Sections of a Job, by YAML key. A job kind's own section has the kind's
+// name as its key.
 const (
 	SectionData    = "data"
+	SectionStore   = store.Section
 	SectionAugment = "augment"
 	SectionTrain   = "train"
+	// SectionExtract is the extract kind's own section (stages/extract),
+	// which the quickstart reads too.
 	SectionExtract = "extract"
-	// SectionQuickstart is the quickstart job's own settings.
-	SectionQuickstart = "quickstart"
-	SectionDemo       = "demo"
-	SectionMetrics    = "metrics"
-	SectionLinear     = "linear"
-	SectionFinetune   = "finetune"
+	SectionMetrics = "metrics"
+	// SectionKinds is where the kinds' own sections are registered in
+	// package settings: at the top level of the job.
+	SectionKinds = ""
 )
 
-var (
-	kindsMu sync.RWMutex
-	// kindSections says which sections a job kind reads; Validate checks only
-	// those (a demo job has no shards). Kinds not listed validate every section.
-	kindSections = map[string][]string{
-		"train":      {SectionData, SectionAugment, SectionTrain, SectionMetrics},
-		"extract":    {SectionData, SectionAugment, SectionTrain, SectionExtract, SectionMetrics},
-		"quickstart": {SectionAugment, SectionTrain, SectionExtract, SectionQuickstart, SectionMetrics},
-		"demo":       {SectionDemo, SectionMetrics},
-		"linear":     {SectionData, SectionAugment, SectionTrain, SectionLinear, SectionMetrics},
-		"finetune":   {SectionData, SectionAugment, SectionTrain, SectionFinetune, SectionMetrics},
-	}
-)
-
-// DeclareKind says which sections a job kind reads, so that Validate checks
-// exactly those (replacing any earlier declaration). Call it from the init
-// function that registers the kind.
-func DeclareKind(kind string, sections ...string) {
-	kindsMu.Lock()
-	defer kindsMu.Unlock()
-	kindSections[kind] = slices.Clone(sections)
+// KindSpec is what the loader knows of a job kind: the sections it reads
+// and its own section. Package stages fills it from the kind's one
+// registration (stages.Register); configs sits below stages and never asks
+// it.
+type KindSpec struct {
+	// Sections are the sections of the job the kind reads besides its own
+	// (SectionData, ...; another kind's own section by that kind's name).
+	// Validate checks exactly those.
+	Sections []string
+	// Settings is the typed defaults of the kind's own section, a struct
+	// value, under the kind's name; nil when it has none. Validate runs its
+	// Validate method (on a pointer) when it has one.
+	Settings any
 }
 
-// sections returns the validators of the sections kind reads.
-func (j *Job) sections() []section {
-	all := []section{
-		{SectionData, j.Data.Validate},
-		{SectionAugment, j.Augment.Validate},
-		{SectionTrain, j.Train.Validate},
-		{SectionExtract, j.validateExtract},
-		{SectionQuickstart, j.Quickstart.Validate},
-		{SectionDemo, j.Demo.Validate},
-		{SectionMetrics, j.Metrics.Validate},
-		{SectionLinear, j.Linear.Validate},
-		{SectionFinetune, j.Finetune.Validate},
+var kindRegistry = registry.New[KindSpec]("configs: job kind")
+
+func kindsLookup(name string) (KindSpec, bool) { return kindRegistry.Lookup(name) }
+
+// RegisterKind makes a job kind known to the loader: the sections it reads
+// and its own section's type. stages.Register calls it; it panics on a
+// duplicate name.
+func RegisterKind(name string, k KindSpec) {
+	kindRegistry.Register(name, k)
+	if k.Settings != nil {
+		settings.Register(SectionKinds, name, k.Settings)
 	}
-	kindsMu.RLock()
-	names, ok := kindSections[j.Job]
-	kindsMu.RUnlock()
-	if !ok {
-		return all
-	}
-	return slices.DeleteFunc(all, func(s section) bool { return !slices.Contains(names, s.name) })
 }
 
-// validateExtract is the extract section's own checks plus extract.arch
-// against train/model's architecture names.
-func (j *Job) validateExtract() error {
-	if err := j.Extract.Validate(); err != nil {
-		return err
+// Kinds lists the job kinds registered, sorted.
+func Kinds() []string { return kindRegistry.Names() }
+
+// KindSettings returns a copy of a kind's own section of j as T (the
+// registered defaults where j holds none).
+func KindSettings[T any](j *Job, kind string) T { return settings.Get[T](j.Kinds, SectionKinds, kind) }
+
+// EditKindSettings returns a kind's own section of j for changing it in
+// place; j gets its own copy first, so a copy of j made before is left as
+// it was.
+func EditKindSettings[T any](j *Job, kind string) *T {
+	return settings.Edit[T](&j.Kinds, SectionKinds, kind)
+}
+
+// sections returns the validators of the sections kind reads: the shared
+// ones by name, and the kinds' own sections that validate themselves.
+func (j *Job) sections(kind string, spec KindSpec) []section {
+	shared := map[string]func() error{
+		SectionData:    j.Data.Validate,
+		SectionStore:   j.Store.Validate,
+		SectionAugment: j.Augment.Validate,
+		SectionTrain:   j.Train.Validate,
+		SectionMetrics: j.Metrics.Validate,
 	}
-	if a := j.Extract.Arch; a != "" {
-		if ok, list := train.ArchKnown(a); !ok {
-			return field.Errorf("arch", "must be empty, %s, got %q", list, a)
+	names := slices.Clone(spec.Sections)
+	if spec.Settings != nil && !slices.Contains(names, kind) {
+		names = append(names, kind)
+	}
+	var out []section
+	for _, name := range names {
+		if v, ok := shared[name]; ok {
+			out = append(out, section{name, v})
+			continue
+		}
+		if v, ok := j.Kinds[name].(settings.Validator); ok {
+			out = append(out, section{name, v.Validate})
 		}
 	}
-	return nil
+	return out
+}
+
+// DataConfig returns the data section with the store section it is read
+// with (ingest.Config.Store): what ingest.NewSource and ingest.ResolveShards
+// take.
+func (j *Job) DataConfig() ingest.Config {
+	d := j.Data
+	d.Store = j.Store
+	return d
 }
 
 type section struct {
@@ -147,15 +170,13 @@ type section struct {
 }
 
 // Validate checks the top-level fields and every section the job kind reads
-// (see DeclareKind). It returns every problem found (errors.Join), each a
+// (see KindSpec). It returns every problem found (errors.Join), each a
 // *field.Error whose Field is the full dotted path ("train.optim.base_lr")
 // and, for a loaded Job, whose File and Line locate it.
 func (j *Job) Validate() error {
 	var errs []error
-	kindsMu.RLock()
-	kinds := slices.Sorted(maps.Keys(kindSections))
-	_, known := kindSections[j.Job]
-	kindsMu.RUnlock()
+	kinds := Kinds()
+	spec, known := kindsLookup(j.Job)
 	switch {
 	case j.Job == "":
 		errs = append(errs, field.Errorf("job", "must name the job kind (%s)", strings.Join(kinds, ", ")))
@@ -179,7 +200,7 @@ func (j *Job) Validate() error {
 	if !known {
 		return errors.Join(errs...) // which sections matter depends on the kind
 	}
-	for _, s := range j.sections() {
+	for _, s := range j.sections(j.Job, spec) {
 		if err := s.validate(); err != nil {
 			errs = append(errs, j.locate(s.name, err))
 		}
@@ -238,13 +259,4 @@ func (j *Job) Position(field string) (file string, line int) {
 		return "", 0
 	}
 	return j.src.lookup(field)
-}
-
-// KindDeclared reports whether kind was declared (DeclareKind or built in:
-// train, extract, quickstart, demo).
-func KindDeclared(kind string) bool {
-	kindsMu.RLock()
-	defer kindsMu.RUnlock()
-	_, ok := kindSections[kind]
-	return ok
 }

@@ -6,6 +6,7 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"reflect"
@@ -17,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/swavgo/swav/internal/field"
+	"github.com/swavgo/swav/internal/settings"
 )
 
 //go:embed *.yaml
@@ -106,7 +108,8 @@ func LoadBytes(name string, data []byte, sets []string) (*Job, error) {
 		}
 	}
 	if len(errs) == 0 {
-		errs = check(&tree, reflect.TypeFor[Job](), "", src)
+		errs = renameKeys(&tree, src)
+		errs = append(errs, check(&tree, reflect.TypeFor[Job](), "", src)...)
 	}
 	if len(errs) > 0 {
 		// Every problem at once: the values that did decode are validated
@@ -123,6 +126,9 @@ func LoadBytes(name string, data []byte, sets []string) (*Job, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(text))
 	dec.KnownFields(true)
 	if err := dec.Decode(&job); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := decodeSets(reflect.ValueOf(&job).Elem(), &tree, "", true); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	job.src = src
@@ -142,6 +148,7 @@ func validatePartial(tree *yaml.Node, src *sourceMap, reported []error) []error 
 	}
 	job := Default()
 	_ = yaml.Unmarshal(text, &job) // partial on type errors, by design
+	_ = decodeSets(reflect.ValueOf(&job).Elem(), tree, "", false)
 	job.src = src
 	seen := map[string]bool{}
 	for _, e := range flatten(reported...) {
@@ -198,6 +205,41 @@ func (s *sourceMap) record(node *yaml.Node, path string) {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			s.lines[p] = item.Line
 			s.record(item, p)
+		}
+	}
+}
+
+// given reports whether the file or a --set named path or a key under it.
+func (s *sourceMap) given(path string) bool {
+	path = canonical(path)
+	under := func(p string) bool {
+		return p == path || strings.HasPrefix(p, path+".") || strings.HasPrefix(p, path+"[")
+	}
+	for p := range s.lines {
+		if under(p) {
+			return true
+		}
+	}
+	for p := range s.sets {
+		if under(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// alias makes the lines and --set marks recorded under path old answer
+// for the same keys under path to as well (a renamed key).
+func (s *sourceMap) alias(old, to string) {
+	old, to = canonical(old), canonical(to)
+	for p, line := range maps.Clone(s.lines) {
+		if rest, ok := strings.CutPrefix(p, old); ok && (rest == "" || rest[0] == '.' || rest[0] == '[') {
+			s.lines[to+rest] = line
+		}
+	}
+	for p := range maps.Clone(s.sets) {
+		if rest, ok := strings.CutPrefix(p, old); ok && (rest == "" || rest[0] == '.' || rest[0] == '[') {
+			s.sets[to+rest] = true
 		}
 	}
 }
@@ -379,6 +421,7 @@ var (
 	unmarshalerType     = reflect.TypeFor[yaml.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 	durationType        = reflect.TypeFor[time.Duration]()
+	setType             = reflect.TypeFor[settings.Set]()
 )
 
 // check walks the tree against type t and reports every unknown key and
@@ -415,7 +458,7 @@ func check(node *yaml.Node, t reflect.Type, path string, src *sourceMap) []error
 		if node.Kind != yaml.MappingNode {
 			return fail("want a mapping (section), got %s", kindName(node))
 		}
-		fields := yamlFields(t)
+		fields := yamlFields(t, path)
 		var errs []error
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			k, v := node.Content[i], node.Content[i+1]
@@ -470,9 +513,99 @@ var movedKeys = map[string]struct{ key, why string }{
 
 const backendOwns = "the sub-section of the backend that reads it"
 
-// yamlFields maps the YAML keys of a struct to its fields, as yaml.v3 does
-// (tag name, else the lower-cased field name; inline structs flattened).
-func yamlFields(t reflect.Type) map[string]reflect.StructField {
+// renamedKeys maps a key that moved (dotted path) to where it lives now,
+// for keys that still work where they were for one release: the loader
+// moves the old key's value to the new place (errors still name the old
+// key's file and line) and logs where it went. Setting both is an error.
+var renamedKeys = map[string]string{
+	"data.s3":      "store.s3",      // every user of a bucket reads the store section
+	"data.retries": "store.retries", // (checkpoints, weights and features borrowed data's)
+	// The shard formats' own settings moved into their sub-sections.
+	"data.image_column":      "data.parquet.image_column",
+	"data.label_column":      "data.parquet.label_column",
+	"data.folder_shard_size": "data.folder.shard_size",
+	// The Parquet sink's own settings moved into its sub-section.
+	"extract.row_group_rows": "extract.parquet.row_group_rows",
+	"extract.compression":    "extract.parquet.compression",
+}
+
+// renameKeys applies renamedKeys to the merged tree (file and --set).
+func renameKeys(tree *yaml.Node, src *sourceMap) []error {
+	var errs []error
+	for _, old := range slices.Sorted(maps.Keys(renamedKeys)) {
+		to := renamedKeys[old]
+		oldParent, oldKey := splitLast(old)
+		p := nodeAt(tree, oldParent, false)
+		if p == nil {
+			continue
+		}
+		j := keyIndex(p, oldKey)
+		if j < 0 {
+			continue
+		}
+		val := p.Content[j+1]
+		p.Content = append(p.Content[:j:j], p.Content[j+2:]...)
+		file, line := src.lookup(old)
+		if src.given(to) {
+			errs = append(errs, &field.Error{Field: old, File: file, Line: line,
+				Msg: fmt.Sprintf("moved to %s, which is set too: keep only %s", to, to)})
+			continue
+		}
+		toParent, toKey := splitLast(to)
+		np := nodeAt(tree, toParent, true)
+		if np.Kind != yaml.MappingNode {
+			continue // the type check reports the new parent
+		}
+		if k := keyIndex(np, toKey); k >= 0 {
+			np.Content[k+1] = merge(np.Content[k+1], val)
+		} else {
+			np.Content = append(np.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: toKey}, val)
+		}
+		src.alias(old, to)
+		slog.Warn("config key moved; the old key still works for this release", "key", old, "now", to, "file", file, "line", line)
+	}
+	return errs
+}
+
+// splitLast splits "a.b.c" into "a.b" and "c".
+func splitLast(path string) (string, string) {
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 {
+		return "", path
+	}
+	return path[:i], path[i+1:]
+}
+
+// nodeAt returns the mapping at a dotted path of mappings (the tree for
+// ""), creating missing ones when create is set; nil when it is missing or
+// a value on the way is not a mapping.
+func nodeAt(tree *yaml.Node, path string, create bool) *yaml.Node {
+	cur := tree
+	if path == "" {
+		return cur
+	}
+	for _, part := range strings.Split(path, ".") {
+		if cur.Kind != yaml.MappingNode {
+			return nil
+		}
+		j := keyIndex(cur, part)
+		if j < 0 {
+			if !create {
+				return nil
+			}
+			cur.Content = append(cur.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: part}, &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"})
+			j = len(cur.Content) - 2
+		}
+		cur = cur.Content[j+1]
+	}
+	return cur
+}
+
+// yamlFields maps the YAML keys of a struct at path to its fields, as
+// yaml.v3 does (tag name, else the lower-cased field name; inline structs
+// flattened), plus the sub-sections registered for path when the struct
+// holds an inline settings.Set (train's cpu and xla).
+func yamlFields(t reflect.Type, path string) map[string]reflect.StructField {
 	out := map[string]reflect.StructField{}
 	for _, f := range reflect.VisibleFields(t) {
 		if !f.IsExported() || len(f.Index) > 1 {
@@ -483,8 +616,15 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 		if name == "-" {
 			continue
 		}
+		if f.Type == setType {
+			for _, key := range settings.Keys(path) {
+				typ, _ := settings.Type(path, key)
+				out[key] = reflect.StructField{Name: key, Type: typ}
+			}
+			continue
+		}
 		if strings.Contains(opts, "inline") {
-			maps.Copy(out, yamlFields(f.Type))
+			maps.Copy(out, yamlFields(f.Type, path))
 			continue
 		}
 		if name == "" {
@@ -521,4 +661,72 @@ func kindName(n *yaml.Node) string {
 	default:
 		return fmt.Sprintf("%q", n.Value)
 	}
+}
+
+// decodeSets decodes the registered sub-sections of every settings.Set in
+// the struct v (at path; node is its YAML mapping) into their registered
+// types: each key's node over a fresh copy of its defaults, strictly
+// (unknown keys refused) when strict. yaml.v3 fills an inline map with
+// generic values; this gives each its owner's type. A key not in node keeps
+// its defaults; a key registered for no type is left to check, which
+// reports it.
+func decodeSets(v reflect.Value, node *yaml.Node, path string, strict bool) error {
+	if node == nil || node.Kind != yaml.MappingNode || v.Kind() != reflect.Struct {
+		return nil
+	}
+	var errs []error
+	for _, f := range reflect.VisibleFields(v.Type()) {
+		if !f.IsExported() || len(f.Index) > 1 {
+			continue
+		}
+		fv := v.FieldByIndex(f.Index)
+		if f.Type == setType {
+			set := settings.Set{}
+			for _, key := range settings.Keys(path) {
+				ptr := settings.New(path, key)
+				if j := keyIndex(node, key); j >= 0 {
+					if err := decodeNode(node.Content[j+1], ptr, strict); err != nil {
+						errs = append(errs, fmt.Errorf("%s: %w", joinPath(path, key), err))
+					}
+					// A registered section may hold sub-sections of its own
+					// (extract's sinks).
+					if err := decodeSets(reflect.ValueOf(ptr).Elem(), node.Content[j+1], joinPath(path, key), strict); err != nil {
+						errs = append(errs, err)
+					}
+				}
+				set[key] = ptr
+			}
+			fv.Set(reflect.ValueOf(set))
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || f.Type.Kind() != reflect.Struct {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		if j := keyIndex(node, name); j >= 0 {
+			if err := decodeSets(fv, node.Content[j+1], joinPath(path, name), strict); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// decodeNode decodes node over *ptr, refusing unknown keys when strict
+// (else it keeps what decodes).
+func decodeNode(node *yaml.Node, ptr any, strict bool) error {
+	if !strict {
+		_ = node.Decode(ptr)
+		return nil
+	}
+	text, err := yaml.Marshal(node)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	dec.KnownFields(true)
+	return dec.Decode(ptr)
 }

@@ -3,12 +3,18 @@ package configs_test
 import (
 	"errors"
 	"fmt"
+	"github.com/swavgo/swav/ingest"
+	"github.com/swavgo/swav/stages/demo"
+	"github.com/swavgo/swav/train/cpu"
+	"github.com/swavgo/swav/train/xla"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/internal/field"
+	"github.com/swavgo/swav/internal/field/fieldtest"
 )
 
 const demoYAML = `job: demo
@@ -84,11 +90,11 @@ func TestDefaultsFillWhatTheFileOmits(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := configs.Default()
-	if j.Seed != def.Seed || j.Progress != "auto" || j.ProgressInterval != def.ProgressInterval || j.Demo.Passes != 1 {
+	if j.Seed != def.Seed || j.Progress != "auto" || j.ProgressInterval != def.ProgressInterval || demo.SettingsOf(j).Passes != 1 {
 		t.Fatalf("defaults lost: %+v", j)
 	}
-	if j.Demo.Dir != "/tmp" || j.Demo.Workers != 2 {
-		t.Fatalf("file values lost: %+v", j.Demo)
+	if demo.SettingsOf(j).Dir != "/tmp" || demo.SettingsOf(j).Workers != 2 {
+		t.Fatalf("file values lost: %+v", demo.SettingsOf(j))
 	}
 	if j.Train.Optim.BaseLR != def.Train.Optim.BaseLR {
 		t.Fatal("nested defaults lost")
@@ -102,7 +108,7 @@ func TestOverrides(t *testing.T) {
 		"train.swav.crops_for_assign=[0, 2]",
 		"progress_interval=250ms",
 		"data.shards=[a.tar, b.tar]",
-		"data.s3.path_style=true",
+		"store.s3.path_style=true",
 		"out=",
 	})
 	if err == nil {
@@ -115,14 +121,14 @@ func TestOverrides(t *testing.T) {
 		"train.swav.crops_for_assign=[0, 2]",
 		"progress_interval=250ms",
 		"data.shards=[a.tar, b.tar]",
-		"data.s3.path_style=true",
+		"store.s3.path_style=true",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	switch {
-	case j.Demo.Workers != 7:
-		t.Errorf("demo.workers %d", j.Demo.Workers)
+	case demo.SettingsOf(j).Workers != 7:
+		t.Errorf("demo.workers %d", demo.SettingsOf(j).Workers)
 	case j.Augment.Crops[1].Size != 128 || j.Augment.Crops[1].Count != 6:
 		t.Errorf("crops[1] %+v", j.Augment.Crops[1])
 	case len(j.Augment.Crops) != 3 || j.Augment.Crops[2].Size != 32:
@@ -131,8 +137,8 @@ func TestOverrides(t *testing.T) {
 		t.Errorf("crops_for_assign %v", j.Train.SwAV.CropsForAssign)
 	case j.ProgressInterval != 250*time.Millisecond:
 		t.Errorf("interval %v", j.ProgressInterval)
-	case len(j.Data.Shards) != 2 || j.Data.S3.PathStyle == nil || !*j.Data.S3.PathStyle:
-		t.Errorf("data %+v", j.Data)
+	case len(j.Data.Shards) != 2 || j.Store.S3.PathStyle == nil || !*j.Store.S3.PathStyle:
+		t.Errorf("data %+v, store %+v", j.Data, j.Store)
 	}
 }
 
@@ -189,6 +195,11 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		{"moved precision", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  backend: xla\n  precision: bf16\n", nil, "train.precision", "t.yaml", 5, "moved to train.xla.precision"},
 		{"moved pjrt_plugin", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  pjrt_plugin: /x.so\n", nil, "train.pjrt_plugin", "t.yaml", 4, "moved to train.xla.pjrt_plugin"},
 		{"moved devices", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  devices: 2\n", nil, "train.devices", "t.yaml", 4, "moved to train.xla.devices"},
+		{"backend sub-section: wrong type", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  cpu:\n    threads: many\n", nil, "train.cpu.threads", "t.yaml", 5, "not a valid integer"},
+		{"backend sub-section: unknown key", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  cpu:\n    thread: 2\n", nil, "train.cpu.thread", "t.yaml", 5, "unknown field (known here: precision, threads)"},
+		{"backend sub-section: not a mapping", "job: train\ndata: {shards: [a.tar]}\ntrain:\n  cpu: 3\n", nil, "train.cpu", "t.yaml", 4, "want a mapping"},
+		{"backend sub-section: set unknown key", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.xla.device=2"}, "train.xla.device", "--set", 0, "unknown field"},
+		{"backend sub-section: set out of range", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.cpu.threads=-2"}, "train.cpu.threads", "--set", 0, "must not be negative"},
 		{"set moved threads", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.threads=2"}, "train.threads", "--set", 0, "moved to train.cpu.threads"},
 		{"set moved precision", "job: train\ndata: {shards: [a.tar]}\n", []string{"train.precision=bf16"}, "train.precision", "--set", 0, "moved to train.xla.precision"},
 		{"moved quickstart", "job: quickstart\nextract:\n  quickstart:\n    knn: [5]\n", nil, "extract.quickstart", "t.yaml", 3, "moved to quickstart (the quickstart job's own section)"},
@@ -284,12 +295,13 @@ func TestBackendSubSections(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tr := j.Train; tr.Backend != tc.backend || tr.CPU.Threads != tc.threads || tr.XLA.Precision != tc.prec {
-				t.Errorf("backend %q, cpu.threads %d, xla.precision %q", tr.Backend, tr.CPU.Threads, tr.XLA.Precision)
+			if tr := j.Train; tr.Backend != tc.backend || cpu.SettingsOf(&tr).Threads != tc.threads || xla.SettingsOf(&tr).Precision != tc.prec {
+				t.Errorf("backend %q, cpu.threads %d, xla.precision %q", tr.Backend, cpu.SettingsOf(&tr).Threads, xla.SettingsOf(&tr).Precision)
 			}
 		})
 	}
-	if got := configs.Default().Train.XLA.Precision; got != "float32" {
+	def := configs.Default()
+	if got := xla.SettingsOf(&def.Train).Precision; got != "float32" {
 		t.Errorf("default train.xla.precision %q, want float32", got)
 	}
 }
@@ -311,17 +323,54 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
-func TestDeclareKindChoosesTheSections(t *testing.T) {
-	configs.DeclareKind("test-kind-demo-only", configs.SectionDemo)
+// TestKindChoosesTheSections: a kind's registration (configs.RegisterKind,
+// which stages.Register calls) says which sections Validate checks, and its
+// own section's settings are decoded into the registered type and
+// validated by their own Validate; an unregistered kind is refused with
+// the kinds there are.
+func TestKindChoosesTheSections(t *testing.T) {
+	configs.RegisterKind("test-kind-demo-only", configs.KindSpec{Sections: []string{"demo"}})
+	configs.RegisterKind("test-kind-own", configs.KindSpec{Sections: []string{configs.SectionMetrics}, Settings: ownSection{Size: 3}})
 	j := configs.Default()
 	j.Job = "test-kind-demo-only"
 	if err := j.Validate(); err != nil { // data.shards is empty but not read
 		t.Fatal(err)
 	}
-	j.Job = "unknown-kind" // undeclared: every section is checked
-	if err := j.Validate(); err == nil {
-		t.Fatal("undeclared kind should validate data too")
+	j.Job = "unknown-kind"
+	fieldtest.Want(t, j.Validate(), "job")
+
+	got, err := configs.LoadBytes("k.yaml", []byte("job: test-kind-own\ntest-kind-own:\n  size: 5\n"), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if own := configs.KindSettings[ownSection](got, "test-kind-own"); own.Size != 5 {
+		t.Errorf("own section decoded as %+v", own)
+	}
+	for _, tc := range []struct {
+		yaml, field string
+		line        int
+	}{
+		{"job: test-kind-own\ntest-kind-own:\n  size: 0\n", "test-kind-own.size", 3},
+		{"job: test-kind-own\ntest-kind-own:\n  sise: 2\n", "test-kind-own.sise", 3},
+		{"job: test-kind-own\ntest-kind-own:\n  size: big\n", "test-kind-own.size", 3},
+	} {
+		_, err := configs.LoadBytes("k.yaml", []byte(tc.yaml), nil)
+		if fe := fieldtest.Want(t, err, tc.field); fe.Line != tc.line || fe.File != "k.yaml" {
+			t.Errorf("%q: %v, want line %d", tc.yaml, err, tc.line)
+		}
+	}
+}
+
+// ownSection is the own section of the test kind "test-kind-own".
+type ownSection struct {
+	Size int `yaml:"size"`
+}
+
+func (s *ownSection) Validate() error {
+	if s.Size < 1 {
+		return field.Errorf("size", "must be at least 1")
+	}
+	return nil
 }
 
 func ExampleLoadBytes() {
@@ -330,7 +379,7 @@ func ExampleLoadBytes() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(job.Job, job.Demo.Dir, job.Demo.Workers, job.Seed)
+	fmt.Println(job.Job, demo.SettingsOf(job).Dir, demo.SettingsOf(job).Workers, job.Seed)
 
 	_, err = configs.LoadBytes("demo.yaml", []byte("job: demo\ndemo:\n  dri: images\n"), nil)
 	fmt.Println(err)
@@ -355,5 +404,146 @@ func TestEveryProblemAtOnce(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `t.yaml:1: job: unknown job kind "trian"`) || !strings.Contains(err.Error(), `did you mean "train"?`) ||
 		strings.Contains(err.Error(), "shards") {
 		t.Errorf("job typo: %v", err)
+	}
+}
+
+// TestBackendSettingsTyped: a backend's sub-section decodes into the type
+// the backend registered (train/cpu's Config), defaults fill what the file
+// omits, a copy edited by the owner leaves the job as it was, another
+// backend's sub-section is not validated, and every problem of a
+// sub-section comes with the others at once.
+func TestBackendSettingsTyped(t *testing.T) {
+	j, err := configs.LoadBytes("t.yaml", []byte("job: train\ndata: {shards: [a.tar]}\ntrain:\n  cpu: {threads: 3}\n  xla: {devices: -1}\n"), nil)
+	if err != nil {
+		t.Fatalf("another backend's sub-section was validated: %v", err)
+	}
+	if got := cpu.SettingsOf(&j.Train); got != (cpu.Config{Threads: 3, Precision: "bf16"}) {
+		t.Errorf("train.cpu decoded as %+v", got)
+	}
+	if got := xla.SettingsOf(&j.Train); got.Devices != -1 || got.Precision != "float32" {
+		t.Errorf("train.xla decoded as %+v", got)
+	}
+	tr := j.Train
+	cpu.Edit(&tr).Threads = 9
+	if cpu.SettingsOf(&j.Train).Threads != 3 || cpu.SettingsOf(&tr).Threads != 9 {
+		t.Error("Edit on a copy of the section changed the job's settings")
+	}
+	_, err = configs.LoadBytes("t.yaml", []byte("job: train\ndata: {shards: [a.tar]}\ntrain:\n  batch_size: 0\n  cpu:\n    threads: x\n    speed: 2\n"), []string{"train.cpu.precision=fp8"})
+	var got []string
+	for _, fe := range fieldErrors(err) {
+		got = append(got, fmt.Sprintf("%s:%d:%s", fe.File, fe.Line, fe.Field))
+	}
+	want := []string{"t.yaml:6:train.cpu.threads", "t.yaml:7:train.cpu.speed", "--set:0:train.cpu.precision", "t.yaml:4:train.batch_size"}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("errors %v lack %s (all: %v)", got, w, err)
+		}
+	}
+}
+
+// TestStoreSection: the S3 settings and retries live in the store section;
+// data.s3 and data.retries, where they were, still work for one release
+// (moved to the store section, errors at the old key's line), and setting
+// both places is an error.
+func TestStoreSection(t *testing.T) {
+	const train = "job: train\ndata:\n  shards: [s3://b/a.tar]\n"
+	for _, tc := range []struct {
+		name     string
+		yaml     string
+		sets     []string
+		endpoint string
+		retries  int
+		field    string
+		line     int
+		msg      string
+	}{
+		{"store section", train + "store:\n  s3: {endpoint: http://s3:9000}\n  retries: 4\n", nil, "http://s3:9000", 4, "", 0, ""},
+		{"defaults", train, nil, "", 10, "", 0, ""},
+		{"old keys still work", train + "  s3:\n    endpoint: http://old:9000\n  retries: 3\n", nil, "http://old:9000", 3, "", 0, ""},
+		{"old key by --set", train, []string{"data.s3.endpoint=http://set:1"}, "http://set:1", 10, "", 0, ""},
+		{"old key's error at its line", train + "  s3:\n    endpoint: http://old:9000\n    access_key_id: k\n", nil, "", 0, "store.s3.access_key_id", 6, "set together"},
+		{"old and new", train + "  retries: 3\nstore:\n  retries: 4\n", nil, "", 0, "data.retries", 4, "moved to store.retries, which is set too"},
+		{"bad retries", train + "store:\n  retries: 0\n", nil, "", 0, "store.retries", 5, "must be >= 1"},
+		{"unknown store key", train + "store:\n  s4: {}\n", nil, "", 0, "store.s4", 5, "unknown field"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j, err := configs.LoadBytes("t.yaml", []byte(tc.yaml), tc.sets)
+			if tc.field != "" {
+				fe := fieldtest.Want(t, err, tc.field, tc.msg)
+				if fe.Line != tc.line || fe.File != "t.yaml" {
+					t.Errorf("%v: want t.yaml:%d", err, tc.line)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Store.S3.Endpoint != tc.endpoint || j.Store.Retries != tc.retries {
+				t.Errorf("store %+v, want endpoint %q retries %d", j.Store, tc.endpoint, tc.retries)
+			}
+			if d := j.DataConfig(); d.Store.S3.Endpoint != tc.endpoint || d.Store.Retries != tc.retries {
+				t.Errorf("DataConfig().Store %+v", d.Store)
+			}
+		})
+	}
+}
+
+// TestFormatSubSections: a shard format's settings live in its own
+// sub-section of data (data.parquet, data.folder), decoded into the type
+// the format registered; the flat keys they had still work for one release.
+func TestFormatSubSections(t *testing.T) {
+	const train = "job: train\ndata:\n  shards: [a.parquet]\n"
+	for _, tc := range []struct {
+		name   string
+		yaml   string
+		sets   []string
+		column string
+		size   int
+		field  string
+		line   int
+		msg    string
+	}{
+		{"sub-sections", train + "  parquet: {image_column: img}\n  folder:\n    shard_size: 50\n", nil, "img", 50, "", 0, ""},
+		{"defaults", train, nil, "image", 1000, "", 0, ""},
+		{"old flat keys still work", train + "  image_column: pic\n  folder_shard_size: 7\n", nil, "pic", 7, "", 0, ""},
+		{"old key by --set", train, []string{"data.image_column=x"}, "x", 1000, "", 0, ""},
+		{"old key's error at its line", train + "  folder_shard_size: 0\n", nil, "", 0, "data.folder.shard_size", 4, "must be >= 1"},
+		{"unknown key in a format's sub-section", train + "  parquet:\n    image_col: x\n", nil, "", 0, "data.parquet.image_col", 5, "unknown field (known here: image_column, label_column)"},
+		{"empty image column with format parquet", train + "  format: parquet\n  parquet: {image_column: \"\"}\n", nil, "", 0, "data.parquet.image_column", 5, "must name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j, err := configs.LoadBytes("t.yaml", []byte(tc.yaml), tc.sets)
+			if tc.field != "" {
+				fe := fieldtest.Want(t, err, tc.field, tc.msg)
+				if fe.Line != tc.line || fe.File != "t.yaml" {
+					t.Errorf("%v: want t.yaml:%d", err, tc.line)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ingest.ParquetSettings(&j.Data).ImageColumn; got != tc.column {
+				t.Errorf("image column %q, want %q", got, tc.column)
+			}
+			if got := ingest.FolderSettings(&j.Data).ShardSize; got != tc.size {
+				t.Errorf("folder shard size %d, want %d", got, tc.size)
+			}
+		})
+	}
+}
+
+// TestMovedKeyErrorsComeWithTheOthers: an old key set beside its new place
+// is reported together with every other problem of the file.
+func TestMovedKeyErrorsComeWithTheOthers(t *testing.T) {
+	_, err := configs.LoadBytes("t.yaml", []byte("job: train\ndata:\n  shards: [a.tar]\n  retries: 3\nstore:\n  retries: 4\ntrain:\n  cpu: {speed: 2}\n  batch_size: 0\n"), nil)
+	var got []string
+	for _, fe := range fieldErrors(err) {
+		got = append(got, fmt.Sprintf("%d:%s", fe.Line, fe.Field))
+	}
+	for _, want := range []string{"4:data.retries", "8:train.cpu.speed", "9:train.batch_size"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("errors %v lack %s", got, want)
+		}
 	}
 }

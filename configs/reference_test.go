@@ -10,11 +10,13 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/internal/settings"
 )
 
 var update = flag.Bool("update", false, "rewrite the config reference in ../README.md")
@@ -27,7 +29,16 @@ const (
 // TestReadmeReference keeps the README's config reference equal to the Job
 // struct: one row per key with its type, default and doc comment.
 func TestReadmeReference(t *testing.T) {
-	docs := fieldDocs(t, ".", "../ingest", "../ingest/store", "../augment", "../train", "../sinks")
+	dirs := []string{".", "../ingest", "../ingest/store", "../augment", "../train", "../sinks"}
+	for _, section := range settings.Sections() { // the owners of the registered sub-sections
+		for _, key := range settings.Keys(section) {
+			pkg := reflect.TypeOf(settings.New(section, key)).Elem().PkgPath()
+			if rel, ok := strings.CutPrefix(pkg, "github.com/swavgo/swav/"); ok && !slices.Contains(dirs, "../"+rel) {
+				dirs = append(dirs, "../"+rel)
+			}
+		}
+	}
+	docs := fieldDocs(t, dirs...)
 	var b strings.Builder
 	b.WriteString("| key | type | default | meaning |\n|---|---|---|---|\n")
 	def := configs.Default()
@@ -67,6 +78,25 @@ func reference(b *strings.Builder, v reflect.Value, prefix string, docs map[stri
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		if f.Type == reflect.TypeFor[settings.Set]() {
+			// The registered sub-sections, each under its key, documented
+			// by its owner's type.
+			for _, sub := range settings.Keys(prefix) {
+				key := sub
+				if prefix != "" {
+					key = prefix + "." + sub
+				}
+				val := reflect.ValueOf(settings.New(prefix, sub)).Elem()
+				if strings.HasSuffix(val.Type().PkgPath(), "_test") {
+					continue // a test's own kind
+				}
+				fmt.Fprintf(b, "| `%s` | section | | %s (`%s.%s`) |\n", key,
+					docs[path.Base(val.Type().PkgPath())+"."+val.Type().Name()],
+					strings.TrimPrefix(val.Type().PkgPath(), "github.com/swavgo/swav/"), val.Type().Name())
+				reference(b, val, key, docs)
+			}
 			continue
 		}
 		if name == "" {
@@ -149,6 +179,15 @@ func fieldDocs(t *testing.T, dirs ...string) map[string]string {
 			f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
 			if err != nil {
 				t.Fatal(err)
+			}
+			for _, d := range f.Decls { // a type's doc: "pkg.Type" (its first sentence)
+				if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.TYPE && len(gd.Specs) == 1 {
+					text := strings.Join(strings.Fields(gd.Doc.Text()), " ")
+					if i := strings.Index(text, ". "); i >= 0 {
+						text = text[:i+1]
+					}
+					docs[f.Name.Name+"."+gd.Specs[0].(*ast.TypeSpec).Name.Name] = strings.ReplaceAll(text, "|", `\|`)
+				}
 			}
 			ast.Inspect(f, func(n ast.Node) bool {
 				ts, ok := n.(*ast.TypeSpec)

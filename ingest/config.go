@@ -2,12 +2,19 @@ package ingest
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/field"
+	"github.com/swavgo/swav/internal/settings"
 )
+
+// Section is the data section's key in a job; the formats' sub-sections are
+// registered under it (settings.Register(Section, "parquet", ...)).
+const Section = "data"
 
 // Config is the data section of a job. (Owned by the ingest package; the
 // fields below are the contract other packages rely on.)
@@ -18,8 +25,6 @@ type Config struct {
 	// Format is a registered shard format ("wds", "parquet", "folder") or
 	// "auto" (from the extension).
 	Format string `yaml:"format"`
-	// S3 configures s3:// shard URLs (and any s3:// output of the run).
-	S3 store.S3Config `yaml:"s3"`
 	// Prefetch is the number of shards each worker opens and reads ahead
 	// concurrently with the one being consumed (0: none).
 	Prefetch int `yaml:"prefetch"`
@@ -40,27 +45,21 @@ type Config struct {
 	// JOB_COMPLETION_INDEX, SLURM_PROCID/SLURM_NTASKS), else 0 and 1.
 	Rank      int `yaml:"rank"`
 	WorldSize int `yaml:"world_size"`
-	// ImageColumn and LabelColumn name the Parquet columns: the image is a
-	// struct {bytes, path} (or plain binary) column, the label an integer one.
-	ImageColumn string `yaml:"image_column"`
-	LabelColumn string `yaml:"label_column"`
-	// FolderShardSize is the number of files per virtual shard of an image
-	// folder (the unit of shuffling and splitting).
-	FolderShardSize int `yaml:"folder_shard_size"`
-	// Retries is the number of attempts for each S3 request and for resuming
-	// a cut body at the same byte offset.
-	Retries int `yaml:"retries"`
+	// Formats holds each registered shard format's own sub-section by its
+	// name (data.parquet is ParquetConfig, data.folder FolderConfig): the
+	// format registers its type and defaults with RegisterFormat, the loader
+	// decodes the YAML key strictly into it.
+	Formats settings.Set `yaml:",inline"`
+	// Store is how the shards are reached: a job's store section (the job
+	// fills it, configs.Job.DataConfig), not a key of the data section.
+	Store store.Config `yaml:"-"`
 }
-
-// StoreConfig returns the store settings of the data section.
-func (c *Config) StoreConfig() store.Config { return store.Config{S3: c.S3, Retries: c.Retries} }
 
 // DefaultConfig returns the typed defaults.
 func DefaultConfig() Config {
 	return Config{
 		Format: "auto", Prefetch: 2, ShuffleBuffer: 1000, Workers: 1, SkipBudget: 0,
-		Rank: -1, WorldSize: 0, ImageColumn: "image", LabelColumn: "label",
-		FolderShardSize: 1000, Retries: 10,
+		Rank: -1, WorldSize: 0, Formats: settings.Defaults(Section), Store: store.DefaultConfig(),
 	}
 }
 
@@ -93,20 +92,32 @@ func (c *Config) Validate() error {
 		return field.Errorf("world_size", "must be >= 1 (or 0: from the environment), got %d", c.WorldSize)
 	case c.WorldSize > 0 && c.Rank >= c.WorldSize:
 		return field.Errorf("rank", "rank %d is not below world_size %d", c.Rank, c.WorldSize)
-	case c.FolderShardSize < 1:
-		return field.Errorf("folder_shard_size", "must be >= 1, got %d", c.FolderShardSize)
-	case c.Retries < 1:
-		return field.Errorf("retries", "must be >= 1, got %d", c.Retries)
+	}
+	// Every format's own sub-section that checks itself (data.format auto
+	// may pick any), then the restrictions of the format named.
+	for _, name := range slices.Sorted(maps.Keys(c.Formats)) {
+		if v, ok := c.Formats[name].(settings.Validator); ok {
+			if err := v.Validate(); err != nil {
+				return prefixField(name, err)
+			}
+		}
 	}
 	if format.Validate != nil {
 		if err := format.Validate(c); err != nil {
 			return err
 		}
 	}
-	if (c.S3.AccessKeyID == "") != (c.S3.SecretAccessKey == "") {
-		return field.Errorf("s3.access_key_id", "access_key_id and secret_access_key must be set together")
-	}
 	return nil
+}
+
+// prefixField prefixes a sub-section's key to the field of a field error.
+func prefixField(prefix string, err error) error {
+	if fe, ok := err.(*field.Error); ok {
+		out := *fe
+		out.Field = prefix + "." + fe.Field
+		return &out
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
 }
 
 // RankWorld returns this process's rank and the world size: from the config

@@ -21,8 +21,6 @@ func TestConfigValidate(t *testing.T) {
 		{"skip budget", func(c *Config) { c.SkipBudget = -2 }, "skip_budget"},
 		{"rank", func(c *Config) { c.Rank, c.WorldSize = 2, 2 }, "rank"},
 		{"world", func(c *Config) { c.WorldSize = -1 }, "world_size"},
-		{"retries", func(c *Config) { c.Retries = 0 }, "retries"},
-		{"half keys", func(c *Config) { c.S3.AccessKeyID = "k" }, "s3.access_key_id"},
 	} {
 		c := DefaultConfig()
 		c.Shards = []string{"x.tar"}

@@ -365,8 +365,8 @@ func TestS3ShortObjectIsNotACutConnection(t *testing.T) {
 	}
 	defer proxy.Close()
 	cfg.Shards = []string{"s3://shortobjects/" + names}
-	cfg.S3 = srv.S3Config()
-	cfg.S3.Endpoint = proxy.URL
+	cfg.Store.S3 = srv.S3Config()
+	cfg.Store.S3.Endpoint = proxy.URL
 	keys, skips, inc, err := runShards(t, cfg, "s3://shortobjects/")
 	if err != nil || !slices.Equal(keys, wantKeys) || !slices.Equal(skips, wantSkips) || !slices.Equal(inc, wantInc) {
 		t.Fatalf("through cut connections: %v\nkeys %q\nskips %q\nincomplete %q\nwant %q\n%q\n%q", err, keys, skips, inc, wantKeys, wantSkips, wantInc)
@@ -382,8 +382,8 @@ func TestS3ShortObjectIsNotACutConnection(t *testing.T) {
 	}
 	defer always.Close()
 	cfg.Shards = []string{"s3://shortobjects/noindex/whole.tar"}
-	cfg.S3.Endpoint = always.URL
-	cfg.Retries = 1
+	cfg.Store.S3.Endpoint = always.URL
+	cfg.Store.Retries = 1
 	_, skips, inc, err = runShards(t, cfg, "")
 	if err == nil || errors.Is(err, ingest.ErrIncompleteShard) || len(skips) > 0 || len(inc) > 0 || !strings.Contains(err.Error(), "s3://shortobjects/noindex/whole.tar at byte") {
 		t.Fatalf("connections always cut: err %v, skips %q, incomplete %q: want an I/O error naming the shard", err, skips, inc)

@@ -10,20 +10,54 @@ import (
 	"strings"
 
 	"github.com/swavgo/swav/ingest/store"
+	"github.com/swavgo/swav/internal/field"
+	"github.com/swavgo/swav/internal/settings"
 )
 
 // Image folders: one subdirectory per class (label = index of the class in
-// sorted order), cut into virtual shards of data.folder_shard_size files.
+// sorted order), cut into virtual shards of data.folder.shard_size files.
 func init() {
-	RegisterFormat("folder", Format{
+	RegisterFormat(folderFormat, Format{
+		Settings: FolderConfig{ShardSize: 1000},
 		Open: func(ctx context.Context, s Shard, _ *Config) (ShardReader, error) {
 			return newFolderReader(ctx, s), nil
 		},
 		List: func(ctx context.Context, b store.Bucket, prefix string, cfg *Config) ([]Shard, error) {
-			return listFolder(ctx, b, prefix, cfg.FolderShardSize)
+			return listFolder(ctx, b, prefix, FolderSettings(cfg).ShardSize)
 		},
 		Detect: func(name string) bool { return isImageExt(extOf(name)) },
 	})
+}
+
+const folderFormat = "folder"
+
+// FolderConfig is the folder format's own sub-section of the data section
+// (data.folder), registered with the format.
+type FolderConfig struct {
+	// ShardSize is the number of files per virtual shard of an image
+	// folder (the unit of shuffling and splitting).
+	ShardSize int `yaml:"shard_size"`
+}
+
+// Validate checks the sub-section (fields relative to data.folder); the
+// data section runs it whatever data.format is (auto may list a folder).
+func (c *FolderConfig) Validate() error {
+	if c.ShardSize < 1 {
+		return field.Errorf("shard_size", "must be >= 1, got %d", c.ShardSize)
+	}
+	return nil
+}
+
+// FolderSettings returns the folder format's settings of a data section
+// (its defaults where the section holds none).
+func FolderSettings(c *Config) FolderConfig {
+	return settings.Get[FolderConfig](c.Formats, Section, folderFormat)
+}
+
+// EditFolder returns the folder format's settings of c for changing them in
+// place; c gets its own copy first.
+func EditFolder(c *Config) *FolderConfig {
+	return settings.Edit[FolderConfig](&c.Formats, Section, folderFormat)
 }
 
 // folderFile is one image of an image folder.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/registry"
+	"github.com/swavgo/swav/internal/settings"
 )
 
 // Record is one sample slot of a shard: a Sample, or the key of a corrupt
@@ -139,7 +140,7 @@ type Format struct {
 	Open func(ctx context.Context, s Shard, cfg *Config) (ShardReader, error)
 	// List, when set, makes the format's shards from the objects under a
 	// folder prefix itself (image folders: virtual shards of
-	// data.folder_shard_size files with known Samples) instead of one
+	// data.folder.shard_size files with known Samples) instead of one
 	// object per shard. data.format naming the format resolves every URL
 	// with it.
 	List func(ctx context.Context, b store.Bucket, prefix string, cfg *Config) ([]Shard, error)
@@ -149,8 +150,14 @@ type Format struct {
 	Detect func(objectName string) bool
 	// Validate, when set, checks the settings the format reads when
 	// data.format names it; errors are field errors relative to data
-	// (field.Errorf("image_column", ...)).
+	// (field.Errorf("parquet.image_column", ...)).
 	Validate func(cfg *Config) error
+	// Settings is the typed defaults of the format's own sub-section of
+	// the data section, under the format's name (ingest.ParquetConfig for
+	// data.parquet), a struct value; nil if it has none. The loader decodes
+	// the YAML key strictly into a copy of it (Config.Formats); the data
+	// section runs its Validate method (on a pointer) when it has one.
+	Settings any
 }
 
 // AutoFormat is the data.format that picks each shard's format by its
@@ -167,6 +174,9 @@ func RegisterFormat(name string, f Format) {
 		panic(fmt.Sprintf("shard format %q: want a name other than %q, Open, and either Ext or List", name, AutoFormat))
 	}
 	formats.Register(name, f)
+	if f.Settings != nil {
+		settings.Register(Section, name, f.Settings)
+	}
 }
 
 // FormatNames lists the registered shard formats, sorted (data.format takes

@@ -229,7 +229,7 @@ func TestParquetShards(t *testing.T) {
 			t.Fatalf("error %v should name the shard and the column", err)
 		}
 		cfg := oneShard(p)
-		cfg.ImageColumn = "picture"
+		ingest.EditParquet(&cfg).ImageColumn = "picture"
 		if got, err := collect2(t, cfg); err != nil || len(got) != 3 {
 			t.Fatalf("with image_column=picture: %d rows, %v", len(got), err)
 		}
@@ -253,7 +253,7 @@ func TestImageFolder(t *testing.T) {
 	}
 	cfg := oneShard(dir + "/")
 	cfg.Format = "folder"
-	cfg.FolderShardSize = 2
+	ingest.EditFolder(&cfg).ShardSize = 2
 	got, err := collect2(t, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -312,8 +312,13 @@ func TestFormatRegistry(t *testing.T) {
 	}
 	t.Run("a format's own settings", func(t *testing.T) {
 		cfg := oneShard("x.parquet")
-		cfg.Format, cfg.ImageColumn = "parquet", ""
-		fieldtest.Want(t, cfg.Validate(), "image_column")
+		cfg.Format = "parquet"
+		ingest.EditParquet(&cfg).ImageColumn = ""
+		fieldtest.Want(t, cfg.Validate(), "parquet.image_column")
+		cfg = ingest.DefaultConfig()
+		cfg.Shards = []string{"x.tar"}
+		ingest.EditFolder(&cfg).ShardSize = 0
+		fieldtest.Want(t, cfg.Validate(), "folder.shard_size", "must be >= 1")
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/field"
+	"github.com/swavgo/swav/internal/settings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -20,12 +21,36 @@ import (
 // Hugging Face Parquet shards: one row per sample, an image column (struct
 // {bytes, path} or binary) and an integer label column, read by byte range.
 func init() {
-	RegisterFormat("parquet", Format{Ext: ".parquet", Open: openParquet, Validate: func(c *Config) error {
-		if c.ImageColumn == "" {
-			return field.Errorf("image_column", "must name the Parquet image column")
-		}
-		return nil
-	}})
+	RegisterFormat(parquetFormat, Format{Ext: ".parquet", Open: openParquet, Settings: ParquetConfig{ImageColumn: "image", LabelColumn: "label"},
+		Validate: func(c *Config) error {
+			if ParquetSettings(c).ImageColumn == "" {
+				return field.Errorf("parquet.image_column", "must name the Parquet image column")
+			}
+			return nil
+		}})
+}
+
+const parquetFormat = "parquet"
+
+// ParquetConfig is the parquet format's own sub-section of the data
+// section (data.parquet), registered with the format.
+type ParquetConfig struct {
+	// ImageColumn and LabelColumn name the Parquet columns: the image is a
+	// struct {bytes, path} (or plain binary) column, the label an integer one.
+	ImageColumn string `yaml:"image_column"`
+	LabelColumn string `yaml:"label_column"`
+}
+
+// ParquetSettings returns the parquet format's settings of a data section
+// (its defaults where the section holds none).
+func ParquetSettings(c *Config) ParquetConfig {
+	return settings.Get[ParquetConfig](c.Formats, Section, parquetFormat)
+}
+
+// EditParquet returns the parquet format's settings of c for changing them
+// in place; c gets its own copy first.
+func EditParquet(c *Config) *ParquetConfig {
+	return settings.Edit[ParquetConfig](&c.Formats, Section, parquetFormat)
 }
 
 // parquetBatchRows is the number of rows decoded at a time: memory is about
@@ -106,7 +131,8 @@ func openParquet(ctx context.Context, s Shard, cfg *Config) (reader ShardReader,
 	if err != nil {
 		return nil, fmt.Errorf("shard %s: not a readable Parquet file: %w", s.URL, err)
 	}
-	imageCol, labelCol := orDefault(cfg.ImageColumn, "image"), cfg.LabelColumn
+	own := ParquetSettings(cfg)
+	imageCol, labelCol := orDefault(own.ImageColumn, "image"), own.LabelColumn
 	sc := pf.MetaData().Schema
 	var leaves []int
 	var names []string
@@ -124,7 +150,7 @@ func openParquet(ctx context.Context, s Shard, cfg *Config) (reader ShardReader,
 	}
 	if !foundImage {
 		pf.Close()
-		return nil, fmt.Errorf("shard %s: no image column %q (columns: %s); set data.image_column", s.URL, imageCol, strings.Join(names, ", "))
+		return nil, fmt.Errorf("shard %s: no image column %q (columns: %s); set data.parquet.image_column", s.URL, imageCol, strings.Join(names, ", "))
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, memory.DefaultAllocator)
 	if err != nil {

@@ -41,7 +41,7 @@ func TestS3SourceMatchesLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Shards = []string{"s3://clean/wds/"} // a prefix
-	cfg.S3 = s3srv.S3Config()
+	cfg.Store.S3 = s3srv.S3Config()
 	gotS3, err := collect(t, cfg, opts, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +75,8 @@ func TestS3FaultsLoseNothing(t *testing.T) {
 	}
 	defer proxy.Close()
 	cfg.Shards = []string{"s3://faulty/wds/part-{000000..000009}.tar"}
-	cfg.S3 = s3srv.S3Config()
-	cfg.S3.Endpoint = proxy.URL
+	cfg.Store.S3 = s3srv.S3Config()
+	cfg.Store.S3.Endpoint = proxy.URL
 	before := store.S3Counters()
 	got, err := collect(t, cfg, opts, 0)
 	if err != nil {
@@ -165,8 +165,8 @@ func TestS3ParquetRangedReadsSurviveFaults(t *testing.T) {
 	}
 	defer proxy.Close()
 	cfg.Shards = []string{"s3://parquet/hf/*.parquet"}
-	cfg.S3 = srv.S3Config()
-	cfg.S3.Endpoint = proxy.URL
+	cfg.Store.S3 = srv.S3Config()
+	cfg.Store.S3.Endpoint = proxy.URL
 	got, err := collect2(t, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -197,10 +197,10 @@ func TestS3BadInputThroughSource(t *testing.T) {
 		cfg := ingest.DefaultConfig()
 		cfg.Shards = []string{tc.shard}
 		cfg.Rank, cfg.WorldSize = 0, 1
-		cfg.S3 = srv.S3Config()
-		cfg.Retries = 2
+		cfg.Store.S3 = srv.S3Config()
+		cfg.Store.Retries = 2
 		if tc.secret != "" {
-			cfg.S3.SecretAccessKey = tc.secret
+			cfg.Store.S3.SecretAccessKey = tc.secret
 		}
 		_, err := collect(t, cfg, ingest.SourceOptions{World: 1, Epochs: 1}, 0)
 		for _, w := range tc.want {

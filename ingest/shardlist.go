@@ -136,7 +136,7 @@ func resolveShards(ctx context.Context, cfg *Config) (*shardSet, error) {
 	set := &shardSet{}
 	buckets := map[string]store.Bucket{}
 	open := func(u string) (store.Bucket, string, error) {
-		b, prefix, err := store.Open(ctx, u, cfg.StoreConfig())
+		b, prefix, err := store.Open(ctx, u, cfg.Store)
 		if err != nil {
 			return nil, "", err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/internal/registry"
+	"github.com/swavgo/swav/internal/settings"
 )
 
 // Layout describes the feature column.
@@ -83,12 +84,25 @@ type ShardWriter interface {
 }
 
 // Options configure a sink: the object store (for s3:// locations) and the
-// sink's own settings (Parquet's row groups and codec; others ignore them).
+// sinks' own settings, by sink name (the extract section's sub-sections:
+// extract.parquet is sinks/parquet's Config); each sink reads its own with
+// settings.Get and ignores the others'.
 type Options struct {
-	Store        store.Config
-	RowGroupRows int
-	Compression  string
+	Store    store.Config
+	Settings settings.Set
 }
+
+// Section is the job section whose sub-sections the sinks own (the extract
+// kind's section): a sink registers its settings under it, keyed by the
+// sink's name (RegisterSettings).
+const Section = "extract"
+
+// RegisterSettings registers the typed defaults (a struct value) of the
+// sink name's own sub-section of the extract section (extract.<name>),
+// from the sink package's init, beside Register. The loader decodes the
+// YAML key strictly into a copy of it; the extract section runs its
+// Validate method (on a pointer) when it has one.
+func RegisterSettings(name string, def any) { settings.Register(Section, name, def) }
 
 // Opener opens a FeatureSink at url.
 type Opener func(ctx context.Context, url string, o Options) (FeatureSink, error)

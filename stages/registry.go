@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/internal/field"
@@ -26,23 +25,45 @@ type ChainBuilder func(ctx context.Context, job *configs.Job) ([]pipeline.Spec, 
 // they share the graceful stop, the progress output and the summary.
 type Runner func(ctx context.Context, job *configs.Job, opts pipeline.Options) error
 
-// kinds holds every job kind, chain or runner, so that one name cannot be
-// both.
-var kinds = registry.New[kind]("stages: job kind")
-
-// kind is a registered job kind: exactly one of the two is set.
-type kind struct {
-	build ChainBuilder
-	run   Runner
+// Kind is everything a job kind registers, once, from its package's init:
+// what it builds or runs, the sections of the job it reads, its own
+// section's typed defaults and its check across sections.
+type Kind struct {
+	// Build builds the kind's one chain; Run runs an orchestration of
+	// several. Exactly one is set.
+	Build ChainBuilder
+	Run   Runner
+	// Sections are the sections of the job the kind reads besides its own
+	// (configs.SectionData, ...; another kind's own section by that kind's
+	// name, as the quickstart reads extract): `pipeline validate` and
+	// RunJob check exactly those.
+	Sections []string
+	// Settings is the typed defaults of the kind's own section (YAML key:
+	// the kind's name), a struct value, or nil. The loader decodes the
+	// section strictly into a copy of it and runs its Validate method (on
+	// a pointer) when it has one; the kind reads it with
+	// configs.KindSettings.
+	Settings any
+	// Check checks what the kind needs across sections (nil: nothing).
+	Check Checker
 }
 
-// Register makes a job kind available to `pipeline run`. It panics on a
-// duplicate name (a programming error caught at start-up).
-func Register(name string, b ChainBuilder) { kinds.Register(name, kind{build: b}) }
+// kinds holds every job kind, chain or runner, so that one name cannot be
+// both.
+var kinds = registry.New[Kind]("stages: job kind")
 
-// RegisterRunner makes a job kind that runs several chains available to
-// `pipeline run`. It panics on a duplicate name.
-func RegisterRunner(name string, r Runner) { kinds.Register(name, kind{run: r}) }
+// Register makes a job kind available to `pipeline run` and `pipeline
+// validate`, and tells the loader (configs.RegisterKind) which sections it
+// reads and its own section's type. It panics on a duplicate name or
+// unless exactly one of Build and Run is set (programming errors caught at
+// start-up).
+func Register(name string, k Kind) {
+	if (k.Build == nil) == (k.Run == nil) {
+		panic("stages: job kind " + name + " must set exactly one of Build and Run")
+	}
+	kinds.Register(name, k)
+	configs.RegisterKind(name, configs.KindSpec{Sections: k.Sections, Settings: k.Settings})
+}
 
 // Checker checks what a job kind needs of its configuration beyond each
 // section's own ranges: the fields the kind requires (extract.output), rules
@@ -51,19 +72,6 @@ func RegisterRunner(name string, r Runner) { kinds.Register(name, kind{run: r}) 
 // nothing. Its errors are *field.Error with the full dotted field path
 // ("extract.output"); Check adds the file and line.
 type Checker func(job *configs.Job) error
-
-var (
-	checksMu sync.RWMutex
-	checks   = map[string]Checker{}
-)
-
-// RegisterCheck sets the Checker of a job kind (replacing an earlier one).
-// Call it from the init function that registers the kind.
-func RegisterCheck(kind string, c Checker) {
-	checksMu.Lock()
-	defer checksMu.Unlock()
-	checks[kind] = c
-}
 
 // Check runs every configuration check that RunJob runs before it starts
 // work: the job kind is registered, and the kind's Checker passes. `pipeline
@@ -74,13 +82,11 @@ func Check(job *configs.Job) error {
 	if _, ok := kinds.Lookup(job.Job); !ok {
 		return locate(job, field.Errorf("job", "unknown job kind %q (known: %v)%s", job.Job, Kinds(), field.DidYouMean(job.Job, Kinds())))
 	}
-	checksMu.RLock()
-	c := checks[job.Job]
-	checksMu.RUnlock()
-	if c == nil {
+	k, _ := kinds.Lookup(job.Job)
+	if k.Check == nil {
 		return nil
 	}
-	return locate(job, c(job))
+	return locate(job, k.Check(job))
 }
 
 // locate fills the file and line of each *field.Error of err (an
@@ -109,8 +115,8 @@ func RunJob(ctx context.Context, job *configs.Job, opts pipeline.Options) error 
 	if err := Check(job); err != nil {
 		return err
 	}
-	if k, _ := kinds.Lookup(job.Job); k.run != nil {
-		return k.run(ctx, job, opts)
+	if k, _ := kinds.Lookup(job.Job); k.Run != nil {
+		return k.Run(ctx, job, opts)
 	}
 	specs, err := Build(ctx, job)
 	if err != nil {
@@ -120,13 +126,13 @@ func RunJob(ctx context.Context, job *configs.Job, opts pipeline.Options) error 
 	return err
 }
 
-// Build returns the chain for job.Job (a kind registered with Register).
+// Build returns the chain for job.Job (a kind registered with a Build).
 func Build(ctx context.Context, job *configs.Job) ([]pipeline.Spec, error) {
 	k, _ := kinds.Lookup(job.Job)
-	if k.build == nil {
+	if k.Build == nil {
 		return nil, field.Errorf("job", "unknown job kind %q (known: %v)", job.Job, Kinds())
 	}
-	specs, err := k.build(ctx, job)
+	specs, err := k.Build(ctx, job)
 	if errors.Is(err, ErrNothingLeft) {
 		return nil, err
 	}

@@ -29,13 +29,13 @@ func (c count) Consume(context.Context, any) error { *c.got++; return nil }
 
 func TestRunJobDispatchesChainsAndRunners(t *testing.T) {
 	var consumed int
-	stages.Register("test-chain", func(_ context.Context, job *configs.Job) ([]pipeline.Spec, error) {
+	stages.Register("test-chain", stages.Kind{Build: func(_ context.Context, job *configs.Job) ([]pipeline.Spec, error) {
 		return []pipeline.Spec{{Name: "nums", Source: nums{int(job.Seed)}}, {Name: "count", Sink: count{&consumed}}}, nil
-	})
+	}})
 	errRunner := errors.New("runner ran")
 	var sawStop bool
 	stop := make(chan struct{})
-	stages.RegisterRunner("test-orchestration", func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
+	stages.Register("test-orchestration", stages.Kind{Run: func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
 		sawStop = opts.Stop == (<-chan struct{})(stop)
 		// An orchestration runs sub-jobs through RunJob.
 		sub := *job
@@ -44,7 +44,7 @@ func TestRunJobDispatchesChainsAndRunners(t *testing.T) {
 			return err
 		}
 		return errRunner
-	})
+	}})
 	if kinds := stages.Kinds(); !slices.Contains(kinds, "test-chain") || !slices.Contains(kinds, "test-orchestration") {
 		t.Fatalf("kinds %v", kinds)
 	}
@@ -59,10 +59,14 @@ func TestRunJobDispatchesChainsAndRunners(t *testing.T) {
 }
 
 func TestDuplicateKindPanics(t *testing.T) {
-	stages.Register("test-dup", func(context.Context, *configs.Job) ([]pipeline.Spec, error) { return nil, nil })
+	build := func(context.Context, *configs.Job) ([]pipeline.Spec, error) { return nil, nil }
+	run := func(context.Context, *configs.Job, pipeline.Options) error { return nil }
+	stages.Register("test-dup", stages.Kind{Build: build})
 	for name, register := range map[string]func(){
-		"chain":  func() { stages.Register("test-dup", nil) },
-		"runner": func() { stages.RegisterRunner("test-dup", nil) },
+		"chain":   func() { stages.Register("test-dup", stages.Kind{Build: build}) },
+		"runner":  func() { stages.Register("test-dup", stages.Kind{Run: run}) },
+		"neither": func() { stages.Register("test-none", stages.Kind{}) },
+		"both":    func() { stages.Register("test-both", stages.Kind{Build: build, Run: run}) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
@@ -77,7 +81,7 @@ func TestDuplicateKindPanics(t *testing.T) {
 
 func TestBuildErrors(t *testing.T) {
 	errBuild := errors.New("no such folder")
-	stages.Register("test-broken", func(context.Context, *configs.Job) ([]pipeline.Spec, error) { return nil, errBuild })
+	stages.Register("test-broken", stages.Kind{Build: func(context.Context, *configs.Job) ([]pipeline.Spec, error) { return nil, errBuild }})
 	job := configs.Default()
 	job.Job = "test-broken"
 	if _, err := stages.Build(t.Context(), &job); !errors.Is(err, errBuild) {

@@ -4,7 +4,12 @@ import (
 	"errors"
 
 	"github.com/swavgo/swav/internal/field"
+	"github.com/swavgo/swav/internal/settings"
 )
+
+// Section is the train section's key in a job; backends' sub-sections are
+// registered under it (settings.Register(Section, "cpu", ...)).
+const Section = "train"
 
 // ModelConfig describes the network: a ResNet trunk, the projection head and
 // the prototypes (SPEC §6).
@@ -60,35 +65,6 @@ type CheckpointConfig struct {
 	Resume bool `yaml:"resume"`
 }
 
-// CPUConfig is the cpu backend's sub-section of train (train.cpu); package
-// train/cpu validates it.
-type CPUConfig struct {
-	// Threads is the number of CPU threads (0: all cores).
-	Threads int `yaml:"threads"`
-	// Precision is "bf16" (convolutions on bf16 copies of their inputs,
-	// on the processor's AVX512-BF16 or AMX units, with float32 results,
-	// master weights, BatchNorm, head, loss and LARS) or "float32". On a
-	// processor without native bf16, or without oneDNN, bf16 runs as
-	// float32 with a warning. It applies to training and extraction; empty
-	// (a Config built in code) is float32.
-	Precision string `yaml:"precision"`
-}
-
-// XLAConfig is the xla backend's sub-section of train (train.xla); package
-// train/xla validates it.
-type XLAConfig struct {
-	// Precision is "float32" or "bf16" (bf16 compute on float32 master weights).
-	Precision string `yaml:"precision"`
-	// PJRTPlugin is the path of the PJRT plugin (or the PJRT_PLUGIN
-	// environment variable).
-	PJRTPlugin string `yaml:"pjrt_plugin"`
-	// Devices is how many devices of the PJRT plugin to train on,
-	// data-parallel through XLA sharding (0: all it sees; limit them with
-	// CUDA_VISIBLE_DEVICES or this). batch_size is the process's batch,
-	// split across them.
-	Devices int `yaml:"devices"`
-}
-
 // Config is the train section of a job.
 type Config struct {
 	// Backend is "cpu" (our NHWC engine on oneDNN and OpenBLAS) or "xla"
@@ -138,10 +114,12 @@ type Config struct {
 	// "off" writes none.
 	Tensorboard string `yaml:"tensorboard,omitempty"`
 
-	// CPU holds the settings of the cpu backend (read only with backend cpu).
-	CPU CPUConfig `yaml:"cpu"`
-	// XLA holds the settings of the xla backend (read only with backend xla).
-	XLA XLAConfig `yaml:"xla"`
+	// Backends holds each registered backend's own sub-section by its name
+	// (train.cpu is train/cpu's Config, train.xla train/xla's): the
+	// backend registers its type and defaults with RegisterBackend, the
+	// loader decodes the YAML key strictly into it, the backend reads it
+	// back (cpu.SettingsOf). Only the chosen backend's is validated.
+	Backends settings.Set `yaml:",inline"`
 
 	Model      ModelConfig      `yaml:"model"`
 	SwAV       SwAVConfig       `yaml:"swav"`
@@ -157,8 +135,7 @@ func DefaultConfig() Config {
 		Backend:   "cpu",
 		BatchSize: 64,
 		Epochs:    100,
-		CPU:       CPUConfig{Precision: "bf16"},
-		XLA:       XLAConfig{Precision: "float32"},
+		Backends:  settings.Defaults(Section),
 		Model:     ModelConfig{Arch: "resnet50", HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000},
 		SwAV: SwAVConfig{
 			Temperature: 0.1, Epsilon: 0.05, SinkhornIterations: 3, CropsForAssign: []int{0, 1},

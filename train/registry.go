@@ -6,6 +6,7 @@ import (
 
 	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/internal/registry"
+	"github.com/swavgo/swav/internal/settings"
 )
 
 // BackendFactory builds a backend for cfg. Initial weights come from
@@ -24,6 +25,11 @@ type BackendSpec struct {
 	// ...)). Config.Validate runs it when Backend names this backend; nil
 	// means the backend owns no settings.
 	Validate func(*Config) error
+	// Settings is the typed defaults of the backend's own sub-section of
+	// the train section, under the backend's name (cpu.Config{...} for
+	// train.cpu), a struct value; nil if it has none. The loader decodes
+	// the YAML key strictly into a copy of it (Config.Backends).
+	Settings any
 }
 
 var backends = registry.New[BackendSpec]("train: backend")
@@ -35,6 +41,9 @@ func RegisterBackend(name string, spec BackendSpec) {
 		panic("train: backend " + name + " registered without New")
 	}
 	backends.Register(name, spec)
+	if spec.Settings != nil {
+		settings.Register(Section, name, spec.Settings)
+	}
 }
 
 // NewBackend builds the backend that cfg.Backend names.

@@ -3,6 +3,7 @@ package extractbench
 import (
 	"context"
 	"fmt"
+	"github.com/swavgo/swav/train/cpu"
 	"io"
 	"math/rand/v2"
 	"os/exec"
@@ -97,7 +98,8 @@ func timeOurEmbed(ctx context.Context, arch string, o EmbedOptions, precision st
 	bench.ResetPeakRSS()
 	cfg := train.DefaultConfig()
 	cfg.Model = train.ModelConfig{Arch: arch, HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000}
-	cfg.CPU.Threads, cfg.CPU.Precision = o.Threads, precision
+	c := cpu.Edit(&cfg)
+	c.Threads, c.Precision = o.Threads, precision
 	be, err := train.NewBackend(cfg, 1)
 	if err != nil {
 		return bench.Timing{}, err

@@ -24,7 +24,6 @@ import (
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/pipeline"
-	"github.com/swavgo/swav/sinks"
 	"github.com/swavgo/swav/sinks/parquet"
 	"github.com/swavgo/swav/stages/extract"
 	"github.com/swavgo/swav/stages/quickstart" // also registers the "quickstart" job kind
@@ -83,9 +82,9 @@ func benchExtraction(ctx context.Context, w io.Writer, dir string, o Options) er
 	job.Augment.Mean = []float64{0.286, 0.286, 0.286}
 	job.Augment.Std = []float64{0.353, 0.353, 0.353}
 	job.Train.Model = train.ModelConfig{Arch: o.Arch, SmallStem: o.Arch != "small", HiddenMLP: 256, FeatDim: 64, Prototypes: 100}
-	job.Extract.Checkpoint = sinks.CheckpointInit
-	job.Extract.Output = filepath.Join(dir, "features")
-	job.Extract.BatchSize = 256
+	extract.Edit(&job).Checkpoint = extract.CheckpointInit
+	extract.Edit(&job).Output = filepath.Join(dir, "features")
+	extract.Edit(&job).BatchSize = 256
 	m, err := extract.OpenModel(ctx, &job)
 	if err != nil {
 		return err

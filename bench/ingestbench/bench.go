@@ -85,7 +85,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (Result, error) {
 	}
 	cfg := ingest.DefaultConfig()
 	cfg.Shards = []string{fmt.Sprintf("s3://bench/tp/shard-{000000..%06d}.tar", o.Shards-1)}
-	cfg.S3 = srv.S3Config()
+	cfg.Store.S3 = srv.S3Config()
 	cfg.Rank, cfg.WorldSize = 0, 1
 
 	// The streaming path (RATIO): default prefetch, no sample shuffle.

@@ -7,6 +7,7 @@ package trainbench
 import (
 	"context"
 	"fmt"
+	"github.com/swavgo/swav/train/xla"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -84,8 +85,10 @@ func ParseCrops(s string) ([][2]int, error) {
 // precision.
 func config(o Options, c Case, precision string) train.Config {
 	cfg := train.DefaultConfig()
-	cfg.Backend, cfg.CPU.Threads, cfg.BatchSize, cfg.XLA.Devices = o.Backend, o.Threads, c.Batch, o.Devices
-	cfg.CPU.Precision, cfg.XLA.Precision = precision, precision
+	cfg.Backend, cfg.BatchSize = o.Backend, c.Batch
+	cc, xc := cpu.Edit(&cfg), xla.Edit(&cfg)
+	cc.Threads, cc.Precision = o.Threads, precision
+	xc.Devices, xc.Precision = o.Devices, precision
 	cfg.Model = train.ModelConfig{Arch: c.Model, HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000}
 	if c.Model == "small" {
 		cfg.Model = train.ModelConfig{Arch: "small", HiddenMLP: 128, FeatDim: 32, Prototypes: 100}

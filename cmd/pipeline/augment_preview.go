@@ -140,7 +140,7 @@ func previewFromSource(ctx context.Context, job *configs.Job, n int) ([]augment.
 	if job.Job == quickstart.JobKind && len(job.Data.Shards) == 0 {
 		// The quickstart fills its data section itself: its cached train
 		// shards (made here, once, when the cache has none yet).
-		qs := job.Quickstart
+		qs := quickstart.SettingsOf(job)
 		sh, err := quickstart.MakeShards(ctx, qs.Cache, "train", qs.TrainImages, qs.ShardSize)
 		if err != nil {
 			return nil, err
@@ -150,7 +150,7 @@ func previewFromSource(ctx context.Context, job *configs.Job, n int) ([]augment.
 	if len(job.Data.Shards) == 0 {
 		return nil, field.Errorf("data.shards", "must list at least one shard (or give --images DIR)")
 	}
-	src, err := ingest.NewSource(ctx, job.Data, ingest.SourceOptions{Seed: job.Seed, Epochs: 1})
+	src, err := ingest.NewSource(ctx, job.DataConfig(), ingest.SourceOptions{Seed: job.Seed, Epochs: 1})
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/swavgo/swav/ingest"
-	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/pipeline"
 	"github.com/swavgo/swav/sinks"
 )
@@ -49,7 +48,7 @@ wherever they ran (make test-image compares the image's rows with the host binar
 			if err != nil {
 				return err
 			}
-			fs, err := sinks.ReadFeatures(cmd.Context(), sinks.ReadOptions{Store: store.Config{S3: cfg.S3}}, args...)
+			fs, err := sinks.ReadFeatures(cmd.Context(), sinks.ReadOptions{Store: cfg.Store}, args...)
 			if err != nil {
 				return fmt.Errorf("features digest: %w", err)
 			}
@@ -210,7 +209,7 @@ func verifyFeatures(ctx context.Context, w io.Writer, outputs []string, cfg inge
 	if len(skipFiles) > 0 {
 		fmt.Fprintf(w, "skipped samples: %d listed in %s\n", nskips, strings.Join(skipFiles, ", "))
 	}
-	infos, err := sinks.Inspect(ctx, sinks.ReadOptions{Store: store.Config{S3: cfg.S3}}, outputs...)
+	infos, err := sinks.Inspect(ctx, sinks.ReadOptions{Store: cfg.Store}, outputs...)
 	if err != nil {
 		return fmt.Errorf("features verify: %w", err)
 	}

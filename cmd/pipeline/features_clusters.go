@@ -85,11 +85,11 @@ func runClusters(ctx context.Context, w io.Writer, o clusterOptions) error {
 	if err != nil {
 		return err
 	}
-	feats, err := readFeatures(ctx, "--features", cfg.StoreConfig(), o.features)
+	feats, err := readFeatures(ctx, "--features", cfg.Store, o.features)
 	if err != nil {
 		return err
 	}
-	scores, err := clusterScores(ctx, w, feats, o, cfg.StoreConfig())
+	scores, err := clusterScores(ctx, w, feats, o, cfg.Store)
 	if err != nil {
 		return err
 	}

@@ -62,11 +62,11 @@ func runNeighbours(ctx context.Context, w io.Writer, o neighbourOptions) error {
 	if err != nil {
 		return err
 	}
-	bank, err := readFeatures(ctx, "--bank", cfg.StoreConfig(), o.bank)
+	bank, err := readFeatures(ctx, "--bank", cfg.Store, o.bank)
 	if err != nil {
 		return err
 	}
-	queries, err := readFeatures(ctx, "--queries", cfg.StoreConfig(), o.queries)
+	queries, err := readFeatures(ctx, "--queries", cfg.Store, o.queries)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/swavgo/swav/train/cpu"
 	"image"
 	"image/png"
 	"math"
@@ -245,7 +246,7 @@ func saveTinyCheckpoint(t *testing.T, k int) string {
 func tinyTrainConfig(k int) train.Config {
 	cfg := train.DefaultConfig()
 	cfg.Model = train.ModelConfig{Arch: "small", HiddenMLP: 16, FeatDim: 8, Prototypes: k}
-	cfg.CPU.Threads = 1
+	cpu.Edit(&cfg).Threads = 1
 	return cfg
 }
 

@@ -61,7 +61,7 @@ func (f *shardListFlags) config(shards []string) (ingest.Config, error) {
 		return ingest.Config{}, err
 	}
 	cfg := ingest.DefaultConfig()
-	cfg.Shards, cfg.Format, cfg.S3 = shards, f.format, sc.S3
+	cfg.Shards, cfg.Format, cfg.Store = shards, f.format, sc
 	return cfg, nil
 }
 

@@ -1,9 +1,8 @@
 package k8s
 
 // The ConfigMap's jobs train and extract on the cpu backend and train on
-// the xla backend; validating their train section asks the backend
-// registry, so link both.
+// the xla backend; validating them asks the job-kind and backend
+// registries, so link every kind and backend, as the binary does.
 import (
-	_ "github.com/swavgo/swav/train/cpu"
-	_ "github.com/swavgo/swav/train/xla"
+	_ "github.com/swavgo/swav/stages/all"
 )

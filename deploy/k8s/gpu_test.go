@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"github.com/swavgo/swav/train/xla"
 	"os"
 	"regexp"
 	"strings"
@@ -63,9 +64,9 @@ func TestGPUTrainingJob(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Job %s: %s: %v", j.Name, name, err)
 		}
-		if job.Train.Backend != "xla" || job.Train.XLA.Devices != 0 || job.Data.WorldSize > 1 {
+		if job.Train.Backend != "xla" || xla.SettingsOf(&job.Train).Devices != 0 || job.Data.WorldSize > 1 {
 			t.Errorf("Job %s: %s trains on %q with %d devices and world size %d; want xla, all devices, one rank",
-				j.Name, name, job.Train.Backend, job.Train.XLA.Devices, job.Data.WorldSize)
+				j.Name, name, job.Train.Backend, xla.SettingsOf(&job.Train).Devices, job.Data.WorldSize)
 		}
 	}
 	if found == 0 {

@@ -220,7 +220,7 @@ func Clusters(ctx context.Context, w io.Writer, o ClusterOptions) (eval.ClusterS
 	if out == "" {
 		out = strings.TrimSuffix(o.Out, ".png") + ".parquet"
 	}
-	if err := WriteAssignments(ctx, out, o.Images.StoreConfig(), o.Keys, a.Cluster, a.Score); err != nil {
+	if err := WriteAssignments(ctx, out, o.Images.Store, o.Keys, a.Cluster, a.Score); err != nil {
 		return st, err
 	}
 	fmt.Fprintf(w, "wrote %s: %d rows (key, cluster, score)\n", out, st.Rows)

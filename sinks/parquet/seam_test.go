@@ -28,7 +28,9 @@ func TestSeamRoundTrip(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
-			sinktest.Run(t, tc.url, sinks.Options{Store: srv.StoreConfig(), RowGroupRows: 3}, sinks.ReadOptions{Store: srv.StoreConfig(), Mem: mem})
+			o := sinks.Options{Store: srv.StoreConfig()}
+			Edit(&o.Settings).RowGroupRows = 3 // several row groups per unit
+			sinktest.Run(t, tc.url, o, sinks.ReadOptions{Store: srv.StoreConfig(), Mem: mem})
 		})
 	}
 }

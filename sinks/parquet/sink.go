@@ -14,6 +14,7 @@ func init() {
 		sinks.Register(scheme, OpenSink)
 		sinks.RegisterSource(scheme, OpenSource)
 	}
+	sinks.RegisterSettings(Name, DefaultConfig())
 }
 
 // Sink is the sinks.FeatureSink over an Output.
@@ -22,14 +23,15 @@ type Sink struct {
 	opts WriterOptions
 }
 
-// OpenSink opens url (OpenOutput) as a feature sink whose files use o's
-// row-group length and codec.
+// OpenSink opens url (OpenOutput) as a feature sink whose files use the
+// row-group length and codec of its settings in o (extract.parquet).
 func OpenSink(ctx context.Context, url string, o sinks.Options) (sinks.FeatureSink, error) {
 	out, err := OpenOutput(ctx, url, o.Store)
 	if err != nil {
 		return nil, err
 	}
-	return &Sink{Output: out, opts: WriterOptions{RowGroupRows: o.RowGroupRows, Compression: o.Compression}}, nil
+	own := SettingsOf(o.Settings)
+	return &Sink{Output: out, opts: WriterOptions{RowGroupRows: own.RowGroupRows, Compression: own.Compression}}, nil
 }
 
 // Done implements sinks.FeatureSink: shard's file exists, is complete and

@@ -43,7 +43,7 @@ import (
 )
 
 // Settings is what a classification job runs with, taken from the linear
-// or the finetune section (see configs.LinearConfig, configs.FinetuneConfig).
+// or the finetune section (see linear.Config, finetune.Config).
 type Settings struct {
 	// Kind is "linear" or "finetune": the report's job and errors' prefix.
 	Kind       string
@@ -147,7 +147,8 @@ func Run(ctx context.Context, job *configs.Job, s Settings, opts pipeline.Option
 
 	// The network.
 	ex := *job
-	ex.Extract.Checkpoint, ex.Extract.Feature, ex.Extract.Arch = s.Checkpoint, string(train.FeatureTrunk), ""
+	exs := extract.Edit(&ex)
+	exs.Checkpoint, exs.Feature, exs.Arch = s.Checkpoint, string(train.FeatureTrunk), ""
 	m, err := extract.OpenModel(ctx, &ex)
 	if err != nil {
 		return nil, fmt.Errorf("%s.checkpoint: %w", s.Kind, err)
@@ -176,7 +177,7 @@ func Run(ctx context.Context, job *configs.Job, s Settings, opts pipeline.Option
 		rep.TrainImages = len(entries)
 		if s.Kind == "finetune" {
 			if s.Subset != "" {
-				subset, err = fileSubset(ctx, s.Subset, entries, s.LabelFraction, job.Data.StoreConfig())
+				subset, err = fileSubset(ctx, s.Subset, entries, s.LabelFraction, job.Store)
 			} else {
 				subset = seededSubset(entries, s.LabelFraction, job.Seed)
 			}
@@ -209,7 +210,7 @@ func Run(ctx context.Context, job *configs.Job, s Settings, opts pipeline.Option
 
 	// Resume.
 	f := &fitter{s: s, job: job, be: be, rep: rep, log: log, began: began, ckptDir: filepath.Join(job.Out, "checkpoints"),
-		store: checkpoint.Store{Config: job.Data.StoreConfig()}, val: newValidator(job, s, classes), lastEval: -1}
+		store: checkpoint.Store{Config: job.Store}, val: newValidator(job, s, classes), lastEval: -1}
 	if a, ok := m.Backend.(interface{ Arch() *model.Arch }); ok {
 		f.model = a.Arch().Config
 	}
@@ -254,7 +255,7 @@ func (f *fitter) runChain(ctx context.Context, start ingest.Position, subset *Su
 			Workers: 1, Buffer: 64}
 		subset = nil
 	} else {
-		shards, err := ingest.ResolveShards(ctx, job.Data)
+		shards, err := ingest.ResolveShards(ctx, job.DataConfig())
 		if err != nil {
 			return err
 		}

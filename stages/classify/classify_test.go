@@ -25,7 +25,7 @@ import (
 	"github.com/swavgo/swav/stages/linear"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
-	_ "github.com/swavgo/swav/train/cpu" // the "cpu" backend
+	"github.com/swavgo/swav/train/cpu" // the "cpu" backend
 	"github.com/swavgo/swav/train/model"
 )
 
@@ -76,19 +76,20 @@ func (f fixture) job(kind, name string) *configs.Job {
 	job.Augment.Mean, job.Augment.Std = []float64{0.286, 0.286, 0.286}, []float64{0.353, 0.353, 0.353}
 	job.Augment.Workers = 2
 	job.Train.Model = smallModel
-	job.Train.CPU.Threads = 1
-	job.Linear.Checkpoint, job.Linear.ValShards, job.Linear.Epochs, job.Linear.BatchSize = f.ckpt, []string{f.valShards}, 2, 16
-	job.Finetune.Checkpoint, job.Finetune.ValShards, job.Finetune.Epochs, job.Finetune.BatchSize = f.ckpt, []string{f.valShards}, 2, 16
-	job.Finetune.LabelFraction, job.Finetune.LR, job.Finetune.LRLastLayer = 0.5, 0.05, 0.5
-	job.Finetune.DecayEpochs = []int{1}
+	cpu.Edit(&job.Train).Threads = 1
+	lin, fin := linear.Edit(&job), finetune.Edit(&job)
+	lin.Checkpoint, lin.ValShards, lin.Epochs, lin.BatchSize = f.ckpt, []string{f.valShards}, 2, 16
+	fin.Checkpoint, fin.ValShards, fin.Epochs, fin.BatchSize = f.ckpt, []string{f.valShards}, 2, 16
+	fin.LabelFraction, fin.LR, fin.LRLastLayer = 0.5, 0.05, 0.5
+	finetune.Edit(&job).DecayEpochs = []int{1}
 	return &job
 }
 
 func settings(job *configs.Job) classify.Settings {
 	if job.Job == linear.JobKind {
-		return linear.Settings(job.Linear)
+		return linear.Settings(linear.SettingsOf(job))
 	}
-	return finetune.Settings(job.Finetune)
+	return finetune.Settings(finetune.SettingsOf(job))
 }
 
 func run(t *testing.T, job *configs.Job) (*classify.Report, error) {
@@ -141,7 +142,7 @@ func TestJobsRunAndReport(t *testing.T) {
 					t.Fatalf("subset %+v", rep.Subset)
 				}
 				again := f.job(kind, kind+"-again")
-				again.Finetune.Epochs = 1
+				finetune.Edit(again).Epochs = 1
 				rep2, err := run(t, again)
 				if err != nil {
 					t.Fatal(err)
@@ -231,11 +232,11 @@ func testResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	part := f.job(finetune.JobKind, "part")
-	part.Finetune.Epochs = 1
+	finetune.Edit(part).Epochs = 1
 	if _, err := run(t, part); err != nil {
 		t.Fatal(err)
 	}
-	part.Finetune.Epochs = 2
+	finetune.Edit(part).Epochs = 2
 	rep, err := run(t, part)
 	if err != nil {
 		t.Fatal(err)
@@ -281,18 +282,18 @@ func TestBadInput(t *testing.T) {
 		want []string
 	}{
 		{"unknown subset entry", func(j *configs.Job) {
-			j.Finetune.Subset = list("unknown.txt", "img00001.png", "n01440764_10026.JPEG")
+			finetune.Edit(j).Subset = list("unknown.txt", "img00001.png", "n01440764_10026.JPEG")
 		}, classify.ErrSubsetEntry, []string{"unknown.txt:2", "n01440764_10026.JPEG"}},
 		{"subset leaves a class empty", func(j *configs.Job) {
-			j.Finetune.Subset = list("one-class.txt", oneClass...)
+			finetune.Edit(j).Subset = list("one-class.txt", oneClass...)
 		}, classify.ErrEmptyClass, []string{"class ", "one-class.txt"}},
-		{"trunk does not fit", func(j *configs.Job) { j.Finetune.Checkpoint = misfit }, checkpoint.ErrArchitecture, []string{"finetune.checkpoint", misfit, "resnet8"}},
+		{"trunk does not fit", func(j *configs.Job) { finetune.Edit(j).Checkpoint = misfit }, checkpoint.ErrArchitecture, []string{"finetune.checkpoint", misfit, "resnet8"}},
 		{"labels missing from the training shards", func(j *configs.Job) { j.Data.Shards = []string{unlabelledTrain} }, classify.ErrNoLabel, []string{"fm-000000.tar", `"img00000"`}},
-		{"labels missing from the validation shards", func(j *configs.Job) { j.Finetune.ValShards = []string{unlabelledVal} }, classify.ErrNoLabel, []string{"finetune.val_shards", "img00500"}},
+		{"labels missing from the validation shards", func(j *configs.Job) { finetune.Edit(j).ValShards = []string{unlabelledVal} }, classify.ErrNoLabel, []string{"finetune.val_shards", "img00500"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			job := f.job(finetune.JobKind, strings.ReplaceAll(tc.name, " ", "-"))
-			job.Finetune.Epochs = 1
+			finetune.Edit(job).Epochs = 1
 			tc.edit(job)
 			_, err := run(t, job)
 			testutil.ErrorMentions(t, err, tc.is, tc.want...)
@@ -301,7 +302,8 @@ func TestBadInput(t *testing.T) {
 	// The linear job names a missing label on its training shards too
 	// (classes given: no label pass, the batch carries it).
 	job := f.job(linear.JobKind, "linear-unlabelled")
-	job.Data.Shards, job.Linear.Classes, job.Linear.Epochs = []string{unlabelledTrain}, 10, 1
+	lin := linear.Edit(job)
+	job.Data.Shards, lin.Classes, lin.Epochs = []string{unlabelledTrain}, 10, 1
 	_, err = run(t, job)
 	testutil.ErrorMentions(t, err, classify.ErrNoLabel, "img000")
 }
@@ -326,12 +328,13 @@ func TestSubsetList(t *testing.T) {
 	}))
 	defer srv.Close()
 	job := f.job(finetune.JobKind, "listed")
-	job.Finetune.Epochs, job.Finetune.Subset = 1, srv.URL+"/10percent.txt"
+	fin := finetune.Edit(job)
+	fin.Epochs, fin.Subset = 1, srv.URL+"/10percent.txt"
 	rep, err := run(t, job)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Subset.Source != job.Finetune.Subset || rep.Subset.Images != len(names) || rep.TrainImages != len(names) {
+	if rep.Subset.Source != finetune.SettingsOf(job).Subset || rep.Subset.Images != len(names) || rep.TrainImages != len(names) {
 		t.Fatalf("subset %+v", rep.Subset)
 	}
 	raw, err := os.ReadFile(rep.Subset.File)

@@ -52,7 +52,7 @@ type entry struct {
 // all fit memoryCap (kept reports it). A sample without a label is
 // ErrNoLabel naming its shard and key.
 func scanLabels(ctx context.Context, job *configs.Job) (out []entry, kept bool, err error) {
-	cfg := job.Data
+	cfg := job.DataConfig()
 	cfg.ShuffleBuffer, cfg.Workers = 0, 1
 	src, err := ingest.NewSource(ctx, cfg, ingest.SourceOptions{Seed: job.Seed, Epochs: 1, Rank: 0, World: 1, Workers: 1})
 	if err != nil {

@@ -37,7 +37,7 @@ func newValidator(job *configs.Job, s Settings, classes int) *validator {
 // or with one outside the classes, is an error naming its shard and key; a
 // sample that does not decode is left out within augment.skip_budget.
 func (v *validator) run(ctx context.Context, be train.Classifier) (metrics.ValPoint, error) {
-	cfg := v.job.Data
+	cfg := v.job.DataConfig()
 	cfg.Shards, cfg.ShuffleBuffer, cfg.Workers = v.shards, 0, 1
 	src, err := ingest.NewSource(ctx, cfg, ingest.SourceOptions{Seed: v.job.Seed, Epochs: 1, Rank: 0, World: 1, Workers: 1})
 	if err != nil {

@@ -38,12 +38,21 @@ import (
 // SummaryFile is the name of the summary the demo writes in job.Out.
 const SummaryFile = "demo_summary.json"
 
-func init() { stages.Register("demo", Build) }
+// JobKind is the job kind this package registers.
+const JobKind = "demo"
 
-// Build lists the files of job.Demo.Dir and returns the demo chain. It fails
+func init() {
+	stages.Register(JobKind, stages.Kind{
+		Build:    Build,
+		Sections: []string{configs.SectionMetrics},
+		Settings: DefaultConfig(),
+	})
+}
+
+// Build lists the files of demo.dir and returns the demo chain. It fails
 // when the folder cannot be walked or holds no file.
 func Build(_ context.Context, job *configs.Job) ([]pipeline.Spec, error) {
-	cfg := job.Demo
+	cfg := SettingsOf(job)
 	files, err := listFiles(cfg.Dir)
 	if err != nil {
 		return nil, field.Errorf("demo.dir", "%v", err)

@@ -110,7 +110,7 @@ func TestDemoSummarisesTheFolder(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := readSummary(t, job)
-			passes := job.Demo.Passes
+			passes := demo.SettingsOf(job).Passes
 			if s.Files != 4*passes || s.Decoded != 3*passes || len(s.Failed) != passes {
 				t.Fatalf("files %d decoded %d failed %d", s.Files, s.Decoded, len(s.Failed))
 			}
@@ -120,7 +120,7 @@ func TestDemoSummarisesTheFolder(t *testing.T) {
 			if s.Formats["png"] != 2*passes || s.Formats["jpeg"] != passes || s.MinSize != [2]int{8, 6} || s.MaxSize != [2]int{20, 16} {
 				t.Fatalf("summary %+v", s)
 			}
-			if job.Demo.Decode && (s.MeanLuma < 100 || s.MeanLuma > 200) {
+			if demo.SettingsOf(job).Decode && (s.MeanLuma < 100 || s.MeanLuma > 200) {
 				t.Fatalf("mean luma %v", s.MeanLuma)
 			}
 			if !strings.Contains(table.String(), "bottleneck") {

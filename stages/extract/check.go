@@ -5,7 +5,6 @@ import (
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/internal/field"
-	"github.com/swavgo/swav/sinks"
 )
 
 // Check is the extract job kind's configuration check (stages.Checker),
@@ -16,12 +15,12 @@ import (
 // error wrapping checkpoint.ErrArchitecture).
 func Check(job *configs.Job) error {
 	var errs []error
-	if job.Extract.Output == "" {
+	if SettingsOf(job).Output == "" {
 		errs = append(errs, field.Errorf("extract.output", "must name a folder or s3:// prefix"))
 	}
-	if job.Extract.Feature != FeatureRaw && job.Extract.Checkpoint == "" {
+	if SettingsOf(job).Feature != FeatureRaw && SettingsOf(job).Checkpoint == "" {
 		errs = append(errs, field.Errorf("extract.checkpoint", "must name what to load for feature %q: a checkpoint or weights file (path or s3:// URL), or %q for the untrained network",
-			job.Extract.Feature, sinks.CheckpointInit))
+			SettingsOf(job).Feature, CheckpointInit))
 	}
 	return errors.Join(errs...)
 }

@@ -26,7 +26,7 @@ func TestExtractOnAFullOrReadOnlyDisk(t *testing.T) {
 	shards := makeShards(t, filepath.Join(dir, "shards"), nShards, -1)
 	rawJob := func(out string) *configs.Job {
 		job := testJob(shards, out, "")
-		job.Extract.Feature = FeatureRaw
+		Edit(job).Feature = FeatureRaw
 		return job
 	}
 	ref := filepath.Join(dir, "ref")

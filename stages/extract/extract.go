@@ -36,14 +36,18 @@ import (
 const JobKind = "extract"
 
 func init() {
-	stages.Register(JobKind, func(ctx context.Context, job *configs.Job) ([]pipeline.Spec, error) {
-		m, err := OpenModel(ctx, job)
-		if err != nil {
-			return nil, err
-		}
-		return Build(ctx, job, m)
+	stages.Register(JobKind, stages.Kind{
+		Build: func(ctx context.Context, job *configs.Job) ([]pipeline.Spec, error) {
+			m, err := OpenModel(ctx, job)
+			if err != nil {
+				return nil, err
+			}
+			return Build(ctx, job, m)
+		},
+		Sections: []string{configs.SectionData, configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics},
+		Settings: DefaultConfig(),
+		Check:    Check,
 	})
-	stages.RegisterCheck(JobKind, Check)
 }
 
 // Build returns the extraction chain for job with model m. The chain owns m
@@ -56,11 +60,11 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 			m.Close()
 		}
 	}()
-	ex := job.Extract
+	ex := SettingsOf(job)
 	if ex.Output == "" {
 		return nil, field.Errorf("extract.output", "must name a folder or s3:// prefix")
 	}
-	out, err := sinks.Open(ctx, ex.Output, sinks.Options{Store: job.Data.StoreConfig(), RowGroupRows: ex.RowGroupRows, Compression: ex.Compression})
+	out, err := sinks.Open(ctx, ex.Output, sinks.Options{Store: job.Store, Settings: ex.Sinks})
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +96,7 @@ func Build(ctx context.Context, job *configs.Job, m *Model) (specs []pipeline.Sp
 	}
 	doneBefore := 0
 	if world == 1 {
-		if data.Data.Shards, doneBefore, err = pendingShards(ctx, &job.Data, out, writer.md); err != nil {
+		if data.Data.Shards, doneBefore, err = pendingShards(ctx, job.DataConfig(), out, writer.md); err != nil {
 			return nil, err
 		}
 	}
@@ -137,10 +141,10 @@ func pixelsPerImage(tf augment.EvalTransform, m *Model) int {
 // work and a missing shard cannot stall a one-reader source). done counts
 // the finished shards dropped (the kept one is not: selectStage counts it
 // when it skips it).
-func pendingShards(ctx context.Context, data *ingest.Config, out sinks.FeatureSink, want sinks.Metadata) (pending []string, done int, err error) {
+func pendingShards(ctx context.Context, data ingest.Config, out sinks.FeatureSink, want sinks.Metadata) (pending []string, done int, err error) {
 	first := ""
 	for _, entry := range data.Shards {
-		urls, named, err := ingest.NamedShards(data, entry)
+		urls, named, err := ingest.NamedShards(&data, entry)
 		if err != nil {
 			return nil, 0, fmt.Errorf("extract: data.shards %q: %w", entry, err)
 		}
@@ -149,7 +153,7 @@ func pendingShards(ctx context.Context, data *ingest.Config, out sinks.FeatureSi
 			continue
 		}
 		for _, u := range urls {
-			if err := shardExists(ctx, u, data.StoreConfig()); err != nil {
+			if err := shardExists(ctx, u, data.Store); err != nil {
 				return nil, 0, err
 			}
 			if first == "" {

@@ -23,7 +23,7 @@ import (
 	"github.com/swavgo/swav/sinks/parquet"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
-	_ "github.com/swavgo/swav/train/cpu" // the "cpu" backend
+	"github.com/swavgo/swav/train/cpu" // the "cpu" backend
 	"github.com/swavgo/swav/train/model"
 )
 
@@ -50,12 +50,12 @@ func testJob(shards, out, ck string) *configs.Job {
 	job.Data.Shards = []string{shards}
 	job.Augment.Eval = augment.EvalConfig{Resize: 28, Crop: 28}
 	job.Train.Model = smallModel
-	job.Train.CPU.Threads = 1
-	job.Extract.Checkpoint = ck
-	job.Extract.Output = out
-	job.Extract.BatchSize = 10
-	job.Extract.Workers = 2
-	job.Extract.RowGroupRows = 16
+	cpu.Edit(&job.Train).Threads = 1
+	Edit(&job).Checkpoint = ck
+	Edit(&job).Output = out
+	Edit(&job).BatchSize = 10
+	Edit(&job).Workers = 2
+	parquet.Edit(&Edit(&job).Sinks).RowGroupRows = 16
 	return &job
 }
 
@@ -260,7 +260,7 @@ func TestExtractRawAndInit(t *testing.T) {
 		t.Run(tc.feature, func(t *testing.T) {
 			out := filepath.Join(dir, tc.feature)
 			job := testJob(shards, out, tc.ck)
-			job.Extract.Feature = tc.feature
+			Edit(job).Feature = tc.feature
 			if _, err := run(t, job); err != nil {
 				t.Fatal(err)
 			}
@@ -308,14 +308,14 @@ func TestExtractBadInput(t *testing.T) {
 		want []string
 		is   error
 	}{
-		{"corrupt checkpoint", func(j *configs.Job) { j.Extract.Checkpoint = corrupt }, []string{"corrupt.swck"}, checkpoint.ErrCorrupt},
-		{"missing checkpoint", func(j *configs.Job) { j.Extract.Checkpoint = filepath.Join(dir, "nope.swck") }, []string{"nope.swck"}, nil},
-		{"other architecture", func(j *configs.Job) { j.Extract.Arch = "resnet18" }, []string{"holds a small network", "asks for resnet18"}, checkpoint.ErrArchitecture},
-		{"tensors do not fit", func(j *configs.Job) { j.Extract.Checkpoint = wrong }, []string{"does not fit the small network"}, checkpoint.ErrArchitecture},
-		{"no checkpoint", func(j *configs.Job) { j.Extract.Checkpoint = "" }, []string{"extract.checkpoint is required"}, ErrNoCheckpoint},
+		{"corrupt checkpoint", func(j *configs.Job) { Edit(j).Checkpoint = corrupt }, []string{"corrupt.swck"}, checkpoint.ErrCorrupt},
+		{"missing checkpoint", func(j *configs.Job) { Edit(j).Checkpoint = filepath.Join(dir, "nope.swck") }, []string{"nope.swck"}, nil},
+		{"other architecture", func(j *configs.Job) { Edit(j).Arch = "resnet18" }, []string{"holds a small network", "asks for resnet18"}, checkpoint.ErrArchitecture},
+		{"tensors do not fit", func(j *configs.Job) { Edit(j).Checkpoint = wrong }, []string{"does not fit the small network"}, checkpoint.ErrArchitecture},
+		{"no checkpoint", func(j *configs.Job) { Edit(j).Checkpoint = "" }, []string{"extract.checkpoint is required"}, ErrNoCheckpoint},
 		{"empty shard list", func(j *configs.Job) { j.Data.Shards = nil }, []string{"shards"}, nil},
 		{"no such shards", func(j *configs.Job) { j.Data.Shards = []string{filepath.Join(dir, "none-{000..003}.tar")} }, []string{"none-000.tar", "does not exist"}, nil},
-		{"unwritable output", func(j *configs.Job) { j.Extract.Output = filepath.Join(aFile, "out") }, []string{"a-file/out"}, nil},
+		{"unwritable output", func(j *configs.Job) { Edit(j).Output = filepath.Join(aFile, "out") }, []string{"a-file/out"}, nil},
 		{"corrupt image beyond the skip budget", func(j *configs.Job) { j.Augment.SkipBudget = 0 }, []string{"s0027", "fm-000001.tar"}, ingest.ErrSkipBudget},
 	}
 	for _, tc := range cases {

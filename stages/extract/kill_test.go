@@ -25,7 +25,7 @@ import (
 func TestKill9ExtractionFinishesExactly(t *testing.T) {
 	if os.Getenv("SWAV_KILL_CHILD") != "" {
 		job := testJob(os.Getenv("SWAV_KILL_SHARDS"), os.Getenv("SWAV_KILL_OUT"), os.Getenv("SWAV_KILL_CK"))
-		job.Extract.BatchSize = 4
+		Edit(job).BatchSize = 4
 		if _, err := run(t, job); err != nil {
 			t.Fatal(err)
 		}

@@ -62,7 +62,7 @@ func (m *Model) Close() error {
 // (checkpoint.ErrArchitecture), or whose tensors do not fit its declared
 // model. The caller owns the Model and closes it.
 func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
-	ex := job.Extract
+	ex := SettingsOf(job)
 	if ex.Feature == FeatureRaw {
 		crop := job.Augment.Eval.Crop
 		return &Model{Feature: FeatureRaw, Checkpoint: "none",
@@ -75,11 +75,11 @@ func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
 	)
 	switch ex.Checkpoint {
 	case "":
-		return nil, fmt.Errorf("%w for feature %q (a checkpoint URL, or %q for the untrained network)", ErrNoCheckpoint, ex.Feature, sinks.CheckpointInit)
-	case sinks.CheckpointInit:
+		return nil, fmt.Errorf("%w for feature %q (a checkpoint URL, or %q for the untrained network)", ErrNoCheckpoint, ex.Feature, CheckpointInit)
+	case CheckpointInit:
 		m.Checkpoint = fmt.Sprintf("init (seed %d)", job.Seed)
 	default:
-		store := checkpoint.Store{Config: job.Data.StoreConfig()}
+		store := checkpoint.Store{Config: job.Store}
 		if weights.NamesFile(ex.Checkpoint) {
 			var err error
 			if state, err = openWeights(ctx, job, &cfg, m); err != nil {
@@ -142,8 +142,8 @@ func OpenModel(ctx context.Context, job *configs.Job) (*Model, error) {
 // train.model where the file has none). The projection and scores features
 // need the file's head (and prototypes). What the load ignored is logged.
 func openWeights(ctx context.Context, job *configs.Job, cfg *train.Config, m *Model) (*train.State, error) {
-	ex := job.Extract
-	f, im, err := weights.Open(ctx, ex.Checkpoint, job.Data.StoreConfig())
+	ex := SettingsOf(job)
+	f, im, err := weights.Open(ctx, ex.Checkpoint, job.Store)
 	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
 	}

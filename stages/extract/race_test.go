@@ -35,7 +35,7 @@ func TestRacingExtractionsWriteEachShardOnce(t *testing.T) {
 			}
 		}
 		job := testJob(os.Getenv("SWAV_RACE_SHARDS"), os.Getenv("SWAV_RACE_OUT"), os.Getenv("SWAV_RACE_CK"))
-		job.Extract.BatchSize = 4
+		Edit(job).BatchSize = 4
 		m, err := OpenModel(context.Background(), job)
 		if err != nil {
 			t.Fatal(err)

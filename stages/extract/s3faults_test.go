@@ -32,9 +32,9 @@ func TestExtractThroughS3WriteFaults(t *testing.T) {
 		}
 		defer proxy.Close()
 		job := testJob(shards, out, ck)
-		job.Data.S3 = srv.S3Config()
-		job.Data.S3.Endpoint = proxy.URL
-		job.Data.Retries = retries
+		job.Store.S3 = srv.S3Config()
+		job.Store.S3.Endpoint = proxy.URL
+		job.Store.Retries = retries
 		_, err = run(t, job)
 		return err
 	}
@@ -73,7 +73,7 @@ func TestExtractThroughS3WriteFaults(t *testing.T) {
 		t.Fatalf("a landed file is not complete: %v", err)
 	}
 	job := testJob(shards, "s3://feats/failed", ck)
-	job.Data.S3 = srv.S3Config()
+	job.Store.S3 = srv.S3Config()
 	res, err := run(t, job)
 	if err != nil {
 		t.Fatalf("rerun: %v", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/swavgo/swav/train/cpu"
 	"math"
 	"os"
 	"path/filepath"
@@ -53,10 +54,10 @@ func imagenetJob(images, out, file, feature string) *configs.Job {
 	job.Augment.Eval.Resize, job.Augment.Eval.Crop = 256, 224
 	job.Augment.Mean = []float64{0.485, 0.456, 0.406}
 	job.Augment.Std = []float64{0.229, 0.224, 0.225}
-	job.Train.CPU.Threads = 0
-	job.Extract.Arch = "resnet50"
-	job.Extract.Feature = feature
-	job.Extract.BatchSize = 4
+	cpu.Edit(&job.Train).Threads = 0
+	Edit(job).Arch = "resnet50"
+	Edit(job).Feature = feature
+	Edit(job).BatchSize = 4
 	return job
 }
 
@@ -95,7 +96,7 @@ func TestExtractPyTorchResNet50(t *testing.T) {
 			ref := readTorchFeatures(t, refPath)
 			out := filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "_"))
 			job := imagenetJob(images, out, file, tc.feature)
-			job.Train.CPU.Precision = tc.precision
+			cpu.Edit(&job.Train).Precision = tc.precision
 			res, err := run(t, job)
 			if err != nil {
 				t.Fatal(err)
@@ -200,7 +201,7 @@ func TestExtractPyTorchWideResNet50(t *testing.T) {
 	ref := readTorchFeatures(t, refPath)
 	out := filepath.Join(dir, "out")
 	job := imagenetJob(images, out, file, "trunk")
-	job.Extract.Arch = "resnet50w2"
+	Edit(job).Arch = "resnet50w2"
 	job.Augment.Eval.Resize, job.Augment.Eval.Crop = 64, 64
 	if _, err := run(t, job); err != nil {
 		t.Fatal(err)

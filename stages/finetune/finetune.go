@@ -21,16 +21,20 @@ import (
 const JobKind = "finetune"
 
 func init() {
-	stages.RegisterRunner(JobKind, func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
-		_, err := classify.Run(ctx, job, Settings(job.Finetune), opts)
-		return err
+	stages.Register(JobKind, stages.Kind{
+		Run: func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
+			_, err := classify.Run(ctx, job, Settings(SettingsOf(job)), opts)
+			return err
+		},
+		Sections: []string{configs.SectionData, configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics},
+		Settings: DefaultConfig(),
 	})
 }
 
 // Settings maps the finetune section to the classifier run: every
 // parameter trained, the head initialised as nn.Linear is (U(±1/sqrt(d))),
 // SGD without Nesterov, step decay.
-func Settings(c configs.FinetuneConfig) classify.Settings {
+func Settings(c Config) classify.Settings {
 	trunk, head := c.LearningRates()
 	return classify.Settings{
 		Kind: JobKind, Checkpoint: c.Checkpoint, ValShards: c.ValShards, Epochs: c.Epochs, MaxSeconds: c.MaxSeconds,

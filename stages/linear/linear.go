@@ -19,16 +19,20 @@ import (
 const JobKind = "linear"
 
 func init() {
-	stages.RegisterRunner(JobKind, func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
-		_, err := classify.Run(ctx, job, Settings(job.Linear), opts)
-		return err
+	stages.Register(JobKind, stages.Kind{
+		Run: func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
+			_, err := classify.Run(ctx, job, Settings(SettingsOf(job)), opts)
+			return err
+		},
+		Sections: []string{configs.SectionData, configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics},
+		Settings: DefaultConfig(),
 	})
 }
 
 // Settings maps the linear section to the classifier run: the head only
 // (RegLog's N(0, 0.01) weights, zero bias), SGD with the section's
 // momentum, weight decay and Nesterov, its schedule at lr.
-func Settings(c configs.LinearConfig) classify.Settings {
+func Settings(c Config) classify.Settings {
 	return classify.Settings{
 		Kind: JobKind, Checkpoint: c.Checkpoint, ValShards: c.ValShards, Epochs: c.Epochs, MaxSeconds: c.MaxSeconds,
 		BatchSize: c.BatchSize, Classes: c.Classes, LabelFraction: 1,

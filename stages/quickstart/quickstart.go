@@ -31,6 +31,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/swavgo/swav/train/cpu"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/swavgo/swav/configs"
@@ -56,13 +58,18 @@ const JobKind = "quickstart"
 const bucket = "fmnist"
 
 func init() {
-	stages.RegisterRunner(JobKind, func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
-		_, err := Run(ctx, job, opts, os.Stdout)
-		return err
+	stages.Register(JobKind, stages.Kind{
+		Run: func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
+			_, err := Run(ctx, job, opts, os.Stdout)
+			return err
+		},
+		// It fills the data section itself.
+		Sections: []string{configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionExtract, configs.SectionMetrics},
+		Settings: DefaultConfig(),
+		// The quickstart pre-trains: the train kind's checks apply (it
+		// fills the data and extract sections itself).
+		Check: stagestrain.Check,
 	})
-	// The quickstart pre-trains: the train kind's checks apply (it fills
-	// the data and extract sections itself).
-	stages.RegisterCheck(JobKind, stagestrain.Check)
 }
 
 // Report is what the quickstart writes to <out>/report.json.
@@ -186,7 +193,7 @@ type run struct {
 // newRun makes the out folder and starts the report with what the job
 // alone says (kNN settings, recipe hash, seed, the config as YAML).
 func newRun(job *configs.Job, opts pipeline.Options, w io.Writer) (*run, error) {
-	qs := job.Quickstart
+	qs := SettingsOf(job)
 	if err := os.MkdirAll(job.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("quickstart: output folder %s: %w", job.Out, err)
 	}
@@ -207,7 +214,7 @@ func (r *run) say(format string, args ...any) {
 // quickstart.cache, made once (MakeShards; seconds the first time, a stat
 // after).
 func (r *run) makeShards(ctx context.Context) error {
-	qs := r.job.Quickstart
+	qs := SettingsOf(r.job)
 	r.say("step 1/6: Fashion-MNIST shards in %s", qs.Cache)
 	r.splits = map[string]*Shards{}
 	for _, split := range []string{"train", "test"} {
@@ -231,7 +238,7 @@ func (r *run) makeShards(ctx context.Context) error {
 // server (versitygw) that it starts. The returned stop ends the server; the
 // caller calls it once the last step has read the shards.
 func (r *run) serveShards(ctx context.Context) (stop func(), err error) {
-	qs := r.job.Quickstart
+	qs := SettingsOf(r.job)
 	stop = func() {}
 	r.base = *r.job
 	if qs.Local {
@@ -246,8 +253,8 @@ func (r *run) serveShards(ctx context.Context) (stop func(), err error) {
 			return nil, fmt.Errorf("quickstart: start the local S3 server (or --set quickstart.local=true): %w", err)
 		}
 		stop = srv.Stop
-		r.base.Data.S3 = srv.S3Config()
-		r.base.Data.Retries = srv.StoreConfig().Retries
+		r.base.Store.S3 = srv.S3Config()
+		r.base.Store.Retries = srv.StoreConfig().Retries
 		r.rep.Served = "s3 (versitygw)"
 		for _, sh := range r.splits {
 			rel, _ := filepath.Rel(filepath.Join(qs.Cache, bucket), sh.Dir)
@@ -267,7 +274,7 @@ func (r *run) serveShards(ctx context.Context) (stop func(), err error) {
 // checkpoint for the report and returns its URL. A rerun whose checkpoint
 // already ends the schedule trains nothing and goes on with it.
 func (r *run) pretrain(ctx context.Context) (string, error) {
-	job, qs, rep := r.job, r.job.Quickstart, r.rep
+	job, qs, rep := r.job, SettingsOf(r.job), r.rep
 	trainJob := r.base
 	trainJob.Job = stagestrain.JobKind
 	if trainJob.Train.Checkpoint.Dir == "" {
@@ -293,7 +300,7 @@ func (r *run) pretrain(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("quickstart: pre-training: %w", err)
 	}
 	rep.TrainSeconds = time.Since(t0).Seconds()
-	store := checkpoint.Store{Config: trainJob.Data.StoreConfig()}
+	store := checkpoint.Store{Config: trainJob.Store}
 	ckURL, found, err := store.Latest(ctx, trainJob.Train.Checkpoint.Dir)
 	if err != nil || !found {
 		return "", fmt.Errorf("quickstart: no checkpoint in %s after training (found %v): %w", trainJob.Train.Checkpoint.Dir, found, err)
@@ -329,7 +336,7 @@ func (r *run) variants(ckURL string) []variant {
 	rep := r.rep
 	return []variant{
 		{"swav", "trunk", ckURL, "swav-" + strings.TrimSuffix(filepath.Base(ckURL), checkpoint.Extension), &[2]*float64{&rep.KNNTop1SwAV, &rep.KNNTop5SwAV}},
-		{"random_init", "trunk", sinks.CheckpointInit, "random-init", &[2]*float64{&rep.KNNTop1RandomInit, &rep.KNNTop5RandomInit}},
+		{"random_init", "trunk", extract.CheckpointInit, "random-init", &[2]*float64{&rep.KNNTop1RandomInit, &rep.KNNTop5RandomInit}},
 		{"raw_pixels", extract.FeatureRaw, "", "raw-pixels", &[2]*float64{&rep.KNNTop1RawPixels, &rep.KNNTop5RawPixels}},
 	}
 }
@@ -340,9 +347,8 @@ func (r *run) extractJob(split, feature, ckpt, output string) configs.Job {
 	ex := r.base
 	ex.Job = extract.JobKind
 	ex.Data.Shards = []string{r.splits[split].url}
-	ex.Extract.Feature = feature
-	ex.Extract.Checkpoint = ckpt
-	ex.Extract.Output = output
+	e := extract.Edit(&ex)
+	e.Feature, e.Checkpoint, e.Output = feature, ckpt, output
 	return ex
 }
 
@@ -355,7 +361,7 @@ func (r *run) extract(ctx context.Context, i int, v variant) (map[string]string,
 	dirs := map[string]string{}
 	for _, split := range []string{"train", "test"} {
 		ex := r.extractJob(split, v.feature, v.checkpoint, filepath.Join(r.job.Out, "features", v.dir, split))
-		dirs[split] = ex.Extract.Output
+		dirs[split] = extract.SettingsOf(&ex).Output
 		m, err := extract.OpenModel(ctx, &ex)
 		if err != nil {
 			return nil, fmt.Errorf("quickstart: %s features: %w", v.name, err)
@@ -365,7 +371,7 @@ func (r *run) extract(ctx context.Context, i int, v variant) (map[string]string,
 		if err != nil {
 			return nil, fmt.Errorf("quickstart: extract %s %s features: %w", split, v.name, err)
 		}
-		r.say("  %s: %d rows written in %.1f s to %s", split, res.Rows, time.Since(t1).Seconds(), ex.Extract.Output)
+		r.say("  %s: %d rows written in %.1f s to %s", split, res.Rows, time.Since(t1).Seconds(), extract.SettingsOf(&ex).Output)
 	}
 	return dirs, nil
 }
@@ -374,7 +380,7 @@ func (r *run) extract(ctx context.Context, i int, v variant) (map[string]string,
 // features against its train features for every k of quickstart.knn, into
 // the report. It loads both feature sets into memory.
 func (r *run) evaluate(ctx context.Context, i int, v variant, dirs map[string]string) error {
-	qs := r.job.Quickstart
+	qs := SettingsOf(r.job)
 	r.say("step 5/6 (%d/3): kNN of %s features (k=%v, T=%g)", i+1, strings.ReplaceAll(v.name, "_", " "), qs.KNN, qs.Temperature)
 	trainSet, err := eval.Load(ctx, sinks.ReadOptions{}, dirs["train"])
 	if err != nil {
@@ -403,7 +409,7 @@ func (r *run) showClusters(ctx context.Context, variants []variant) error {
 	job, rep := r.job, r.rep
 	r.say("step 6/6: prototype clusters of the test images (SwAV and random init) and their nearest train images")
 	rep.Clusters, rep.ClusterSheets = map[string]eval.ClusterStats{}, map[string]string{}
-	testImages := r.base.Data
+	testImages := r.base.DataConfig()
 	testImages.Shards = []string{r.splits["test"].url}
 	for _, v := range variants {
 		ex := r.extractJob("test", string(train.FeatureScores), v.checkpoint, filepath.Join(job.Out, "features", v.dir+"-scores", "test"))
@@ -414,14 +420,14 @@ func (r *run) showClusters(ctx context.Context, variants []variant) error {
 		if _, err := extract.Run(ctx, &ex, m, r.opts); err != nil {
 			return fmt.Errorf("quickstart: extract %s prototype scores: %w", v.name, err)
 		}
-		f, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{}, ex.Extract.Output)
+		f, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{}, extract.SettingsOf(&ex).Output)
 		if err != nil {
 			return fmt.Errorf("quickstart: %w", err)
 		}
 		png := filepath.Join(job.Out, "clusters-"+strings.ReplaceAll(v.name, "_", "-")+".png")
 		var nums strings.Builder
 		st, err := sheet.Clusters(ctx, &nums, sheet.ClusterOptions{
-			Scores: &eval.Dataset{Name: ex.Extract.Output, Data: f.Data, Labels: f.Labels, Dim: f.Dim},
+			Scores: &eval.Dataset{Name: extract.Edit(&ex).Output, Data: f.Data, Labels: f.Labels, Dim: f.Dim},
 			Keys:   f.Keys, Labels: f.Labels, Images: testImages, Out: png,
 			Rows: 10, PerRow: 8, LargeShare: 0.1, Cell: 56,
 		})
@@ -442,7 +448,7 @@ func (r *run) showClusters(ctx context.Context, variants []variant) error {
 // reads v's train and test features (step 4) and the images again.
 func (r *run) showNeighbours(ctx context.Context, v variant) error {
 	job, rep := r.job, r.rep
-	bothImages := r.base.Data
+	bothImages := r.base.DataConfig()
 	bothImages.Shards = []string{r.splits["test"].url, r.splits["train"].url}
 	bank, err := sinks.ReadFeatures(ctx, sinks.ReadOptions{}, filepath.Join(job.Out, "features", v.dir, "train"))
 	if err != nil {
@@ -487,7 +493,7 @@ func (r *run) report(start time.Time) (*Report, error) {
 // train.monitor, the time budget, train.tensorboard) and less the seed.
 func RecipeHash(job *configs.Job) string {
 	tr := job.Train
-	tr.Checkpoint, tr.CPU.Threads, tr.Monitor, tr.MaxSeconds, tr.Tensorboard = train.CheckpointConfig{}, 0, train.MonitorConfig{}, 0, ""
+	tr.Checkpoint, cpu.Edit(&tr).Threads, tr.Monitor, tr.MaxSeconds, tr.Tensorboard = train.CheckpointConfig{}, 0, train.MonitorConfig{}, 0, ""
 	b, _ := yaml.Marshal(struct {
 		Augment any `yaml:"augment"`
 		Train   any `yaml:"train"`

@@ -26,7 +26,7 @@ const StageName = "read"
 // shards, when not nil, is job.Data's list already resolved (and perhaps
 // counted) by the caller: the source takes it over instead of listing again.
 func New(ctx context.Context, job *configs.Job, start ingest.Position, epochs int, shards *ingest.ShardList) (pipeline.Spec, error) {
-	src, err := ingest.NewSource(ctx, job.Data, ingest.SourceOptions{
+	src, err := ingest.NewSource(ctx, job.DataConfig(), ingest.SourceOptions{
 		Seed: job.Seed, Epochs: epochs, Start: start, Shards: shards,
 	})
 	if err != nil {

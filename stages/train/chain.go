@@ -29,9 +29,11 @@ const JobKind = "train"
 const StageName = "train"
 
 func init() {
-	stages.Register(JobKind, Build)
-	stages.RegisterCheck(JobKind, Check)
-	configs.DeclareKind(JobKind, configs.SectionData, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics)
+	stages.Register(JobKind, stages.Kind{
+		Build:    Build,
+		Sections: []string{configs.SectionData, configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics},
+		Check:    Check,
+	})
 }
 
 // Build returns the train chain of job:
@@ -62,7 +64,7 @@ func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err er
 	}
 	// The shard list is listed once: counted here for the iterations per
 	// epoch, then read by the source (which keeps the counts).
-	shards, err := ingest.ResolveShards(ctx, job.Data)
+	shards, err := ingest.ResolveShards(ctx, job.DataConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +81,7 @@ func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err er
 	// What the run trains on: kernels and instruction set, precision,
 	// threads; for xla the GPU model and the data-parallel device count.
 	slog.Info("training backend", "backend", cfg.Backend, "engine", backend.Engine(), "batch", cfg.BatchSize)
-	store := checkpoint.Store{Config: job.Data.StoreConfig()}
+	store := checkpoint.Store{Config: job.Store}
 	resume, err := Resume(ctx, job, store, backend, ipe)
 	if err != nil {
 		return nil, err
@@ -131,8 +133,8 @@ func Build(ctx context.Context, job *configs.Job) (specs []pipeline.Spec, err er
 // key redacted (checkpoints get copied and shared).
 func JobYAML(job *configs.Job) ([]byte, error) {
 	redacted := *job
-	if redacted.Data.S3.SecretAccessKey != "" {
-		redacted.Data.S3.SecretAccessKey = "<redacted>"
+	if redacted.Store.S3.SecretAccessKey != "" {
+		redacted.Store.S3.SecretAccessKey = "<redacted>"
 	}
 	out, err := yaml.Marshal(&redacted)
 	if err != nil {
@@ -227,7 +229,7 @@ func InitFrom(ctx context.Context, job *configs.Job, backend train.Backend) erro
 	if url == "" {
 		return nil
 	}
-	f, im, err := weights.Open(ctx, url, job.Data.StoreConfig())
+	f, im, err := weights.Open(ctx, url, job.Store)
 	if err != nil {
 		return fmt.Errorf("train.init_from: %w", err)
 	}

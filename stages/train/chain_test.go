@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/swavgo/swav/train/cpu"
 	"io"
 	"io/fs"
 	"os"
@@ -57,7 +58,7 @@ func tinyJob(shards, out string) *configs.Job {
 	job.Augment.Crops = []augment.CropGroupConfig{{Size: 16, Count: 2, MinScale: 0.3, MaxScale: 1}, {Size: 8, Count: 2, MinScale: 0.1, MaxScale: 0.3}}
 	job.Augment.Workers = 2
 	c := &job.Train
-	c.Backend, c.BatchSize, c.Epochs, c.CPU.Threads = "cpu", 8, 3, 1
+	c.Backend, c.BatchSize, c.Epochs, cpu.Edit(c).Threads = "cpu", 8, 3, 1
 	c.Model = train.ModelConfig{Arch: "small", SmallStem: true, HiddenMLP: 0, FeatDim: 8, Prototypes: 10}
 	c.SwAV.QueueLength, c.SwAV.EpochQueueStarts, c.SwAV.FreezePrototypesIters = 16, 1, 3
 	c.Optim.BaseLR, c.Optim.FinalLR, c.Optim.WarmupEpochs, c.Optim.StartWarmup = 0.3, 0.003, 1, 0.05
@@ -272,7 +273,7 @@ func TestCheckpointsOnS3(t *testing.T) {
 	out := t.TempDir()
 	for _, maxIters := range []int{2, 4} {
 		job := tinyJob(shards, out)
-		job.Data.S3 = srv.S3Config()
+		job.Store.S3 = srv.S3Config()
 		job.Train.Checkpoint.Dir = "s3://runs/tiny/checkpoints"
 		job.Train.Tensorboard = "s3://runs/tiny/tensorboard"
 		job.Train.MaxIters = maxIters
@@ -321,12 +322,12 @@ func TestCheckpointsOnS3(t *testing.T) {
 
 func TestJobYAMLRedactsSecret(t *testing.T) {
 	job := tinyJob("x.tar", t.TempDir())
-	job.Data.S3.SecretAccessKey = "hunter2"
+	job.Store.S3.SecretAccessKey = "hunter2"
 	out, err := JobYAML(job)
 	if err != nil || bytes.Contains(out, []byte("hunter2")) || !bytes.Contains(out, []byte("max_iters")) {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if job.Data.S3.SecretAccessKey != "hunter2" {
+	if job.Store.S3.SecretAccessKey != "hunter2" {
 		t.Fatal("the job itself was modified")
 	}
 }

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"github.com/swavgo/swav/train/cpu"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,7 +27,7 @@ func TestLongFashionMNIST(t *testing.T) {
 	job.Augment.Crops = []augment.CropGroupConfig{{Size: 28, Count: 2, MinScale: 0.3, MaxScale: 1}, {Size: 16, Count: 4, MinScale: 0.1, MaxScale: 0.3}}
 	job.Augment.Workers = 1
 	c := &job.Train
-	c.BatchSize, c.Epochs, c.CPU.Threads, c.MaxSeconds = 64, 20, 0, 60
+	c.BatchSize, c.Epochs, cpu.Edit(c).Threads, c.MaxSeconds = 64, 20, 0, 60
 	if s := os.Getenv("SWAV_TRAIN_SECONDS"); s != "" {
 		if _, err := fmt.Sscan(s, &c.MaxSeconds); err != nil {
 			t.Fatal(err)

@@ -82,7 +82,7 @@ var errEnough = errors.New("enough samples")
 
 func readMonitorSet(ctx context.Context, job *configs.Job, tf augment.EvalTransform, field string, shards []string, n int, log *slog.Logger) (monitorSet, error) {
 	set := monitorSet{name: fmt.Sprintf("%s %v", field, shards)}
-	cfg := job.Data
+	cfg := job.DataConfig()
 	cfg.Shards, cfg.ShuffleBuffer, cfg.Workers = shards, 0, 1
 	src, err := ingest.NewSource(ctx, cfg, ingest.SourceOptions{Seed: job.Seed, Epochs: 1, Rank: 0, World: 1, Workers: 1})
 	if err != nil {

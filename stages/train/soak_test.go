@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"github.com/swavgo/swav/train/cpu"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -149,11 +150,11 @@ func soakJob(endpoint, out string) *configs.Job {
 	job.Job, job.Out, job.Seed, job.Progress = JobKind, out, 7, "off"
 	job.Data.Shards = []string{"s3://soak/fmnist/fmnist-train-{000000..000599}.tar"}
 	job.Data.Format, job.Data.ShuffleBuffer, job.Data.Workers, job.Data.Prefetch = "wds", 1000, 2, 2
-	job.Data.S3 = store.S3Config{Endpoint: endpoint, Region: "us-east-1", AccessKeyID: os.Getenv("SWAV_SOAK_KEY"), SecretAccessKey: os.Getenv("SWAV_SOAK_SECRET")}
+	job.Store.S3 = store.S3Config{Endpoint: endpoint, Region: "us-east-1", AccessKeyID: os.Getenv("SWAV_SOAK_KEY"), SecretAccessKey: os.Getenv("SWAV_SOAK_SECRET")}
 	job.Augment.Crops = []augment.CropGroupConfig{{Size: 12, Count: 2, MinScale: 0.3, MaxScale: 1}}
 	job.Augment.Workers = 2
 	c := &job.Train
-	c.Backend, c.BatchSize, c.Epochs, c.CPU.Threads = "cpu", soakBatch, 1, 2
+	c.Backend, c.BatchSize, c.Epochs, cpu.Edit(c).Threads = "cpu", soakBatch, 1, 2
 	c.Model = train.ModelConfig{Arch: "small", SmallStem: true, FeatDim: 8, Prototypes: 10}
 	c.SwAV.QueueLength, c.SwAV.FreezePrototypesIters = 0, 3
 	c.Optim.BaseLR, c.Optim.FinalLR, c.Optim.WarmupEpochs = 0.3, 0.003, 0

@@ -1,10 +1,10 @@
 // Package cpu is the CPU training backend ("cpu"): the SwAV network of
 // train/model run by a small NHWC engine of its own, with the SwAV maths,
 // queue and LARS of train/swav. Convolutions and training BatchNorms run on
-// oneDNN (internal/dnnl, OpenMP over cfg.CPU.Threads threads) where it is
+// oneDNN (internal/dnnl, OpenMP over train.cpu.threads threads) where it is
 // available; otherwise, or with SWAV_CPU_CONV=gemm, convolutions are im2col
 // + single-threaded SGEMM per image chunk and BatchNorm+ReLU is fused Go,
-// parallel over images on cfg.CPU.Threads goroutines. Evaluation plans fold each
+// parallel over images on train.cpu.threads goroutines. Evaluation plans fold each
 // BatchNorm into its convolution (with the ReLU and residual sum after it)
 // and share activation buffers; training plans keep each gradient only while
 // the backward needs it. GEMM (linear layers, the GEMM path) is
@@ -44,6 +44,7 @@ func init() {
 			return b, nil
 		},
 		Validate: validate,
+		Settings: DefaultConfig(),
 	})
 }
 
@@ -101,7 +102,7 @@ type Backend struct {
 }
 
 // New builds the backend for cfg with model.Init(cfg.Model, seed) weights.
-// Threads = cfg.CPU.Threads (0: all cores); OpenBLAS itself is set to one thread
+// Threads = train.cpu.threads (0: all cores); OpenBLAS itself is set to one thread
 // because the backend parallelises over images.
 func New(cfg train.Config, seed int64) (*Backend, error) {
 	if err := validate(&cfg); err != nil {
@@ -118,12 +119,13 @@ func New(cfg train.Config, seed int64) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cpu: %w", err)
 	}
-	threads := cfg.CPU.Threads
+	own := SettingsOf(&cfg)
+	threads := own.Threads
 	if threads == 0 {
 		threads = runtime.NumCPU()
 	}
 	blas.SetThreads(1)
-	precision, why := resolvePrecision(cfg.CPU.Precision)
+	precision, why := resolvePrecision(own.Precision)
 	if why != "" {
 		warnedFallback.Do(func() { slog.Warn("train.cpu.precision bf16 runs as float32", "why", why) })
 	}

@@ -18,7 +18,7 @@ import (
 // steps in a test.
 func tinyConfig() train.Config {
 	cfg := train.DefaultConfig()
-	cfg.CPU.Threads = 2
+	Edit(&cfg).Threads = 2
 	cfg.BatchSize = 4
 	cfg.Model = train.ModelConfig{Arch: "small", HiddenMLP: 16, FeatDim: 8, Prototypes: 10}
 	cfg.SwAV.FreezePrototypesIters = 0
@@ -206,7 +206,7 @@ func TestBadInputsAreErrors(t *testing.T) {
 	if _, err := New(train.Config{Model: train.ModelConfig{Arch: "vgg", FeatDim: 2, Prototypes: 2}, SwAV: tinyConfig().SwAV}, 1); err == nil {
 		t.Error("New accepted an unknown arch")
 	}
-	if _, err := train.NewBackend(train.Config{Backend: "cpu", CPU: train.CPUConfig{Threads: -1}}, 1); err == nil {
+	if _, err := train.NewBackend(negativeThreads(), 1); err == nil {
 		t.Error("NewBackend accepted negative threads")
 	}
 }
@@ -333,7 +333,7 @@ func TestConvFastPathsMatchIm2col(t *testing.T) {
 // Example trains the small network for two steps and reads its features.
 func Example() {
 	cfg := train.DefaultConfig()
-	cfg.CPU.Threads = 2
+	Edit(&cfg).Threads = 2
 	cfg.Model = train.ModelConfig{Arch: "small", HiddenMLP: 16, FeatDim: 8, Prototypes: 10}
 	b, err := train.NewBackend(cfg, 31) // "cpu" registered by this package
 	if err != nil {
@@ -374,4 +374,11 @@ func TestEmbedChunks(t *testing.T) {
 			}
 		}
 	}
+}
+
+// negativeThreads is a train section whose cpu.threads is negative.
+func negativeThreads() train.Config {
+	c := train.Config{Backend: "cpu"}
+	Edit(&c).Threads = -1
+	return c
 }

@@ -13,7 +13,7 @@ import (
 // groups are (size, count) pairs.
 func benchStep(b *testing.B, arch string, batch int, groups ...[2]int) {
 	cfg := train.DefaultConfig()
-	cfg.CPU.Threads = 2
+	Edit(&cfg).Threads = 2
 	cfg.Model = train.ModelConfig{Arch: arch, HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000}
 	switch arch {
 	case "small":

@@ -23,7 +23,7 @@ func bf16Pair(t *testing.T, cfg train.Config) (bf16, float32 *Backend) {
 	t.Helper()
 	build := func(precision string) *Backend {
 		c := cfg
-		c.CPU.Precision = precision
+		Edit(&c).Precision = precision
 		b, err := New(c, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -75,7 +75,7 @@ func TestBF16StepTracksFloat32(t *testing.T) {
 				t.Skip("resnet18 in -short")
 			}
 			cfg := train.DefaultConfig()
-			cfg.CPU.Threads = 2
+			Edit(&cfg).Threads = 2
 			cfg.SwAV.FreezePrototypesIters = 0
 			cfg.SwAV.EpochQueueStarts = 0
 			tc.setup(&cfg)
@@ -98,7 +98,7 @@ func TestBF16StepTracksFloat32(t *testing.T) {
 func TestBF16EmbedTracksFloat32(t *testing.T) {
 	requireNativeBF16(t)
 	cfg := train.DefaultConfig()
-	cfg.CPU.Threads = 2
+	Edit(&cfg).Threads = 2
 	cfg.Model = train.ModelConfig{Arch: "resnet18", HiddenMLP: 64, FeatDim: 32, Prototypes: 20}
 	cfg.BatchSize = 8
 	h, f := bf16Pair(t, cfg)
@@ -151,7 +151,7 @@ func TestBF16FallsBackToFloat32(t *testing.T) {
 		t.Errorf("bf16 without oneDNN: %s (%q)", p, why)
 	}
 	cfg := tinyConfig()
-	cfg.CPU.Precision = "bf16"
+	Edit(&cfg).Precision = "bf16"
 	b, err := New(cfg, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -18,11 +18,11 @@ func TestValidate(t *testing.T) {
 		msg   string
 	}{
 		{"defaults", func(*train.Config) {}, "", ""},
-		{"threads", func(c *train.Config) { c.CPU.Threads = 3 }, "", ""},
-		{"negative threads", func(c *train.Config) { c.CPU.Threads = -1 }, "cpu.threads", "must not be negative"},
-		{"float32", func(c *train.Config) { c.CPU.Precision = "float32" }, "", ""},
-		{"fp16 is not a precision of ours", func(c *train.Config) { c.CPU.Precision = "fp16" }, "cpu.precision", `must be float32 or bf16, got "fp16"`},
-		{"the xla sub-section is not ours", func(c *train.Config) { c.XLA.Precision, c.XLA.Devices = "bf16", 8 }, "", ""},
+		{"threads", func(c *train.Config) { Edit(c).Threads = 3 }, "", ""},
+		{"negative threads", func(c *train.Config) { Edit(c).Threads = -1 }, "cpu.threads", "must not be negative"},
+		{"float32", func(c *train.Config) { Edit(c).Precision = "float32" }, "", ""},
+		{"fp16 is not a precision of ours", func(c *train.Config) { Edit(c).Precision = "fp16" }, "cpu.precision", `must be float32 or bf16, got "fp16"`},
+		{"the xla sub-section is not ours", func(c *train.Config) { c.Backends["xla"] = &struct{ Devices int }{-8} }, "", ""},
 		{"unknown backend lists what is linked", func(c *train.Config) { c.Backend = "cpuu" }, "backend", `built into this binary: cpu); did you mean "cpu"?`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -32,7 +32,7 @@ func TestValidate(t *testing.T) {
 		})
 	}
 	cfg := tinyConfig()
-	cfg.CPU.Threads = -1
+	Edit(&cfg).Threads = -1
 	if _, err := New(cfg, 1); err == nil || !strings.Contains(err.Error(), "cpu: train.cpu.threads: must not be negative") {
 		t.Errorf("New with threads -1: %v", err)
 	}

@@ -129,8 +129,8 @@ func loadReference(t *testing.T) []referenceCase {
 func (c *referenceCase) config() train.Config {
 	cfg := train.DefaultConfig()
 	cc := &c.Config
-	cfg.CPU.Threads = 2
-	cfg.CPU.Precision = "float32" // PyTorch's float32 step; bf16_test.go holds bf16 against this
+	Edit(&cfg).Threads = 2
+	Edit(&cfg).Precision = "float32" // PyTorch's float32 step; bf16_test.go holds bf16 against this
 	cfg.BatchSize = cc.Batch
 	cfg.Model = train.ModelConfig{Arch: cc.Arch, SmallStem: cc.SmallStem, HiddenMLP: cc.HiddenMLP, FeatDim: cc.FeatDim, Prototypes: cc.Prototypes}
 	cfg.SwAV.Temperature, cfg.SwAV.Epsilon, cfg.SwAV.SinkhornIterations = cc.Temperature, cc.Epsilon, cc.SinkhornIterations

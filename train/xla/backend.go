@@ -23,13 +23,14 @@ func init() {
 			return New(cfg, seed)
 		},
 		Validate: validate,
+		Settings: DefaultConfig(),
 	})
 }
 
 // Options are the xla backend's settings beyond train.Config.
 type Options struct {
 	// Plugin is the PJRT plugin's path or EngineGo; empty means
-	// cfg.XLA.PJRTPlugin, then $PJRT_PLUGIN.
+	// train.xla.pjrt_plugin, then $PJRT_PLUGIN.
 	Plugin string
 	// KeepCodes makes Step fill StepResult.Codes (one more device-to-host
 	// copy of |A| x B x K floats per step); conformance tests use it.
@@ -72,7 +73,7 @@ type Backend struct {
 }
 
 // New builds the xla backend for cfg with model.Init(cfg.Model, seed)
-// weights. The engine is the PJRT plugin of cfg.XLA.PJRTPlugin or $PJRT_PLUGIN
+// weights. The engine is the PJRT plugin of train.xla.pjrt_plugin or $PJRT_PLUGIN
 // (EngineGo for the pure-Go engine); a missing or unloadable plugin is an
 // error wrapping ErrNoPlugin or ErrPluginLoad. Loading a CUDA plugin takes a
 // few seconds; the first Step compiles the graph (seconds on the go engine,
@@ -83,8 +84,9 @@ func New(cfg train.Config, seed int64) (*Backend, error) {
 
 // NewWithOptions is New with Options.
 func NewWithOptions(cfg train.Config, seed int64, opts Options) (*Backend, error) {
-	if cfg.XLA.Precision == "" {
-		cfg.XLA.Precision = "float32"
+	own := Edit(&cfg)
+	if own.Precision == "" {
+		own.Precision = "float32"
 	}
 	if err := validate(&cfg); err != nil {
 		return nil, fmt.Errorf("xla: train.%w", err)
@@ -106,11 +108,11 @@ func NewWithOptions(cfg train.Config, seed int64, opts Options) (*Backend, error
 	if err != nil {
 		return nil, fmt.Errorf("xla: %w", err)
 	}
-	engine, shared, err := newEngine(plugin, cfg.XLA.Precision)
+	engine, shared, err := newEngine(plugin, own.Precision)
 	if err != nil {
 		return nil, err
 	}
-	devices, dp, err := planDevices(cfg.XLA.Devices, engine)
+	devices, dp, err := planDevices(own.Devices, engine)
 	if err != nil {
 		if !shared {
 			engine.Finalize()
@@ -118,7 +120,7 @@ func NewWithOptions(cfg train.Config, seed int64, opts Options) (*Backend, error
 		return nil, err
 	}
 	computeType := dtypes.Float32
-	if cfg.XLA.Precision == "bf16" {
+	if own.Precision == "bf16" {
 		computeType = dtypes.BFloat16
 	}
 	b := &Backend{
@@ -669,5 +671,5 @@ func (b *Backend) Close() error {
 
 // String describes the backend for logs.
 func (b *Backend) String() string {
-	return strings.Join([]string{"xla", b.cfg.Model.Arch, b.cfg.XLA.Precision, b.engine.Name()}, "/")
+	return strings.Join([]string{"xla", b.cfg.Model.Arch, SettingsOf(&b.cfg).Precision, b.engine.Name()}, "/")
 }

@@ -13,7 +13,7 @@ import (
 func tinyConfig() train.Config {
 	cfg := train.DefaultConfig()
 	cfg.Backend = "xla"
-	cfg.XLA.PJRTPlugin = EngineGo
+	Edit(&cfg).PJRTPlugin = EngineGo
 	cfg.BatchSize = 4
 	cfg.Model = train.ModelConfig{Arch: "small", HiddenMLP: 16, FeatDim: 8, Prototypes: 10}
 	cfg.SwAV.FreezePrototypesIters = 0

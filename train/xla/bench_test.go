@@ -32,7 +32,7 @@ var (
 func benchSettings(b *testing.B) (train.Config, *train.StepInput) {
 	cfg := train.DefaultConfig()
 	cfg.Backend = "xla"
-	cfg.XLA.PJRTPlugin = conformanceEngine()
+	Edit(&cfg).PJRTPlugin = conformanceEngine()
 	cfg.SwAV.FreezePrototypesIters = 0
 	arch := envOr("SWAV_BENCH_MODEL", "small")
 	switch arch {
@@ -42,7 +42,7 @@ func benchSettings(b *testing.B) (train.Config, *train.StepInput) {
 		cfg.Model = train.ModelConfig{Arch: arch, HiddenMLP: 2048, FeatDim: 128, Prototypes: 3000}
 	}
 	if os.Getenv("SWAV_BENCH_BF16") != "" {
-		cfg.XLA.Precision = "bf16"
+		Edit(&cfg).Precision = "bf16"
 	}
 	batch, err := strconv.Atoi(envOr("SWAV_BENCH_BATCH", "8"))
 	if err != nil || batch < 1 {
@@ -53,7 +53,7 @@ func benchSettings(b *testing.B) (train.Config, *train.StepInput) {
 	if err != nil || devices < 0 {
 		b.Fatalf("SWAV_BENCH_DEVICES: %q is not a device count", os.Getenv("SWAV_BENCH_DEVICES"))
 	}
-	cfg.XLA.Devices = devices
+	Edit(&cfg).Devices = devices
 	var sizes [][2]int
 	for _, spec := range strings.Split(envOr("SWAV_BENCH_CROPS", "16x2"), ",") {
 		var size, count int
@@ -80,7 +80,7 @@ func envOr(name, def string) string {
 // .ci/gpu-check.sh can put the two side by side.
 func BenchmarkStep(b *testing.B) {
 	cfg, in := benchSettings(b)
-	key := fmt.Sprintf("%+v/%+v/%d", cfg.Model, cfg.XLA.Precision, cfg.XLA.Devices)
+	key := fmt.Sprintf("%+v/%+v/%d", cfg.Model, SettingsOf(&cfg).Precision, SettingsOf(&cfg).Devices)
 	benchMu.Lock()
 	backend, ok := benchBackends[key]
 	if !ok {
@@ -120,6 +120,6 @@ func BenchmarkStep(b *testing.B) {
 		crops[i] = fmt.Sprintf("%dx%d", g.Size, g.Count)
 	}
 	fmt.Printf("xla engine=%q precision=%s model=%s batch=%d crops=%s steps=%d median_step=%.1fms images/s=%.1f\n",
-		backend.Engine(), cfg.XLA.Precision, cfg.Model.Arch, in.Batch, strings.Join(crops, ","), b.N,
+		backend.Engine(), Edit(&cfg).Precision, cfg.Model.Arch, in.Batch, strings.Join(crops, ","), b.N,
 		float64(median.Microseconds())/1000, float64(in.Batch)/median.Seconds())
 }

@@ -18,11 +18,11 @@ func TestValidate(t *testing.T) {
 		msg   string
 	}{
 		{"defaults", func(*train.Config) {}, "", ""},
-		{"bf16 on four devices", func(c *train.Config) { c.XLA.Precision, c.XLA.Devices = "bf16", 4 }, "", ""},
-		{"bad precision", func(c *train.Config) { c.XLA.Precision = "fp16" }, "xla.precision", `must be float32 or bf16, got "fp16"`},
-		{"empty precision", func(c *train.Config) { c.XLA.Precision = "" }, "xla.precision", `must be float32 or bf16, got ""`},
-		{"negative devices", func(c *train.Config) { c.XLA.Devices = -1 }, "xla.devices", "must not be negative"},
-		{"the cpu sub-section is not ours", func(c *train.Config) { c.CPU.Threads = -1 }, "", ""},
+		{"bf16 on four devices", func(c *train.Config) { x := Edit(c); x.Precision, x.Devices = "bf16", 4 }, "", ""},
+		{"bad precision", func(c *train.Config) { Edit(c).Precision = "fp16" }, "xla.precision", `must be float32 or bf16, got "fp16"`},
+		{"empty precision", func(c *train.Config) { Edit(c).Precision = "" }, "xla.precision", `must be float32 or bf16, got ""`},
+		{"negative devices", func(c *train.Config) { Edit(c).Devices = -1 }, "xla.devices", "must not be negative"},
+		{"the cpu sub-section is not ours", func(c *train.Config) { c.Backends["cpu"] = &struct{ Threads int }{-1} }, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := train.DefaultConfig()
@@ -32,7 +32,7 @@ func TestValidate(t *testing.T) {
 		})
 	}
 	cfg := tinyConfig()
-	cfg.XLA.Precision = "fp8"
+	Edit(&cfg).Precision = "fp8"
 	if b, err := New(cfg, 1); err == nil || !strings.Contains(err.Error(), `xla: train.xla.precision: must be float32 or bf16, got "fp8"`) {
 		if b != nil {
 			b.Close()

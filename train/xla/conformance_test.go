@@ -7,7 +7,7 @@ import (
 
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/backendtest"
-	_ "github.com/swavgo/swav/train/cpu" // registers the "cpu" backend
+	"github.com/swavgo/swav/train/cpu"
 )
 
 // conformanceEngine is the xla engine the conformance test uses: the PJRT
@@ -72,9 +72,11 @@ func TestConformsToCPUBackend(t *testing.T) {
 			cfg := tinyConfig()
 			tc.setup(&cfg)
 			xcfg := cfg
-			xcfg.XLA.PJRTPlugin = conformanceEngine()
+			Edit(&xcfg).PJRTPlugin = conformanceEngine()
 			ccfg := cfg
-			ccfg.Backend, ccfg.CPU.Threads, ccfg.CPU.Precision = "cpu", 2, "float32"
+			ccfg.Backend = "cpu"
+			c := cpu.Edit(&ccfg)
+			c.Threads, c.Precision = 2, "float32"
 			cpu, err := train.NewBackend(ccfg, 3)
 			if err != nil {
 				t.Fatalf("cpu backend: %v", err)
@@ -119,11 +121,14 @@ func TestConformsToCPUBackend(t *testing.T) {
 // (backendtest.BF16Tolerances), over two steps from the same weights.
 func TestBF16ConformsToCPUBackend(t *testing.T) {
 	cfg := tinyConfig()
-	cfg.XLA.PJRTPlugin, cfg.XLA.Precision = conformanceEngine(), "bf16"
+	own := Edit(&cfg)
+	own.PJRTPlugin, own.Precision = conformanceEngine(), "bf16"
 	cfg.Model = train.ModelConfig{Arch: "small", HiddenMLP: 32, FeatDim: 16, Prototypes: 20}
 	cfg.BatchSize = 8
 	ccfg := cfg
-	ccfg.Backend, ccfg.CPU.Threads, ccfg.CPU.Precision = "cpu", 2, "bf16"
+	ccfg.Backend = "cpu"
+	cpuOwn := cpu.Edit(&ccfg)
+	cpuOwn.Threads, cpuOwn.Precision = 2, "bf16"
 	cpu, err := train.NewBackend(ccfg, 3)
 	if err != nil {
 		t.Fatalf("cpu backend: %v", err)

@@ -118,12 +118,12 @@ func TestInputSpecsShardOnlyTheCrops(t *testing.T) {
 // is an error naming the field, before any state is built.
 func TestDevicesBeyondTheEngine(t *testing.T) {
 	cfg := tinyConfig()
-	cfg.XLA.Devices = 2
+	Edit(&cfg).Devices = 2
 	_, err := New(cfg, 1)
 	if err == nil || !strings.Contains(err.Error(), "train.xla.devices: 2 requested") {
 		t.Fatalf("2 devices on the go engine: %v", err)
 	}
-	cfg.XLA.Devices = 1
+	Edit(&cfg).Devices = 1
 	b, err := New(cfg, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestDataParallelMatchesOneDevice(t *testing.T) {
 	for _, engine := range dataParallelEngines() {
 		t.Run(filepath.Base(engine), func(t *testing.T) {
 			cfg := tinyConfig()
-			cfg.XLA.PJRTPlugin = engine
+			Edit(&cfg).PJRTPlugin = engine
 			cfg.SwAV.FreezePrototypesIters = 1
 			n := engineDevices(t, cfg)
 			if n < 2 {
@@ -173,7 +173,7 @@ func TestDataParallelMatchesOneDevice(t *testing.T) {
 			}
 			run := func(devices int) (*Backend, []train.StepResult, *train.State) {
 				c := cfg
-				c.XLA.Devices = devices
+				Edit(&c).Devices = devices
 				b, err := NewWithOptions(c, 3, Options{KeepCodes: true})
 				if err != nil {
 					t.Fatal(err)
@@ -215,7 +215,7 @@ func TestDataParallelRejectsUnevenRows(t *testing.T) {
 	for _, engine := range dataParallelEngines() {
 		t.Run(filepath.Base(engine), func(t *testing.T) {
 			cfg := tinyConfig()
-			cfg.XLA.PJRTPlugin = engine
+			Edit(&cfg).PJRTPlugin = engine
 			b, err := New(cfg, 3)
 			if err != nil {
 				t.Fatal(err)

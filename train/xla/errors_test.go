@@ -35,7 +35,7 @@ func TestPluginErrors(t *testing.T) {
 			t.Setenv(EnvPlugin, tc.env)
 			t.Setenv("XLA_FLAGS", "")
 			cfg := tinyConfig()
-			cfg.XLA.PJRTPlugin = tc.plugin
+			Edit(&cfg).PJRTPlugin = tc.plugin
 			b, err := New(cfg, 1)
 			if err == nil {
 				b.Close()
@@ -85,7 +85,7 @@ func TestFindCUDADataDir(t *testing.T) {
 func TestBF16StepTracksFloat32(t *testing.T) {
 	run := func(precision string) float64 {
 		cfg := tinyConfig()
-		cfg.XLA.Precision = precision
+		Edit(&cfg).Precision = precision
 		b, err := New(cfg, 1)
 		if err != nil {
 			t.Fatal(err)

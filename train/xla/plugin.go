@@ -14,7 +14,7 @@ import (
 )
 
 // EnvPlugin is the environment variable naming the PJRT plugin when
-// train.Config.XLA.PJRTPlugin is empty.
+// train.xla.pjrt_plugin is empty.
 const EnvPlugin = "PJRT_PLUGIN"
 
 // EnvCUDADataDir overrides the folder passed to XLA as
@@ -39,10 +39,10 @@ var ErrPluginLoad = errors.New("PJRT plugin cannot be loaded")
 // was built with the noxla tag; pjrt.go sets it.
 var pjrtLoader func(path, options string) (compute.Backend, error)
 
-// resolvePlugin returns the plugin named by cfg.XLA.PJRTPlugin, else by
+// resolvePlugin returns the plugin named by train.xla.pjrt_plugin, else by
 // $PJRT_PLUGIN, else an error wrapping ErrNoPlugin.
 func resolvePlugin(cfg *train.Config) (string, error) {
-	if p := strings.TrimSpace(cfg.XLA.PJRTPlugin); p != "" {
+	if p := strings.TrimSpace(SettingsOf(cfg).PJRTPlugin); p != "" {
 		return p, nil
 	}
 	if p := strings.TrimSpace(os.Getenv(EnvPlugin)); p != "" {

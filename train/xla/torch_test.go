@@ -301,7 +301,7 @@ func TestStepMatchesPyTorch(t *testing.T) {
 	var backends []*Backend
 	for _, tc := range cases {
 		cfg := tinyConfig()
-		cfg.XLA.PJRTPlugin = conformanceEngine()
+		Edit(&cfg).PJRTPlugin = conformanceEngine()
 		tc.setup(&cfg)
 		b, err := NewWithOptions(cfg, 7, Options{KeepCodes: true})
 		if err != nil {
@@ -327,7 +327,7 @@ func TestStepMatchesPyTorch(t *testing.T) {
 func ExampleNew() {
 	cfg := train.DefaultConfig()
 	cfg.Backend = "xla"
-	cfg.XLA.PJRTPlugin = EngineGo // or the path of xla_cuda_plugin.so
+	Edit(&cfg).PJRTPlugin = EngineGo // or the path of xla_cuda_plugin.so
 	cfg.BatchSize = 2
 	cfg.Model = train.ModelConfig{Arch: "small", HiddenMLP: 8, FeatDim: 4, Prototypes: 6}
 	b, err := train.NewBackend(cfg, 1)

@@ -1,11 +1,14 @@
-package configs
+package demo
 
-import "github.com/swavgo/swav/internal/field"
+import (
+	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/internal/field"
+)
 
-// DemoConfig is the demo section: the `demo` job walks a folder of images,
+// Config is the demo section (the demo kind's own section, registered with the kind): the `demo` job walks a folder of images,
 // reads, hashes and decodes them in parallel and writes a summary JSON to
 // <out>/demo_summary.json. It exercises the engine on local files.
-type DemoConfig struct {
+type Config struct {
 	// Dir is the folder walked (recursively) for files.
 	Dir string `yaml:"dir"`
 	// Workers is the number of decode goroutines (0: GOMAXPROCS).
@@ -16,13 +19,13 @@ type DemoConfig struct {
 	Decode bool `yaml:"decode"`
 }
 
-// DefaultDemoConfig reads the benchmark JPEGs of the shared folder once.
-func DefaultDemoConfig() DemoConfig {
-	return DemoConfig{Dir: "../shared/bench/images", Passes: 1, Decode: true}
+// DefaultConfig reads the benchmark JPEGs of the shared folder once.
+func DefaultConfig() Config {
+	return Config{Dir: "../shared/bench/images", Passes: 1, Decode: true}
 }
 
 // Validate checks the section and names the first bad field (relative to "demo").
-func (c *DemoConfig) Validate() error {
+func (c *Config) Validate() error {
 	switch {
 	case c.Dir == "":
 		return field.Errorf("dir", "must name a folder")
@@ -33,3 +36,11 @@ func (c *DemoConfig) Validate() error {
 	}
 	return nil
 }
+
+// SettingsOf returns the demo section of job (the defaults where it holds
+// none).
+func SettingsOf(job *configs.Job) Config { return configs.KindSettings[Config](job, JobKind) }
+
+// Edit returns the demo section of job for changing it in place; job gets
+// its own copy first, so a copy of job made before is left as it was.
+func Edit(job *configs.Job) *Config { return configs.EditKindSettings[Config](job, JobKind) }

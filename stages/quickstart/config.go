@@ -1,14 +1,17 @@
-package configs
+package quickstart
 
-import "github.com/swavgo/swav/internal/field"
+import (
+	"github.com/swavgo/swav/configs"
+	"github.com/swavgo/swav/internal/field"
+)
 
-// QuickstartConfig is the quickstart section: the `quickstart` job
+// Config is the quickstart section: the `quickstart` job
 // (stages/quickstart) makes Fashion-MNIST shards, pre-trains (train), extracts
 // (extract) and evaluates in one command; these are its own settings: where
-// the shards come from and how the features are evaluated. Like DemoConfig
-// it lives here because the loader decodes every section strictly at load
-// time and configs cannot import stages/.
-type QuickstartConfig struct {
+// the shards come from and how the features are evaluated. The kind
+// registers the type with its defaults; the loader decodes the section
+// strictly into it.
+type Config struct {
 	// Local reads the shards from the local cache folder instead of serving
 	// them from a local S3 server (versitygw).
 	Local bool `yaml:"local"`
@@ -31,13 +34,13 @@ type QuickstartConfig struct {
 	Monitor bool `yaml:"monitor"`
 }
 
-// DefaultQuickstartConfig returns the typed defaults.
-func DefaultQuickstartConfig() QuickstartConfig {
-	return QuickstartConfig{Cache: ".cache/fmnist", ShardSize: 5000, KNN: []int{20, 10, 50}, Temperature: 0.07}
+// DefaultConfig returns the typed defaults.
+func DefaultConfig() Config {
+	return Config{Cache: ".cache/fmnist", ShardSize: 5000, KNN: []int{20, 10, 50}, Temperature: 0.07}
 }
 
 // Validate checks the section and names the first bad field (relative to "quickstart").
-func (c *QuickstartConfig) Validate() error {
+func (c *Config) Validate() error {
 	switch {
 	case c.Cache == "":
 		return field.Errorf("cache", "must name a folder")
@@ -57,3 +60,11 @@ func (c *QuickstartConfig) Validate() error {
 	}
 	return nil
 }
+
+// SettingsOf returns the quickstart section of job (the defaults where it
+// holds none).
+func SettingsOf(job *configs.Job) Config { return configs.KindSettings[Config](job, JobKind) }
+
+// Edit returns the quickstart section of job for changing it in place; job gets
+// its own copy first, so a copy of job made before is left as it was.
+func Edit(job *configs.Job) *Config { return configs.EditKindSettings[Config](job, JobKind) }
