@@ -93,26 +93,53 @@ type Options struct {
 }
 
 // Section is the job section whose sub-sections the sinks own (the extract
-// kind's section): a sink registers its settings under it, keyed by the
-// sink's name (RegisterSettings).
+// kind's section): a sink's Settings are the sub-section keyed by its name.
 const Section = "extract"
-
-// RegisterSettings registers the typed defaults (a struct value) of the
-// sink name's own sub-section of the extract section (extract.<name>),
-// from the sink package's init, beside Register. The loader decodes the
-// YAML key strictly into a copy of it; the extract section runs its
-// Validate method (on a pointer) when it has one.
-func RegisterSettings(name string, def any) { settings.Register(Section, name, def) }
 
 // Opener opens a FeatureSink at url.
 type Opener func(ctx context.Context, url string, o Options) (FeatureSink, error)
 
-var openers = registry.New[Opener]("sinks: feature sink scheme")
+// Sink is one feature sink's registration, both ways and with its
+// settings: the URL schemes it serves ("s3" for s3://..., "file", or "" for
+// a plain local path), how it opens a location for writing (Open) and for
+// reading (OpenSource: eval, `pipeline features` and `pipeline eval` read
+// through it; nil only for a test's write-only sink), and the typed
+// defaults (a struct value) of its own sub-section extract.<name>, nil when
+// it has none. The loader decodes that YAML key strictly into a copy of
+// Settings and runs its Validate method (on a pointer) when it has one.
+type Sink struct {
+	Schemes    []string
+	Open       Opener
+	OpenSource SourceOpener
+	Settings   any
+}
 
-// Register makes a sink available for URLs of scheme ("s3" for s3://...,
-// "file", or "" for a plain local path). Sink packages call it from init;
-// it panics on a scheme registered twice.
-func Register(scheme string, open Opener) { openers.Register(scheme, open) }
+var (
+	sinksByName = registry.New[Sink]("sinks: feature sink")
+	bySchemes   = registry.New[string]("sinks: feature sink scheme") // scheme -> sink name
+)
+
+// Register makes the sink name available for its schemes, written and
+// read, and registers its settings. Sink packages call it from init; it
+// panics on a name or a scheme registered twice.
+func Register(name string, s Sink) {
+	sinksByName.Register(name, s)
+	for _, scheme := range s.Schemes {
+		bySchemes.Register(scheme, name)
+	}
+	if s.Settings != nil {
+		settings.Register(Section, name, s.Settings)
+	}
+}
+
+// sinkFor returns the sink registered for url's scheme.
+func sinkFor(url string) (Sink, bool) {
+	name, ok := bySchemes.Lookup(Scheme(url))
+	if !ok {
+		return Sink{}, false
+	}
+	return sinksByName.Lookup(name)
+}
 
 // Scheme is url's scheme ("s3" for s3://bucket/prefix), "" for a plain path.
 func Scheme(url string) string {
@@ -129,10 +156,9 @@ func Open(ctx context.Context, url string, o Options) (FeatureSink, error) {
 	if url == "" {
 		return nil, fmt.Errorf("feature output: empty location")
 	}
-	scheme := Scheme(url)
-	open, ok := openers.Lookup(scheme)
-	if !ok {
-		return nil, fmt.Errorf("feature output %s: no sink for scheme %q in this binary (have %q)", url, scheme, openers.Names())
+	s, ok := sinkFor(url)
+	if !ok || s.Open == nil {
+		return nil, fmt.Errorf("feature output %s: no sink for scheme %q in this binary (have %q)", url, Scheme(url), bySchemes.Names())
 	}
-	return open(ctx, url, o)
+	return s.Open(ctx, url, o)
 }

@@ -8,12 +8,11 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/swavgo/swav/ingest/store"
-	"github.com/swavgo/swav/internal/registry"
 )
 
 // The read side of the feature seam. A sink that is written through
 // FeatureSink is read back through FeatureSource, opened by the same URL
-// scheme (RegisterSource beside Register): eval, `pipeline features ...`,
+// scheme (the OpenSource of its Register): eval, `pipeline features ...`,
 // `pipeline eval` and the quickstart read only through it, so a new sink is
 // evaluated and verified without touching them. The pair follows arrow-go's
 // readers and writers: ShardWriter appends batches of rows, ShardReader
@@ -80,25 +79,17 @@ type Batch struct {
 // SourceOpener opens a FeatureSource at url.
 type SourceOpener func(ctx context.Context, url string, o ReadOptions) (FeatureSource, error)
 
-var sourceOpeners = registry.New[SourceOpener]("sinks: feature source scheme")
-
-// RegisterSource makes a sink readable for URLs of scheme (as Register
-// makes it writable). Sink packages call both from init; it panics on a
-// scheme registered twice.
-func RegisterSource(scheme string, open SourceOpener) { sourceOpeners.Register(scheme, open) }
-
 // OpenSource opens the feature source registered for url's scheme. An
 // unknown scheme is an error listing the known ones.
 func OpenSource(ctx context.Context, url string, o ReadOptions) (FeatureSource, error) {
 	if url == "" {
 		return nil, fmt.Errorf("read features: empty location: %w", ErrNoFeatures)
 	}
-	scheme := Scheme(url)
-	open, ok := sourceOpeners.Lookup(scheme)
-	if !ok {
-		return nil, fmt.Errorf("read features %s: no feature source for scheme %q in this binary (have %q)", url, scheme, sourceOpeners.Names())
+	s, ok := sinkFor(url)
+	if !ok || s.OpenSource == nil {
+		return nil, fmt.Errorf("read features %s: no feature source for scheme %q in this binary (have %q)", url, Scheme(url), readSchemes())
 	}
-	return open(ctx, url, o)
+	return s.OpenSource(ctx, url, o)
 }
 
 // Features is a set of feature rows read from one or more units.
@@ -236,4 +227,15 @@ func eachUnit(ctx context.Context, o ReadOptions, urls []string, f func(FeatureS
 // Schemes lists, sorted, the URL schemes this binary has a FeatureSink for
 // (write) and a FeatureSource for (read). Every sink is read back by the
 // scheme it is written with: stages/all's test checks that the two agree.
-func Schemes() (write, read []string) { return openers.Names(), sourceOpeners.Names() }
+func Schemes() (write, read []string) { return bySchemes.Names(), readSchemes() }
+
+// readSchemes lists, sorted, the schemes whose sink can be read.
+func readSchemes() []string {
+	var read []string
+	for _, scheme := range bySchemes.Names() {
+		if s, ok := sinkFor(scheme + "://"); ok && s.OpenSource != nil {
+			read = append(read, scheme)
+		}
+	}
+	return read
+}

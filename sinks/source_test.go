@@ -22,9 +22,9 @@ func TestMemSinkRoundTrip(t *testing.T) {
 type badSource struct{ url string }
 
 func init() {
-	sinks.RegisterSource("badtest", func(_ context.Context, url string, _ sinks.ReadOptions) (sinks.FeatureSource, error) {
+	sinks.Register("badtest", sinks.Sink{Schemes: []string{"badtest"}, OpenSource: func(_ context.Context, url string, _ sinks.ReadOptions) (sinks.FeatureSource, error) {
 		return badSource{url}, nil
-	})
+	}})
 }
 
 func (s badSource) Units(context.Context) ([]string, error) { return []string{s.url + "/u0"}, nil }

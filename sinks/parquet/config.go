@@ -13,7 +13,7 @@ import (
 const Name = "parquet"
 
 // Config is the Parquet sink's own settings, the extract section's
-// sub-section extract.parquet (registered with sinks.RegisterSettings).
+// sub-section extract.parquet (the Settings of its sinks.Register).
 type Config struct {
 	// RowGroupRows is the Parquet row-group length in rows.
 	RowGroupRows int `yaml:"row_group_rows"`

@@ -10,11 +10,7 @@ import (
 // one Parquet file per input shard (FileName), committed atomically, and
 // read back (Source).
 func init() {
-	for _, scheme := range []string{"", "file", "s3"} {
-		sinks.Register(scheme, OpenSink)
-		sinks.RegisterSource(scheme, OpenSource)
-	}
-	sinks.RegisterSettings(Name, DefaultConfig())
+	sinks.Register(Name, sinks.Sink{Schemes: []string{"", "file", "s3"}, Open: OpenSink, OpenSource: OpenSource, Settings: DefaultConfig()})
 }
 
 // Sink is the sinks.FeatureSink over an Output.

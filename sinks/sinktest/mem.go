@@ -21,11 +21,14 @@ import (
 const Scheme = "mem"
 
 func init() {
-	sinks.Register(Scheme, func(_ context.Context, url string, _ sinks.Options) (sinks.FeatureSink, error) {
-		return &memSink{loc: location(url)}, nil
-	})
-	sinks.RegisterSource(Scheme, func(_ context.Context, url string, _ sinks.ReadOptions) (sinks.FeatureSource, error) {
-		return &memSource{loc: location(url)}, nil
+	sinks.Register(Scheme, sinks.Sink{
+		Schemes: []string{Scheme},
+		Open: func(_ context.Context, url string, _ sinks.Options) (sinks.FeatureSink, error) {
+			return &memSink{loc: location(url)}, nil
+		},
+		OpenSource: func(_ context.Context, url string, _ sinks.ReadOptions) (sinks.FeatureSource, error) {
+			return &memSource{loc: location(url)}, nil
+		},
 	})
 }
 

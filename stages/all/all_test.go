@@ -13,6 +13,6 @@ import (
 func TestEverySinkIsReadBack(t *testing.T) {
 	write, read := sinks.Schemes()
 	if len(write) == 0 || !slices.Equal(write, read) {
-		t.Fatalf("schemes written %q, read %q: every sink registers both (sinks.Register, sinks.RegisterSource)", write, read)
+		t.Fatalf("schemes written %q, read %q: every sink is read back (sinks.Sink.OpenSource)", write, read)
 	}
 }

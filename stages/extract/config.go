@@ -19,7 +19,7 @@ const CheckpointInit = "init"
 // Config is the extract section: the extract kind's own section,
 // registered with the kind (the quickstart reads it too). The feature
 // sinks' own settings are its sub-sections (extract.parquet), registered
-// by each sink (sinks.RegisterSettings).
+// by each sink (the Settings of its sinks.Register).
 type Config struct {
 	// Checkpoint is what to load (a path or s3:// URL): one of our .swck
 	// checkpoints or a checkpoint folder (its newest), or a weights file of

@@ -23,10 +23,10 @@ type memSink struct {
 var memSinks sync.Map // url -> *memSink
 
 func init() {
-	sinks.Register("memtest", func(_ context.Context, url string, _ sinks.Options) (sinks.FeatureSink, error) {
+	sinks.Register("memtest", sinks.Sink{Schemes: []string{"memtest"}, Open: func(_ context.Context, url string, _ sinks.Options) (sinks.FeatureSink, error) {
 		s, _ := memSinks.LoadOrStore(url, &memSink{url: url, units: map[string][]string{}})
 		return s.(*memSink), nil
-	})
+	}})
 }
 
 func (s *memSink) Done(_ context.Context, shard string, _ sinks.Metadata) (bool, error) {
