@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/swavgo/swav/internal/settings"
 	"github.com/swavgo/swav/train/cpu"
 
 	"gopkg.in/yaml.v3"
@@ -490,10 +491,20 @@ func (r *run) report(start time.Time) (*Report, error) {
 // RecipeHash is the first 16 hex digits of the SHA-256 of the recipe: the
 // job's augment and train sections as YAML, less the settings that do not
 // change the trained weights (train.checkpoint, train.cpu.threads,
-// train.monitor, the time budget, train.tensorboard) and less the seed.
+// train.monitor, the time budget, train.tensorboard) and less the seed. Of
+// the backends' sub-sections only the chosen backend's counts, so the hash
+// does not depend on which other backends the binary links.
 func RecipeHash(job *configs.Job) string {
 	tr := job.Train
-	tr.Checkpoint, cpu.Edit(&tr).Threads, tr.Monitor, tr.MaxSeconds, tr.Tensorboard = train.CheckpointConfig{}, 0, train.MonitorConfig{}, 0, ""
+	own := settings.Set{}
+	if v, ok := tr.Backends[tr.Backend]; ok {
+		own[tr.Backend] = v
+	}
+	tr.Backends = own
+	if tr.Backend == cpu.Name {
+		cpu.Edit(&tr).Threads = 0
+	}
+	tr.Checkpoint, tr.Monitor, tr.MaxSeconds, tr.Tensorboard = train.CheckpointConfig{}, train.MonitorConfig{}, 0, ""
 	b, _ := yaml.Marshal(struct {
 		Augment any `yaml:"augment"`
 		Train   any `yaml:"train"`

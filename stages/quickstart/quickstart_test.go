@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -164,5 +165,13 @@ func TestRecipeHash(t *testing.T) {
 		if got := RecipeHash(job); (got == want) != slices.Contains(same, set) {
 			t.Errorf("--set %s: hash %s, base %s", set, got, want)
 		}
+	}
+	// Another backend's sub-section (linked into one binary, not into
+	// another) is not part of the recipe.
+	other := tinyJob(t, t.TempDir(), true)
+	other.Train.Backends = maps.Clone(other.Train.Backends)
+	other.Train.Backends["xla"] = &struct{ Precision string }{"bf16"}
+	if got := RecipeHash(other); got != want {
+		t.Errorf("with another backend's settings: hash %s, base %s", got, want)
 	}
 }
