@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/swavgo/swav/sinks"
-	_ "github.com/swavgo/swav/sinks/sinktest" // the mem:// sink, written and read
+	"github.com/swavgo/swav/sinks/sinktest" // the mem:// sink, written and read
 )
 
 // A feature sink both ways: rows go in through the FeatureSink its URL's
@@ -14,6 +14,7 @@ import (
 // features` and `pipeline eval` read with (ReadFeatures, Inspect).
 func Example() {
 	ctx := context.Background()
+	defer sinktest.Forget("mem://example/features") // in memory for the process's life
 	sink, err := sinks.Open(ctx, "mem://example/features", sinks.Options{})
 	if err != nil {
 		fmt.Println(err)

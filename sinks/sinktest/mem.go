@@ -48,6 +48,11 @@ type memUnit struct {
 
 var locations sync.Map // url -> *memLoc
 
+// Forget drops the mem:// location url and its units, so that a test run
+// again in the same process (go test -count=N) starts from an empty
+// location. Write and Run call it when their test ends.
+func Forget(url string) { locations.Delete(strings.TrimSuffix(url, "/")) }
+
 func location(url string) *memLoc {
 	url = strings.TrimSuffix(url, "/")
 	l, _ := locations.LoadOrStore(url, &memLoc{url: url, units: map[string]*memUnit{}})

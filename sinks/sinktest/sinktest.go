@@ -30,6 +30,7 @@ func Rows(shard string, n, dim int) ([]string, []int64, []float32) {
 // landed (FeatureSink.Where).
 func Write(t testing.TB, url string, o sinks.Options, shard string, md sinks.Metadata, keys []string, labels []int64, feats []float32) string {
 	t.Helper()
+	forgetAtEnd(t, url)
 	ctx := context.Background()
 	s, err := sinks.Open(ctx, url, o)
 	if err != nil {
@@ -64,6 +65,7 @@ func Write(t testing.TB, url string, o sinks.Options, shard string, md sinks.Met
 // listed; a written unit is Done and a second Begin of it is
 // ErrWrittenByOther.
 func Run(t *testing.T, url string, o sinks.Options, ro sinks.ReadOptions) {
+	forgetAtEnd(t, url)
 	ctx := context.Background()
 	md := sinks.Metadata{Checkpoint: "ck/ckpt-10.swck", ConfigHash: "abc123", Layout: sinks.Layout{Kind: "trunk", Dim: 3, Arch: "small"}}
 	type unit struct {
@@ -144,5 +146,12 @@ func Run(t *testing.T, url string, o sinks.Options, ro sinks.ReadOptions) {
 	}
 	if _, err := s.Begin(ctx, written[0].shard, m); !errors.Is(err, sinks.ErrWrittenByOther) {
 		t.Fatalf("Begin of a written unit: %v, want ErrWrittenByOther", err)
+	}
+}
+
+// forgetAtEnd drops a mem:// location when the test ends (Forget).
+func forgetAtEnd(t testing.TB, url string) {
+	if sinks.Scheme(url) == Scheme {
+		t.Cleanup(func() { Forget(url) })
 	}
 }
