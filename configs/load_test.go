@@ -3,14 +3,16 @@ package configs_test
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/stages/demo"
 	"github.com/swavgo/swav/train/cpu"
 	"github.com/swavgo/swav/train/xla"
-	"slices"
-	"strings"
-	"testing"
-	"time"
 
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/internal/field"
@@ -328,9 +330,15 @@ func TestLoadMissingFile(t *testing.T) {
 // own section's settings are decoded into the registered type and
 // validated by their own Validate; an unregistered kind is refused with
 // the kinds there are.
-func TestKindChoosesTheSections(t *testing.T) {
+// registerTestKinds registers the test kinds once per process (go test
+// -count=N runs a test again in it).
+var registerTestKinds = sync.OnceFunc(func() {
 	configs.RegisterKind("test-kind-demo-only", configs.KindSpec{Sections: []string{"demo"}})
 	configs.RegisterKind("test-kind-own", configs.KindSpec{Sections: []string{configs.SectionMetrics}, Settings: ownSection{Size: 3}})
+})
+
+func TestKindChoosesTheSections(t *testing.T) {
+	registerTestKinds()
 	j := configs.Default()
 	j.Job = "test-kind-demo-only"
 	if err := j.Validate(); err != nil { // data.shards is empty but not read

@@ -3,7 +3,9 @@ package stages_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/swavgo/swav/configs"
@@ -27,29 +29,36 @@ type count struct{ got *int }
 
 func (c count) Consume(context.Context, any) error { *c.got++; return nil }
 
+// kindName is name made unique for one run of a test: the registry lives
+// as long as the process (go test -count=N runs a test again in it).
+func kindName(name string) string { return fmt.Sprintf("%s-%d", name, kindNames.Add(1)) }
+
+var kindNames atomic.Int64
+
 func TestRunJobDispatchesChainsAndRunners(t *testing.T) {
 	var consumed int
-	stages.Register("test-chain", stages.Kind{Build: func(_ context.Context, job *configs.Job) ([]pipeline.Spec, error) {
+	chain, orchestration := kindName("test-chain"), kindName("test-orchestration")
+	stages.Register(chain, stages.Kind{Build: func(_ context.Context, job *configs.Job) ([]pipeline.Spec, error) {
 		return []pipeline.Spec{{Name: "nums", Source: nums{int(job.Seed)}}, {Name: "count", Sink: count{&consumed}}}, nil
 	}})
 	errRunner := errors.New("runner ran")
 	var sawStop bool
 	stop := make(chan struct{})
-	stages.Register("test-orchestration", stages.Kind{Run: func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
+	stages.Register(orchestration, stages.Kind{Run: func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
 		sawStop = opts.Stop == (<-chan struct{})(stop)
 		// An orchestration runs sub-jobs through RunJob.
 		sub := *job
-		sub.Job, sub.Seed = "test-chain", 7
+		sub.Job, sub.Seed = chain, 7
 		if err := stages.RunJob(ctx, &sub, opts); err != nil {
 			return err
 		}
 		return errRunner
 	}})
-	if kinds := stages.Kinds(); !slices.Contains(kinds, "test-chain") || !slices.Contains(kinds, "test-orchestration") {
+	if kinds := stages.Kinds(); !slices.Contains(kinds, chain) || !slices.Contains(kinds, orchestration) {
 		t.Fatalf("kinds %v", kinds)
 	}
 	job := configs.Default()
-	job.Job = "test-orchestration"
+	job.Job = orchestration
 	if err := stages.RunJob(t.Context(), &job, pipeline.Options{Stop: stop}); !errors.Is(err, errRunner) {
 		t.Fatalf("err %v", err)
 	}
@@ -61,12 +70,13 @@ func TestRunJobDispatchesChainsAndRunners(t *testing.T) {
 func TestDuplicateKindPanics(t *testing.T) {
 	build := func(context.Context, *configs.Job) ([]pipeline.Spec, error) { return nil, nil }
 	run := func(context.Context, *configs.Job, pipeline.Options) error { return nil }
-	stages.Register("test-dup", stages.Kind{Build: build})
+	dup := kindName("test-dup")
+	stages.Register(dup, stages.Kind{Build: build})
 	for name, register := range map[string]func(){
-		"chain":   func() { stages.Register("test-dup", stages.Kind{Build: build}) },
-		"runner":  func() { stages.Register("test-dup", stages.Kind{Run: run}) },
-		"neither": func() { stages.Register("test-none", stages.Kind{}) },
-		"both":    func() { stages.Register("test-both", stages.Kind{Build: build, Run: run}) },
+		"chain":   func() { stages.Register(dup, stages.Kind{Build: build}) },
+		"runner":  func() { stages.Register(dup, stages.Kind{Run: run}) },
+		"neither": func() { stages.Register(kindName("test-none"), stages.Kind{}) },
+		"both":    func() { stages.Register(kindName("test-both"), stages.Kind{Build: build, Run: run}) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
@@ -81,9 +91,10 @@ func TestDuplicateKindPanics(t *testing.T) {
 
 func TestBuildErrors(t *testing.T) {
 	errBuild := errors.New("no such folder")
-	stages.Register("test-broken", stages.Kind{Build: func(context.Context, *configs.Job) ([]pipeline.Spec, error) { return nil, errBuild }})
+	broken := kindName("test-broken")
+	stages.Register(broken, stages.Kind{Build: func(context.Context, *configs.Job) ([]pipeline.Spec, error) { return nil, errBuild }})
 	job := configs.Default()
-	job.Job = "test-broken"
+	job.Job = broken
 	if _, err := stages.Build(t.Context(), &job); !errors.Is(err, errBuild) {
 		t.Fatalf("err %v", err)
 	}

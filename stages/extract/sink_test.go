@@ -77,6 +77,7 @@ func TestExtractWritesThroughTheSinkSeam(t *testing.T) {
 	shards := makeShards(t, filepath.Join(dir, "shards"), 2, -1)
 	ck := saveCheckpoint(t, filepath.Join(dir, "ck"), smallModel)
 	job := testJob(shards, "memtest://"+t.Name(), ck)
+	t.Cleanup(func() { memSinks.Delete("memtest://" + t.Name()) }) // for -count=N
 	res, err := run(t, job)
 	if err != nil {
 		t.Fatal(err)
