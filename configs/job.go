@@ -250,6 +250,13 @@ func joinPath(prefix, field string) string {
 	}
 }
 
+// Locate fills the file and line of each *field.Error of err (an
+// errors.Join tree included) that has none from where j was loaded; other
+// errors pass as they are, nil stays nil. Checks outside configs (a job
+// kind's, a resumed run's) report through it.
+func (j *Job) Locate(err error) error { return j.locate("", err) }
+
+
 // Position returns the file and line a field (dotted path, "train.optim.base_lr")
 // of a loaded Job came from: the line of the field or of its closest ancestor
 // in the file, "--set" with line 0 for an override, and "" for a Job

@@ -80,31 +80,13 @@ type Checker func(job *configs.Job) error
 // job was loaded from (errors.Join of them all).
 func Check(job *configs.Job) error {
 	if _, ok := kinds.Lookup(job.Job); !ok {
-		return locate(job, field.Errorf("job", "unknown job kind %q (known: %v)%s", job.Job, Kinds(), field.DidYouMean(job.Job, Kinds())))
+		return job.Locate(field.Errorf("job", "unknown job kind %q (known: %v)%s", job.Job, Kinds(), field.DidYouMean(job.Job, Kinds())))
 	}
 	k, _ := kinds.Lookup(job.Job)
 	if k.Check == nil {
 		return nil
 	}
-	return locate(job, k.Check(job))
-}
-
-// locate fills the file and line of each *field.Error of err (an
-// errors.Join tree) from where job was loaded.
-func locate(job *configs.Job, err error) error {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range joined.Unwrap() {
-			out = append(out, locate(job, e))
-		}
-		return errors.Join(out...)
-	}
-	if fe, ok := err.(*field.Error); ok && fe.File == "" {
-		located := *fe
-		located.File, located.Line = job.Position(fe.Field)
-		return &located
-	}
-	return err
+	return job.Locate(k.Check(job))
 }
 
 // RunJob runs job: after Check, with its Runner when the kind has one, else

@@ -206,11 +206,11 @@ func Resume(ctx context.Context, job *configs.Job, store checkpoint.Store, backe
 		problems = append(problems, "the checkpoint holds no state")
 	}
 	if len(problems) > 0 {
-		return nil, located(job, field.Errorf("train.checkpoint.resume", "cannot resume from %s: %s. Start a new run in another out, or set train.checkpoint.resume: false to start over in this one",
+		return nil, job.Locate(field.Errorf("train.checkpoint.resume", "cannot resume from %s: %s. Start a new run in another out, or set train.checkpoint.resume: false to start over in this one",
 			url, strings.Join(problems, "; ")))
 	}
 	if err := continueSchedule(ck, url, cfg, ipe, slog.Default()); err != nil {
-		return nil, located(job, err)
+		return nil, job.Locate(err)
 	}
 	if err := backend.Load(ck.State); err != nil {
 		return nil, fmt.Errorf("train: resume from %s: %w", url, err)

@@ -7,25 +7,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/checkpoint"
 	"github.com/swavgo/swav/train/swav"
 )
-
-// located fills the file and line of a *field.Error from where job was
-// loaded ("--set" for an override); other errors pass as they are.
-func located(job *configs.Job, err error) error {
-	fe, ok := err.(*field.Error)
-	if !ok || fe.File != "" {
-		return err
-	}
-	c := *fe
-	c.File, c.Line = job.Position(fe.Field)
-	return &c
-}
 
 // Schedule is what sets a training run's length and its learning-rate
 // curve: the train settings a resumed run compares with its checkpoint's.
