@@ -40,6 +40,18 @@ type State struct {
 	Queue *Tensor `json:"queue,omitempty"`
 }
 
+// Network maps the network's tensors, parameters and buffers (what a
+// weights file holds), by name. The tensors share s's data.
+func (s *State) Network() map[string]Tensor {
+	out := make(map[string]Tensor, len(s.Params)+len(s.Buffers))
+	for _, ts := range [][]Tensor{s.Params, s.Buffers} {
+		for _, t := range ts {
+			out[t.Name] = t
+		}
+	}
+	return out
+}
+
 // CropGroup is the crops of one resolution for a whole batch, concatenated
 // crop-major as the reference does: rows [c*B, (c+1)*B) belong to crop c of
 // the group. Data holds Count*B*3*Size*Size float32 values (normalised) in

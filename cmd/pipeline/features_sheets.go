@@ -77,11 +77,7 @@ func loadHead(ctx context.Context, url string, sc store.Config) (*eval.Head, err
 		cfg = ck.Model
 		byName := map[string]train.Tensor{}
 		if ck.State != nil {
-			for _, ts := range [][]train.Tensor{ck.State.Params, ck.State.Buffers} {
-				for _, t := range ts {
-					byName[t.Name] = t
-				}
-			}
+			byName = ck.State.Network()
 		}
 		tensor = func(name string) ([]float32, []int, bool) {
 			t, ok := byName[name]

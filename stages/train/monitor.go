@@ -179,14 +179,9 @@ func (m *Monitor) clusterSizes(be train.Backend, query *eval.Dataset) ([]int, er
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string][]float32{}
-	for _, ts := range [][]train.Tensor{st.Params, st.Buffers} {
-		for _, t := range ts {
-			byName[t.Name] = t.Data
-		}
-	}
+	byName := st.Network()
 	head, err := eval.NewHead(query.Dim, m.model.HiddenMLP, m.model.FeatDim, m.model.Prototypes, model.BNEpsilon,
-		func(name string) ([]float32, bool) { v, ok := byName[name]; return v, ok })
+		func(name string) ([]float32, bool) { t, ok := byName[name]; return t.Data, ok })
 	if err != nil {
 		return nil, err
 	}
