@@ -61,19 +61,6 @@ type member struct {
 	cut      bool // the archive ends inside its data
 }
 
-// CountingReader counts the bytes read through it, for errors that name a
-// byte offset (train/checkpoint).
-type CountingReader struct {
-	R io.Reader
-	N int64 // bytes read so far
-}
-
-func (c *CountingReader) Read(p []byte) (int, error) {
-	n, err := c.R.Read(p)
-	c.N += int64(n)
-	return n, err
-}
-
 // tarStream is the byte stream under the tar reader: it counts bytes,
 // remembers where the last non-zero byte was (so a cut inside the zero
 // end-of-archive blocks is told from a cut inside a header) and keeps the

@@ -12,7 +12,6 @@ import (
 	"math"
 	"unsafe"
 
-	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/train"
 )
 
@@ -109,7 +108,7 @@ func Encode(w io.Writer, ck *Checkpoint) error {
 // about the file's content wrap ErrCorrupt or ErrVersion. It allocates the
 // tensors only after the header's checksum has been verified.
 func Decode(r io.Reader, name string) (*Checkpoint, error) {
-	cr := &ingest.CountingReader{R: bufio.NewReaderSize(r, 64<<10)}
+	cr := &countingReader{R: bufio.NewReaderSize(r, 64<<10)}
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("checkpoint %s: byte %d: %w: %s", name, cr.N, ErrCorrupt, fmt.Sprintf(format, args...))
 	}
@@ -272,4 +271,17 @@ func floatBytes(vs []float32, buf []byte) []byte {
 		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
 	}
 	return buf[:4*len(vs)]
+}
+
+// countingReader counts the bytes read through it, for errors that name a
+// byte offset.
+type countingReader struct {
+	R io.Reader
+	N int64 // bytes read so far
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
+	c.N += int64(n)
+	return n, err
 }
