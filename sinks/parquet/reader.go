@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/swavgo/swav/ingest/store"
 	"github.com/swavgo/swav/sinks"
 )
 
@@ -288,16 +289,12 @@ func fileMetadata(path string, fmd *metadata.FileMetaData) (Metadata, error) {
 	return md, nil
 }
 
-// metadata returns the metadata of file name of o from its footer alone
-// (two range reads of the object, whatever the store).
-func (o *Output) metadata(ctx context.Context, name string) (md Metadata, err error) {
+// metadata returns the metadata of file name of o, size bytes long, from
+// its footer alone (two range reads of the object, whatever the store).
+func (o *Output) metadata(ctx context.Context, name string, size int64) (md Metadata, err error) {
 	path := o.Path(name)
 	defer recoverCorrupt(path, &err)
-	attrs, err := o.b.Attributes(ctx, name)
-	if err != nil {
-		return Metadata{}, fmt.Errorf("read %s: %w", path, err)
-	}
-	footer, _, err := readFooter(rangeReader{ctx, o.b, name}, attrs.Size)
+	footer, _, err := readFooter(rangeReader{ctx, o.b, name}, size)
 	if err != nil {
 		return Metadata{}, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
 	}
@@ -313,11 +310,14 @@ func (o *Output) metadata(ctx context.Context, name string) (md Metadata, err er
 // config hash and layout as want (a zero want.Layout.Dim matches any dim); otherwise Done fails (the file is left
 // alone: finished output is never overwritten). It reads the file's footer only.
 func (o *Output) Done(ctx context.Context, name string, want Metadata) (bool, error) {
-	ok, err := o.exists(ctx, name)
-	if err != nil || !ok {
-		return false, err
+	attrs, err := o.b.Attributes(ctx, name) // one look at the object: is it there, how long
+	if store.IsNotExist(err) {
+		return false, nil
 	}
-	md, err := o.metadata(ctx, name)
+	if err != nil {
+		return false, fmt.Errorf("check %s: %w", o.Path(name), err)
+	}
+	md, err := o.metadata(ctx, name, attrs.Size)
 	if err != nil {
 		return false, fmt.Errorf("existing output is not a valid feature file (move it away to redo the shard): %w", err)
 	}
