@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -57,48 +56,6 @@ func EditParquet(c *Config) *ParquetConfig {
 // this many images, not a whole row group.
 const parquetBatchRows = 64
 
-// bucketReaderAt gives the Parquet reader random access to an object through
-// ranged reads (the footer first, then the column chunks it needs).
-type bucketReaderAt struct {
-	ctx  context.Context
-	b    store.Bucket
-	name string
-	size int64
-	pos  int64
-}
-
-func (r *bucketReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off >= r.size {
-		return 0, io.EOF
-	}
-	n := min(int64(len(p)), r.size-off)
-	rc, err := r.b.GetRange(r.ctx, r.name, off, n)
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	got, err := io.ReadFull(rc, p[:n])
-	if err == nil && n < int64(len(p)) {
-		err = io.EOF
-	}
-	return got, err
-}
-
-func (r *bucketReaderAt) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		off += r.pos
-	case io.SeekEnd:
-		off += r.size
-	}
-	if off < 0 {
-		return 0, errors.New("seek before start")
-	}
-	r.pos = off
-	return off, nil
-}
-
 // parquetReader reads Hugging Face-style rows: an image column that is a
 // struct {bytes, path} (or plain binary) and an integer label column.
 type parquetReader struct {
@@ -127,7 +84,7 @@ func openParquet(ctx context.Context, s Shard, cfg *Config) (reader ShardReader,
 		}
 		size = attr.Size
 	}
-	pf, err := file.NewParquetReader(&bucketReaderAt{ctx: ctx, b: s.Bucket, name: s.Name, size: size})
+	pf, err := file.NewParquetReader(store.NewReaderAt(ctx, s.Bucket, s.Name, size))
 	if err != nil {
 		return nil, fmt.Errorf("shard %s: not a readable Parquet file: %w", s.URL, err)
 	}

@@ -135,27 +135,6 @@ func (o *Output) featureFiles(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// rangeReader reads an object by byte ranges (io.ReaderAt): the footer of a
-// feature file without the rest.
-type rangeReader struct {
-	ctx  context.Context
-	b    store.Bucket
-	name string
-}
-
-func (r rangeReader) ReadAt(p []byte, off int64) (int, error) {
-	rc, err := r.b.GetRange(r.ctx, r.name, off, int64(len(p)))
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	n, err := io.ReadFull(rc, p)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
-	}
-	return n, err
-}
-
 // FileName is the feature file name for an input shard URL: the shard's base
 // name with its extension replaced by .parquet ("s3://b/train-000003.tar" →
 // "train-000003.parquet").

@@ -294,7 +294,7 @@ func fileMetadata(path string, fmd *metadata.FileMetaData) (Metadata, error) {
 func (o *Output) metadata(ctx context.Context, name string, size int64) (md Metadata, err error) {
 	path := o.Path(name)
 	defer recoverCorrupt(path, &err)
-	footer, _, err := readFooter(rangeReader{ctx, o.b, name}, size)
+	footer, _, err := readFooter(store.NewReaderAt(ctx, o.b, name, size), size)
 	if err != nil {
 		return Metadata{}, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
 	}
