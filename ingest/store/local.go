@@ -178,11 +178,7 @@ func (b *Local) upload(ctx context.Context, op, name string, r io.Reader, place 
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fail(err)
 	}
-	// The temp name carries our PID: the temps of this name that a killed
-	// writer left are removed here, by the next writer of the name.
-	base := "." + filepath.Base(p) + tmpMarker
-	removeDeadTemps(filepath.Join(filepath.Dir(p), globEscape(base)+"*"), tmpMarker)
-	tmp, err := os.CreateTemp(filepath.Dir(p), base+strconv.Itoa(os.Getpid())+"-*")
+	tmp, err := createTemp(filepath.Dir(p), filepath.Base(p))
 	if err != nil {
 		return fail(err)
 	}
@@ -196,22 +192,43 @@ func (b *Local) upload(ctx context.Context, op, name string, r io.Reader, place 
 	if err := copyInto(ctx, tmp, r); err != nil {
 		return fail(err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(fmt.Errorf("sync: %w", err))
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	if err := place(tmp.Name(), p); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fail(ErrExists)
-		}
+	if err := landTemp(tmp, p, place); err != nil {
 		return fail(err)
 	}
 	ok = true
+	return nil
+}
+
+// createTemp creates the temporary file of dir/base beside it, its name
+// carrying this process's PID; the temps of that name that killed writers
+// left are removed first (removeDeadTemps), by the next writer of the name.
+func createTemp(dir, base string) (*os.File, error) {
+	prefix := "." + base + tmpMarker
+	removeDeadTemps(filepath.Join(dir, globEscape(prefix)+"*"), tmpMarker)
+	return os.CreateTemp(dir, prefix+strconv.Itoa(os.Getpid())+"-*")
+}
+
+// landTemp makes tmp readable and durable (0644, fsync), closes it and moves
+// it to dest with place; a dest that place finds taken is ErrExists. tmp is
+// closed whatever the outcome; removing it after a failure is the caller's.
+func landTemp(tmp *os.File, dest string, place func(oldpath, newpath string) error) error {
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := place(tmp.Name(), dest); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return ErrExists
+		}
+		return err
+	}
 	return nil
 }
 

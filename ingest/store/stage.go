@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 )
 
 // StagedFile is one object being written as a local file (random access:
@@ -18,11 +16,10 @@ import (
 // used by one goroutine, which must call Commit or Abort.
 type StagedFile struct {
 	*os.File
-	b     Bucket
-	name  string
-	local bool // the file lies beside the object: Commit renames it
-	dest  string
-	done  bool
+	b    Bucket
+	name string
+	dest string // the object's file when the staged file lies beside it (Commit renames it), else ""
+	done bool
 }
 
 // stager is implemented by buckets whose objects are files (Local): a
@@ -42,8 +39,7 @@ func Stage(ctx context.Context, b Bucket, name string) (*StagedFile, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	dir, base, local := os.TempDir(), filepath.Base(name), false
-	var dest string
+	dir, base, dest := os.TempDir(), filepath.Base(name), ""
 	if s, ok := b.(stager); ok {
 		p, err := s.stagePath(name)
 		switch {
@@ -51,19 +47,17 @@ func Stage(ctx context.Context, b Bucket, name string) (*StagedFile, error) {
 		case err != nil:
 			return nil, err
 		default:
-			dir, base, local, dest = filepath.Dir(p), filepath.Base(p), true, p
+			dir, base, dest = filepath.Dir(p), filepath.Base(p), p
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return nil, fmt.Errorf("stage %s: %w", ObjectURL(b, name), err)
 			}
 		}
 	}
-	prefix := "." + base + tmpMarker
-	removeDeadTemps(filepath.Join(dir, globEscape(prefix)+"*"), tmpMarker)
-	f, err := os.CreateTemp(dir, prefix+strconv.Itoa(os.Getpid())+"-*")
+	f, err := createTemp(dir, base)
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: %w", ObjectURL(b, name), err)
 	}
-	return &StagedFile{File: f, b: b, name: name, local: local, dest: dest}, nil
+	return &StagedFile{File: f, b: b, name: name, dest: dest}, nil
 }
 
 // Commit puts the staged file into the bucket as its object, only if no
@@ -81,7 +75,7 @@ func (f *StagedFile) Commit(ctx context.Context) error {
 		f.File.Close()
 		return fmt.Errorf("commit %s: %w", ObjectURL(f.b, f.name), err)
 	}
-	if !f.local {
+	if f.dest == "" {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fail(err)
 		}
@@ -94,19 +88,7 @@ func (f *StagedFile) Commit(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	if err := f.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(fmt.Errorf("sync: %w", err))
-	}
-	if err := f.File.Close(); err != nil {
-		return fmt.Errorf("commit %s: %w", ObjectURL(f.b, f.name), err)
-	}
-	if err := RenameNoReplace(f.Name(), f.dest); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("commit %s: %w", ObjectURL(f.b, f.name), ErrExists)
-		}
+	if err := landTemp(f.File, f.dest, RenameNoReplace); err != nil {
 		return fmt.Errorf("commit %s: %w", ObjectURL(f.b, f.name), err)
 	}
 	return nil
