@@ -133,8 +133,11 @@ func Register(name string, s Sink) {
 }
 
 // sinkFor returns the sink registered for url's scheme.
-func sinkFor(url string) (Sink, bool) {
-	name, ok := bySchemes.Lookup(Scheme(url))
+func sinkFor(url string) (Sink, bool) { return sinkForScheme(Scheme(url)) }
+
+// sinkForScheme returns the sink registered for scheme.
+func sinkForScheme(scheme string) (Sink, bool) {
+	name, ok := bySchemes.Lookup(scheme)
 	if !ok {
 		return Sink{}, false
 	}

@@ -233,7 +233,7 @@ func Schemes() (write, read []string) { return bySchemes.Names(), readSchemes() 
 func readSchemes() []string {
 	var read []string
 	for _, scheme := range bySchemes.Names() {
-		if s, ok := sinkFor(scheme + "://"); ok && s.OpenSource != nil {
+		if s, ok := sinkForScheme(scheme); ok && s.OpenSource != nil {
 			read = append(read, scheme)
 		}
 	}

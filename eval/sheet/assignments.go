@@ -65,7 +65,9 @@ func WriteAssignments(ctx context.Context, url string, sc store.Config, keys []s
 		return fmt.Errorf("write %s: %w", url, err)
 	}
 	defer bucket.Close()
-	if err := bucket.Upload(ctx, key, &buf); err != nil {
+	// A seekable reader: Upload sends it as it is, without spooling it to a
+	// temporary file first.
+	if err := bucket.Upload(ctx, key, bytes.NewReader(buf.Bytes())); err != nil {
 		return fmt.Errorf("write %s: %w", url, err)
 	}
 	return nil

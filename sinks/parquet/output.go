@@ -92,8 +92,7 @@ func (o *Output) taken(ctx context.Context, name string, want Metadata) error {
 			rdr.Close()
 		}
 		if err == nil {
-			sameLayout := md.Layout.Kind == want.Layout.Kind && md.Layout.Arch == want.Layout.Arch && md.Layout.Dim == want.Layout.Dim
-			if md.Shard == want.Shard && md.ConfigHash == want.ConfigHash && md.Checkpoint == want.Checkpoint && sameLayout {
+			if md.Shard == want.Shard && md.ConfigHash == want.ConfigHash && md.Checkpoint == want.Checkpoint && md.Layout == want.Layout {
 				return fmt.Errorf("%s: %w", path, sinks.ErrWrittenByOther)
 			}
 			return fmt.Errorf("%s: %w: it holds shard %s, checkpoint %q, config %s, layout %+v; this attempt writes shard %s, checkpoint %q, config %s, layout %+v: use another output location",
