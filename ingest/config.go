@@ -2,9 +2,7 @@ package ingest
 
 import (
 	"fmt"
-	"maps"
 	"os"
-	"slices"
 	"strconv"
 
 	"github.com/swavgo/swav/ingest/store"
@@ -95,12 +93,8 @@ func (c *Config) Validate() error {
 	}
 	// Every format's own sub-section that checks itself (data.format auto
 	// may pick any), then the restrictions of the format named.
-	for _, name := range slices.Sorted(maps.Keys(c.Formats)) {
-		if v, ok := c.Formats[name].(settings.Validator); ok {
-			if err := v.Validate(); err != nil {
-				return prefixField(name, err)
-			}
-		}
+	if err := c.Formats.Validate(); err != nil {
+		return err
 	}
 	if format.Validate != nil {
 		if err := format.Validate(c); err != nil {
@@ -108,16 +102,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-// prefixField prefixes a sub-section's key to the field of a field error.
-func prefixField(prefix string, err error) error {
-	if fe, ok := err.(*field.Error); ok {
-		out := *fe
-		out.Field = prefix + "." + fe.Field
-		return &out
-	}
-	return fmt.Errorf("%s: %w", prefix, err)
 }
 
 // RankWorld returns this process's rank and the world size: from the config

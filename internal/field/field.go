@@ -39,6 +39,28 @@ func Errorf(field, format string, args ...any) *Error {
 	return &Error{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
+// Prefix puts prefix (a sub-section's key) in front of the field of every
+// *Error of err, an errors.Join tree included; another error is wrapped
+// as "prefix: err". nil stays nil.
+func Prefix(prefix string, err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, Prefix(prefix, e))
+		}
+		return errors.Join(out...)
+	}
+	if fe, ok := err.(*Error); ok {
+		out := *fe
+		out.Field = prefix + "." + fe.Field
+		return &out
+	}
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
+}
+
 // Check is one range check of a config section: when OK is false, Field
 // (relative to the section) gets Msg. It is an alias of an unnamed struct so
 // that check tables can be written as {ok, "field", "msg"} rows.

@@ -7,7 +7,7 @@
 // YAML node strictly against it (unknown keys, types, file:line, --set) and
 // decodes it into a fresh copy of the defaults. Registration runs in init,
 // before any config is decoded, so the loader never needs to import the
-// owner. It imports nothing of ours.
+// owner. It imports only internal/field.
 package settings
 
 import (
@@ -16,6 +16,8 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+
+	"github.com/swavgo/swav/internal/field"
 )
 
 // Set holds the registered sub-sections of one config section by YAML key,
@@ -153,6 +155,20 @@ func Edit[T any](s *Set, section, key string) *T {
 	}
 	(*s)[key] = &v
 	return &v
+}
+
+// Validate runs, in key order, the Validate method of each sub-section s
+// holds that has one, and returns the first error with its field under the
+// sub-section's key ("folder.shard_size"), relative to the section.
+func (s Set) Validate() error {
+	for _, key := range slices.Sorted(maps.Keys(s)) {
+		if v, ok := s[key].(Validator); ok {
+			if err := v.Validate(); err != nil {
+				return field.Prefix(key, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Clone copies the map and each value it points to (a shallow copy of each

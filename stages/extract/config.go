@@ -1,9 +1,6 @@
 package extract
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/internal/field"
 	"github.com/swavgo/swav/internal/settings"
@@ -71,31 +68,7 @@ func (c *Config) Validate() error {
 	}...); err != nil {
 		return err
 	}
-	for _, name := range settings.Keys(sinks.Section) {
-		if v, ok := c.Sinks[name].(settings.Validator); ok {
-			if err := v.Validate(); err != nil {
-				return prefixField(name, err)
-			}
-		}
-	}
-	return nil
-}
-
-// prefixField prefixes a sub-section's key to the field of a field error.
-func prefixField(prefix string, err error) error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, prefixField(prefix, e))
-		}
-		return errors.Join(out...)
-	}
-	if fe, ok := err.(*field.Error); ok {
-		out := *fe
-		out.Field = prefix + "." + fe.Field
-		return &out
-	}
-	return fmt.Errorf("%s: %w", prefix, err)
+	return c.Sinks.Validate()
 }
 
 // SettingsOf returns the extract section of job (the defaults where it
