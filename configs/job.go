@@ -102,8 +102,6 @@ type KindSpec struct {
 
 var kindRegistry = registry.New[KindSpec]("configs: job kind")
 
-func kindsLookup(name string) (KindSpec, bool) { return kindRegistry.Lookup(name) }
-
 // RegisterKind makes a job kind known to the loader: the sections it reads
 // and its own section's type. stages.Register calls it; it panics on a
 // duplicate name.
@@ -176,7 +174,7 @@ type section struct {
 func (j *Job) Validate() error {
 	var errs []error
 	kinds := Kinds()
-	spec, known := kindsLookup(j.Job)
+	spec, known := kindRegistry.Lookup(j.Job)
 	switch {
 	case j.Job == "":
 		errs = append(errs, field.Errorf("job", "must name the job kind (%s)", strings.Join(kinds, ", ")))

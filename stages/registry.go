@@ -79,10 +79,10 @@ type Checker func(job *configs.Job) error
 // its configuration. Each problem is a *field.Error located in the file the
 // job was loaded from (errors.Join of them all).
 func Check(job *configs.Job) error {
-	if _, ok := kinds.Lookup(job.Job); !ok {
+	k, ok := kinds.Lookup(job.Job)
+	if !ok {
 		return job.Locate(field.Errorf("job", "unknown job kind %q (known: %v)%s", job.Job, Kinds(), field.DidYouMean(job.Job, Kinds())))
 	}
-	k, _ := kinds.Lookup(job.Job)
 	if k.Check == nil {
 		return nil
 	}

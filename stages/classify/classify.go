@@ -53,8 +53,11 @@ type Settings struct {
 	MaxSeconds float64
 	BatchSize  int
 	Classes    int
-	// LabelFraction and Subset: finetune's labelled share (1 and "" for
-	// linear: every image).
+	// Labelled draws a labelled subset of the training images (finetune):
+	// LabelFraction of them, or those Subset lists, written to
+	// <out>/subset.txt. Without it (linear) every image is used, and the
+	// labels are scanned only when Classes is 0.
+	Labelled      bool
 	LabelFraction float64
 	Subset        string
 	// Trainable is train.TrainHead (linear) or train.TrainAll (finetune);
@@ -166,7 +169,7 @@ func Run(ctx context.Context, job *configs.Job, s Settings, opts pipeline.Option
 		memory []entry // the training samples when they fit in memory
 	)
 	classes := s.Classes
-	if s.Kind == "finetune" || classes == 0 {
+	if s.Labelled || classes == 0 {
 		entries, kept, err := scanLabels(ctx, job)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.Kind, err)
@@ -175,7 +178,7 @@ func Run(ctx context.Context, job *configs.Job, s Settings, opts pipeline.Option
 			return nil, err
 		}
 		rep.TrainImages = len(entries)
-		if s.Kind == "finetune" {
+		if s.Labelled {
 			if s.Subset != "" {
 				subset, err = fileSubset(ctx, s.Subset, entries, s.LabelFraction, job.Store)
 			} else {

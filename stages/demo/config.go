@@ -40,7 +40,3 @@ func (c *Config) Validate() error {
 // SettingsOf returns the demo section of job (the defaults where it holds
 // none).
 func SettingsOf(job *configs.Job) Config { return configs.KindSettings[Config](job, JobKind) }
-
-// Edit returns the demo section of job for changing it in place; job gets
-// its own copy first, so a copy of job made before is left as it was.
-func Edit(job *configs.Job) *Config { return configs.EditKindSettings[Config](job, JobKind) }

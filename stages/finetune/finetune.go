@@ -38,7 +38,7 @@ func Settings(c Config) classify.Settings {
 	trunk, head := c.LearningRates()
 	return classify.Settings{
 		Kind: JobKind, Checkpoint: c.Checkpoint, ValShards: c.ValShards, Epochs: c.Epochs, MaxSeconds: c.MaxSeconds,
-		BatchSize: c.BatchSize, Classes: c.Classes, LabelFraction: c.LabelFraction, Subset: c.Subset,
+		BatchSize: c.BatchSize, Classes: c.Classes, Labelled: true, LabelFraction: c.LabelFraction, Subset: c.Subset,
 		Trainable: train.TrainAll, HeadInit: "uniform",
 		SGD: train.SGDConfig{Momentum: c.Momentum, WeightDecay: c.WeightDecay},
 		LR:  trunk, HeadLR: head, Scheduler: "step", DecayEpochs: c.DecayEpochs, Gamma: c.Gamma,
