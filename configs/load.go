@@ -212,20 +212,24 @@ func (s *sourceMap) record(node *yaml.Node, path string) {
 // given reports whether the file or a --set named path or a key under it.
 func (s *sourceMap) given(path string) bool {
 	path = canonical(path)
-	under := func(p string) bool {
-		return p == path || strings.HasPrefix(p, path+".") || strings.HasPrefix(p, path+"[")
-	}
 	for p := range s.lines {
-		if under(p) {
+		if _, ok := under(p, path); ok {
 			return true
 		}
 	}
 	for p := range s.sets {
-		if under(p) {
+		if _, ok := under(p, path); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// under reports whether p is path or a key under it, and the rest of p
+// after path ("", ".x" or "[0]...").
+func under(p, path string) (rest string, ok bool) {
+	rest, ok = strings.CutPrefix(p, path)
+	return rest, ok && (rest == "" || rest[0] == '.' || rest[0] == '[')
 }
 
 // alias makes the lines and --set marks recorded under path old answer
@@ -233,12 +237,12 @@ func (s *sourceMap) given(path string) bool {
 func (s *sourceMap) alias(old, to string) {
 	old, to = canonical(old), canonical(to)
 	for p, line := range maps.Clone(s.lines) {
-		if rest, ok := strings.CutPrefix(p, old); ok && (rest == "" || rest[0] == '.' || rest[0] == '[') {
+		if rest, ok := under(p, old); ok {
 			s.lines[to+rest] = line
 		}
 	}
 	for p := range maps.Clone(s.sets) {
-		if rest, ok := strings.CutPrefix(p, old); ok && (rest == "" || rest[0] == '.' || rest[0] == '[') {
+		if rest, ok := under(p, old); ok {
 			s.sets[to+rest] = true
 		}
 	}
