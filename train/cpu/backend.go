@@ -96,8 +96,6 @@ type Backend struct {
 	evalTrunk  *plan
 	evalHead   *plan
 	keepCodes  bool
-	precision  string // what the engine runs: "float32" or "bf16"
-	threads    int
 	cls        *classifier // a cross-entropy objective (classify.go); nil: SwAV
 }
 
@@ -129,7 +127,7 @@ func New(cfg train.Config, seed int64) (*Backend, error) {
 	if why != "" {
 		warnedFallback.Do(func() { slog.Warn("train.cpu.precision bf16 runs as float32", "why", why) })
 	}
-	b := &Backend{cfg: cfg, arch: arch, eng: newEngine(threads, precision), precision: precision, threads: threads, byName: map[string]*param{}}
+	b := &Backend{cfg: cfg, arch: arch, eng: newEngine(threads, precision), byName: map[string]*param{}}
 	bnByName := map[string]*bnState{}
 	for _, spec := range arch.Params() {
 		p := &param{name: spec.Name, shape: spec.Shape}
@@ -171,7 +169,12 @@ func (b *Backend) Name() string { return "cpu" }
 
 // Precision is what the convolutions compute in: "bf16" or "float32"
 // (train.cpu.precision, or float32 where bf16 fell back).
-func (b *Backend) Precision() string { return b.precision }
+func (b *Backend) Precision() string {
+	if b.eng.bf16 {
+		return "bf16"
+	}
+	return "float32"
+}
 
 // Engine says what the backend runs on, for a run's log: the convolution
 // kernels (with oneDNN's instruction set), the precision and the threads,
@@ -179,10 +182,10 @@ func (b *Backend) Precision() string { return b.precision }
 // BatchNorm, head and loss), GEMM openblas (SkylakeX), 2 threads".
 func (b *Backend) Engine() string {
 	precision := "float32"
-	if b.precision == "bf16" {
+	if b.eng.bf16 {
 		precision = "bf16 convolutions (float32 weights, BatchNorm, head and loss)"
 	}
-	return fmt.Sprintf("%s, %s, GEMM %s, %d threads", Kernels(), precision, BLAS(), b.threads)
+	return fmt.Sprintf("%s, %s, GEMM %s, %d threads", Kernels(), precision, BLAS(), b.eng.threads)
 }
 
 // Arch is the network the backend runs.
@@ -329,7 +332,10 @@ func (b *Backend) replacePlan(old *plan, sec *section, n, h, w, c int, train, in
 }
 
 // prepareWeights refreshes the conv work copies of the GEMM path (oneDNN
-// reads the canonical weights) and zeroes every gradient.
+// reads the canonical weights). With zeroGrads (a training step starts,
+// which changes the weights and running statistics, even one that fails
+// half-way) it also zeroes every gradient and bumps the weights generation,
+// so that kept evaluation weights are folded again.
 func (b *Backend) prepareWeights(zeroGrads bool) {
 	if !b.eng.dnnl {
 		b.eachConv(func(l *model.Layer, w *param) {
@@ -342,6 +348,7 @@ func (b *Backend) prepareWeights(zeroGrads bool) {
 		})
 	}
 	if zeroGrads {
+		b.eng.weightsGen++
 		for _, p := range b.params {
 			if b.eng.dnnl && len(p.shape) == 4 {
 				p.gradWritten = false // oneDNN overwrites first (dnnlConvBackward)
@@ -351,6 +358,21 @@ func (b *Backend) prepareWeights(zeroGrads bool) {
 			clear(p.workGrad)
 		}
 	}
+}
+
+// finishConvGrads completes the convolutions' gradients after a backward
+// pass: the GEMM path's, from their work layout; on oneDNN, which wrote the
+// others into the canonical gradients, a convolution no gradient reached
+// gets zeros.
+func (b *Backend) finishConvGrads() {
+	b.eachConv(func(l *model.Layer, w *param) {
+		switch {
+		case !b.eng.dnnl:
+			addFromWorkLayout(w.grad, w.workGrad, l.Out, l.In, l.Kernel)
+		case !w.gradWritten:
+			clear(w.grad)
+		}
+	})
 }
 
 // eachConv calls f with every convolution of the trunk and the head and its
@@ -398,7 +420,6 @@ func (b *Backend) step(ctx context.Context, in *train.StepInput) (train.StepResu
 		return train.StepResult{}, err
 	}
 	B, D, K := in.Batch, b.arch.FeatDim, b.arch.K
-	b.eng.weightsGen++ // the step changes weights and running statistics, even one that fails half-way
 	protoBefore := append([]float32(nil), b.protos.data...)
 	swav.NormalizeRows(b.protos.data, K, D)
 	b.prepareWeights(true)
@@ -479,14 +500,7 @@ func (b *Backend) step(ctx context.Context, in *train.StepInput) (train.StepResu
 		off += n
 		b.eng.backward(p)
 	}
-	b.eachConv(func(l *model.Layer, w *param) {
-		switch {
-		case !b.eng.dnnl:
-			addFromWorkLayout(w.grad, w.workGrad, l.Out, l.In, l.Kernel)
-		case !w.gradWritten: // oneDNN wrote the others into the canonical gradients
-			clear(w.grad) // a convolution no gradient reached
-		}
-	})
+	b.finishConvGrads()
 	copy(b.protos.grad, res.GradPrototypes)
 
 	// Commit: running statistics in forward order, then the LARS step.

@@ -31,8 +31,11 @@ func (b *Backend) SetObjective(o train.Objective) error {
 	if err := o.Validate(); err != nil {
 		return fmt.Errorf("cpu: %w", err)
 	}
-	if o.Loss == "" || o.Loss == train.LossSwAV {
+	if b.cls != nil { // its oneDNN primitives go now, not at a finalizer
+		releaseKernels(b.cls.plan)
 		b.cls = nil
+	}
+	if o.Loss == "" || o.Loss == train.LossSwAV {
 		return nil
 	}
 	d, k := b.arch.TrunkDim, o.Classes
@@ -59,9 +62,6 @@ func (b *Backend) SetObjective(o train.Objective) error {
 		for _, s := range l.Params() {
 			c.trunkParams = append(c.trunkParams, b.byName[s.Name])
 		}
-	}
-	if b.cls != nil {
-		releaseKernels(b.cls.plan)
 	}
 	b.cls = c
 	return nil
@@ -165,7 +165,6 @@ func (b *Backend) classifyStep(ctx context.Context, in *train.StepInput) (train.
 		if slices.ContainsFunc(g.Data, nonFinite) {
 			return train.StepResult{}, fmt.Errorf("cpu: classifier step at iteration %d: an image has a non-finite value: %w", in.Iter, train.ErrNonFinite)
 		}
-		b.eng.weightsGen++ // the step changes the trunk's weights and running statistics
 		b.prepareWeights(true)
 		if !c.plan.matches(n, size, size, 3, true) {
 			var err error
@@ -199,14 +198,7 @@ func (b *Backend) classifyStep(ctx context.Context, in *train.StepInput) (train.
 	if p != nil {
 		blas.Sgemm(false, false, n, d, k, 1, dlogits, k, c.weight.data, d, 0, p.output().grad, d)
 		b.eng.backward(p)
-		b.eachConv(func(l *model.Layer, w *param) {
-			switch {
-			case !b.eng.dnnl:
-				addFromWorkLayout(w.grad, w.workGrad, l.Out, l.In, l.Kernel)
-			case !w.gradWritten:
-				clear(w.grad)
-			}
-		})
+		b.finishConvGrads()
 		commitRunningStats(p)
 		for _, tp := range c.trunkParams {
 			c.sgd(tp, in.LR)

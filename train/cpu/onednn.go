@@ -245,7 +245,7 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 		// oneDNN keeps the folded weights reordered until the weights change.
 		k := &p.kept[i]
 		if k.gen != e.weightsGen {
-			w, shift, nonFinite := e.foldBatchNorm(p, i, b.weight.data)
+			w, _, shift, nonFinite := e.foldBatchNorm(p, i, b.weight.data)
 			must(c.KeepWeights(w))
 			*k = keptWeights{gen: e.weightsGen, shift: shift, nonFinite: nonFinite}
 		}
@@ -256,7 +256,7 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 		must(c.Forward(x.data, nil, k.shift, y.data))
 		return
 	}
-	w, shift, nonFinite := e.foldBatchNorm(p, i, b.weight.work)
+	w, scale, shift, nonFinite := e.foldBatchNorm(p, i, b.weight.work)
 	p.nonFinite = p.nonFinite || nonFinite
 	beta := float32(0)
 	if f.sum {
@@ -264,22 +264,22 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 		beta = 1
 	}
 	e.convForward(l, w, x, y, beta)
-	ones := make([]float32, len(shift)) // the scale is in the weights; v*1 + shift is v + shift exactly
-	for o := range ones {
-		ones[o] = 1
+	for o := range scale {
+		scale[o] = 1 // the scale is in the weights; v*1 + shift is v + shift exactly
 	}
-	e.bnApply(y, y, ones, shift, f.relu)
+	e.bnApply(y, y, scale, shift, f.relu)
 }
 
 // foldBatchNorm folds evaluation conv i's BatchNorm (running statistics)
 // into its weights (given in either layout: both keep each output
 // channel's weights together, oneDNN's canonical [Out][In][Kh][Kw] and the
 // GEMM path's work copy [Out][Kh][Kw][In]): w' = w*scale in e.folded, and
-// the per-channel shift; nonFinite says whether either holds a NaN or an
+// the per-channel scale (a fresh slice the caller may reuse) and shift;
+// nonFinite says whether the folded weights or the shift hold a NaN or an
 // infinity.
-func (e *engine) foldBatchNorm(p *plan, i int, weights []float32) (w, shift []float32, nonFinite bool) {
+func (e *engine) foldBatchNorm(p *plan, i int, weights []float32) (w, scale, shift []float32, nonFinite bool) {
 	l := p.sec.bindings[i].layer
-	scale, shift := runningScaleShift(&p.sec.bindings[p.fused[i].batchNorm])
+	scale, shift = runningScaleShift(&p.sec.bindings[p.fused[i].batchNorm])
 	width := l.Kernel * l.Kernel * l.In
 	e.folded = growFloats(e.folded, l.Out*width)
 	w = e.folded
@@ -289,7 +289,7 @@ func (e *engine) foldBatchNorm(p *plan, i int, weights []float32) (w, shift []fl
 			dst[j] = v * scale[o]
 		}
 	}
-	return w, shift, !allFinite(w) || !allFinite(shift)
+	return w, scale, shift, !allFinite(w) || !allFinite(shift)
 }
 
 // dnnlConvBackward is convBackward on oneDNN, with the weights in their
