@@ -103,25 +103,11 @@ typedef struct {
 	// The forward's weights kept in its own layout by swav_conv_set_weights
 	// (NULL until then).
 	dnnl_memory_t kept_w;
-	// A bf16 training convolution whose backward weights reads the
-	// forward's layout keeps the bf16 copy of its last forward's source
-	// (its own buffer) for the backward; last_src is the float32 source it
-	// was made from.
+	// A bf16 training convolution keeps the bf16 copy of its last
+	// forward's source (its own buffer) for the backward weights; last_src
+	// is the float32 source it was made from.
 	void* src_keep;
 	const float* last_src;
-	// bf16 backward: the backward weights runs in the layouts oneDNN picks
-	// for it (NHWC bf16 is several times slower there), so the destination
-	// gradient is converted into that layout, and the source too when it
-	// is not the forward's (bw_src_cvt; NULL: the kept source serves); the
-	// backward data reads the same gradient, or its own NHWC conversion
-	// (bd_ddst_cvt) when it cannot.
-	dnnl_primitive_t bw_src_cvt, bd_ddst_cvt;
-	dnnl_memory_t m_bw_src, m_bd_ddst;
-	// bw_f32: the backward weights of a strided k x k convolution runs in
-	// float32 on the caller's buffers: oneDNN 2.6's bf16 kernel for it is
-	// 2 to 30 times slower than its float32 one (measured on
-	// avx512_core_bf16 for the bench's and the ResNets' shapes).
-	int bw_f32;
 	int training, has_bias, bf16, src_is_bf16;
 } swav_conv;
 
@@ -174,9 +160,6 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->bias, 1, bd, dnnl_f32, dnnl_x), "bias desc");
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->src_bf, 4, sd, cdt, dnnl_nhwc), "source desc");
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->dst_bf, 4, dd, cdt, dnnl_nhwc), "destination desc");
-	// See bw_f32: decided here, so that such a convolution keeps no bf16
-	// source for a backward that does not read it.
-	cv->bw_f32 = bf16 && training && stride > 1 && k > 1;
 	// (The forward reads its source in NHWC: letting oneDNN pick the layout,
 	// so that the backward weights could share it, made a ResNet-18 step
 	// 80 times slower on oneDNN 2.6, measured.)
@@ -205,89 +188,54 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 		if (!swav_reorder_prim(&cv->src, &cv->src_bf, &cv->src_cvt, "source to bf16")) return 0;
 		SWAV_CHECK(p_dnnl_memory_create(&cv->m_src_bf, &cv->src_bf, swav_eng, DNNL_MEMORY_NONE), "source memory");
 	}
-	// A bf16 training convolution builds its backward now: whether it
-	// keeps its forward's bf16 source depends on the layout the backward
-	// weights reads.
-	if (bf16 && training && !swav_conv_backward_init(cv)) return 0;
+	if (bf16 && training) {
+		if (posix_memalign(&cv->src_keep, 64, p_dnnl_memory_desc_get_size(&cv->src_bf)) != 0) {
+			cv->src_keep = NULL;
+			snprintf(swav_err, sizeof swav_err, "out of memory for the bf16 source");
+			return 0;
+		}
+	}
 	return 1;
 }
 
-// swav_is_ref says whether pd is oneDNN's reference code (correct, and
-// orders of magnitude slower than its kernels).
-static int swav_is_ref(const_dnnl_primitive_desc_t pd) {
-	const char* s = NULL;
-	return p_dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) == dnnl_success && s != NULL && strncmp(s, "ref", 3) == 0;
-}
-
-// swav_conv_backward_init builds the two backward primitives (once).
+// swav_conv_backward_init builds the two backward primitives (once). Both
+// read the destination gradient in NHWC, in the precision they compute in
+// (a bf16 convolution converts the caller's float32 gradient once for
+// both). The backward weights reads the forward's NHWC source (a bf16
+// convolution's kept copy) and writes the weights gradient in its own
+// layout and precision, which a reorder turns into the caller's float32
+// OIHW: in bf16 that rounds each call's gradient to bf16, as PyTorch's
+// autocast does. (Measured on avx512_core_bf16, oneDNN 2.6: with a bf16
+// weights gradient the bf16 kernels on NHWC are as fast as on the blocked
+// layouts oneDNN picks for a float32 one, strided convolutions included,
+// where the float32-gradient kernels were 2 to 30 times slower; a
+// ResNet-18 step at 96 px gains 5 to 10 %.)
 static int swav_conv_backward_init(swav_conv* cv) {
 	if (cv->bwd_d != NULL) return 1;
 	dnnl_convolution_desc_t cd;
 	dnnl_primitive_desc_t pd;
-	dnnl_memory_desc_t any_dw, any_src, any_ddst;
+	dnnl_memory_desc_t any_dw;
 	dnnl_dims_t wd = {cv->wei.dims[0], cv->wei.dims[1], cv->wei.dims[2], cv->wei.dims[3]};
-	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&any_dw, 4, wd, dnnl_f32, dnnl_format_tag_any), "weights gradient desc");
-	// float32 keeps NHWC throughout; bf16 lets oneDNN pick.
-	any_src = cv->src_bf; any_ddst = cv->dst_bf;
-	const_dnnl_primitive_desc_t hint = cv->fwd_pd;
-	if (cv->bw_f32) { any_src = cv->src; any_ddst = cv->dst; hint = NULL; }
-	else if (cv->bf16) {
-		SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&any_src, 4, cv->src_bf.dims, dnnl_bf16, dnnl_format_tag_any), "source desc");
-		SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&any_ddst, 4, cv->dst_bf.dims, dnnl_bf16, dnnl_format_tag_any), "destination gradient desc");
-	}
-	SWAV_CHECK(p_dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &any_src, &any_dw, NULL, &any_ddst,
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&any_dw, 4, wd, cv->bf16 ? dnnl_bf16 : dnnl_f32, dnnl_format_tag_any), "weights gradient desc");
+	SWAV_CHECK(p_dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &cv->src_bf, &any_dw, NULL, &cv->dst_bf,
 		cv->strides, cv->pad_l, cv->pad_r), "backward weights desc");
-	SWAV_CHECK(p_dnnl_primitive_desc_create(&pd, &cd, NULL, swav_eng, hint), "backward weights primitive desc");
+	SWAV_CHECK(p_dnnl_primitive_desc_create(&pd, &cd, NULL, swav_eng, cv->fwd_pd), "backward weights primitive desc");
 	dnnl_status_t st = p_dnnl_primitive_create(&cv->bwd_w, pd);
 	int ok = st == dnnl_success && swav_reorder_for(p_dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), &cv->wei, 1, &cv->bwd_w_dw, &cv->bwd_w_reorder);
-	dnnl_memory_desc_t bw_src = *p_dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
-	dnnl_memory_desc_t bw_ddst = *p_dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0);
 	p_dnnl_primitive_desc_destroy(pd);
 	SWAV_CHECK(st, "backward weights primitive");
 	if (!ok) return 0;
-	// The backward data reads the backward weights' gradient layout when
-	// it has a fast kernel for it (not oneDNN's reference code), NHWC
-	// otherwise.
-	dnnl_memory_desc_t bd_ddst = cv->bw_f32 ? cv->dst_bf : bw_ddst;
-	st = p_dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &cv->src, &cv->any_w, &bd_ddst,
-		cv->strides, cv->pad_l, cv->pad_r);
-	if (st == dnnl_success) st = p_dnnl_primitive_desc_create(&pd, &cd, NULL, swav_eng, cv->fwd_pd);
-	if (st == dnnl_success && swav_is_ref(pd)) {
-		p_dnnl_primitive_desc_destroy(pd);
-		st = dnnl_unimplemented;
-	}
-	if (st != dnnl_success) {
-		bd_ddst = cv->dst_bf;
-		SWAV_CHECK(p_dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &cv->src, &cv->any_w, &bd_ddst,
-			cv->strides, cv->pad_l, cv->pad_r), "backward data desc");
-		SWAV_CHECK(p_dnnl_primitive_desc_create(&pd, &cd, NULL, swav_eng, cv->fwd_pd), "backward data primitive desc");
-	}
+	SWAV_CHECK(p_dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &cv->src, &cv->any_w, &cv->dst_bf,
+		cv->strides, cv->pad_l, cv->pad_r), "backward data desc");
+	SWAV_CHECK(p_dnnl_primitive_desc_create(&pd, &cd, NULL, swav_eng, cv->fwd_pd), "backward data primitive desc");
 	st = p_dnnl_primitive_create(&cv->bwd_d, pd);
 	ok = st == dnnl_success && swav_reorder_for(p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &cv->wei, 0, &cv->bwd_d_w, &cv->bwd_d_reorder);
 	p_dnnl_primitive_desc_destroy(pd);
 	SWAV_CHECK(st, "backward data primitive");
 	if (!ok) return 0;
-	if (cv->bf16 && !cv->bw_f32) {
-		if (!swav_reorder_prim(&cv->dst, &bw_ddst, &cv->ddst_cvt, "destination gradient to bf16")) return 0;
-		SWAV_CHECK(p_dnnl_memory_create(&cv->m_ddst_bf, &bw_ddst, swav_eng, DNNL_MEMORY_NONE), "destination gradient memory");
-	}
 	if (cv->bf16) {
-		if (cv->bw_f32 || !p_dnnl_memory_desc_equal(&bd_ddst, &bw_ddst)) {
-			if (!swav_reorder_prim(&cv->dst, &bd_ddst, &cv->bd_ddst_cvt, "destination gradient to bf16")) return 0;
-			SWAV_CHECK(p_dnnl_memory_create(&cv->m_bd_ddst, &bd_ddst, swav_eng, DNNL_MEMORY_NONE), "destination gradient memory");
-		}
-		if (!cv->bw_f32 && !p_dnnl_memory_desc_equal(&bw_src, &cv->src_bf)) {
-			if (!swav_reorder_prim(&cv->src, &bw_src, &cv->bw_src_cvt, "source to bf16")) return 0;
-			SWAV_CHECK(p_dnnl_memory_create(&cv->m_bw_src, &bw_src, swav_eng, DNNL_MEMORY_NONE), "source memory");
-		} else if (!cv->bw_f32) {
-			// The backward weights reads the forward's NHWC bf16 source:
-			// keep it (its own buffer) so that it is converted once a step.
-			if (posix_memalign(&cv->src_keep, 64, p_dnnl_memory_desc_get_size(&cv->src_bf)) != 0) {
-				cv->src_keep = NULL;
-				snprintf(swav_err, sizeof swav_err, "out of memory for the bf16 source");
-				return 0;
-			}
-		}
+		if (!swav_reorder_prim(&cv->dst, &cv->dst_bf, &cv->ddst_cvt, "destination gradient to bf16")) return 0;
+		SWAV_CHECK(p_dnnl_memory_create(&cv->m_ddst_bf, &cv->dst_bf, swav_eng, DNNL_MEMORY_NONE), "destination gradient memory");
 	}
 	return 1;
 }
@@ -324,7 +272,7 @@ static int swav_bind(swav_buf* buf, dnnl_memory_t mem) {
 // weights instead of three copies of all of them (282 MiB). A bf16
 // convolution's copies of its source and destination gradient live in two
 // more (the largest activation's size, in bf16).
-static swav_buf swav_wbuf, swav_src_buf, swav_ddst_buf, swav_ddst_buf2;
+static swav_buf swav_wbuf, swav_src_buf, swav_ddst_buf;
 
 // swav_reorder runs a reorder (or conversion) from one memory to another.
 static int swav_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to) {
@@ -351,8 +299,8 @@ static dnnl_memory_t swav_conv_src(swav_conv* cv, const float* src, int backward
 }
 
 static void swav_release(swav_conv* cv) {
-	dnnl_memory_t ms[] = {cv->m_src, cv->m_dst, cv->m_wei, cv->m_bias, cv->m_src_bf, cv->m_ddst_bf, cv->m_bw_src, cv->m_bd_ddst};
-	for (int i = 0; i < 8; i++) if (ms[i] != NULL) p_dnnl_memory_set_data_handle(ms[i], NULL);
+	dnnl_memory_t ms[] = {cv->m_src, cv->m_dst, cv->m_wei, cv->m_bias, cv->m_src_bf, cv->m_ddst_bf};
+	for (int i = 0; i < 6; i++) if (ms[i] != NULL) p_dnnl_memory_set_data_handle(ms[i], NULL);
 }
 
 // The calls set the user memories' handles to the caller's buffers for the
@@ -405,15 +353,10 @@ static int swav_conv_backward(swav_conv* cv, float* src, float* diff_dst, float*
 	p_dnnl_memory_set_data_handle(cv->m_wei, diff_wei);
 	int ok = 1;
 	dnnl_memory_t dd = cv->m_dst, s = cv->m_src;
-	if (cv->bf16 && !cv->bw_f32) {
+	if (cv->bf16) {
 		ok = swav_bind(&swav_ddst_buf, cv->m_ddst_bf) && swav_reorder(cv->ddst_cvt, cv->m_dst, cv->m_ddst_bf);
 		dd = cv->m_ddst_bf;
-		if (ok && cv->bw_src_cvt != NULL) {
-			ok = swav_bind(&swav_src_buf, cv->m_bw_src) && swav_reorder(cv->bw_src_cvt, cv->m_src, cv->m_bw_src);
-			s = cv->m_bw_src;
-		} else if (ok) {
-			s = swav_conv_src(cv, src, 1, &ok);
-		}
+		if (ok) s = swav_conv_src(cv, src, 1, &ok);
 	}
 	dnnl_memory_t dw = cv->bwd_w_dw != NULL ? cv->bwd_w_dw : cv->m_wei;
 	if (ok) {
@@ -426,11 +369,6 @@ static int swav_conv_backward(swav_conv* cv, float* src, float* diff_dst, float*
 		p_dnnl_memory_set_data_handle(cv->m_src, diff_src);
 		dnnl_memory_t w = cv->m_wei;
 		if (cv->bwd_d_reorder != NULL) { ok = swav_bind(&swav_wbuf, cv->bwd_d_w) && swav_reorder(cv->bwd_d_reorder, cv->m_wei, cv->bwd_d_w); w = cv->bwd_d_w; }
-		if (ok && cv->bd_ddst_cvt != NULL) {
-			// (m_dst still holds the caller's float32 gradient.)
-			ok = swav_bind(&swav_ddst_buf2, cv->m_bd_ddst) && swav_reorder(cv->bd_ddst_cvt, cv->m_dst, cv->m_bd_ddst);
-			dd = cv->m_bd_ddst;
-		}
 		if (ok) {
 			dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, cv->m_src}};
 			ok = swav_exec(cv->bwd_d, 3, a, "backward data");
@@ -450,10 +388,10 @@ static const char* swav_conv_impl(swav_conv* cv) {
 
 static void swav_conv_free(swav_conv* cv) {
 	if (cv == NULL) return;
-	dnnl_primitive_t ps[] = {cv->fwd, cv->fwd_reorder, cv->bwd_d, cv->bwd_d_reorder, cv->bwd_w, cv->bwd_w_reorder, cv->src_cvt, cv->ddst_cvt, cv->bw_src_cvt, cv->bd_ddst_cvt};
-	for (int i = 0; i < 10; i++) if (ps[i] != NULL) p_dnnl_primitive_destroy(ps[i]);
-	dnnl_memory_t ms[] = {cv->m_src, cv->m_dst, cv->m_wei, cv->m_bias, cv->fwd_w, cv->bwd_d_w, cv->bwd_w_dw, cv->m_src_bf, cv->m_ddst_bf, cv->kept_w, cv->m_bw_src, cv->m_bd_ddst};
-	for (int i = 0; i < 12; i++) if (ms[i] != NULL) p_dnnl_memory_destroy(ms[i]);
+	dnnl_primitive_t ps[] = {cv->fwd, cv->fwd_reorder, cv->bwd_d, cv->bwd_d_reorder, cv->bwd_w, cv->bwd_w_reorder, cv->src_cvt, cv->ddst_cvt};
+	for (int i = 0; i < 8; i++) if (ps[i] != NULL) p_dnnl_primitive_destroy(ps[i]);
+	dnnl_memory_t ms[] = {cv->m_src, cv->m_dst, cv->m_wei, cv->m_bias, cv->fwd_w, cv->bwd_d_w, cv->bwd_w_dw, cv->m_src_bf, cv->m_ddst_bf, cv->kept_w};
+	for (int i = 0; i < 10; i++) if (ms[i] != NULL) p_dnnl_memory_destroy(ms[i]);
 	if (cv->fwd_pd != NULL) p_dnnl_primitive_desc_destroy(cv->fwd_pd);
 	free(cv->src_keep);
 	free(cv);

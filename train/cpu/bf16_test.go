@@ -8,6 +8,7 @@ import (
 
 	"github.com/swavgo/swav/train"
 	"github.com/swavgo/swav/train/backendtest"
+	"github.com/swavgo/swav/train/model"
 )
 
 // requireNativeBF16 skips where bf16 would run as float32.
@@ -162,5 +163,51 @@ func TestBF16FallsBackToFloat32(t *testing.T) {
 	}
 	if p, why := resolvePrecision("float32"); p != "float32" || why != "" {
 		t.Errorf("float32: %s (%q)", p, why)
+	}
+}
+
+// TestBF16EvaluationChain: in a bf16 evaluation plan of a ResNet every
+// convolution reads bf16 activations straight from the fused convolution
+// before it (plan.chooseBF16), except those that read the image or the
+// max pool's output, and so converts nothing. (The fused BatchNorm, which
+// reads its convolution's value inside the fusion, once kept every
+// value float32: extraction converted every convolution's source.)
+func TestBF16EvaluationChain(t *testing.T) {
+	requireNativeBF16(t)
+	for _, arch := range []string{"resnet18", "resnet50"} {
+		t.Run(arch, func(t *testing.T) {
+			cfg := train.DefaultConfig()
+			cfg.Model = train.ModelConfig{Arch: arch, HiddenMLP: 64, FeatDim: 32, Prototypes: 10}
+			Edit(&cfg).Precision = "bf16"
+			b, err := New(cfg, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			p, err := b.replacePlan(nil, b.trunk, 2, 64, 64, 3, false, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer releaseKernels(p)
+			bf16Sources, convs := 0, 0
+			for _, bd := range p.sec.bindings {
+				l := bd.layer
+				if l.Op != model.OpConv {
+					continue
+				}
+				convs++
+				src := p.valueOf(l.Inputs[0])
+				if src.bf16 {
+					bf16Sources++
+					continue
+				}
+				if l.Inputs[0] != model.InputOfSection && p.sec.bindings[l.Inputs[0]].layer.Op != model.OpMaxPool {
+					t.Errorf("conv %s reads a float32 value of %s", l.Name, p.sec.bindings[l.Inputs[0]].layer.Op)
+				}
+			}
+			if bf16Sources < convs-3 { // the stem, and the first block's conv1 and downsample after the max pool
+				t.Errorf("%d of %d convolutions read bf16 sources", bf16Sources, convs)
+			}
+		})
 	}
 }

@@ -140,8 +140,8 @@ func (p *plan) chooseBF16() {
 	}
 	for r := range bs {
 		l := bs[r].layer
-		if bs[r].foldedRelu {
-			continue // reads the value it shares
+		if bs[r].foldedRelu || (p.absorbed[r] && l.Op != model.OpAdd) {
+			continue // reads the value it shares, or a fused convolution computes it
 		}
 		for k, in := range l.Inputs {
 			v := p.valueOf(in)
