@@ -8,7 +8,9 @@
 //
 // A convolution computes in float32 or, built with ConvOptions.BF16, in
 // bf16 on bf16 copies of its inputs (the processor's AVX512-BF16 or AMX
-// units), with float32 results and float32 buffers on the caller's side.
+// units), with float32 results and float32 buffers on the caller's side,
+// or bf16 buffers where the caller asks for them (ConvOptions.SrcBF16,
+// BatchNormOptions.BF16).
 //
 // Every cgo build compiles it: the C declarations come from oneDNN's
 // headers vendored under include/ (Apache-2.0), and libdnnl.so.2 is opened
@@ -64,12 +66,15 @@ type ConvOptions struct {
 	// NativeBF16 says the processor has bf16 units: elsewhere oneDNN
 	// emulates them, slower than float32.
 	BF16 bool
-	// SrcBF16 and DstBF16 (inference, with BF16) say that the caller's
-	// source or destination buffer holds bf16 values, two to a float32
-	// slot in NHWC order (PackBF16's layout) instead of float32: a chain
-	// of convolutions then passes bf16 activations on without converting
-	// them, at half the memory traffic. A fused sum reads the
-	// destination's previous contents in that type.
+	// SrcBF16 and DstBF16 (with BF16) say that the caller's source or
+	// destination buffer holds bf16 values, two to a float32 slot in NHWC
+	// order (PackBF16's layout) instead of float32: a chain of
+	// convolutions (and bf16 BatchNorms) then passes bf16 activations on
+	// without converting them, at half the memory traffic. A fused sum
+	// reads the destination's previous contents in that type. In
+	// training the gradient of a bf16 buffer is bf16 too: Backward reads
+	// such a destination's gradient and writes such a source's in bf16,
+	// and reads the caller's bf16 source itself (nothing is kept).
 	SrcBF16, DstBF16 bool
 }
 
@@ -91,6 +96,15 @@ func (s ConvShape) check() error {
 func (s ConvShape) srcLen() int     { return s.N * s.H * s.W * s.C }
 func (s ConvShape) dstLen() int     { return s.N * s.OH * s.OW * s.OutC }
 func (s ConvShape) weightsLen() int { return s.OutC * s.Kernel * s.Kernel * s.C }
+
+// slots is how many float32 slots n values take: n, or n/2 rounded up for
+// a bf16 buffer (PackBF16's layout).
+func slots(n int, bf16 bool) int {
+	if bf16 {
+		return (n + 1) / 2
+	}
+	return n
+}
 
 func checkLen(what string, got, want int) {
 	if got < want {
@@ -165,8 +179,7 @@ type Conv struct {
 }
 
 // NewConv builds the forward primitive of s with the fusions o asks for;
-// float32 training convolutions build their backward primitives on first
-// use, bf16 ones at once (which layouts they read decides what they keep).
+// training convolutions build their backward primitives on first use.
 func NewConv(s ConvShape, o ConvOptions) (*Conv, error) {
 	if err := s.check(); err != nil {
 		return nil, err
@@ -174,8 +187,8 @@ func NewConv(s ConvShape, o ConvOptions) (*Conv, error) {
 	if o.Training && (o.Bias || o.Sum || o.ReLU) {
 		return nil, fmt.Errorf("dnnl: a training convolution fuses nothing (%s)", s)
 	}
-	if (o.SrcBF16 || o.DstBF16) && (o.Training || !o.BF16) {
-		return nil, fmt.Errorf("dnnl: bf16 buffers are for bf16 inference convolutions (%s)", s)
+	if (o.SrcBF16 || o.DstBF16) && !o.BF16 {
+		return nil, fmt.Errorf("dnnl: bf16 buffers are for bf16 convolutions (%s)", s)
 	}
 	return newConv(s, o)
 }
@@ -187,12 +200,12 @@ func (c *Conv) Shape() ConvShape { return c.shape }
 // [OutC, C, Kernel, Kernel]) (+ bias [OutC]) (+ dst's previous contents when
 // Sum) (ReLU'd when ReLU). With weights nil it uses those KeepWeights kept.
 func (c *Conv) Forward(src, weights, bias, dst []float32) error {
-	s := c.shape
-	checkLen("source", len(src), s.srcLen())
+	s, o := c.shape, c.opts
+	checkLen("source", len(src), slots(s.srcLen(), o.SrcBF16))
 	if weights != nil {
 		checkLen("weights", len(weights), s.weightsLen())
 	}
-	checkLen("destination", len(dst), s.dstLen())
+	checkLen("destination", len(dst), slots(s.dstLen(), o.DstBF16))
 	if c.opts.Bias {
 		checkLen("bias", len(bias), s.OutC)
 	}
@@ -207,13 +220,13 @@ func (c *Conv) Backward(src, diffDst, weights, diffWeights, diffSrc []float32) e
 	if !c.opts.Training {
 		return fmt.Errorf("dnnl: backward of an inference convolution (%s)", c.shape)
 	}
-	s := c.shape
-	checkLen("source", len(src), s.srcLen())
-	checkLen("destination gradient", len(diffDst), s.dstLen())
+	s, o := c.shape, c.opts
+	checkLen("source", len(src), slots(s.srcLen(), o.SrcBF16))
+	checkLen("destination gradient", len(diffDst), slots(s.dstLen(), o.DstBF16))
 	checkLen("weights gradient", len(diffWeights), s.weightsLen())
 	if diffSrc != nil {
 		checkLen("weights", len(weights), s.weightsLen())
-		checkLen("source gradient", len(diffSrc), s.srcLen())
+		checkLen("source gradient", len(diffSrc), slots(s.srcLen(), o.SrcBF16))
 	}
 	return c.impl.backward(src, diffDst, weights, diffWeights, diffSrc)
 }
@@ -243,27 +256,40 @@ type BatchNormShape struct{ N, H, W, C int }
 
 func (s BatchNormShape) String() string { return fmt.Sprintf("%dx%dx%dx%d", s.N, s.H, s.W, s.C) }
 
+// BatchNormOptions says what a BatchNorm fuses and in which type it reads
+// and writes its data.
+type BatchNormOptions struct {
+	// ReLU applies max(., 0) after the BatchNorm.
+	ReLU bool
+	// BF16: source, destination and both their gradients are bf16
+	// buffers (PackBF16's layout, as ConvOptions.SrcBF16); the
+	// statistics, scale, shift and their gradients stay float32, and
+	// oneDNN computes in float32.
+	BF16 bool
+}
+
 // BatchNorm is a training BatchNorm (batch statistics) of one shape, with a
 // ReLU fused in when built so; the ReLU's mask stays inside it from Forward
 // to Backward, so each Forward must be followed by its own Backward before
 // the next Forward whose gradient is wanted. Same ownership as Conv.
 type BatchNorm struct {
 	shape BatchNormShape
+	opts  BatchNormOptions
 	impl  batchNorm
 }
 
 // NewBatchNorm builds the forward and backward primitives of s with epsilon
 // eps.
-func NewBatchNorm(s BatchNormShape, eps float32, relu bool) (*BatchNorm, error) {
+func NewBatchNorm(s BatchNormShape, eps float32, o BatchNormOptions) (*BatchNorm, error) {
 	if s.N < 1 || s.H < 1 || s.W < 1 || s.C < 1 {
 		return nil, fmt.Errorf("dnnl: bad batchnorm shape %s", s)
 	}
-	return newBatchNorm(s, eps, relu)
+	return newBatchNorm(s, eps, o)
 }
 
 func (b *BatchNorm) check(data ...[]float32) {
 	for _, d := range data {
-		checkLen("batchnorm data", len(d), b.shape.N*b.shape.H*b.shape.W*b.shape.C)
+		checkLen("batchnorm data", len(d), slots(b.shape.N*b.shape.H*b.shape.W*b.shape.C, b.opts.BF16))
 	}
 }
 

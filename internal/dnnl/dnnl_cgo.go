@@ -150,8 +150,9 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 	cv->pad_r[0] = (oh - 1) * stride + k - h - pad;
 	cv->pad_r[1] = (ow - 1) * stride + k - w - pad;
 	// The caller's source and destination are float32, or bf16 where the
-	// caller keeps them so (inference only): then the source needs no
-	// conversion.
+	// caller keeps them so: then the source needs no conversion (and a
+	// training convolution's backward reads the caller's source and writes
+	// its gradient in bf16), and the destination's gradient is bf16 too.
 	cv->src_is_bf16 = src_is_bf16;
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->src, 4, sd, src_is_bf16 ? dnnl_bf16 : dnnl_f32, dnnl_nhwc), "source desc");
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&cv->dst, 4, dd, dst_is_bf16 ? dnnl_bf16 : dnnl_f32, dnnl_nhwc), "destination desc");
@@ -188,7 +189,7 @@ static int swav_conv_new(swav_conv** out, int n, int h, int w, int c, int oc, in
 		if (!swav_reorder_prim(&cv->src, &cv->src_bf, &cv->src_cvt, "source to bf16")) return 0;
 		SWAV_CHECK(p_dnnl_memory_create(&cv->m_src_bf, &cv->src_bf, swav_eng, DNNL_MEMORY_NONE), "source memory");
 	}
-	if (bf16 && training) {
+	if (bf16 && training && !src_is_bf16) {
 		if (posix_memalign(&cv->src_keep, 64, p_dnnl_memory_desc_get_size(&cv->src_bf)) != 0) {
 			cv->src_keep = NULL;
 			snprintf(swav_err, sizeof swav_err, "out of memory for the bf16 source");
@@ -233,7 +234,7 @@ static int swav_conv_backward_init(swav_conv* cv) {
 	p_dnnl_primitive_desc_destroy(pd);
 	SWAV_CHECK(st, "backward data primitive");
 	if (!ok) return 0;
-	if (cv->bf16) {
+	if (cv->bf16 && !p_dnnl_memory_desc_equal(&cv->dst, &cv->dst_bf)) {
 		if (!swav_reorder_prim(&cv->dst, &cv->dst_bf, &cv->ddst_cvt, "destination gradient to bf16")) return 0;
 		SWAV_CHECK(p_dnnl_memory_create(&cv->m_ddst_bf, &cv->dst_bf, swav_eng, DNNL_MEMORY_NONE), "destination gradient memory");
 	}
@@ -353,11 +354,11 @@ static int swav_conv_backward(swav_conv* cv, float* src, float* diff_dst, float*
 	p_dnnl_memory_set_data_handle(cv->m_wei, diff_wei);
 	int ok = 1;
 	dnnl_memory_t dd = cv->m_dst, s = cv->m_src;
-	if (cv->bf16) {
+	if (cv->ddst_cvt != NULL) {
 		ok = swav_bind(&swav_ddst_buf, cv->m_ddst_bf) && swav_reorder(cv->ddst_cvt, cv->m_dst, cv->m_ddst_bf);
 		dd = cv->m_ddst_bf;
-		if (ok) s = swav_conv_src(cv, src, 1, &ok);
 	}
+	if (ok) s = swav_conv_src(cv, src, 1, &ok);
 	dnnl_memory_t dw = cv->bwd_w_dw != NULL ? cv->bwd_w_dw : cv->m_wei;
 	if (ok) {
 		dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC, s}, {DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_DIFF_WEIGHTS, dw}};
@@ -398,7 +399,8 @@ static void swav_conv_free(swav_conv* cv) {
 }
 // A training BatchNorm over NHWC data (batch statistics), with the ReLU
 // after it fused in when relu (its mask kept in the workspace for the
-// backward).
+// backward). Its source, destination and their gradients are float32, or
+// all bf16 when bf16 (statistics, scale and shift stay float32).
 typedef struct {
 	dnnl_memory_desc_t data, stat;
 	dnnl_primitive_desc_t fwd_pd;
@@ -407,12 +409,12 @@ typedef struct {
 	int relu;
 } swav_bn;
 
-static int swav_bn_new(swav_bn** out, int n, int h, int w, int c, float eps, int relu) {
+static int swav_bn_new(swav_bn** out, int n, int h, int w, int c, float eps, int relu, int bf16) {
 	swav_bn* bn = calloc(1, sizeof *bn);
 	*out = bn;
 	bn->relu = relu;
 	dnnl_dims_t dd = {n, c, h, w}, sd = {c};
-	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&bn->data, 4, dd, dnnl_f32, dnnl_nhwc), "batchnorm data desc");
+	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&bn->data, 4, dd, bf16 ? dnnl_bf16 : dnnl_f32, dnnl_nhwc), "batchnorm data desc");
 	SWAV_CHECK(p_dnnl_memory_desc_init_by_tag(&bn->stat, 1, sd, dnnl_f32, dnnl_x), "batchnorm statistics desc");
 	unsigned flags = dnnl_use_scale | dnnl_use_shift | (relu ? dnnl_fuse_norm_relu : 0);
 	dnnl_batch_normalization_desc_t d;
@@ -649,14 +651,14 @@ func (c conv) close() {
 
 type batchNorm struct{ b *C.swav_bn }
 
-func newBatchNorm(s BatchNormShape, eps float32, relu bool) (*BatchNorm, error) {
+func newBatchNorm(s BatchNormShape, eps float32, o BatchNormOptions) (*BatchNorm, error) {
 	if err := open(); err != nil {
 		return nil, err
 	}
 	var bn *C.swav_bn
 	var err error
 	on(func() {
-		if C.swav_bn_new(&bn, C.int(s.N), C.int(s.H), C.int(s.W), C.int(s.C), C.float(eps), cbool(relu)) != 1 {
+		if C.swav_bn_new(&bn, C.int(s.N), C.int(s.H), C.int(s.W), C.int(s.C), C.float(eps), cbool(o.ReLU), cbool(o.BF16)) != 1 {
 			err = fmt.Errorf("%w (batchnorm %s)", lastError(), s)
 			C.swav_bn_free(bn)
 			bn = nil
@@ -665,7 +667,7 @@ func newBatchNorm(s BatchNormShape, eps float32, relu bool) (*BatchNorm, error) 
 	if err != nil {
 		return nil, err
 	}
-	b := &BatchNorm{shape: s, impl: batchNorm{bn}}
+	b := &BatchNorm{shape: s, opts: o, impl: batchNorm{bn}}
 	runtime.SetFinalizer(b, (*BatchNorm).Close)
 	return b, nil
 }

@@ -24,7 +24,9 @@ func (conv) close()                                 {}
 
 type batchNorm struct{}
 
-func newBatchNorm(BatchNormShape, float32, bool) (*BatchNorm, error) { return nil, errNotBuilt }
+func newBatchNorm(BatchNormShape, float32, BatchNormOptions) (*BatchNorm, error) {
+	return nil, errNotBuilt
+}
 func (batchNorm) forward(_, _, _, _, _, _ []float32) error           { return errNotBuilt }
 func (batchNorm) backward(_, _, _, _, _, _, _, _, _ []float32) error { return errNotBuilt }
 func (batchNorm) close()                                             {}

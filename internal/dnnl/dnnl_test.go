@@ -306,7 +306,7 @@ func TestBatchNormMatchesReference(t *testing.T) {
 			}
 		}
 
-		bn, err := NewBatchNorm(s, eps, relu)
+		bn, err := NewBatchNorm(s, eps, BatchNormOptions{ReLU: relu})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -421,7 +421,94 @@ func TestBF16BuffersChain(t *testing.T) {
 	if _, err := NewConv(a, ConvOptions{SrcBF16: true}); err == nil {
 		t.Error("bf16 buffers on a float32 convolution were accepted")
 	}
-	if _, err := NewConv(a, ConvOptions{BF16: true, Training: true, DstBF16: true}); err == nil {
-		t.Error("bf16 buffers on a training convolution were accepted")
+}
+
+// TestBF16TrainingBuffers: a bf16 training convolution on bf16 buffers
+// (SrcBF16, DstBF16: source, destination and both their gradients bf16)
+// gives the same bits as on float32 buffers holding the same values, which
+// it rounds to bf16 anyway: the destination and the source gradient come
+// out rounded, the weights gradient equal. A bf16 BatchNorm matches the
+// float32 one on the same (bf16) values within the result's rounding.
+func TestBF16TrainingBuffers(t *testing.T) {
+	requireDNNL(t)
+	rng := rand.New(rand.NewPCG(11, 12))
+	s := ConvShape{N: 2, H: 9, W: 9, C: 16, OutC: 32, OH: 5, OW: 5, Kernel: 3, Stride: 2, Pad: 1}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	packed := func(v []float32) []float32 {
+		p := make([]float32, len(v))
+		PackBF16(p, v)
+		return p
+	}
+	rounded := func(v []float32) []float32 { // v rounded to bf16, as float32
+		r := make([]float32, len(v))
+		UnpackBF16(r, packed(v))
+		return r
+	}
+	src, w, dy := rounded(randoms(rng, s.srcLen())), randoms(rng, s.weightsLen()), rounded(randoms(rng, s.dstLen()))
+	run := func(o ConvOptions, src, dy []float32) (dst, dx, dw []float32) {
+		c, err := NewConv(s, o)
+		must(err)
+		defer c.Close()
+		dst, dx, dw = make([]float32, s.dstLen()), make([]float32, s.srcLen()), make([]float32, s.weightsLen())
+		must(c.Forward(src, w, nil, dst))
+		must(c.Backward(src, dy, w, dw, dx))
+		return dst, dx, dw
+	}
+	dstF, dxF, dwF := run(ConvOptions{Training: true, BF16: true}, src, dy)
+	dstH, dxH, dwH := run(ConvOptions{Training: true, BF16: true, SrcBF16: true, DstBF16: true}, packed(src), packed(dy))
+	half := func(n int) int { return (n + 1) / 2 }
+	if !slices.Equal(dstH[:half(len(dstF))], packed(dstF)[:half(len(dstF))]) {
+		t.Error("a bf16 destination is not the float32 one rounded to bf16")
+	}
+	if !slices.Equal(dxH[:half(len(dxF))], packed(dxF)[:half(len(dxF))]) {
+		t.Error("a bf16 source gradient is not the float32 one rounded to bf16")
+	}
+	if !slices.Equal(dwH, dwF) {
+		t.Error("bf16 buffers change the weights gradient")
+	}
+
+	bs := BatchNormShape{N: 2, H: 5, W: 5, C: 32}
+	n := bs.N * bs.H * bs.W * bs.C
+	x, g := rounded(randoms(rng, n)), rounded(randoms(rng, n))
+	gamma, beta := randoms(rng, bs.C), randoms(rng, bs.C)
+	runBN := func(o BatchNormOptions, x, g []float32) (y, dx, mean, variance, dgamma, dbeta []float32) {
+		bn, err := NewBatchNorm(bs, 1e-5, o)
+		must(err)
+		defer bn.Close()
+		y, dx, mean, variance = make([]float32, n), make([]float32, n), make([]float32, bs.C), make([]float32, bs.C)
+		dgamma, dbeta = make([]float32, bs.C), make([]float32, bs.C)
+		must(bn.Forward(x, gamma, beta, y, mean, variance))
+		must(bn.Backward(x, g, gamma, beta, mean, variance, dx, dgamma, dbeta))
+		return
+	}
+	yF, dxBF, meanF, varF, dgF, dbF := runBN(BatchNormOptions{ReLU: true}, x, g)
+	yH, dxBH, meanH, varH, dgH, dbH := runBN(BatchNormOptions{ReLU: true, BF16: true}, packed(x), packed(g))
+	for _, c := range []struct {
+		what      string
+		bf16, f32 []float32
+	}{{"forward", yH, yF}, {"backward data", dxBH, dxBF}} {
+		got := make([]float32, n)
+		UnpackBF16(got, c.bf16)
+		for i, v := range got {
+			// bf16 rounding of the float32 result: half an ulp, at most 2^-8 of it.
+			if d := math.Abs(float64(v - c.f32[i])); d > math.Abs(float64(c.f32[i]))/256+1e-6 {
+				t.Fatalf("batchnorm %s value %d: bf16 %v, float32 %v", c.what, i, v, c.f32[i])
+			}
+		}
+	}
+	for _, c := range []struct {
+		what      string
+		bf16, f32 []float32
+	}{{"mean", meanH, meanF}, {"variance", varH, varF}, {"scale gradient", dgH, dgF}, {"shift gradient", dbH, dbF}} {
+		for i, v := range c.bf16 {
+			if d := math.Abs(float64(v - c.f32[i])); d > 1e-4*(1+math.Abs(float64(c.f32[i]))) {
+				t.Errorf("batchnorm %s %d: bf16 buffers %v, float32 %v", c.what, i, v, c.f32[i])
+			}
+		}
 	}
 }

@@ -211,3 +211,37 @@ func TestBF16EvaluationChain(t *testing.T) {
 		})
 	}
 }
+
+// TestBF16TrainingChain: a bf16 training plan of a ResNet-18 keeps the
+// inside of each of its 8 blocks in bf16 (conv1's value and bn1's, which
+// only conv2 reads: plan.chooseTrainBF16), and nothing else.
+func TestBF16TrainingChain(t *testing.T) {
+	requireNativeBF16(t)
+	cfg := train.DefaultConfig()
+	cfg.Model = train.ModelConfig{Arch: "resnet18", HiddenMLP: 64, FeatDim: 32, Prototypes: 10}
+	Edit(&cfg).Precision = "bf16"
+	b, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	p, err := b.replacePlan(nil, b.trunk, 2, 32, 32, 3, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseKernels(p)
+	var names []string
+	for i, v := range p.vals {
+		if v.bf16 && !p.sec.bindings[i].foldedRelu {
+			names = append(names, p.sec.bindings[i].layer.Name)
+		}
+	}
+	if len(names) != 16 {
+		t.Fatalf("bf16 values of %v, want 16 (conv1 and bn1 of each block)", names)
+	}
+	for _, n := range names {
+		if !strings.HasSuffix(n, ".conv1") && !strings.HasSuffix(n, ".bn1") {
+			t.Errorf("%s's value is bf16", n)
+		}
+	}
+}

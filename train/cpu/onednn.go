@@ -71,7 +71,10 @@ func (e *engine) bindKernels(p *plan) error {
 	if !e.dnnl {
 		return nil
 	}
-	if e.bf16 && !p.train {
+	switch {
+	case e.bf16 && p.train:
+		p.chooseTrainBF16()
+	case e.bf16:
 		p.chooseBF16()
 	}
 	for i := range p.sec.bindings {
@@ -79,7 +82,7 @@ func (e *engine) bindKernels(p *plan) error {
 		l := b.layer
 		if l.Op == model.OpBatchNorm && p.train {
 			x := p.valueOf(l.Inputs[0])
-			bn, err := dnnl.NewBatchNorm(dnnl.BatchNormShape{N: x.n, H: x.h, W: x.w, C: x.c}, model.BNEpsilon, b.fusedRelu)
+			bn, err := dnnl.NewBatchNorm(dnnl.BatchNormShape{N: x.n, H: x.h, W: x.w, C: x.c}, model.BNEpsilon, dnnl.BatchNormOptions{ReLU: b.fusedRelu, BF16: x.bf16})
 			if err != nil {
 				return fmt.Errorf("cpu: %s layer %s: %w", p.sec.name, l.Name, err)
 			}
@@ -161,6 +164,48 @@ func (p *plan) chooseBF16() {
 	}
 }
 
+// chooseTrainBF16 marks the values of a bf16 training plan that stay bf16
+// from one oneDNN layer to the next (value.bf16), with their gradients: a
+// convolution's value whose only reader is a BatchNorm, together with
+// that BatchNorm's value (its ReLU's, folded in) when its only reader is a
+// convolution, as its source. Both or neither, as a oneDNN BatchNorm
+// reads and writes one type. In a ResNet that is the inside of every
+// block; values that Go code or several layers read stay float32. With
+// one reader, each such gradient has one writer (oneDNN, in bf16): nothing
+// adds into it.
+func (p *plan) chooseTrainBF16() {
+	bs := p.sec.bindings
+	readers := map[*value][]int{}
+	for r := range bs {
+		if bs[r].foldedRelu {
+			continue // reads the value it shares
+		}
+		for _, in := range bs[r].layer.Inputs {
+			v := p.valueOf(in)
+			readers[v] = append(readers[v], r)
+		}
+	}
+	for j := range bs {
+		l := bs[j].layer
+		if l.Op != model.OpBatchNorm || l.Inputs[0] < 0 || bs[l.Inputs[0]].layer.Op != model.OpConv {
+			continue
+		}
+		x, y := p.valueOf(l.Inputs[0]), p.vals[j]
+		if len(readers[x]) != 1 || len(readers[y]) != 1 || y == p.output() {
+			continue
+		}
+		r := bs[readers[y][0]].layer
+		if r.Op == model.OpConv && p.valueOf(r.Inputs[0]) == y {
+			for _, v := range []*value{x, y} {
+				v.bf16 = true
+				half := make([]float32, (len(v.data)+1)/2) // two bf16 values to a slot
+				p.activationFloats -= len(v.data) - len(half)
+				v.data = half
+			}
+		}
+	}
+}
+
 // releaseKernels frees p's oneDNN primitives (p is being replaced).
 func releaseKernels(p *plan) {
 	if p == nil {
@@ -206,6 +251,9 @@ func (e *engine) dnnlBatchNormBackward(p *plan, i int, x, y *value) {
 	e.partials[0] = growFloats(e.partials[0], 2*c)
 	dgamma, dbeta := e.partials[0][:c], e.partials[0][c:2*c]
 	dx := x.grad
+	if x.bf16 && x.gradSet {
+		panic("cpu: a bf16 gradient written twice") // chooseTrainBF16 allows one reader
+	}
 	if dx == nil || x.gradSet {
 		e.cols[0] = growFloats(e.cols[0], len(x.data))
 		dx = e.cols[0][:len(x.data)]
@@ -303,6 +351,9 @@ func (e *engine) dnnlConvBackward(c *dnnl.Conv, p *param, x, y *value, wantIn bo
 		dw = e.partials[0][:len(p.data)]
 	}
 	var dx []float32
+	if x.bf16 && x.gradSet {
+		panic("cpu: a bf16 gradient written twice") // chooseTrainBF16 allows one reader
+	}
 	switch {
 	case !wantIn:
 	case !x.gradSet:

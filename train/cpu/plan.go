@@ -19,9 +19,10 @@ type value struct {
 	// writer overwrites, later ones add).
 	grad    []float32
 	gradSet bool
-	// bf16 says data holds bf16 values (dnnl.PackBF16's layout, two to a
-	// slot) that only oneDNN convolutions read: an evaluation plan's
-	// convolution chain in bf16 (plan.chooseBF16).
+	// bf16 says data (and grad) hold bf16 values (dnnl.PackBF16's layout,
+	// two to a slot) that only oneDNN layers read and write: an evaluation
+	// plan's convolution chain (plan.chooseBF16), or the inside of a
+	// training plan's residual blocks (plan.chooseTrainBF16).
 	bf16 bool
 }
 
