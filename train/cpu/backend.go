@@ -68,7 +68,7 @@ const (
 // activations of an evaluation plan (no gradients) stay within
 // embedActivationFloats.
 func (b *Backend) embedChunkFor(size int) (int, error) {
-	p, err := newPlan(b.trunk, 1, size, size, 3, false, false)
+	p, err := newPlan(b.trunk, 1, size, size, 3, planMode{bf16: b.eng.bf16})
 	if err != nil {
 		return 0, err
 	}
@@ -321,7 +321,7 @@ func nchwToNHWC(dst, src []float32, n, c, h, w, threads int) {
 // its kernels bound (see newPlan).
 func (b *Backend) replacePlan(old *plan, sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error) {
 	releaseKernels(old)
-	p, err := newPlan(sec, n, h, w, c, train, inputGrad)
+	p, err := newPlan(sec, n, h, w, c, planMode{train: train, inputGrad: inputGrad, bf16: b.eng.bf16})
 	if err != nil {
 		return nil, err
 	}

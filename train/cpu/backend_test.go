@@ -56,6 +56,13 @@ func statesEqual(a, b *train.State) error {
 	return nil
 }
 
+// useConvPath makes b's engine run its convolutions on path ("onednn" or
+// "gemm"); bf16 needs oneDNN, so the GEMM path runs float32.
+func useConvPath(b *Backend, path string) {
+	b.eng.dnnl = path == "onednn"
+	b.eng.bf16 = b.eng.bf16 && b.eng.dnnl
+}
+
 // TestBackendConformance runs the suite every backend runs
 // (train/backendtest), on each convolution path this process has.
 func TestBackendConformance(t *testing.T) {
@@ -66,7 +73,7 @@ func TestBackendConformance(t *testing.T) {
 				if err != nil {
 					return nil, err
 				}
-				b.eng.dnnl = path == "onednn"
+				useConvPath(b, path)
 				return b, nil
 			}, tinyConfig())
 		})
@@ -142,7 +149,7 @@ func TestNonFiniteLossLeavesStateUntouched(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range convPaths() {
-		b.eng.dnnl = path == "onednn"
+		useConvPath(b, path)
 		b.evalTrunk = nil
 		if rows, _, err := b.Embed(context.Background(), in.Groups[0].Data, 8, 16, train.FeatureTrunk); !errors.Is(err, train.ErrNonFinite) && allFinite(rows) {
 			t.Errorf("%s: Embed with a NaN running mean = finite rows, err %v", path, err)
@@ -284,7 +291,7 @@ func TestConvFastPathsMatchIm2col(t *testing.T) {
 			run := func(force bool) [][]float32 {
 				e := newEngine(2, "float32")
 				e.forceIm2col = force
-				p, err := newPlan(sec, 3, 6, 5, 5, true, true)
+				p, err := newPlan(sec, 3, 6, 5, 5, planMode{train: true, inputGrad: true})
 				if err != nil {
 					t.Fatal(err)
 				}

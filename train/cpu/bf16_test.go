@@ -208,6 +208,20 @@ func TestBF16EvaluationChain(t *testing.T) {
 			if bf16Sources < convs-3 { // the stem, and the first block's conv1 and downsample after the max pool
 				t.Errorf("%d of %d convolutions read bf16 sources", bf16Sources, convs)
 			}
+			// Residual sums read the residual where it lies (convFusion.inPlace),
+			// except where it is the max pool's float32 output.
+			sums, inPlace := 0, 0
+			for _, f := range p.fused {
+				if f.sum {
+					sums++
+					if f.inPlace {
+						inPlace++
+					}
+				}
+			}
+			if inPlace < sums-2 {
+				t.Errorf("%d of %d residual sums in place", inPlace, sums)
+			}
 		})
 	}
 }

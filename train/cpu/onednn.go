@@ -71,12 +71,6 @@ func (e *engine) bindKernels(p *plan) error {
 	if !e.dnnl {
 		return nil
 	}
-	switch {
-	case e.bf16 && p.train:
-		p.chooseTrainBF16()
-	case e.bf16:
-		p.chooseBF16()
-	}
 	for i := range p.sec.bindings {
 		b := &p.sec.bindings[i]
 		l := b.layer
@@ -196,12 +190,7 @@ func (p *plan) chooseTrainBF16() {
 		}
 		r := bs[readers[y][0]].layer
 		if r.Op == model.OpConv && p.valueOf(r.Inputs[0]) == y {
-			for _, v := range []*value{x, y} {
-				v.bf16 = true
-				half := make([]float32, (len(v.data)+1)/2) // two bf16 values to a slot
-				p.activationFloats -= len(v.data) - len(half)
-				v.data = half
-			}
+			x.bf16, y.bf16 = true, true
 		}
 	}
 }
@@ -298,7 +287,7 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 			*k = keptWeights{gen: e.weightsGen, shift: shift, nonFinite: nonFinite}
 		}
 		p.nonFinite = p.nonFinite || k.nonFinite
-		if f.sum {
+		if f.sum && !f.inPlace {
 			e.copyValue(y, p.valueOf(f.residual))
 		}
 		must(c.Forward(x.data, nil, k.shift, y.data))
@@ -308,7 +297,9 @@ func (e *engine) fusedConvForward(p *plan, i int) {
 	p.nonFinite = p.nonFinite || nonFinite
 	beta := float32(0)
 	if f.sum {
-		e.copyValue(y, p.valueOf(f.residual))
+		if !f.inPlace {
+			e.copyValue(y, p.valueOf(f.residual))
+		}
 		beta = 1
 	}
 	e.convForward(l, w, x, y, beta)

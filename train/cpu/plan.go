@@ -28,6 +28,16 @@ type value struct {
 
 func (v *value) rows() int { return v.n * v.h * v.w }
 
+// slots is how many float32 slots v's data takes: one per value, or one
+// per two bf16 values.
+func (v *value) slots() int {
+	n := v.n * v.h * v.w * v.c
+	if v.bf16 {
+		return (n + 1) / 2
+	}
+	return n
+}
+
 // param is one trainable tensor: data in PyTorch layout (the canonical
 // layout of train.State), its gradient, and for convolutions a GEMM copy of
 // the weight ("work", [Out, Kh, Kw, In]) and of its gradient.
@@ -173,14 +183,27 @@ type convFusion struct {
 	target    int
 	residual  int
 	sum, relu bool
+	// inPlace: the target's value takes over the residual's buffer (this
+	// sum is the residual's last reader, and both have one type), so the
+	// sum reads the residual where it lies instead of a copy.
+	inPlace bool
+}
+
+// planMode is what a plan is for: training (with the input's gradient
+// when inputGrad) or evaluation, and whether its convolutions run in bf16
+// on oneDNN (then some values stay bf16 between them: chooseTrainBF16,
+// chooseBF16).
+type planMode struct {
+	train, inputGrad, bf16 bool
 }
 
 // newPlan sizes every value of sec for an n x h x w x c input. Training plans
-// also get gradient buffers (the input's only when inputGrad).
-func newPlan(sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error) {
+// also get gradient buffers (the input's only when m.inputGrad).
+func newPlan(sec *section, n, h, w, c int, m planMode) (*plan, error) {
+	train := m.train
 	p := &plan{sec: sec, train: train}
 	p.input = &value{n: n, h: h, w: w, c: c, data: make([]float32, n*h*w*c)}
-	if train && inputGrad {
+	if train && m.inputGrad {
 		p.input.grad = make([]float32, len(p.input.data))
 	}
 	k := len(sec.bindings)
@@ -240,11 +263,14 @@ func newPlan(sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error)
 		p.vals[i] = out
 	}
 	if train {
+		if m.bf16 {
+			p.chooseTrainBF16()
+		}
 		for i, v := range p.vals {
 			if sec.bindings[i].foldedRelu {
 				continue
 			}
-			v.data = make([]float32, v.n*v.h*v.w*v.c)
+			v.data = make([]float32, v.slots())
 			p.activationFloats += len(v.data)
 		}
 		out := p.output()
@@ -252,6 +278,9 @@ func newPlan(sec *section, n, h, w, c int, train, inputGrad bool) (*plan, error)
 		return p, nil
 	}
 	p.fuseConvs()
+	if m.bf16 {
+		p.chooseBF16()
+	}
 	p.allocateShared()
 	return p, nil
 }
@@ -334,7 +363,9 @@ func (p *plan) fuseConvs() {
 // allocateShared gives an evaluation plan's values their data from a pool
 // of buffers: each layer's value takes the smallest free buffer that holds
 // it (or a new one) and returns it after the value's last reader. Values a
-// fused convolution writes through share its target's value.
+// fused convolution writes through share its target's value; a target
+// that sums a residual read last there takes over the residual's buffer
+// (convFusion.inPlace).
 func (p *plan) allocateShared() {
 	bs := p.sec.bindings
 	k := len(bs)
@@ -382,11 +413,19 @@ func (p *plan) allocateShared() {
 	for i := range bs {
 		if owner[i] == i && p.vals[i].data == nil && !p.absorbed[i] {
 			v := p.vals[i]
-			v.data = pool.take(v.n * v.h * v.w * v.c)
+			v.data = pool.take(v.slots())
 		}
-		if f := p.fused[i]; f.batchNorm > 0 {
+		if f := &p.fused[i]; f.batchNorm > 0 {
 			v := p.vals[f.target]
-			v.data = pool.take(v.n * v.h * v.w * v.c)
+			if r, src := f.residual, bs[i].layer.Inputs[0]; f.sum && r >= 0 && lastRead[owner[r]] == f.target &&
+				(src < 0 || owner[src] != owner[r]) && p.vals[r].bf16 == v.bf16 {
+				r = owner[r]
+				f.inPlace = true
+				v.data = p.vals[r].data
+				released[f.target] = slices.DeleteFunc(released[f.target], func(j int) bool { return j == r })
+			} else {
+				v.data = pool.take(v.slots())
+			}
 		}
 		for _, r := range released[i] {
 			pool.put(p.vals[r].data)

@@ -251,7 +251,7 @@ func checkStepAgainstPyTorch(t *testing.T, rc referenceCase, convPath string) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	b.eng.dnnl = convPath == "onednn"
+	useConvPath(b, convPath)
 	if err := b.Load(testState(b.Arch())); err != nil {
 		t.Fatal(err)
 	}
