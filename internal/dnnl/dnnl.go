@@ -351,6 +351,18 @@ func CopyBF16(dst, src []float32, n int) {
 	copy(d[:n], s[:n])
 }
 
+// Halves views a bf16 buffer (PackBF16's layout) as its 2*len(s) bf16
+// values.
+func Halves(s []float32) []uint16 {
+	return unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(s))), 2*len(s))
+}
+
+// ToBF16 is v rounded to bf16 as oneDNN rounds it (see toBF16).
+func ToBF16(v float32) uint16 { return toBF16(v) }
+
+// FromBF16 widens a bf16 value to float32, exactly.
+func FromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
 // toBF16 rounds v to bf16 as oneDNN does: to nearest, ties to even, NaNs
 // kept NaN (quiet).
 func toBF16(v float32) uint16 {

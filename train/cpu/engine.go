@@ -93,10 +93,20 @@ func (e *engine) forward(p *plan) {
 				}
 			})
 		case model.OpAdd:
-			o := p.valueOf(l.Inputs[1])
+			a, c := in, p.valueOf(l.Inputs[1])
+			if c.bf16 {
+				a, c = c, a // addition commutes, bit for bit
+			}
 			relu := b.fusedRelu
+			if a.bf16 { // a training block's second half (chooseTrainBF16)
+				ah := dnnl.Halves(a.data)
+				e.elementwise(len(out.data), func(lo, hi int) {
+					addBF16Kernel(out.data[lo:hi], ah[lo:hi], c.data[lo:hi], relu)
+				})
+				continue
+			}
 			e.elementwise(len(out.data), func(lo, hi int) {
-				addKernel(out.data[lo:hi], in.data[lo:hi], o.data[lo:hi], relu)
+				addKernel(out.data[lo:hi], a.data[lo:hi], c.data[lo:hi], relu)
 			})
 		case model.OpMaxPool:
 			maxPoolForward(l, in, out, p.argmax[i], e.threads)
@@ -187,19 +197,35 @@ func (e *engine) layerBackward(p *plan, i int, b *layerBinding, in, out *value) 
 }
 
 // addBackward routes dy (masked by y > 0 when relu) to both addends in one
-// pass, overwriting or adding to each as its gradSet says.
+// pass, overwriting or adding to each as its gradSet says. An addend in
+// bf16 (at most one: chooseTrainBF16) has this add as its only reader, so
+// its gradient is written once, rounded to bf16.
 func (e *engine) addBackward(x1, x2, y *value, relu bool) {
+	if x2.bf16 {
+		x1, x2 = x2, x1
+	}
+	if x1.bf16 && (x1.gradSet || x2.bf16) {
+		panic("cpu: a bf16 addend read twice, or two") // chooseTrainBF16 allows neither
+	}
 	acc1, acc2 := x1.gradSet, x2.gradSet
 	has1, has2 := x1.grad != nil, x2.grad != nil
+	var h1 []uint16
+	if x1.bf16 && has1 {
+		h1 = dnnl.Halves(x1.grad)
+	}
 	e.elementwise(len(y.data), func(lo, hi int) {
 		ys, dy := y.data[lo:hi], y.grad[lo:hi]
 		ys = ys[:len(dy)]
 		if relu && has1 && has2 && !acc1 && !acc2 { // a residual block's add: its own kernel, no branches
-			maskTwoKernel(x1.grad[lo:hi], x2.grad[lo:hi], dy, ys)
+			if h1 != nil {
+				maskTwoBF16Kernel(h1[lo:hi], x2.grad[lo:hi], dy, ys)
+			} else {
+				maskTwoKernel(x1.grad[lo:hi], x2.grad[lo:hi], dy, ys)
+			}
 			return
 		}
 		var d1, d2 []float32
-		if has1 {
+		if has1 && h1 == nil {
 			d1 = x1.grad[lo:hi][:len(dy)]
 		}
 		if has2 {
@@ -209,12 +235,13 @@ func (e *engine) addBackward(x1, x2, y *value, relu bool) {
 			if relu {
 				g = reluMask(g, ys[j])
 			}
-			if has1 {
-				if acc1 {
-					d1[j] += g
-				} else {
-					d1[j] = g
-				}
+			switch {
+			case h1 != nil:
+				h1[lo+j] = dnnl.ToBF16(g)
+			case has1 && acc1:
+				d1[j] += g
+			case has1:
+				d1[j] = g
 			}
 			if has2 {
 				if acc2 {

@@ -3,6 +3,7 @@ package cpu
 import (
 	"math"
 
+	"github.com/swavgo/swav/internal/dnnl"
 	"github.com/swavgo/swav/train/model"
 )
 
@@ -29,6 +30,27 @@ func maskTwoGo(d1, d2, dy, y []float32) {
 	for j, g := range dy {
 		g = reluMask(g, y[j])
 		d1[j], d2[j] = g, g
+	}
+}
+
+// addBF16Go is addGo with a in bf16 (dnnl.Halves' values).
+func addBF16Go(y []float32, a []uint16, c []float32, relu bool) {
+	a, c = a[:len(y)], c[:len(y)]
+	for j := range y {
+		v := dnnl.FromBF16(a[j]) + c[j]
+		if relu {
+			v = max(v, 0)
+		}
+		y[j] = v
+	}
+}
+
+// maskTwoBF16Go is maskTwoGo writing d1 in bf16 (rounded to nearest even).
+func maskTwoBF16Go(d1 []uint16, d2, dy, y []float32) {
+	d1, d2, y = d1[:len(dy)], d2[:len(dy)], y[:len(dy)]
+	for j, g := range dy {
+		g = reluMask(g, y[j])
+		d1[j], d2[j] = dnnl.ToBF16(g), g
 	}
 }
 

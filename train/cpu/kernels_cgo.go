@@ -40,6 +40,44 @@ static void swav_mask2(float* restrict d1, float* restrict d2, const float* dy, 
 	}
 }
 
+// bf16 (the high half of a float32) to float32, exactly.
+static inline float swav_widen(uint16_t h) { uint32_t u = (uint32_t)h << 16; float f; memcpy(&f, &u, 4); return f; }
+
+// float32 to bf16, to nearest, ties to even; NaNs stay NaN (quiet), as
+// oneDNN (and dnnl.ToBF16) round.
+static inline uint16_t swav_round_bf16(float f) {
+	uint32_t u; memcpy(&u, &f, 4);
+	if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+	return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
+// swav_add with a in bf16.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void swav_add_bf16(float* restrict y, const uint16_t* a, const float* c, size_t n, int relu) {
+	if (!relu) {
+		for (size_t j = 0; j < n; j++) y[j] = swav_widen(a[j]) + c[j];
+		return;
+	}
+	for (size_t j = 0; j < n; j++) {
+		float x = swav_widen(a[j]) + c[j];
+		y[j] = (x > 0 || x != x) ? x : 0.0f;
+	}
+}
+
+// swav_mask2 with d1 in bf16.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void swav_mask2_bf16(uint16_t* restrict d1, float* restrict d2, const float* dy, const float* y, size_t n) {
+	for (size_t j = 0; j < n; j++) {
+		int32_t yb; uint32_t gb;
+		memcpy(&yb, &y[j], 4);
+		memcpy(&gb, &dy[j], 4);
+		uint32_t g = gb & (yb > 0 ? 0xffffffffu : 0u);
+		float f; memcpy(&f, &g, 4);
+		d1[j] = swav_round_bf16(f);
+		d2[j] = f;
+	}
+}
+
 // dst += src.
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static void swav_add_into(float* restrict dst, const float* restrict src, size_t n) {
@@ -124,6 +162,28 @@ func maxPoolKernel(l *model.Layer, x, y *value, argmax []int32, n0, n1 int) {
 	}
 	C.swav_max_pool(fptr(x.data), fptr(y.data), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(argmax))), C.int(n0), C.int(n1),
 		C.int(x.h), C.int(x.w), C.int(x.c), C.int(y.h), C.int(y.w), C.int(l.Kernel), C.int(l.Stride), C.int(l.Pad))
+}
+
+// addBF16Kernel is addKernel with a in bf16 (dnnl.Halves' values).
+func addBF16Kernel(y []float32, a []uint16, c []float32, relu bool) {
+	if len(y) == 0 {
+		return
+	}
+	a, c = a[:len(y)], c[:len(y)]
+	r := C.int(0)
+	if relu {
+		r = 1
+	}
+	C.swav_add_bf16(fptr(y), (*C.uint16_t)(unsafe.SliceData(a)), fptr(c), C.size_t(len(y)), r)
+}
+
+// maskTwoBF16Kernel is maskTwoKernel writing d1 in bf16.
+func maskTwoBF16Kernel(d1 []uint16, d2, dy, y []float32) {
+	if len(dy) == 0 {
+		return
+	}
+	d1, d2, y = d1[:len(dy)], d2[:len(dy)], y[:len(dy)]
+	C.swav_mask2_bf16((*C.uint16_t)(unsafe.SliceData(d1)), fptr(d2), fptr(dy), fptr(y), C.size_t(len(dy)))
 }
 
 // addIntoKernel adds src into dst (len(src) values).

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/swavgo/swav/internal/dnnl"
 	"github.com/swavgo/swav/train/model"
 )
 
@@ -48,6 +49,27 @@ func TestElementwiseKernelsMatchGo(t *testing.T) {
 		maskTwoGo(w1, w2, dy, a)
 		if !same(g1, w1) || !same(g2, w2) {
 			t.Errorf("n=%d: maskTwoKernel differs from maskTwoGo", n)
+		}
+		h := make([]uint16, n)
+		for i, v := range values(n) {
+			h[i] = dnnl.ToBF16(v)
+		}
+		for _, relu := range []bool{false, true} {
+			got, want := make([]float32, n), make([]float32, n)
+			addBF16Kernel(got, h, c, relu)
+			addBF16Go(want, h, c, relu)
+			if !same(got, want) {
+				t.Errorf("n=%d relu=%v: addBF16Kernel differs from addBF16Go", n, relu)
+			}
+		}
+		h1, h2 := make([]uint16, n), make([]uint16, n)
+		maskTwoBF16Kernel(h1, g2, dy, a)
+		maskTwoBF16Go(h2, w2, dy, a)
+		sameHalves := slices.EqualFunc(h1, h2, func(x, y uint16) bool {
+			return x == y || x&0x7fff > 0x7f80 && y&0x7fff > 0x7f80 // NaNs
+		})
+		if !sameHalves || !same(g2, w2) {
+			t.Errorf("n=%d: maskTwoBF16Kernel differs from maskTwoBF16Go", n)
 		}
 		got, want := slices.Clone(a), slices.Clone(a)
 		addIntoKernel(got, c)

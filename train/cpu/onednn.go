@@ -159,14 +159,15 @@ func (p *plan) chooseBF16() {
 }
 
 // chooseTrainBF16 marks the values of a bf16 training plan that stay bf16
-// from one oneDNN layer to the next (value.bf16), with their gradients: a
-// convolution's value whose only reader is a BatchNorm, together with
-// that BatchNorm's value (its ReLU's, folded in) when its only reader is a
-// convolution, as its source. Both or neither, as a oneDNN BatchNorm
-// reads and writes one type. In a ResNet that is the inside of every
-// block; values that Go code or several layers read stay float32. With
-// one reader, each such gradient has one writer (oneDNN, in bf16): nothing
-// adds into it.
+// (value.bf16), with their gradients: a convolution's value whose only
+// reader is a BatchNorm, together with that BatchNorm's value (its ReLU's,
+// folded in) when its only reader is a convolution, as its source, or a
+// residual add whose other addend stays float32 (the add reads bf16 and
+// writes float32). Both or neither, as a oneDNN BatchNorm reads and writes
+// one type. In a ResNet that is each block's convolutions and BatchNorms
+// but the downsample's; values that other Go code or several layers read
+// stay float32. With one reader, each such gradient has one writer
+// (oneDNN, or the add's backward, in bf16): nothing adds into it.
 func (p *plan) chooseTrainBF16() {
 	bs := p.sec.bindings
 	readers := map[*value][]int{}
@@ -189,7 +190,9 @@ func (p *plan) chooseTrainBF16() {
 			continue
 		}
 		r := bs[readers[y][0]].layer
-		if r.Op == model.OpConv && p.valueOf(r.Inputs[0]) == y {
+		convSource := r.Op == model.OpConv && p.valueOf(r.Inputs[0]) == y
+		addend := r.Op == model.OpAdd && !p.valueOf(r.Inputs[0]).bf16 && !p.valueOf(r.Inputs[1]).bf16
+		if convSource || addend {
 			x.bf16, y.bf16 = true, true
 		}
 	}
