@@ -183,7 +183,7 @@ func (b *Backend) Precision() string {
 func (b *Backend) Engine() string {
 	precision := "float32"
 	if b.eng.bf16 {
-		precision = "bf16 convolutions (float32 weights, BatchNorm, head and loss)"
+		precision = "bf16 convolutions and block activations (float32 weights, BatchNorm statistics, head and loss)"
 	}
 	return fmt.Sprintf("%s, %s, GEMM %s, %d threads", Kernels(), precision, BLAS(), b.eng.threads)
 }

@@ -14,12 +14,13 @@ import (
 type Config struct {
 	// Threads is the number of CPU threads (0: all cores).
 	Threads int `yaml:"threads"`
-	// Precision is "bf16" (convolutions on bf16 copies of their inputs,
-	// on the processor's AVX512-BF16 or AMX units, with float32 results,
-	// master weights, BatchNorm, head, loss and LARS) or "float32". On a
-	// processor without native bf16, or without oneDNN, bf16 runs as
-	// float32 with a warning. It applies to training and extraction; empty
-	// is float32.
+	// Precision is "bf16" (convolutions on bf16 inputs, on the
+	// processor's AVX512-BF16 or AMX units, accumulating in float32; the
+	// activations inside each residual block and their gradients in bf16;
+	// float32 master weights, BatchNorm statistics, head, loss and LARS)
+	// or "float32". On a processor without native bf16, or without
+	// oneDNN, bf16 runs as float32 with a warning. It applies to training
+	// and extraction; empty is float32.
 	Precision string `yaml:"precision"`
 }
 
