@@ -167,6 +167,26 @@ func TestBF16FallsBackToFloat32(t *testing.T) {
 	}
 }
 
+// bf16TrunkPlan is a bf16 backend's trunk plan of arch for two 32 x 32
+// images, a training or an evaluation one, freed with the test.
+func bf16TrunkPlan(t *testing.T, arch string, training bool) *plan {
+	t.Helper()
+	cfg := train.DefaultConfig()
+	cfg.Model = train.ModelConfig{Arch: arch, HiddenMLP: 64, FeatDim: 32, Prototypes: 10}
+	Edit(&cfg).Precision = "bf16"
+	b, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	p, err := b.replacePlan(nil, b.trunk, 2, 32, 32, 3, training, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { releaseKernels(p) })
+	return p
+}
+
 // TestBF16EvaluationChain: in a bf16 evaluation plan of a ResNet every
 // convolution reads bf16 activations straight from the fused convolution
 // before it (plan.chooseBF16), except those that read the image or the
@@ -177,19 +197,7 @@ func TestBF16EvaluationChain(t *testing.T) {
 	requireNativeBF16(t)
 	for _, arch := range []string{"resnet18", "resnet50"} {
 		t.Run(arch, func(t *testing.T) {
-			cfg := train.DefaultConfig()
-			cfg.Model = train.ModelConfig{Arch: arch, HiddenMLP: 64, FeatDim: 32, Prototypes: 10}
-			Edit(&cfg).Precision = "bf16"
-			b, err := New(cfg, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
-			p, err := b.replacePlan(nil, b.trunk, 2, 64, 64, 3, false, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer releaseKernels(p)
+			p := bf16TrunkPlan(t, arch, false)
 			bf16Sources, convs := 0, 0
 			for _, bd := range p.sec.bindings {
 				l := bd.layer
@@ -235,19 +243,7 @@ func TestBF16EvaluationChain(t *testing.T) {
 // pool.
 func TestBF16TrainingChain(t *testing.T) {
 	requireNativeBF16(t)
-	cfg := train.DefaultConfig()
-	cfg.Model = train.ModelConfig{Arch: "resnet18", HiddenMLP: 64, FeatDim: 32, Prototypes: 10}
-	Edit(&cfg).Precision = "bf16"
-	b, err := New(cfg, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	p, err := b.replacePlan(nil, b.trunk, 2, 32, 32, 3, true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer releaseKernels(p)
+	p := bf16TrunkPlan(t, "resnet18", true)
 	var names []string
 	for i, v := range p.vals {
 		if v.bf16 && !p.sec.bindings[i].foldedRelu {

@@ -27,17 +27,20 @@ static void swav_add(float* restrict y, const float* a, const float* c, size_t n
 	}
 }
 
-// d1 = d2 = dy where y's bits, as int32, are > 0 (y > 0), else +0.
+// g where y's bits, as int32, are > 0 (y > 0), else +0 (reluMask).
+static inline float swav_relu_mask(float g, float y) {
+	int32_t yb; uint32_t gb;
+	memcpy(&yb, &y, 4);
+	memcpy(&gb, &g, 4);
+	gb &= yb > 0 ? 0xffffffffu : 0u;
+	float m; memcpy(&m, &gb, 4);
+	return m;
+}
+
+// d1 = d2 = dy masked by y > 0.
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static void swav_mask2(float* restrict d1, float* restrict d2, const float* dy, const float* y, size_t n) {
-	for (size_t j = 0; j < n; j++) {
-		int32_t yb; uint32_t gb;
-		memcpy(&yb, &y[j], 4);
-		memcpy(&gb, &dy[j], 4);
-		uint32_t g = gb & (yb > 0 ? 0xffffffffu : 0u);
-		memcpy(&d1[j], &g, 4);
-		memcpy(&d2[j], &g, 4);
-	}
+	for (size_t j = 0; j < n; j++) d1[j] = d2[j] = swav_relu_mask(dy[j], y[j]);
 }
 
 // bf16 (the high half of a float32) to float32, exactly.
@@ -68,13 +71,9 @@ static void swav_add_bf16(float* restrict y, const uint16_t* a, const float* c, 
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static void swav_mask2_bf16(uint16_t* restrict d1, float* restrict d2, const float* dy, const float* y, size_t n) {
 	for (size_t j = 0; j < n; j++) {
-		int32_t yb; uint32_t gb;
-		memcpy(&yb, &y[j], 4);
-		memcpy(&gb, &dy[j], 4);
-		uint32_t g = gb & (yb > 0 ? 0xffffffffu : 0u);
-		float f; memcpy(&f, &g, 4);
-		d1[j] = swav_round_bf16(f);
-		d2[j] = f;
+		float g = swav_relu_mask(dy[j], y[j]);
+		d1[j] = swav_round_bf16(g);
+		d2[j] = g;
 	}
 }
 
