@@ -132,17 +132,21 @@ import (
 
 func fptr(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
 
+// cflag is b as a C int (1 or 0).
+func cflag(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // addKernel writes y = a + c (max(a+c, 0) when relu) for len(y) values.
 func addKernel(y, a, c []float32, relu bool) {
 	if len(y) == 0 {
 		return
 	}
 	a, c = a[:len(y)], c[:len(y)]
-	r := C.int(0)
-	if relu {
-		r = 1
-	}
-	C.swav_add(fptr(y), fptr(a), fptr(c), C.size_t(len(y)), r)
+	C.swav_add(fptr(y), fptr(a), fptr(c), C.size_t(len(y)), cflag(relu))
 }
 
 // maskTwoKernel writes reluMask(dy, y) into both d1 and d2 (len(dy) values).
@@ -169,11 +173,7 @@ func addBF16Kernel(y []float32, a []uint16, c []float32, relu bool) {
 		return
 	}
 	a, c = a[:len(y)], c[:len(y)]
-	r := C.int(0)
-	if relu {
-		r = 1
-	}
-	C.swav_add_bf16(fptr(y), (*C.uint16_t)(unsafe.SliceData(a)), fptr(c), C.size_t(len(y)), r)
+	C.swav_add_bf16(fptr(y), (*C.uint16_t)(unsafe.SliceData(a)), fptr(c), C.size_t(len(y)), cflag(relu))
 }
 
 // maskTwoBF16Kernel is maskTwoKernel writing d1 in bf16.
