@@ -59,10 +59,12 @@ type ConvOptions struct {
 	ReLU bool
 	// BF16 computes on bf16 copies of the source, the weights and the
 	// destination gradient (converted at each call; 8 bits of mantissa)
-	// with float32 accumulation and float32 results. A training
-	// convolution keeps the bf16 copy of its last forward's source (half
-	// the source's size) for the Backward given that same source, which
-	// must then not have changed in between. Use it where
+	// with float32 accumulation; results are float32 unless SrcBF16 or
+	// DstBF16 ask otherwise, and the weights gradient is rounded to bf16
+	// on its way out. A training convolution on a float32 source keeps the
+	// bf16 copy of its last forward's source (half the source's size) for
+	// the Backward given that same source, which must then not have
+	// changed in between. Use it where
 	// NativeBF16 says the processor has bf16 units: elsewhere oneDNN
 	// emulates them, slower than float32.
 	BF16 bool
@@ -97,9 +99,9 @@ func (s ConvShape) srcLen() int     { return s.N * s.H * s.W * s.C }
 func (s ConvShape) dstLen() int     { return s.N * s.OH * s.OW * s.OutC }
 func (s ConvShape) weightsLen() int { return s.OutC * s.Kernel * s.Kernel * s.C }
 
-// slots is how many float32 slots n values take: n, or n/2 rounded up for
+// Slots is how many float32 slots n values take: n, or n/2 rounded up for
 // a bf16 buffer (PackBF16's layout).
-func slots(n int, bf16 bool) int {
+func Slots(n int, bf16 bool) int {
 	if bf16 {
 		return (n + 1) / 2
 	}
@@ -201,11 +203,11 @@ func (c *Conv) Shape() ConvShape { return c.shape }
 // Sum) (ReLU'd when ReLU). With weights nil it uses those KeepWeights kept.
 func (c *Conv) Forward(src, weights, bias, dst []float32) error {
 	s, o := c.shape, c.opts
-	checkLen("source", len(src), slots(s.srcLen(), o.SrcBF16))
+	checkLen("source", len(src), Slots(s.srcLen(), o.SrcBF16))
 	if weights != nil {
 		checkLen("weights", len(weights), s.weightsLen())
 	}
-	checkLen("destination", len(dst), slots(s.dstLen(), o.DstBF16))
+	checkLen("destination", len(dst), Slots(s.dstLen(), o.DstBF16))
 	if c.opts.Bias {
 		checkLen("bias", len(bias), s.OutC)
 	}
@@ -221,12 +223,12 @@ func (c *Conv) Backward(src, diffDst, weights, diffWeights, diffSrc []float32) e
 		return fmt.Errorf("dnnl: backward of an inference convolution (%s)", c.shape)
 	}
 	s, o := c.shape, c.opts
-	checkLen("source", len(src), slots(s.srcLen(), o.SrcBF16))
-	checkLen("destination gradient", len(diffDst), slots(s.dstLen(), o.DstBF16))
+	checkLen("source", len(src), Slots(s.srcLen(), o.SrcBF16))
+	checkLen("destination gradient", len(diffDst), Slots(s.dstLen(), o.DstBF16))
 	checkLen("weights gradient", len(diffWeights), s.weightsLen())
 	if diffSrc != nil {
 		checkLen("weights", len(weights), s.weightsLen())
-		checkLen("source gradient", len(diffSrc), slots(s.srcLen(), o.SrcBF16))
+		checkLen("source gradient", len(diffSrc), Slots(s.srcLen(), o.SrcBF16))
 	}
 	return c.impl.backward(src, diffDst, weights, diffWeights, diffSrc)
 }
@@ -289,7 +291,7 @@ func NewBatchNorm(s BatchNormShape, eps float32, o BatchNormOptions) (*BatchNorm
 
 func (b *BatchNorm) check(data ...[]float32) {
 	for _, d := range data {
-		checkLen("batchnorm data", len(d), slots(b.shape.N*b.shape.H*b.shape.W*b.shape.C, b.opts.BF16))
+		checkLen("batchnorm data", len(d), Slots(b.shape.N*b.shape.H*b.shape.W*b.shape.C, b.opts.BF16))
 	}
 }
 

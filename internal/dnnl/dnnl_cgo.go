@@ -78,12 +78,13 @@ static int swav_dnnl_amx_perm(void) { return swav_amx_perm; }
 static void swav_dnnl_threads(int n) { if (p_omp_set_num_threads) p_omp_set_num_threads(n); }
 
 // A convolution and its primitives. User memories (handle NULL between
-// calls) hold the caller's float32 buffers during one call; the primitives'
-// own weight layouts get reorders from and to the user's OIHW. A bf16
-// convolution computes on bf16 copies of its source, weights and destination
-// gradient (reorders that convert, into the process-wide buffers below)
-// and writes float32 results: destination, source gradient and weights
-// gradient are float32, so the caller's buffers stay float32.
+// calls) hold the caller's buffers during one call; the primitives' own
+// weight layouts get reorders from and to the user's OIHW. A bf16
+// convolution computes on bf16 copies of its weights, and of its source and
+// destination gradient where the caller's are float32 (reorders that
+// convert, into the buffers below); its results are in the caller's types
+// (bf16 where the caller asked for bf16 buffers), the weights gradient
+// float32.
 typedef struct {
 	dnnl_memory_desc_t src, dst, wei, bias, any_w;
 	dnnl_memory_desc_t src_bf, dst_bf; // bf16 NHWC copies (bf16 only)

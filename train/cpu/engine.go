@@ -204,9 +204,10 @@ func (e *engine) addBackward(x1, x2, y *value, relu bool) {
 	if x2.bf16 {
 		x1, x2 = x2, x1
 	}
-	if x1.bf16 && (x1.gradSet || x2.bf16) {
-		panic("cpu: a bf16 addend read twice, or two") // chooseTrainBF16 allows neither
+	if x2.bf16 {
+		panic("cpu: an add of two bf16 addends") // chooseTrainBF16 allows one
 	}
+	x1.writeOnce()
 	acc1, acc2 := x1.gradSet, x2.gradSet
 	has1, has2 := x1.grad != nil, x2.grad != nil
 	var h1 []uint16

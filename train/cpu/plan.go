@@ -20,22 +20,25 @@ type value struct {
 	grad    []float32
 	gradSet bool
 	// bf16 says data (and grad) hold bf16 values (dnnl.PackBF16's layout,
-	// two to a slot) that only oneDNN layers read and write: an evaluation
-	// plan's convolution chain (plan.chooseBF16), or the inside of a
-	// training plan's residual blocks (plan.chooseTrainBF16).
+	// two to a slot) that only oneDNN layers and the residual add's bf16
+	// kernels read and write: an evaluation plan's convolution chain
+	// (plan.chooseBF16), or a training plan's residual blocks
+	// (plan.chooseTrainBF16).
 	bf16 bool
 }
 
 func (v *value) rows() int { return v.n * v.h * v.w }
 
-// slots is how many float32 slots v's data takes: one per value, or one
-// per two bf16 values.
-func (v *value) slots() int {
-	n := v.n * v.h * v.w * v.c
-	if v.bf16 {
-		return (n + 1) / 2
+// slots is how many float32 slots v's data takes (dnnl.Slots).
+func (v *value) slots() int { return dnnl.Slots(v.n*v.h*v.w*v.c, v.bf16) }
+
+// writeOnce panics where a bf16 value's gradient would be written a
+// second time (added to): chooseTrainBF16 gives each bf16 value one reader,
+// so one writer.
+func (v *value) writeOnce() {
+	if v.bf16 && v.gradSet {
+		panic("cpu: a bf16 gradient written twice")
 	}
-	return n
 }
 
 // param is one trainable tensor: data in PyTorch layout (the canonical
