@@ -30,11 +30,19 @@ const (
 // struct: one row per key with its type, default and doc comment.
 func TestReadmeReference(t *testing.T) {
 	dirs := []string{".", "../ingest", "../ingest/store", "../augment", "../train", "../sinks"}
+	addDir := func(t reflect.Type) {
+		if rel, ok := strings.CutPrefix(t.PkgPath(), "github.com/swavgo/swav/"); ok && !slices.Contains(dirs, "../"+rel) {
+			dirs = append(dirs, "../"+rel)
+		}
+	}
 	for _, section := range settings.Sections() { // the owners of the registered sub-sections
 		for _, key := range settings.Keys(section) {
-			pkg := reflect.TypeOf(settings.New(section, key)).Elem().PkgPath()
-			if rel, ok := strings.CutPrefix(pkg, "github.com/swavgo/swav/"); ok && !slices.Contains(dirs, "../"+rel) {
-				dirs = append(dirs, "../"+rel)
+			t := reflect.TypeOf(settings.New(section, key)).Elem()
+			addDir(t)
+			for _, f := range reflect.VisibleFields(t) { // and of the structs inline in them
+				if _, opts, _ := strings.Cut(f.Tag.Get("yaml"), ","); strings.Contains(opts, "inline") && f.Type.Kind() == reflect.Struct {
+					addDir(f.Type)
+				}
 			}
 		}
 	}
@@ -76,8 +84,12 @@ func reference(b *strings.Builder, v reflect.Value, prefix string, docs map[stri
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		if strings.Contains(opts, "inline") && f.Type.Kind() == reflect.Struct {
+			reference(b, v.Field(i), prefix, docs) // its keys are the section's own
 			continue
 		}
 		if f.Type == reflect.TypeFor[settings.Set]() {

@@ -13,14 +13,7 @@ import (
 // decay, separate trunk and head learning rates, times Gamma at each of
 // DecayEpochs, BatchNorm in training mode).
 type Config struct {
-	// Checkpoint: as linear.checkpoint ("init" is the
-	// supervised-from-scratch baseline).
-	Checkpoint string   `yaml:"checkpoint"`
-	ValShards  []string `yaml:"val_shards"`
-	Epochs     int      `yaml:"epochs"`
-	MaxSeconds float64  `yaml:"max_seconds"`
-	BatchSize  int      `yaml:"batch_size"`
-	Classes    int      `yaml:"classes"`
+	classify.Common `yaml:",inline"`
 	// LabelFraction is the share of the training images whose labels are
 	// used (0.01, 0.1, 1.0, or any value in (0, 1]).
 	LabelFraction float64 `yaml:"label_fraction"`
@@ -47,7 +40,7 @@ type Config struct {
 
 // DefaultConfig returns eval_semisup.py's defaults.
 func DefaultConfig() Config {
-	return Config{Epochs: 20, BatchSize: 256, LabelFraction: 0.1, DecayEpochs: []int{12, 16}, Gamma: 0.2,
+	return Config{Common: classify.Common{Epochs: 20, BatchSize: 256}, LabelFraction: 0.1, DecayEpochs: []int{12, 16}, Gamma: 0.2,
 		Momentum: 0.9, ValEvery: 1, Resume: true}
 }
 
@@ -69,7 +62,7 @@ func (c *Config) LearningRates() (trunk, head float64) {
 
 // Validate checks the section and names the first bad field (relative to "finetune").
 func (c *Config) Validate() error {
-	if err := classify.ValidateCommon(c.Checkpoint, c.ValShards, c.Epochs, c.MaxSeconds, c.BatchSize, c.Classes, c.ValEvery, c.DecayEpochs); err != nil {
+	if err := c.Common.Validate(c.ValEvery, c.DecayEpochs); err != nil {
 		return err
 	}
 	return field.CheckAll([]field.Check{

@@ -14,22 +14,7 @@ import (
 // 100 epochs). The kind registers the type with its defaults; the loader
 // decodes the section strictly into it.
 type Config struct {
-	// Checkpoint is the weights: a path or URL of any file we read (our
-	// checkpoint or a folder of them, torch.save, safetensors), or "init"
-	// for the untrained network of train.model.
-	Checkpoint string `yaml:"checkpoint"`
-	// ValShards are the validation shards (evaluated with augment.eval's
-	// Resize + CenterCrop after every epoch).
-	ValShards []string `yaml:"val_shards"`
-	// Epochs is the number of passes over the training shards.
-	Epochs int `yaml:"epochs"`
-	// MaxSeconds ends training early once spent (0: no limit); the last
-	// evaluation still runs.
-	MaxSeconds float64 `yaml:"max_seconds"`
-	// BatchSize is the images per step (the reference: 32 x 8 GPUs = 256).
-	BatchSize int `yaml:"batch_size"`
-	// Classes is the classifier's width (0: the largest training label + 1).
-	Classes int `yaml:"classes"`
+	classify.Common `yaml:",inline"`
 	// LR is the learning rate at BatchSize (the reference uses 0.3 at 256
 	// and does not rescale it with the batch; neither do we).
 	LR float64 `yaml:"lr"`
@@ -52,7 +37,7 @@ type Config struct {
 
 // DefaultConfig returns eval_linear.py's defaults.
 func DefaultConfig() Config {
-	return Config{Epochs: 100, BatchSize: 256, LR: 0.3, WeightDecay: 1e-6, Momentum: 0.9,
+	return Config{Common: classify.Common{Epochs: 100, BatchSize: 256}, LR: 0.3, WeightDecay: 1e-6, Momentum: 0.9,
 		Scheduler: "cosine", DecayEpochs: []int{60, 80}, Gamma: 0.1, ValEvery: 1, Resume: true}
 }
 
@@ -61,7 +46,7 @@ func (c *Config) Validate() error {
 	if c.Scheduler != "cosine" && c.Scheduler != "step" {
 		return field.Errorf("scheduler", "must be cosine or step, got %q", c.Scheduler)
 	}
-	if err := classify.ValidateCommon(c.Checkpoint, c.ValShards, c.Epochs, c.MaxSeconds, c.BatchSize, c.Classes, c.ValEvery, c.DecayEpochs); err != nil {
+	if err := c.Common.Validate(c.ValEvery, c.DecayEpochs); err != nil {
 		return err
 	}
 	return field.CheckAll([]field.Check{
