@@ -254,7 +254,6 @@ func joinPath(prefix, field string) string {
 // kind's, a resumed run's) report through it.
 func (j *Job) Locate(err error) error { return j.locate("", err) }
 
-
 // Position returns the file and line a field (dotted path, "train.optim.base_lr")
 // of a loaded Job came from: the line of the field or of its closest ancestor
 // in the file, "--set" with line 0 for an override, and "" for a Job
