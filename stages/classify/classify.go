@@ -33,6 +33,7 @@ import (
 	"github.com/swavgo/swav/configs"
 	"github.com/swavgo/swav/ingest"
 	"github.com/swavgo/swav/pipeline"
+	"github.com/swavgo/swav/stages"
 	stagesaugment "github.com/swavgo/swav/stages/augment"
 	"github.com/swavgo/swav/stages/extract"
 	"github.com/swavgo/swav/stages/source"
@@ -42,17 +43,27 @@ import (
 	"github.com/swavgo/swav/train/model"
 )
 
+// Register registers a classifier job kind: the sections its jobs read,
+// defaults (its section's type with its defaults, which the loader decodes
+// the section into) and settings, which maps a job to what Run runs.
+func Register(kind string, defaults any, settings func(*configs.Job) Settings) {
+	stages.Register(kind, stages.Kind{
+		Run: func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
+			_, err := Run(ctx, job, settings(job), opts)
+			return err
+		},
+		Sections: []string{configs.SectionData, configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics},
+		Settings: defaults,
+	})
+}
+
 // Settings is what a classification job runs with, taken from the linear
 // or the finetune section (see linear.Config, finetune.Config).
 type Settings struct {
 	// Kind is "linear" or "finetune": the report's job and errors' prefix.
-	Kind       string
-	Checkpoint string
-	ValShards  []string
-	Epochs     int
-	MaxSeconds float64
-	BatchSize  int
-	Classes    int
+	Kind string
+	// Common is the sections' shared head, as the section holds it.
+	Common
 	// Labelled draws a labelled subset of the training images (finetune):
 	// LabelFraction of them, or those Subset lists, written to
 	// <out>/subset.txt. Without it (linear) every image is used, and the

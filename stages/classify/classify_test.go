@@ -347,8 +347,8 @@ func TestSubsetList(t *testing.T) {
 }
 
 func TestLRSchedules(t *testing.T) {
-	cos := classify.Settings{Scheduler: "cosine", Epochs: 4, LR: 0.3, HeadLR: 0.3}
-	step := classify.Settings{Scheduler: "step", Epochs: 20, LR: 0.01, HeadLR: 0.2, DecayEpochs: []int{12, 16}, Gamma: 0.2}
+	cos := classify.Settings{Scheduler: "cosine", Common: classify.Common{Epochs: 4}, LR: 0.3, HeadLR: 0.3}
+	step := classify.Settings{Scheduler: "step", Common: classify.Common{Epochs: 20}, LR: 0.01, HeadLR: 0.2, DecayEpochs: []int{12, 16}, Gamma: 0.2}
 	for _, tc := range []struct {
 		s           classify.Settings
 		epoch       int

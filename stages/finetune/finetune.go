@@ -8,11 +8,7 @@
 package finetune
 
 import (
-	"context"
-
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/pipeline"
-	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/stages/classify"
 	"github.com/swavgo/swav/train"
 )
@@ -21,14 +17,7 @@ import (
 const JobKind = "finetune"
 
 func init() {
-	stages.Register(JobKind, stages.Kind{
-		Run: func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
-			_, err := classify.Run(ctx, job, Settings(SettingsOf(job)), opts)
-			return err
-		},
-		Sections: []string{configs.SectionData, configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics},
-		Settings: DefaultConfig(),
-	})
+	classify.Register(JobKind, DefaultConfig(), func(job *configs.Job) classify.Settings { return Settings(SettingsOf(job)) })
 }
 
 // Settings maps the finetune section to the classifier run: every
@@ -37,8 +26,7 @@ func init() {
 func Settings(c Config) classify.Settings {
 	trunk, head := c.LearningRates()
 	return classify.Settings{
-		Kind: JobKind, Checkpoint: c.Checkpoint, ValShards: c.ValShards, Epochs: c.Epochs, MaxSeconds: c.MaxSeconds,
-		BatchSize: c.BatchSize, Classes: c.Classes, Labelled: true, LabelFraction: c.LabelFraction, Subset: c.Subset,
+		Kind: JobKind, Common: c.Common, Labelled: true, LabelFraction: c.LabelFraction, Subset: c.Subset,
 		Trainable: train.TrainAll, HeadInit: "uniform",
 		SGD: train.SGDConfig{Momentum: c.Momentum, WeightDecay: c.WeightDecay},
 		LR:  trunk, HeadLR: head, Scheduler: "step", DecayEpochs: c.DecayEpochs, Gamma: c.Gamma,

@@ -6,11 +6,7 @@
 package linear
 
 import (
-	"context"
-
 	"github.com/swavgo/swav/configs"
-	"github.com/swavgo/swav/pipeline"
-	"github.com/swavgo/swav/stages"
 	"github.com/swavgo/swav/stages/classify"
 	"github.com/swavgo/swav/train"
 )
@@ -19,14 +15,7 @@ import (
 const JobKind = "linear"
 
 func init() {
-	stages.Register(JobKind, stages.Kind{
-		Run: func(ctx context.Context, job *configs.Job, opts pipeline.Options) error {
-			_, err := classify.Run(ctx, job, Settings(SettingsOf(job)), opts)
-			return err
-		},
-		Sections: []string{configs.SectionData, configs.SectionStore, configs.SectionAugment, configs.SectionTrain, configs.SectionMetrics},
-		Settings: DefaultConfig(),
-	})
+	classify.Register(JobKind, DefaultConfig(), func(job *configs.Job) classify.Settings { return Settings(SettingsOf(job)) })
 }
 
 // Settings maps the linear section to the classifier run: the head only
@@ -34,8 +23,7 @@ func init() {
 // momentum, weight decay and Nesterov, its schedule at lr.
 func Settings(c Config) classify.Settings {
 	return classify.Settings{
-		Kind: JobKind, Checkpoint: c.Checkpoint, ValShards: c.ValShards, Epochs: c.Epochs, MaxSeconds: c.MaxSeconds,
-		BatchSize: c.BatchSize, Classes: c.Classes, LabelFraction: 1,
+		Kind: JobKind, Common: c.Common, LabelFraction: 1,
 		Trainable: train.TrainHead, HeadInit: "normal",
 		SGD: train.SGDConfig{Momentum: c.Momentum, WeightDecay: c.WeightDecay, Nesterov: c.Nesterov},
 		LR:  c.LR, HeadLR: c.LR, Scheduler: c.Scheduler, FinalLR: c.FinalLR, DecayEpochs: c.DecayEpochs, Gamma: c.Gamma,
