@@ -1,8 +1,8 @@
 // Package model describes the SwAV network (trunk, projection head,
 // prototypes) as plain data, independent of any compute engine, and builds its
-// initial weights (SPEC §6). Every backend (train/cpu on gorgonia, train/xla
-// on GoMLX) interprets the same *Arch and starts from the same *train.State
-// for the same seed, so a run can move between backends.
+// initial weights (SPEC §6). Every backend (train/cpu, the NHWC engine on
+// oneDNN; train/xla on GoMLX) interprets the same *Arch and starts from the
+// same *train.State for the same seed, so a run can move between backends.
 //
 // An Arch is three sections of layers. Each section is a little SSA program:
 // layer i reads the outputs of earlier layers of the same section named in
