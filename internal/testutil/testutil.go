@@ -47,20 +47,31 @@ func BitEqual(a, b []float32) bool {
 }
 
 // KillAfter starts cmd, waits until progress() has grown by more (at most
-// for limit), waits jitter more, SIGKILLs cmd and returns progress() then:
-// the kill -9 tests' way to land a kill at a random moment of a run.
+// for limit, and no longer than cmd runs), waits jitter more, SIGKILLs cmd
+// and returns progress() then: the kill -9 tests' way to land a kill at a
+// random moment of a run. A cmd that ends on its own first (its run was
+// shorter than the wait) is not waited for further.
 func KillAfter(t testing.TB, cmd *exec.Cmd, progress func() int, more int, jitter, limit time.Duration) int {
 	t.Helper()
 	target := progress() + more
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { // owned here: it ends when cmd does, which the kill below ensures
+		cmd.Wait()
+		close(exited)
+	}()
 	deadline := time.Now().Add(limit)
 	for progress() < target && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
+		select {
+		case <-exited:
+			return progress()
+		case <-time.After(2 * time.Millisecond):
+		}
 	}
 	time.Sleep(jitter)
 	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	<-exited
 	return progress()
 }
